@@ -1,0 +1,374 @@
+//! The values a template works on, modelled on the Go values that Kanister hands to
+//! `text/template`.
+//!
+//! Go templates see Go's type system: a `map[string]string` and a
+//! `map[string]interface{}` print alike but differ for `index` of a missing key
+//! (the zero value of the element type), for `typeOf`, and for `%T`. A nil pointer
+//! to a struct prints `<nil>` while a missing map entry prints `<no value>`. To
+//! render byte for byte as Kanister does, every [`Value`] therefore carries enough
+//! of its Go type ([`Type`]) to reproduce those differences.
+//!
+//! Values are cheap to clone: aggregates are behind [`Arc`].
+//!
+//! This module is the contract between the engine (lexer, parser, executor,
+//! formatting), the sprig library and the producers of template data
+//! (`kapsel-params`). Change it with care.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// A Go type, as far as templates can observe it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Type {
+    /// `interface {}`: holds any value.
+    Any,
+    /// `bool`
+    Bool,
+    /// `int` (Go's default integer; what `len` and integer literals give).
+    Int,
+    /// `int64` (what sprig's arithmetic returns).
+    Int64,
+    /// `float64`
+    Float64,
+    /// `string`
+    String,
+    /// `[]uint8` (`[]byte`), e.g. a Secret's `.Data` values.
+    Bytes,
+    /// `[]T`
+    Slice(Arc<Type>),
+    /// `map[string]T` (all maps that templates see here have string keys).
+    Map(Arc<Type>),
+    /// A named struct type, e.g. `param.Profile` or `v1.Secret`.
+    Struct(Arc<StructType>),
+    /// `*T`
+    Ptr(Arc<Type>),
+    /// `time.Time`
+    Time,
+}
+
+impl Type {
+    /// `[]T`
+    pub fn slice(elem: Type) -> Type {
+        Type::Slice(Arc::new(elem))
+    }
+    /// `map[string]T`
+    pub fn map(elem: Type) -> Type {
+        Type::Map(Arc::new(elem))
+    }
+    /// `*T`
+    pub fn ptr(elem: Type) -> Type {
+        Type::Ptr(Arc::new(elem))
+    }
+
+    /// The zero value of this type, as Go's `reflect.Zero` gives it (used by `index`
+    /// on a missing map key, by `default`'s emptiness test and the like).
+    pub fn zero(&self) -> Value {
+        match self {
+            Type::Any => Value::Nil,
+            Type::Bool => Value::Bool(false),
+            Type::Int => Value::Int(0),
+            Type::Int64 => Value::Int64(0),
+            Type::Float64 => Value::Float(0.0),
+            Type::String => Value::string(""),
+            Type::Bytes => Value::NilBytes,
+            Type::Slice(elem) => Value::NilSlice((**elem).clone()),
+            Type::Map(elem) => Value::NilMap((**elem).clone()),
+            Type::Struct(st) => Value::Struct(Arc::new(Struct {
+                ty: st.clone(),
+                fields: st.fields.iter().map(|f| f.ty.zero()).collect(),
+            })),
+            Type::Ptr(elem) => Value::NilPtr((**elem).clone()),
+            Type::Time => Value::Time(Arc::new(GoTime::zero())),
+        }
+    }
+}
+
+/// Go's spelling of the type, as `%T` and sprig's `typeOf` print it.
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Any => f.write_str("interface {}"),
+            Type::Bool => f.write_str("bool"),
+            Type::Int => f.write_str("int"),
+            Type::Int64 => f.write_str("int64"),
+            Type::Float64 => f.write_str("float64"),
+            Type::String => f.write_str("string"),
+            Type::Bytes => f.write_str("[]uint8"),
+            Type::Slice(e) => write!(f, "[]{e}"),
+            Type::Map(e) => write!(f, "map[string]{e}"),
+            Type::Struct(s) => f.write_str(&s.name),
+            Type::Ptr(e) => write!(f, "*{e}"),
+            Type::Time => f.write_str("time.Time"),
+        }
+    }
+}
+
+/// A Go struct type: its qualified name and its fields in declaration order.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct StructType {
+    /// Qualified Go name, e.g. `param.Profile`, `v1.Secret`.
+    pub name: String,
+    /// Fields in declaration order (the order `%v` and `toJson` use).
+    pub fields: Vec<FieldDef>,
+}
+
+impl StructType {
+    /// Index of the exported field called `name`, if any.
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+}
+
+/// One field of a [`StructType`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FieldDef {
+    /// The Go field name (what `.Field` in a template uses).
+    pub name: String,
+    /// The field's Go type.
+    pub ty: Type,
+    /// How `encoding/json` writes the field (what sprig's `toJson` gives).
+    pub json: JsonField,
+}
+
+/// How `encoding/json` treats a struct field.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JsonField {
+    /// No json tag: the key is the Go field name.
+    Untagged,
+    /// `json:"name"` or `json:"name,omitempty"`.
+    Named {
+        /// The JSON key.
+        key: String,
+        /// Omit the field when it is empty (false, 0, "", nil, empty map/slice).
+        omitempty: bool,
+    },
+    /// `json:",inline"` style embedding is not needed; `json:"-"`: never written.
+    Skip,
+}
+
+/// A Go struct value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Struct {
+    /// Its type.
+    pub ty: Arc<StructType>,
+    /// Field values, in the order of `ty.fields`.
+    pub fields: Vec<Value>,
+}
+
+impl Struct {
+    /// The value of the field called `name`, if the type has one.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.ty.field_index(name).and_then(|i| self.fields.get(i))
+    }
+}
+
+/// A `map[string]T` that is not nil. Keys are kept sorted, which is the order Go's
+/// `fmt`, `range` and `encoding/json` use for string keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Map {
+    /// The element type `T` (gives `index` its zero value for a missing key).
+    pub elem: Type,
+    /// The entries.
+    pub entries: BTreeMap<String, Value>,
+}
+
+/// A `[]T` that is not nil.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slice {
+    /// The element type `T`.
+    pub elem: Type,
+    /// The items.
+    pub items: Vec<Value>,
+}
+
+/// A Go `time.Time`: an instant plus the zone it is shown in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoTime {
+    /// Seconds since the Unix epoch.
+    pub unix_secs: i64,
+    /// Nanoseconds within the second, `0..1_000_000_000`.
+    pub nanos: u32,
+    /// Offset from UTC in seconds (east positive).
+    pub offset_secs: i32,
+    /// Zone abbreviation as Go prints it with `MST` (e.g. `UTC`); for a fixed zone
+    /// without a name Go prints the offset like `+0200`; empty means "derive".
+    pub zone_name: String,
+}
+
+impl GoTime {
+    /// Go's zero time, `0001-01-01 00:00:00 +0000 UTC`.
+    pub fn zero() -> GoTime {
+        GoTime {
+            unix_secs: -62_135_596_800,
+            nanos: 0,
+            offset_secs: 0,
+            zone_name: "UTC".to_string(),
+        }
+    }
+}
+
+/// A template value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// No value: a nil `interface{}` (a missing `map[string]interface{}` entry, JSON
+    /// `null`). An action prints it as `<no value>`; `fmt` prints `<nil>`.
+    Nil,
+    /// `bool`
+    Bool(bool),
+    /// `int`
+    Int(i64),
+    /// `int64`
+    Int64(i64),
+    /// `float64`
+    Float(f64),
+    /// `string`
+    String(Arc<str>),
+    /// A non-nil `[]byte`.
+    Bytes(Arc<[u8]>),
+    /// A nil `[]byte`.
+    NilBytes,
+    /// A non-nil slice.
+    Slice(Arc<Slice>),
+    /// A nil slice of the given element type.
+    NilSlice(Type),
+    /// A non-nil map.
+    Map(Arc<Map>),
+    /// A nil map of the given element type.
+    NilMap(Type),
+    /// A struct value.
+    Struct(Arc<Struct>),
+    /// A non-nil pointer (to a struct, almost always).
+    Ptr(Arc<Value>),
+    /// A nil pointer to the given type.
+    NilPtr(Type),
+    /// A `time.Time`.
+    Time(Arc<GoTime>),
+}
+
+impl Value {
+    /// A `string`.
+    pub fn string(s: impl Into<Arc<str>>) -> Value {
+        Value::String(s.into())
+    }
+
+    /// A non-nil `[]byte`.
+    pub fn bytes(b: impl Into<Arc<[u8]>>) -> Value {
+        Value::Bytes(b.into())
+    }
+
+    /// A non-nil `[]T`.
+    pub fn slice(elem: Type, items: Vec<Value>) -> Value {
+        Value::Slice(Arc::new(Slice { elem, items }))
+    }
+
+    /// A non-nil `map[string]T`.
+    pub fn map(elem: Type, entries: BTreeMap<String, Value>) -> Value {
+        Value::Map(Arc::new(Map { elem, entries }))
+    }
+
+    /// A pointer to `v`.
+    pub fn ptr(v: Value) -> Value {
+        Value::Ptr(Arc::new(v))
+    }
+
+    /// The Go type of this value.
+    pub fn type_of(&self) -> Type {
+        match self {
+            Value::Nil => Type::Any,
+            Value::Bool(_) => Type::Bool,
+            Value::Int(_) => Type::Int,
+            Value::Int64(_) => Type::Int64,
+            Value::Float(_) => Type::Float64,
+            Value::String(_) => Type::String,
+            Value::Bytes(_) | Value::NilBytes => Type::Bytes,
+            Value::Slice(s) => Type::slice(s.elem.clone()),
+            Value::NilSlice(e) => Type::slice(e.clone()),
+            Value::Map(m) => Type::map(m.elem.clone()),
+            Value::NilMap(e) => Type::map(e.clone()),
+            Value::Struct(s) => Type::Struct(s.ty.clone()),
+            Value::Ptr(v) => Type::ptr(v.type_of()),
+            Value::NilPtr(t) => Type::ptr(t.clone()),
+            Value::Time(_) => Type::Time,
+        }
+    }
+
+    /// Go template truth (`if`, `with`, `and`, `or`, `not`): false for the zero
+    /// value of any type, for nil, and for empty maps, slices and strings.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::String(s) => !s.is_empty(),
+            Value::Bytes(b) => !b.is_empty(),
+            Value::NilBytes | Value::NilSlice(_) | Value::NilMap(_) | Value::NilPtr(_) => false,
+            Value::Slice(s) => !s.items.is_empty(),
+            Value::Map(m) => !m.entries.is_empty(),
+            // Go: a struct value is always true.
+            Value::Struct(_) => true,
+            Value::Ptr(_) => true,
+            // time.Time is a struct: always true.
+            Value::Time(_) => true,
+        }
+    }
+
+    /// Converts a JSON value the way Go's `encoding/json` decodes into
+    /// `interface{}`: objects become `map[string]interface{}`, arrays
+    /// `[]interface{}`, every number `float64`, `null` a nil interface.
+    pub fn from_json(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Nil,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            serde_json::Value::String(s) => Value::string(s.as_str()),
+            serde_json::Value::Array(a) => Value::slice(Type::Any, a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(o) => Value::map(
+                Type::Any,
+                o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+            ),
+        }
+    }
+
+    /// Converts a JSON value the way Kubernetes' unstructured decoding does
+    /// (`.Object` in Kanister): like [`Value::from_json`] but integral numbers
+    /// become `int64`.
+    pub fn from_unstructured_json(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int64(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            serde_json::Value::Array(a) => Value::slice(
+                Type::Any,
+                a.iter().map(Value::from_unstructured_json).collect(),
+            ),
+            serde_json::Value::Object(o) => Value::map(
+                Type::Any,
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_unstructured_json(v)))
+                    .collect(),
+            ),
+            other => Value::from_json(other),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::string(s)
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::string(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
