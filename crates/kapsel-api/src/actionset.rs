@@ -1,5 +1,9 @@
 //! The ActionSet: a request to run Blueprint actions on objects, and its status.
 
+// kube's `printcolumn(...)` attributes repeat `type_ = "integer"`, which this
+// lint mistakes for duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
