@@ -1,4 +1,5 @@
 //! Every Kanister resource in `../shared/kanister-examples` deserializes into the
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! typed API and serializes back to the same document.
 
 use std::path::{Path, PathBuf};
