@@ -1,1 +1,6 @@
 //! placeholder
+pub mod catalog;
+mod diag;
+mod suggest;
+mod yaml;
+pub use diag::*;
