@@ -114,9 +114,55 @@ pub struct StructType {
 }
 
 impl StructType {
-    /// Index of the exported field called `name`, if any.
+    /// Index of the field called `name` declared directly in this struct, if any
+    /// (no promotion: see [`StructType::lookup`]).
     pub fn field_index(&self, name: &str) -> Option<usize> {
         self.fields.iter().position(|f| f.name == name)
+    }
+
+    /// The path of field indices that `.name` selects, with Go's promotion of
+    /// fields of embedded structs (the shallowest match wins; an ambiguous name at
+    /// the shallowest depth selects nothing, as in Go). `v1.Secret` embeds
+    /// `ObjectMeta`, so `.Name` on a Secret is `[1, 0]`.
+    pub fn lookup(&self, name: &str) -> Option<Vec<usize>> {
+        let mut level: Vec<(Vec<usize>, &StructType)> = vec![(Vec::new(), self)];
+        while !level.is_empty() {
+            let mut found: Option<Vec<usize>> = None;
+            let mut ambiguous = false;
+            let mut next = Vec::new();
+            for (path, st) in &level {
+                for (i, f) in st.fields.iter().enumerate() {
+                    if f.name == name {
+                        if found.is_some() {
+                            ambiguous = true;
+                        }
+                        let mut p = path.clone();
+                        p.push(i);
+                        found = Some(p);
+                    }
+                    if f.embedded {
+                        let inner = match &f.ty {
+                            Type::Struct(s) => Some(s.as_ref()),
+                            Type::Ptr(t) => match t.as_ref() {
+                                Type::Struct(s) => Some(s.as_ref()),
+                                _ => None,
+                            },
+                            _ => None,
+                        };
+                        if let Some(inner) = inner {
+                            let mut p = path.clone();
+                            p.push(i);
+                            next.push((p, inner));
+                        }
+                    }
+                }
+            }
+            if found.is_some() {
+                return if ambiguous { None } else { found };
+            }
+            level = next;
+        }
+        None
     }
 }
 
@@ -129,6 +175,31 @@ pub struct FieldDef {
     pub ty: Type,
     /// How `encoding/json` writes the field (what sprig's `toJson` gives).
     pub json: JsonField,
+    /// An embedded (anonymous) field, like `metav1.ObjectMeta` in `v1.Secret`:
+    /// its fields are promoted (`.Name` on a Secret), see [`StructType::lookup`].
+    pub embedded: bool,
+}
+
+impl FieldDef {
+    /// A named (not embedded) field.
+    pub fn new(name: impl Into<String>, ty: Type, json: JsonField) -> FieldDef {
+        FieldDef {
+            name: name.into(),
+            ty,
+            json,
+            embedded: false,
+        }
+    }
+
+    /// An embedded field.
+    pub fn embedded(name: impl Into<String>, ty: Type, json: JsonField) -> FieldDef {
+        FieldDef {
+            name: name.into(),
+            ty,
+            json,
+            embedded: true,
+        }
+    }
 }
 
 /// How `encoding/json` treats a struct field.
@@ -143,7 +214,10 @@ pub enum JsonField {
         /// Omit the field when it is empty (false, 0, "", nil, empty map/slice).
         omitempty: bool,
     },
-    /// `json:",inline"` style embedding is not needed; `json:"-"`: never written.
+    /// `json:",inline"` on an embedded struct (e.g. `metav1.TypeMeta`): its fields
+    /// are written as if they were the outer struct's.
+    Inline,
+    /// `json:"-"`: never written.
     Skip,
 }
 
@@ -157,9 +231,24 @@ pub struct Struct {
 }
 
 impl Struct {
-    /// The value of the field called `name`, if the type has one.
+    /// The value that `.name` selects, following Go's promotion through embedded
+    /// structs (and through non-nil embedded pointers). `None` if the type has no
+    /// such field, or the path crosses a nil embedded pointer.
     pub fn field(&self, name: &str) -> Option<&Value> {
-        self.ty.field_index(name).and_then(|i| self.fields.get(i))
+        let path = self.ty.lookup(name)?;
+        let mut cur: &Struct = self;
+        let (last, inner) = path.split_last()?;
+        for i in inner {
+            cur = match cur.fields.get(*i)? {
+                Value::Struct(s) => s,
+                Value::Ptr(p) => match p.as_ref() {
+                    Value::Struct(s) => s,
+                    _ => return None,
+                },
+                _ => return None,
+            };
+        }
+        cur.fields.get(*last)
     }
 }
 
@@ -323,10 +412,14 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             serde_json::Value::String(s) => Value::string(s.as_str()),
-            serde_json::Value::Array(a) => Value::slice(Type::Any, a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Array(a) => {
+                Value::slice(Type::Any, a.iter().map(Value::from_json).collect())
+            }
             serde_json::Value::Object(o) => Value::map(
                 Type::Any,
-                o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
             ),
         }
     }
