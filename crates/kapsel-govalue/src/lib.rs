@@ -10,7 +10,9 @@
 pub mod func;
 pub mod gofmt;
 pub mod gojson;
+pub mod gostrconv;
 pub mod gotime;
+mod isprint;
 pub mod value;
 
 pub use func::{Func, FuncError, FuncImpl, FuncMap, Param};

@@ -1,0 +1,3 @@
+module kapsel/gocheck
+
+go 1.26
