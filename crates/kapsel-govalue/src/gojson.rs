@@ -228,22 +228,37 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>) -> Result<(), JsonError>
         }
         Value::Struct(s) => {
             let mut entries: Vec<(&str, &Value)> = Vec::new();
-            for (fd, fv) in s.ty.fields.iter().zip(s.fields.iter()) {
-                match &fd.json {
-                    JsonField::Skip => {}
-                    JsonField::Untagged => entries.push((fd.name.as_str(), fv)),
-                    JsonField::Named { key, omitempty } => {
-                        if *omitempty && is_empty_value(fv) {
-                            continue;
-                        }
-                        entries.push((key.as_str(), fv));
-                    }
-                }
-            }
+            struct_entries(s, &mut entries);
             encode_object(out, &entries, ind)?;
         }
     }
     Ok(())
+}
+
+/// The JSON members of a struct, with `json:",inline"` embedded structs'
+/// members written in place.
+fn struct_entries<'a>(s: &'a crate::value::Struct, entries: &mut Vec<(&'a str, &'a Value)>) {
+    for (fd, fv) in s.ty.fields.iter().zip(s.fields.iter()) {
+        match &fd.json {
+            JsonField::Skip => {}
+            JsonField::Inline => match fv {
+                Value::Struct(inner) => struct_entries(inner, entries),
+                Value::Ptr(p) => {
+                    if let Value::Struct(inner) = p.as_ref() {
+                        struct_entries(inner, entries);
+                    }
+                }
+                _ => {}
+            },
+            JsonField::Untagged => entries.push((fd.name.as_str(), fv)),
+            JsonField::Named { key, omitempty } => {
+                if *omitempty && is_empty_value(fv) {
+                    continue;
+                }
+                entries.push((key.as_str(), fv));
+            }
+        }
+    }
 }
 
 fn encode_object(
