@@ -399,7 +399,10 @@ impl Parser<'_> {
     fn literal(&mut self, word: &str, v: Value) -> Result<Value, JsonError> {
         self.i += 1;
         for (k, expect) in word.bytes().enumerate().skip(1) {
-            let c = self.next_or_eof()?;
+            // At the end of input Go's scanner steps a space, so a cut literal
+            // reports ' '.
+            let c = self.peek().unwrap_or(b' ');
+            self.i += 1;
             if c != expect {
                 return Err(self.invalid(
                     c,
@@ -423,7 +426,7 @@ impl Parser<'_> {
         let start = self.i;
         if self.peek() == Some(b'-') {
             self.i += 1;
-            let c = self.peek().ok_or_else(eof)?;
+            let c = self.peek().unwrap_or(b' ');
             if !c.is_ascii_digit() {
                 return Err(self.invalid(c, "in numeric literal"));
             }
@@ -435,7 +438,7 @@ impl Parser<'_> {
         }
         if self.peek() == Some(b'.') {
             self.i += 1;
-            let c = self.peek().ok_or_else(eof)?;
+            let c = self.peek().unwrap_or(b' ');
             if !c.is_ascii_digit() {
                 return Err(self.invalid(c, "after decimal point in numeric literal"));
             }
@@ -446,7 +449,7 @@ impl Parser<'_> {
             if let Some(b'+' | b'-') = self.peek() {
                 self.i += 1;
             }
-            let c = self.peek().ok_or_else(eof)?;
+            let c = self.peek().unwrap_or(b' ');
             if !c.is_ascii_digit() {
                 return Err(self.invalid(c, "in exponent of numeric literal"));
             }

@@ -1158,7 +1158,8 @@ pub fn parse(layout_in: &str, value_in: &str) -> Result<GoTime, TimeError> {
         if zone_name.len() > 3 && zone_name.starts_with("GMT") {
             offset = atoi(&zone_name[3..]).unwrap_or(0) * 3600;
         }
-        t.unix_secs = wall - offset;
+        // Go does not shift the instant here: the wall clock is read as UTC and
+        // then shown in the named zone.
         t.offset_secs = offset as i32;
         t.zone_name = zone_name;
         return Ok(t);
