@@ -2,6 +2,8 @@
 //! (`tests/gocheck/gen.sh` writes `tests/data/vectors.json`). The argument ids
 //! name the same values as `tests/gocheck/vectors/main.go` builds in Go.
 
+#![allow(clippy::expect_used, clippy::approx_constant)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
