@@ -1,0 +1,344 @@
+//! Shared conversions: argument access, sprig's `strval`/`toInt64`/`toFloat64`/
+//! `empty`, reflection-style list access and Go's `reflect.DeepEqual`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kapsel_govalue::{FuncError, Map, Type, Value, gofmt, gotime};
+
+/// Go's message for calling a method on a nil `reflect.Type` (what
+/// `reflect.TypeOf(nil).Kind()` panics with).
+pub(crate) const NIL_DEREF: &str =
+    "runtime error: invalid memory address or nil pointer dereference";
+
+/// Largest string or list a function may build (Go would try and run out of
+/// memory; Kapsel reports an error instead).
+pub(crate) const MAX_OUTPUT: usize = 1 << 28;
+
+/// The error for outputs beyond [`MAX_OUTPUT`].
+pub(crate) fn too_large(what: &str) -> FuncError {
+    FuncError::new(format!(
+        "kapsel: {what} result would exceed {MAX_OUTPUT} elements"
+    ))
+}
+
+/// An argument the engine should have converted but did not: an internal error,
+/// never a panic.
+pub(crate) fn bad_arg(i: usize, want: &str, got: &Value) -> FuncError {
+    FuncError::new(format!(
+        "kapsel-sprig: argument {} should be {want}, got {}",
+        i + 1,
+        type_name(got)
+    ))
+}
+
+/// The argument at `i`, or an internal error.
+pub(crate) fn arg(args: &[Value], i: usize) -> Result<&Value, FuncError> {
+    args.get(i)
+        .ok_or_else(|| FuncError::new(format!("kapsel-sprig: missing argument {}", i + 1)))
+}
+
+/// A `string` argument.
+pub(crate) fn arg_str(args: &[Value], i: usize) -> Result<&str, FuncError> {
+    match arg(args, i)? {
+        Value::String(s) => Ok(s),
+        other => Err(bad_arg(i, "string", other)),
+    }
+}
+
+/// An `int` argument (`int64` and `int` both accepted).
+pub(crate) fn arg_int(args: &[Value], i: usize) -> Result<i64, FuncError> {
+    match arg(args, i)? {
+        Value::Int(n) | Value::Int64(n) => Ok(*n),
+        other => Err(bad_arg(i, "int", other)),
+    }
+}
+
+/// A `bool` argument.
+pub(crate) fn arg_bool(args: &[Value], i: usize) -> Result<bool, FuncError> {
+    match arg(args, i)? {
+        Value::Bool(b) => Ok(*b),
+        other => Err(bad_arg(i, "bool", other)),
+    }
+}
+
+/// A `time.Time` argument.
+pub(crate) fn arg_time(args: &[Value], i: usize) -> Result<&kapsel_govalue::GoTime, FuncError> {
+    match arg(args, i)? {
+        Value::Time(t) => Ok(t),
+        other => Err(bad_arg(i, "time.Time", other)),
+    }
+}
+
+/// A `map[string]interface{}` argument; `None` for a nil map.
+pub(crate) fn arg_map(args: &[Value], i: usize) -> Result<Option<&Arc<Map>>, FuncError> {
+    match arg(args, i)? {
+        Value::Map(m) => Ok(Some(m)),
+        Value::NilMap(_) | Value::Nil => Ok(None),
+        other => Err(bad_arg(i, "map[string]interface {}", other)),
+    }
+}
+
+/// The entries of a `map[string]interface{}` argument (empty for nil).
+pub(crate) fn map_entries(args: &[Value], i: usize) -> Result<BTreeMap<String, Value>, FuncError> {
+    Ok(arg_map(args, i)?
+        .map(|m| m.entries.clone())
+        .unwrap_or_default())
+}
+
+/// A `map[string]interface{}` result.
+pub(crate) fn map_any(entries: BTreeMap<String, Value>) -> Value {
+    Value::map(Type::Any, entries)
+}
+
+/// A `[]interface{}` result.
+pub(crate) fn list_any(items: Vec<Value>) -> Value {
+    Value::slice(Type::Any, items)
+}
+
+/// A `[]string` result.
+pub(crate) fn list_str(items: Vec<String>) -> Value {
+    Value::slice(Type::String, items.into_iter().map(Value::from).collect())
+}
+
+/// A `[]int` result.
+pub(crate) fn list_int(items: Vec<i64>) -> Value {
+    Value::slice(Type::Int, items.into_iter().map(Value::Int).collect())
+}
+
+/// Go's `%T`: the dynamic type's name, `<nil>` for a nil interface.
+pub(crate) fn type_name(v: &Value) -> String {
+    match v {
+        Value::Nil => "<nil>".to_string(),
+        other => other.type_of().to_string(),
+    }
+}
+
+/// Go's `reflect.Kind` name of the value's dynamic type (`invalid` for nil).
+pub(crate) fn kind_name(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "invalid",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int",
+        Value::Int64(_) => "int64",
+        Value::Float(_) => "float64",
+        Value::String(_) => "string",
+        Value::Bytes(_) | Value::NilBytes | Value::Slice(_) | Value::NilSlice(_) => "slice",
+        Value::Map(_) | Value::NilMap(_) => "map",
+        Value::Struct(_) | Value::Time(_) => "struct",
+        Value::Ptr(_) | Value::NilPtr(_) => "ptr",
+    }
+}
+
+/// Is this the `*semver.Version` value built by `semver`?
+pub(crate) fn semver_string(v: &Value) -> Option<String> {
+    let Value::Ptr(inner) = v else { return None };
+    let Value::Struct(s) = &**inner else {
+        return None;
+    };
+    if s.ty.name != crate::semver::TYPE_NAME {
+        return None;
+    }
+    crate::semver::version_string(s)
+}
+
+/// Sprig's `strval`: strings as is, `[]byte` as text, `Stringer`s (`time.Time`,
+/// `*semver.Version`) by their `String()`, everything else by `%v`.
+pub(crate) fn strval(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.to_string(),
+        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::NilBytes => String::new(),
+        Value::Time(t) => gotime::to_string(t),
+        Value::Ptr(inner) => match &**inner {
+            Value::Time(t) => gotime::to_string(t),
+            _ => semver_string(v).unwrap_or_else(|| gofmt::format_v(v)),
+        },
+        other => gofmt::format_v(other),
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 10, 64)`.
+pub(crate) fn parse_int10(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<i64>().ok()
+}
+
+/// Go's `strconv.ParseFloat(s, 64)`, `None` on any error (including range errors).
+pub(crate) fn parse_float(s: &str) -> Option<f64> {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let lower = body.to_ascii_lowercase();
+    if lower == "inf" || lower == "infinity" || lower == "nan" {
+        return s.parse::<f64>().ok();
+    }
+    if body.is_empty()
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
+        return None;
+    }
+    let f = s.parse::<f64>().ok()?;
+    if f.is_infinite() { None } else { Some(f) }
+}
+
+/// Go's `int64(f)` conversion as amd64 performs it (out of range and NaN give
+/// the minimum int64).
+pub(crate) fn f64_to_i64(f: f64) -> i64 {
+    if f.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) {
+        i64::MIN
+    } else {
+        f as i64
+    }
+}
+
+/// Sprig's `toInt64`.
+pub(crate) fn to_int64(v: &Value) -> i64 {
+    match v {
+        Value::String(s) => parse_int10(s).unwrap_or(0),
+        Value::Ptr(inner) => match &**inner {
+            Value::String(_) => 0,
+            other => to_int64(other),
+        },
+        Value::Int(n) | Value::Int64(n) => *n,
+        Value::Float(f) => f64_to_i64(*f),
+        Value::Bool(b) => i64::from(*b),
+        _ => 0,
+    }
+}
+
+/// Sprig's `toFloat64`.
+pub(crate) fn to_float64(v: &Value) -> f64 {
+    match v {
+        Value::String(s) => parse_float(s).unwrap_or(0.0),
+        Value::Ptr(inner) => match &**inner {
+            Value::String(_) => 0.0,
+            other => to_float64(other),
+        },
+        Value::Int(n) | Value::Int64(n) => *n as f64,
+        Value::Float(f) => *f,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        _ => 0.0,
+    }
+}
+
+/// Sprig's `empty`: nil, zero numbers, false, empty strings/maps/slices and nil
+/// pointers are empty; structs never are.
+pub(crate) fn empty(v: &Value) -> bool {
+    match v {
+        Value::Nil => true,
+        Value::Bool(b) => !b,
+        Value::Int(n) | Value::Int64(n) => *n == 0,
+        Value::Float(f) => *f == 0.0,
+        Value::String(s) => s.is_empty(),
+        Value::Bytes(b) => b.is_empty(),
+        Value::NilBytes | Value::NilSlice(_) | Value::NilMap(_) | Value::NilPtr(_) => true,
+        Value::Slice(s) => s.items.is_empty(),
+        Value::Map(m) => m.entries.is_empty(),
+        Value::Struct(_) | Value::Time(_) | Value::Ptr(_) => false,
+    }
+}
+
+/// Go's `reflect.DeepEqual`.
+pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
+    a == b
+}
+
+/// The elements of a slice value, as `reflect.Value.Index(i).Interface()` gives
+/// them; `None` when the value is not a slice (or is nil: `reflect.TypeOf(nil)`).
+pub(crate) fn list_items(v: &Value) -> Option<Vec<Value>> {
+    match v {
+        Value::Slice(s) => Some(s.items.clone()),
+        Value::NilSlice(_) | Value::NilBytes => Some(Vec::new()),
+        // uint8 elements: Kapsel has no uint8 value and uses int.
+        Value::Bytes(b) => Some(b.iter().map(|x| Value::Int(i64::from(*x))).collect()),
+        _ => None,
+    }
+}
+
+/// Like [`list_items`], but with Go's panic for non-lists: `Cannot <what> on type
+/// <kind>` (or the nil-pointer panic for a nil argument).
+pub(crate) fn list_or_panic(
+    v: &Value,
+    msg: impl Fn(&str) -> String,
+) -> Result<Vec<Value>, FuncError> {
+    match v {
+        Value::Nil => Err(FuncError::new(NIL_DEREF)),
+        other => list_items(other).ok_or_else(|| FuncError::new(msg(kind_name(other)))),
+    }
+}
+
+/// Converts a byte string the way Go treats a `string` holding arbitrary bytes
+/// (invalid UTF-8 becomes U+FFFD: Kapsel strings are always UTF-8).
+pub(crate) fn bytes_to_string(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Go's `unicode.IsSpace`.
+pub(crate) fn is_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{85}' | '\u{A0}'
+    ) || (c as u32 > 0xFF && c.is_whitespace())
+}
+
+/// Go's `unicode.ToUpper` (simple one-to-one case mapping).
+pub(crate) fn to_upper(c: char) -> char {
+    let mut it = c.to_uppercase();
+    match (it.next(), it.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToLower` (simple one-to-one case mapping).
+pub(crate) fn to_lower(c: char) -> char {
+    if c == '\u{130}' {
+        // İ: simple lowercase mapping is i.
+        return 'i';
+    }
+    let mut it = c.to_lowercase();
+    match (it.next(), it.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToTitle`.
+pub(crate) fn to_title(c: char) -> char {
+    match c {
+        '\u{1C4}'..='\u{1C6}' => '\u{1C5}',
+        '\u{1C7}'..='\u{1C9}' => '\u{1C8}',
+        '\u{1CA}'..='\u{1CC}' => '\u{1CB}',
+        '\u{1F1}'..='\u{1F3}' => '\u{1F2}',
+        _ => to_upper(c),
+    }
+}
+
+/// Go's `unicode.IsUpper`.
+pub(crate) fn is_upper(c: char) -> bool {
+    c.is_uppercase() && !is_title(c)
+}
+
+/// Go's `unicode.IsLower`.
+pub(crate) fn is_lower(c: char) -> bool {
+    c.is_lowercase() && !matches!(c, '\u{AA}' | '\u{BA}')
+}
+
+/// Go's `unicode.IsTitle`.
+pub(crate) fn is_title(c: char) -> bool {
+    matches!(
+        c,
+        '\u{1C5}' | '\u{1C8}' | '\u{1CB}' | '\u{1F2}' | '\u{1F88}'..='\u{1F8F}'
+            | '\u{1F98}'..='\u{1F9F}' | '\u{1FA8}'..='\u{1FAF}' | '\u{1FBC}' | '\u{1FCC}'
+            | '\u{1FFC}'
+    )
+}
+
+/// Maps a character-per-byte string (Latin-1 view of Go's byte loops).
+pub(crate) fn latin1(bytes: impl IntoIterator<Item = u8>) -> String {
+    bytes.into_iter().map(char::from).collect()
+}

@@ -1,0 +1,399 @@
+//! List and dict functions (sprig's `list.go` and `dict.go`) and the defaults and
+//! reflection helpers (`defaults.go`, `reflect.go`).
+//!
+//! Known difference from Go: Go maps are references, so `set`, `unset`, `merge`
+//! and `mergeOverwrite` also modify the map passed in. Kapsel values are
+//! immutable; these functions return the modified map and leave the argument
+//! as it was.
+
+use std::collections::BTreeMap;
+
+use kapsel_govalue::{FuncError, Type, Value, gojson};
+
+use crate::conv::{
+    MAX_OUTPUT, arg, arg_bool, arg_map, arg_str, deep_equal, empty, kind_name, list_any,
+    list_or_panic, list_str, map_any, map_entries, strval, to_int64, too_large, type_name,
+};
+
+type R = Result<Value, FuncError>;
+
+pub(crate) fn list(a: &[Value]) -> R {
+    Ok(list_any(a.to_vec()))
+}
+
+pub(crate) fn push(a: &[Value]) -> R {
+    let mut items = list_or_panic(arg(a, 0)?, |k| format!("Cannot push on type {k}"))?;
+    items.push(arg(a, 1)?.clone());
+    Ok(list_any(items))
+}
+
+pub(crate) fn prepend(a: &[Value]) -> R {
+    let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot prepend on type {k}"))?;
+    let mut out = Vec::with_capacity(items.len() + 1);
+    out.push(arg(a, 1)?.clone());
+    out.extend(items);
+    Ok(list_any(out))
+}
+
+pub(crate) fn last(a: &[Value]) -> R {
+    let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot find last on type {k}"))?;
+    Ok(items.last().cloned().unwrap_or(Value::Nil))
+}
+
+pub(crate) fn first(a: &[Value]) -> R {
+    let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot find first on type {k}"))?;
+    Ok(items.first().cloned().unwrap_or(Value::Nil))
+}
+
+pub(crate) fn rest(a: &[Value]) -> R {
+    let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot find rest on type {k}"))?;
+    if items.is_empty() {
+        return Ok(Value::NilSlice(Type::Any));
+    }
+    Ok(list_any(items[1..].to_vec()))
+}
+
+pub(crate) fn initial(a: &[Value]) -> R {
+    let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot find initial on type {k}"))?;
+    if items.is_empty() {
+        return Ok(Value::NilSlice(Type::Any));
+    }
+    Ok(list_any(items[..items.len() - 1].to_vec()))
+}
+
+pub(crate) fn reverse(a: &[Value]) -> R {
+    let mut items = list_or_panic(arg(a, 0)?, |k| format!("Cannot find reverse on type {k}"))?;
+    items.reverse();
+    Ok(list_any(items))
+}
+
+pub(crate) fn compact(a: &[Value]) -> R {
+    let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot compact on type {k}"))?;
+    Ok(list_any(items.into_iter().filter(|v| !empty(v)).collect()))
+}
+
+fn in_list(hay: &[Value], needle: &Value) -> bool {
+    hay.iter().any(|h| deep_equal(needle, h))
+}
+
+pub(crate) fn uniq(a: &[Value]) -> R {
+    let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot find uniq on type {k}"))?;
+    let mut out: Vec<Value> = Vec::new();
+    for it in items {
+        if !in_list(&out, &it) {
+            out.push(it);
+        }
+    }
+    Ok(list_any(out))
+}
+
+pub(crate) fn without(a: &[Value]) -> R {
+    let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot find without on type {k}"))?;
+    let omit = a.get(1..).unwrap_or_default();
+    Ok(list_any(
+        items.into_iter().filter(|v| !in_list(omit, v)).collect(),
+    ))
+}
+
+pub(crate) fn has(a: &[Value]) -> R {
+    let needle = arg(a, 0)?;
+    let hay = arg(a, 1)?;
+    if matches!(hay, Value::Nil) {
+        return Ok(Value::Bool(false));
+    }
+    let items = list_or_panic(hay, |k| format!("Cannot find has on type {k}"))?;
+    Ok(Value::Bool(in_list(&items, needle)))
+}
+
+pub(crate) fn slice(a: &[Value]) -> R {
+    let l = arg(a, 0)?;
+    let items = list_or_panic(l, |k| {
+        format!("list should be type of slice or array but {k}")
+    })?;
+    let len = items.len() as i64;
+    if len == 0 {
+        return Ok(Value::Nil);
+    }
+    let start = a.get(1).map(to_int64).unwrap_or(0);
+    let end = a.get(2).map(to_int64).unwrap_or(len);
+    if start < 0 || end < start || end > len {
+        return Err(FuncError::new(
+            "reflect.Value.Slice: slice index out of bounds",
+        ));
+    }
+    let part = &items[start as usize..end as usize];
+    Ok(match l {
+        Value::Bytes(b) => Value::bytes(&b[start as usize..end as usize]),
+        Value::Slice(s) => Value::slice(s.elem.clone(), part.to_vec()),
+        _ => list_any(part.to_vec()),
+    })
+}
+
+pub(crate) fn concat(a: &[Value]) -> R {
+    let mut out: Vec<Value> = Vec::new();
+    for l in a {
+        out.extend(list_or_panic(l, |k| {
+            format!("Cannot concat type {k} as list")
+        })?);
+    }
+    if out.is_empty() {
+        return Ok(Value::NilSlice(Type::Any));
+    }
+    Ok(list_any(out))
+}
+
+/// `until`/`untilStep`'s loop, with a size limit in place of Go's memory
+/// exhaustion.
+pub(crate) fn until_step(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, FuncError> {
+    let mut v = Vec::new();
+    let limit = MAX_OUTPUT / 16;
+    let mut i = start;
+    if stop < start {
+        if step >= 0 {
+            return Ok(v);
+        }
+        while i > stop {
+            if v.len() >= limit {
+                return Err(too_large("untilStep"));
+            }
+            v.push(i);
+            i = i.wrapping_add(step);
+        }
+        return Ok(v);
+    }
+    if step <= 0 {
+        return Ok(v);
+    }
+    while i < stop {
+        if v.len() >= limit {
+            return Err(too_large("untilStep"));
+        }
+        v.push(i);
+        i = i.wrapping_add(step);
+    }
+    Ok(v)
+}
+
+// ---- dicts ----
+
+pub(crate) fn set(a: &[Value]) -> R {
+    let Some(m) = arg_map(a, 0)? else {
+        return Err(FuncError::new("assignment to entry in nil map"));
+    };
+    let mut entries = m.entries.clone();
+    entries.insert(arg_str(a, 1)?.to_string(), arg(a, 2)?.clone());
+    Ok(Value::map(m.elem.clone(), entries))
+}
+
+pub(crate) fn unset(a: &[Value]) -> R {
+    let Some(m) = arg_map(a, 0)? else {
+        return Ok(arg(a, 0)?.clone());
+    };
+    let mut entries = m.entries.clone();
+    entries.remove(arg_str(a, 1)?);
+    Ok(Value::map(m.elem.clone(), entries))
+}
+
+pub(crate) fn has_key(a: &[Value]) -> R {
+    let key = arg_str(a, 1)?;
+    Ok(Value::Bool(
+        arg_map(a, 0)?.is_some_and(|m| m.entries.contains_key(key)),
+    ))
+}
+
+pub(crate) fn pluck(a: &[Value]) -> R {
+    let key = arg_str(a, 0)?;
+    let mut out = Vec::new();
+    for i in 1..a.len() {
+        if let Some(v) = arg_map(a, i)?.and_then(|m| m.entries.get(key)) {
+            out.push(v.clone());
+        }
+    }
+    Ok(list_any(out))
+}
+
+/// `keys`: Go lists each map's keys in random order; Kapsel sorts them.
+pub(crate) fn keys(a: &[Value]) -> R {
+    let mut out = Vec::new();
+    for i in 0..a.len() {
+        if let Some(m) = arg_map(a, i)? {
+            out.extend(m.entries.keys().cloned());
+        }
+    }
+    Ok(list_str(out))
+}
+
+pub(crate) fn pick(a: &[Value]) -> R {
+    let d = map_entries(a, 0)?;
+    let mut out = BTreeMap::new();
+    for i in 1..a.len() {
+        let k = arg_str(a, i)?;
+        if let Some(v) = d.get(k) {
+            out.insert(k.to_string(), v.clone());
+        }
+    }
+    Ok(map_any(out))
+}
+
+pub(crate) fn omit(a: &[Value]) -> R {
+    let mut d = map_entries(a, 0)?;
+    for i in 1..a.len() {
+        d.remove(arg_str(a, i)?);
+    }
+    Ok(map_any(d))
+}
+
+pub(crate) fn dict(a: &[Value]) -> R {
+    let mut out = BTreeMap::new();
+    for pair in a.chunks(2) {
+        let key = strval(&pair[0]);
+        let val = pair.get(1).cloned().unwrap_or_else(|| Value::string(""));
+        out.insert(key, val);
+    }
+    Ok(map_any(out))
+}
+
+fn is_nil_value(v: &Value) -> bool {
+    matches!(v, Value::Nil)
+}
+
+/// mergo v0.3.12's merge of one `map[string]interface{}` into another.
+fn merge_maps(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool) {
+    for (k, sv) in src {
+        if is_nil_value(sv) {
+            if overwrite {
+                dst.insert(k.clone(), sv.clone());
+            }
+            continue;
+        }
+        let dv = dst.get(k).cloned();
+        let src_is_agg = matches!(
+            sv,
+            Value::Map(_)
+                | Value::NilMap(_)
+                | Value::Slice(_)
+                | Value::NilSlice(_)
+                | Value::Bytes(_)
+                | Value::NilBytes
+        );
+        if let (Value::Map(sm), Some(Value::Map(dm))) = (sv, &dv) {
+            let mut entries = dm.entries.clone();
+            merge_maps(&mut entries, &sm.entries, overwrite);
+            dst.insert(k.clone(), Value::map(dm.elem.clone(), entries));
+        }
+        let is_slice = matches!(
+            sv,
+            Value::Slice(_) | Value::NilSlice(_) | Value::Bytes(_) | Value::NilBytes
+        );
+        match &dv {
+            Some(d) if !empty(d) && src_is_agg => {
+                if is_slice && overwrite {
+                    dst.insert(k.clone(), sv.clone());
+                }
+            }
+            Some(d) if !(overwrite || empty(d)) => {}
+            _ => {
+                dst.insert(k.clone(), sv.clone());
+            }
+        }
+    }
+}
+
+fn merge_impl(a: &[Value], overwrite: bool) -> R {
+    let mut dst = map_entries(a, 0)?;
+    for i in 1..a.len() {
+        let src = map_entries(a, i)?;
+        merge_maps(&mut dst, &src, overwrite);
+    }
+    Ok(map_any(dst))
+}
+
+pub(crate) fn merge(a: &[Value]) -> R {
+    merge_impl(a, false)
+}
+
+pub(crate) fn merge_overwrite(a: &[Value]) -> R {
+    merge_impl(a, true)
+}
+
+/// `values`: Go gives random order; Kapsel gives key order.
+pub(crate) fn values(a: &[Value]) -> R {
+    Ok(list_any(map_entries(a, 0)?.into_values().collect()))
+}
+
+pub(crate) fn deep_copy(a: &[Value]) -> R {
+    match arg(a, 0)? {
+        Value::Nil => Err(FuncError::new(
+            "reflect: call of reflect.Value.Type on zero Value",
+        )),
+        v => Ok(v.clone()),
+    }
+}
+
+// ---- defaults ----
+
+pub(crate) fn dfault(a: &[Value]) -> R {
+    let d = arg(a, 0)?;
+    match a.get(1) {
+        Some(g) if !empty(g) => Ok(g.clone()),
+        _ => Ok(d.clone()),
+    }
+}
+
+pub(crate) fn is_empty(a: &[Value]) -> R {
+    Ok(Value::Bool(empty(arg(a, 0)?)))
+}
+
+pub(crate) fn coalesce(a: &[Value]) -> R {
+    Ok(a.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil))
+}
+
+pub(crate) fn to_json(a: &[Value]) -> R {
+    Ok(Value::string(
+        gojson::marshal(arg(a, 0)?).unwrap_or_default(),
+    ))
+}
+
+pub(crate) fn to_pretty_json(a: &[Value]) -> R {
+    Ok(Value::string(
+        gojson::marshal_indent(arg(a, 0)?, "", "  ").unwrap_or_default(),
+    ))
+}
+
+pub(crate) fn ternary(a: &[Value]) -> R {
+    let vt = arg(a, 0)?;
+    let vf = arg(a, 1)?;
+    Ok(if arg_bool(a, 2)? {
+        vt.clone()
+    } else {
+        vf.clone()
+    })
+}
+
+// ---- reflection ----
+
+pub(crate) fn type_of(a: &[Value]) -> R {
+    Ok(Value::string(type_name(arg(a, 0)?)))
+}
+
+pub(crate) fn type_is(a: &[Value]) -> R {
+    Ok(Value::Bool(arg_str(a, 0)? == type_name(arg(a, 1)?)))
+}
+
+pub(crate) fn type_is_like(a: &[Value]) -> R {
+    let target = arg_str(a, 0)?;
+    let t = type_name(arg(a, 1)?);
+    Ok(Value::Bool(t == target || t == format!("*{target}")))
+}
+
+pub(crate) fn kind_of(a: &[Value]) -> R {
+    Ok(Value::string(kind_name(arg(a, 0)?)))
+}
+
+pub(crate) fn kind_is(a: &[Value]) -> R {
+    Ok(Value::Bool(arg_str(a, 0)? == kind_name(arg(a, 1)?)))
+}
+
+pub(crate) fn deep_equal_fn(a: &[Value]) -> R {
+    Ok(Value::Bool(deep_equal(arg(a, 0)?, arg(a, 1)?)))
+}

@@ -1,0 +1,816 @@
+//! String functions (sprig's `strings.go`, the string lambdas of `functions.go`,
+//! goutils' and xstrings' helpers, Go's `strings`, `path` and `os` bits).
+
+use std::collections::BTreeMap;
+
+use kapsel_govalue::{FuncError, Type, Value, gofmt};
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+use crate::conv::{
+    MAX_OUTPUT, arg, arg_int, arg_str, is_lower, is_space, is_title, is_upper, latin1, list_items,
+    list_str, strval, to_lower, to_title, to_upper, too_large,
+};
+
+type R = Result<Value, FuncError>;
+
+fn s(v: impl Into<String>) -> R {
+    Ok(Value::string(v.into()))
+}
+
+fn b(v: bool) -> R {
+    Ok(Value::Bool(v))
+}
+
+fn slice_panic(msg: String) -> FuncError {
+    FuncError::new(format!("runtime error: slice bounds out of range {msg}"))
+}
+
+/// Go's `s[lo:hi]` on the bytes of `s` (`lo` absent means 0, `hi` absent means
+/// `len(s)`), with Go's runtime panics as errors.
+fn go_slice(s: &str, lo: Option<i64>, hi: Option<i64>) -> Result<String, FuncError> {
+    let bytes = s.as_bytes();
+    let len = bytes.len() as i64;
+    let h = hi.unwrap_or(len);
+    if hi.is_some() && h < 0 {
+        return Err(slice_panic(format!("[:{h}]")));
+    }
+    if hi.is_some() && h > len {
+        return Err(slice_panic(format!("[:{h}] with length {len}")));
+    }
+    let l = lo.unwrap_or(0);
+    if l < 0 {
+        return Err(slice_panic(format!("[{l}:]")));
+    }
+    if l > h {
+        return Err(slice_panic(format!("[{l}:{h}]")));
+    }
+    Ok(crate::conv::bytes_to_string(&bytes[l as usize..h as usize]))
+}
+
+pub(crate) fn hello(_: &[Value]) -> R {
+    s("Hello!")
+}
+
+/// goutils' `AbbreviateFull`, on bytes.
+fn abbreviate_full(str: &str, offset: i64, max_width: i64) -> Result<String, ()> {
+    let b = str.as_bytes();
+    let len = b.len() as i64;
+    if str.is_empty() {
+        return Ok(String::new());
+    }
+    if max_width < 4 {
+        return Err(());
+    }
+    if len <= max_width {
+        return Ok(str.to_string());
+    }
+    let mut offset = offset.min(len);
+    if len - offset < max_width - 3 {
+        offset = len - (max_width - 3);
+    }
+    let cut = |lo: i64, hi: i64| crate::conv::bytes_to_string(&b[lo as usize..hi as usize]);
+    if offset <= 4 {
+        return Ok(cut(0, max_width - 3) + "...");
+    }
+    if max_width < 7 {
+        return Err(());
+    }
+    if offset + max_width - 3 < len {
+        let rest = cut(offset, len);
+        let inner = abbreviate_full(&rest, 0, max_width - 3).unwrap_or_default();
+        return Ok(format!("...{inner}"));
+    }
+    Ok(format!("...{}", cut(len - (max_width - 3), len)))
+}
+
+pub(crate) fn abbrev(a: &[Value]) -> R {
+    let width = arg_int(a, 0)?;
+    let st = arg_str(a, 1)?;
+    if width < 4 {
+        return s(st);
+    }
+    s(abbreviate_full(st, 0, width).unwrap_or_default())
+}
+
+pub(crate) fn abbrevboth(a: &[Value]) -> R {
+    let left = arg_int(a, 0)?;
+    let right = arg_int(a, 1)?;
+    let st = arg_str(a, 2)?;
+    if right < 4 || left > 0 && right < 7 {
+        return s(st);
+    }
+    s(abbreviate_full(st, left, right).unwrap_or_default())
+}
+
+pub(crate) fn trunc(a: &[Value]) -> R {
+    let c = arg_int(a, 0)?;
+    let st = arg_str(a, 1)?;
+    if st.len() as i64 <= c {
+        return s(st);
+    }
+    s(go_slice(st, None, Some(c))?)
+}
+
+pub(crate) fn trim(a: &[Value]) -> R {
+    s(arg_str(a, 0)?.trim_matches(is_space))
+}
+
+pub(crate) fn upper(a: &[Value]) -> R {
+    s(arg_str(a, 0)?.chars().map(to_upper).collect::<String>())
+}
+
+pub(crate) fn lower(a: &[Value]) -> R {
+    s(arg_str(a, 0)?.chars().map(to_lower).collect::<String>())
+}
+
+/// Go's `strings.Title` word separator test.
+fn is_separator(c: char) -> bool {
+    if c.is_ascii() {
+        return !(c.is_ascii_alphanumeric() || c == '_');
+    }
+    if c.is_alphabetic() || c.is_numeric() {
+        return false;
+    }
+    is_space(c)
+}
+
+pub(crate) fn title(a: &[Value]) -> R {
+    let mut prev = ' ';
+    let out: String = arg_str(a, 0)?
+        .chars()
+        .map(|c| {
+            let r = if is_separator(prev) { to_title(c) } else { c };
+            prev = c;
+            r
+        })
+        .collect();
+    s(out)
+}
+
+pub(crate) fn untitle(a: &[Value]) -> R {
+    let mut next = true;
+    let out: String = arg_str(a, 0)?
+        .chars()
+        .map(|c| {
+            if is_space(c) {
+                next = true;
+                c
+            } else if next {
+                next = false;
+                to_lower(c)
+            } else {
+                c
+            }
+        })
+        .collect();
+    s(out)
+}
+
+pub(crate) fn substr(a: &[Value]) -> R {
+    let start = arg_int(a, 0)?;
+    let end = arg_int(a, 1)?;
+    let st = arg_str(a, 2)?;
+    if start < 0 {
+        return s(go_slice(st, None, Some(end))?);
+    }
+    if end < 0 || end > st.len() as i64 {
+        return s(go_slice(st, Some(start), None)?);
+    }
+    s(go_slice(st, Some(start), Some(end))?)
+}
+
+pub(crate) fn repeat(a: &[Value]) -> R {
+    let count = arg_int(a, 0)?;
+    let st = arg_str(a, 1)?;
+    if count < 0 {
+        return Err(FuncError::new("strings: negative Repeat count"));
+    }
+    if (count as u128) * (st.len() as u128) > MAX_OUTPUT as u128 {
+        return Err(too_large("repeat"));
+    }
+    s(st.repeat(count as usize))
+}
+
+pub(crate) fn trim_all(a: &[Value]) -> R {
+    let cut = arg_str(a, 0)?;
+    let st = arg_str(a, 1)?;
+    s(st.trim_matches(|c| cut.contains(c)))
+}
+
+pub(crate) fn trim_suffix(a: &[Value]) -> R {
+    let suf = arg_str(a, 0)?;
+    let st = arg_str(a, 1)?;
+    s(st.strip_suffix(suf).unwrap_or(st))
+}
+
+pub(crate) fn trim_prefix(a: &[Value]) -> R {
+    let pre = arg_str(a, 0)?;
+    let st = arg_str(a, 1)?;
+    s(st.strip_prefix(pre).unwrap_or(st))
+}
+
+/// Go's `unicode.IsSpace` on one byte taken as a rune (goutils' byte loops).
+fn byte_is_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ' | 0x85 | 0xA0)
+}
+
+pub(crate) fn nospace(a: &[Value]) -> R {
+    let st = arg_str(a, 0)?;
+    let kept: Vec<u8> = st.bytes().filter(|b| !byte_is_space(*b)).collect();
+    if kept.len() == st.len() {
+        return s(st);
+    }
+    // goutils writes each byte as a rune: non-ASCII text comes out as Latin-1.
+    s(latin1(kept))
+}
+
+pub(crate) fn initials(a: &[Value]) -> R {
+    let st = arg_str(a, 0)?;
+    let mut out = Vec::new();
+    let mut gap = true;
+    for b in st.bytes() {
+        if byte_is_space(b) {
+            gap = true;
+        } else if gap {
+            out.push(b);
+            gap = false;
+        }
+    }
+    s(latin1(out))
+}
+
+fn random_from(count: i64, pick: impl Fn(&mut rand::rngs::ThreadRng) -> char) -> R {
+    if count <= 0 {
+        return s("");
+    }
+    if count as u64 > MAX_OUTPUT as u64 {
+        return Err(too_large("random string"));
+    }
+    let mut rng = rand::rng();
+    s((0..count).map(|_| pick(&mut rng)).collect::<String>())
+}
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+pub(crate) fn rand_alpha_num(a: &[Value]) -> R {
+    random_from(arg_int(a, 0)?, |r| {
+        char::from(ALNUM[r.random_range(0..ALNUM.len())])
+    })
+}
+
+pub(crate) fn rand_alpha(a: &[Value]) -> R {
+    random_from(arg_int(a, 0)?, |r| char::from(ALNUM[r.random_range(0..52)]))
+}
+
+pub(crate) fn rand_ascii(a: &[Value]) -> R {
+    random_from(arg_int(a, 0)?, |r| char::from(r.random_range(32u8..127)))
+}
+
+pub(crate) fn rand_numeric(a: &[Value]) -> R {
+    random_from(arg_int(a, 0)?, |r| char::from(r.random_range(b'0'..=b'9')))
+}
+
+pub(crate) fn swapcase(a: &[Value]) -> R {
+    let mut ws = true;
+    let out: String = arg_str(a, 0)?
+        .chars()
+        .map(|c| {
+            if is_upper(c) || is_title(c) {
+                ws = false;
+                to_lower(c)
+            } else if is_lower(c) {
+                if ws {
+                    ws = false;
+                    to_title(c)
+                } else {
+                    to_upper(c)
+                }
+            } else {
+                ws = is_space(c);
+                c
+            }
+        })
+        .collect();
+    s(out)
+}
+
+pub(crate) fn shuffle(a: &[Value]) -> R {
+    let mut chars: Vec<char> = arg_str(a, 0)?.chars().collect();
+    chars.shuffle(&mut rand::rng());
+    s(chars.into_iter().collect::<String>())
+}
+
+/// xstrings v1.2.0 `camelCaseToLowerCase`, transcribed rune for rune.
+fn camel_to_lower(st: &str, conn: char) -> String {
+    let mut out = String::new();
+    let mut it = st.chars().peekable();
+    let mut r0 = conn;
+    let err = char::REPLACEMENT_CHARACTER;
+    while let Some(c) = it.next() {
+        let prev = r0;
+        r0 = c;
+        if r0 == err {
+            out.push(r0);
+        } else if is_upper(r0) {
+            if prev != conn && !prev.is_numeric() {
+                out.push(conn);
+            }
+            out.push(to_lower(r0));
+            let Some(n) = it.next() else { continue };
+            r0 = n;
+            if !is_upper(r0) {
+                out.push(r0);
+                continue;
+            }
+            for n in it.by_ref() {
+                let r1 = r0;
+                r0 = n;
+                if r0 == err {
+                    out.push(to_lower(r1));
+                    out.push(r0);
+                    break;
+                }
+                if !is_upper(r0) {
+                    if r0 == '_' || r0 == ' ' || r0 == '-' {
+                        r0 = conn;
+                        out.push(to_lower(r1));
+                    } else if r0.is_numeric() {
+                        out.push(to_lower(r1));
+                        out.push(conn);
+                        out.push(r0);
+                    } else {
+                        out.push(conn);
+                        out.push(to_lower(r1));
+                        out.push(r0);
+                    }
+                    break;
+                }
+                out.push(to_lower(r1));
+            }
+            if it.peek().is_none() || r0 == conn {
+                out.push(to_lower(r0));
+            }
+        } else if r0.is_numeric() {
+            if prev != conn && !prev.is_numeric() {
+                out.push(conn);
+            }
+            out.push(r0);
+        } else {
+            if r0 == ' ' || r0 == '-' || r0 == '_' {
+                r0 = conn;
+            }
+            out.push(r0);
+        }
+    }
+    out
+}
+
+pub(crate) fn snakecase(a: &[Value]) -> R {
+    s(camel_to_lower(arg_str(a, 0)?, '_'))
+}
+
+pub(crate) fn kebabcase(a: &[Value]) -> R {
+    s(camel_to_lower(arg_str(a, 0)?, '-'))
+}
+
+pub(crate) fn camelcase(a: &[Value]) -> R {
+    let st = arg_str(a, 0)?;
+    let mut out = String::new();
+    let mut chars = st.chars();
+    let mut r0 = '\0';
+    let mut found = false;
+    for c in chars.by_ref() {
+        r0 = c;
+        if c != '_' {
+            found = true;
+            break;
+        }
+        out.push(c);
+    }
+    if !found {
+        return s(out);
+    }
+    r0 = to_upper(r0);
+    for c in chars {
+        let r1 = r0;
+        r0 = c;
+        if r1 == '_' && r0 == '_' {
+            out.push(r1);
+            continue;
+        }
+        r0 = if r1 == '_' {
+            to_upper(r0)
+        } else {
+            to_lower(r0)
+        };
+        if r1 != '_' {
+            out.push(r1);
+        }
+    }
+    out.push(r0);
+    s(out)
+}
+
+/// goutils' `WrapCustom`, on bytes.
+fn wrap_custom(st: &str, wrap_len: i64, nl: &str, long_words: bool) -> String {
+    if st.is_empty() {
+        return String::new();
+    }
+    let nl = if nl.is_empty() { "\n" } else { nl };
+    let wl = wrap_len.max(1) as usize;
+    let b = st.as_bytes();
+    let len = b.len();
+    let mut off = 0usize;
+    let mut out: Vec<u8> = Vec::new();
+    while len - off > wl {
+        if b[off] == b' ' {
+            off += 1;
+            continue;
+        }
+        let end = (wl + off + 1).min(len);
+        let space = b[off..end].iter().rposition(|c| *c == b' ');
+        if let Some(sp) = space.map(|p| p + off) {
+            out.extend_from_slice(&b[off..sp]);
+            out.extend_from_slice(nl.as_bytes());
+            off = sp + 1;
+        } else if long_words {
+            let end = wl + off;
+            out.extend_from_slice(&b[off..end]);
+            out.extend_from_slice(nl.as_bytes());
+            off += wl;
+        } else {
+            let end = wl + off;
+            match b[end..].iter().position(|c| *c == b' ') {
+                None => {
+                    out.extend_from_slice(&b[off..]);
+                    off = len;
+                }
+                Some(i) => {
+                    let sp = i + end;
+                    out.extend_from_slice(&b[off..sp]);
+                    out.extend_from_slice(nl.as_bytes());
+                    off = sp + 1;
+                }
+            }
+        }
+    }
+    out.extend_from_slice(&b[off..]);
+    crate::conv::bytes_to_string(&out)
+}
+
+pub(crate) fn wrap(a: &[Value]) -> R {
+    s(wrap_custom(arg_str(a, 1)?, arg_int(a, 0)?, "", false))
+}
+
+pub(crate) fn wrap_with(a: &[Value]) -> R {
+    s(wrap_custom(
+        arg_str(a, 2)?,
+        arg_int(a, 0)?,
+        arg_str(a, 1)?,
+        true,
+    ))
+}
+
+pub(crate) fn contains(a: &[Value]) -> R {
+    b(arg_str(a, 1)?.contains(arg_str(a, 0)?))
+}
+
+pub(crate) fn has_prefix(a: &[Value]) -> R {
+    b(arg_str(a, 1)?.starts_with(arg_str(a, 0)?))
+}
+
+pub(crate) fn has_suffix(a: &[Value]) -> R {
+    b(arg_str(a, 1)?.ends_with(arg_str(a, 0)?))
+}
+
+pub(crate) fn quote(a: &[Value]) -> R {
+    let parts: Vec<String> = a
+        .iter()
+        .filter(|v| !matches!(v, Value::Nil))
+        .map(|v| gofmt::sprintf("%q", &[Value::string(strval(v))]))
+        .collect();
+    s(parts.join(" "))
+}
+
+pub(crate) fn squote(a: &[Value]) -> R {
+    let parts: Vec<String> = a
+        .iter()
+        .filter(|v| !matches!(v, Value::Nil))
+        .map(|v| format!("'{}'", gofmt::format_v(v)))
+        .collect();
+    s(parts.join(" "))
+}
+
+pub(crate) fn cat(a: &[Value]) -> R {
+    let parts: Vec<String> = a
+        .iter()
+        .filter(|v| !matches!(v, Value::Nil))
+        .map(gofmt::format_v)
+        .collect();
+    s(parts.join(" "))
+}
+
+fn indent_str(spaces: i64, v: &str) -> Result<String, FuncError> {
+    if spaces < 0 {
+        return Err(FuncError::new("strings: negative Repeat count"));
+    }
+    let lines = v.matches('\n').count() as u128 + 1;
+    if (spaces as u128) * lines + v.len() as u128 > MAX_OUTPUT as u128 {
+        return Err(too_large("indent"));
+    }
+    let pad = " ".repeat(spaces as usize);
+    Ok(format!("{pad}{}", v.replace('\n', &format!("\n{pad}"))))
+}
+
+pub(crate) fn indent(a: &[Value]) -> R {
+    s(indent_str(arg_int(a, 0)?, arg_str(a, 1)?)?)
+}
+
+pub(crate) fn nindent(a: &[Value]) -> R {
+    s(format!("\n{}", indent_str(arg_int(a, 0)?, arg_str(a, 1)?)?))
+}
+
+/// Go's `strings.Replace(src, old, new, -1)` (an empty `old` matches before
+/// every rune and at the end).
+pub(crate) fn go_replace_all(src: &str, old: &str, new: &str) -> String {
+    if old.is_empty() {
+        let mut out = String::with_capacity(src.len() + new.len() * (src.len() + 1));
+        out.push_str(new);
+        for c in src.chars() {
+            out.push(c);
+            out.push_str(new);
+        }
+        return out;
+    }
+    src.replace(old, new)
+}
+
+pub(crate) fn replace(a: &[Value]) -> R {
+    let old = arg_str(a, 0)?;
+    let new = arg_str(a, 1)?;
+    let src = arg_str(a, 2)?;
+    if old.is_empty() && (src.chars().count() as u128 + 1) * new.len() as u128 > MAX_OUTPUT as u128
+    {
+        return Err(too_large("replace"));
+    }
+    s(go_replace_all(src, old, new))
+}
+
+pub(crate) fn plural(a: &[Value]) -> R {
+    let one = arg_str(a, 0)?;
+    let many = arg_str(a, 1)?;
+    s(if arg_int(a, 2)? == 1 { one } else { many })
+}
+
+pub(crate) fn to_string(a: &[Value]) -> R {
+    s(strval(arg(a, 0)?))
+}
+
+/// Go's `strings.SplitN` (`n < 0`: all parts).
+pub(crate) fn go_split_n(st: &str, sep: &str, n: i64) -> Vec<String> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if sep.is_empty() {
+        let chars: Vec<char> = st.chars().collect();
+        let limit = if n < 0 || n as usize > chars.len() {
+            chars.len()
+        } else {
+            n as usize
+        };
+        let mut out: Vec<String> = Vec::with_capacity(limit);
+        for (i, c) in chars.iter().enumerate() {
+            if i + 1 == limit && limit < chars.len() {
+                out.push(chars[i..].iter().collect());
+                break;
+            }
+            out.push(c.to_string());
+        }
+        return out;
+    }
+    if n < 0 {
+        st.split(sep).map(str::to_string).collect()
+    } else {
+        st.splitn(n as usize, sep).map(str::to_string).collect()
+    }
+}
+
+fn indexed_map(parts: Vec<String>) -> Value {
+    let entries: BTreeMap<String, Value> = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("_{i}"), Value::string(p)))
+        .collect();
+    Value::map(Type::String, entries)
+}
+
+pub(crate) fn split(a: &[Value]) -> R {
+    Ok(indexed_map(go_split_n(arg_str(a, 1)?, arg_str(a, 0)?, -1)))
+}
+
+pub(crate) fn split_list(a: &[Value]) -> R {
+    Ok(list_str(go_split_n(arg_str(a, 1)?, arg_str(a, 0)?, -1)))
+}
+
+pub(crate) fn splitn(a: &[Value]) -> R {
+    let sep = arg_str(a, 0)?;
+    let n = arg_int(a, 1)?;
+    Ok(indexed_map(go_split_n(arg_str(a, 2)?, sep, n)))
+}
+
+/// Sprig's `strslice`.
+pub(crate) fn strslice(v: &Value) -> Vec<String> {
+    match v {
+        Value::Slice(sl) if sl.elem == Type::String => sl.items.iter().map(strval).collect(),
+        Value::Nil => Vec::new(),
+        other => match list_items(other) {
+            Some(items) => items
+                .iter()
+                .filter(|x| !matches!(x, Value::Nil))
+                .map(strval)
+                .collect(),
+            None => vec![strval(other)],
+        },
+    }
+}
+
+pub(crate) fn to_strings(a: &[Value]) -> R {
+    let v = arg(a, 0)?;
+    if let Value::NilSlice(Type::String) = v {
+        return Ok(v.clone());
+    }
+    Ok(list_str(strslice(v)))
+}
+
+pub(crate) fn join(a: &[Value]) -> R {
+    let sep = arg_str(a, 0)?;
+    s(strslice(arg(a, 1)?).join(sep))
+}
+
+pub(crate) fn sort_alpha(a: &[Value]) -> R {
+    let v = arg(a, 0)?;
+    let inner = match v {
+        Value::Ptr(p) => &**p,
+        other => other,
+    };
+    if list_items(inner).is_some() {
+        let mut items = strslice(v);
+        items.sort();
+        return Ok(list_str(items));
+    }
+    Ok(list_str(vec![strval(v)]))
+}
+
+// ---- path ----
+
+/// Go's `path.Clean`.
+pub(crate) fn path_clean(p: &str) -> String {
+    if p.is_empty() {
+        return ".".to_string();
+    }
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    let joined = out.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
+pub(crate) fn base(a: &[Value]) -> R {
+    let p = arg_str(a, 0)?;
+    if p.is_empty() {
+        return s(".");
+    }
+    let trimmed = p.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return s("/");
+    }
+    s(trimmed.rsplit('/').next().unwrap_or(trimmed))
+}
+
+pub(crate) fn dir(a: &[Value]) -> R {
+    let p = arg_str(a, 0)?;
+    let d = match p.rfind('/') {
+        Some(i) => &p[..=i],
+        None => "",
+    };
+    s(path_clean(d))
+}
+
+pub(crate) fn clean(a: &[Value]) -> R {
+    s(path_clean(arg_str(a, 0)?))
+}
+
+pub(crate) fn ext(a: &[Value]) -> R {
+    let p = arg_str(a, 0)?;
+    for (i, c) in p.char_indices().rev() {
+        if c == '/' {
+            break;
+        }
+        if c == '.' {
+            return s(&p[i..]);
+        }
+    }
+    s("")
+}
+
+pub(crate) fn is_abs(a: &[Value]) -> R {
+    b(arg_str(a, 0)?.starts_with('/'))
+}
+
+// ---- os ----
+
+fn getenv(name: &str) -> String {
+    std::env::var_os(name)
+        .map(|v| v.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub(crate) fn env(a: &[Value]) -> R {
+    s(getenv(arg_str(a, 0)?))
+}
+
+fn is_shell_special(c: u8) -> bool {
+    matches!(
+        c,
+        b'*' | b'#' | b'$' | b'@' | b'!' | b'?' | b'-' | b'0'..=b'9'
+    )
+}
+
+/// Go's `os.getShellName`.
+fn shell_name(s: &[u8]) -> (&[u8], usize) {
+    if s[0] == b'{' {
+        if s.len() > 2 && is_shell_special(s[1]) && s[2] == b'}' {
+            return (&s[1..2], 3);
+        }
+        for i in 1..s.len() {
+            if s[i] == b'}' {
+                if i == 1 {
+                    return (&[], 2);
+                }
+                return (&s[1..i], i + 1);
+            }
+        }
+        return (&[], 1);
+    }
+    if is_shell_special(s[0]) {
+        return (&s[0..1], 1);
+    }
+    let n = s
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+        .count();
+    (&s[..n], n)
+}
+
+/// Go's `os.Expand`.
+pub(crate) fn expand(st: &str, mapping: impl Fn(&str) -> String) -> String {
+    let b = st.as_bytes();
+    let mut out: Vec<u8> = Vec::new();
+    let mut i = 0;
+    let mut j = 0;
+    let mut changed = false;
+    while j < b.len() {
+        if b[j] == b'$' && j + 1 < b.len() {
+            changed = true;
+            out.extend_from_slice(&b[i..j]);
+            let (name, w) = shell_name(&b[j + 1..]);
+            if name.is_empty() && w > 0 {
+            } else if name.is_empty() {
+                out.push(b'$');
+            } else {
+                out.extend_from_slice(mapping(&String::from_utf8_lossy(name)).as_bytes());
+            }
+            j += w;
+            i = j + 1;
+        }
+        j += 1;
+    }
+    if !changed {
+        return st.to_string();
+    }
+    if i < b.len() {
+        out.extend_from_slice(&b[i..]);
+    }
+    crate::conv::bytes_to_string(&out)
+}
+
+pub(crate) fn expandenv(a: &[Value]) -> R {
+    s(expand(arg_str(a, 0)?, getenv))
+}
