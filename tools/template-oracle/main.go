@@ -27,6 +27,9 @@ const usage = `usage:
   template-oracle blueprint --blueprint FILE.yaml --params FILE.json
       Renders every action of the Blueprint the way Kanister's controller
       does and prints the result as JSON.
+  template-oracle record-corpus FILE.json...
+      Fills in "output"/"error" of every case of template-corpus files
+      ({"cases": [{"name", "template", "data"}...]}) and rewrites them.
 `
 
 func main() {
@@ -55,6 +58,15 @@ func main() {
 			os.Exit(1)
 		}
 		os.Stdout.Write(out)
+	case "record-corpus":
+		if len(os.Args) < 3 {
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
+		if err := recordCorpus(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "template-oracle:", err)
+			os.Exit(1)
+		}
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
