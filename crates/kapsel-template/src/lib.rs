@@ -1,6 +1,228 @@
-//! A Go `text/template`-compatible template engine.
+//! A Go `text/template`-compatible template engine: lexer, parser (with byte
+//! spans on every node), executor and the builtin functions (`and`, `or`, `not`,
+//! `eq`…`ge`, `index`, `slice`, `len`, `print*`, `html`, `js`, `urlquery`,
+//! `call`), reproducing Go 1.26's behaviour and error texts.
+//!
+//! Kanister renders Blueprint arguments with `missingkey=error` and sprig's
+//! `TxtFuncMap`; [`render_kanister`] and [`Options::kanister`] do exactly that.
+//! [`field_references`] lists the `.A.B.C` references of a template for static
+//! checks of Blueprints.
 //!
 //! Depends on `kapsel-govalue` (values, Go formatting) and `kapsel-sprig` (the
-//! default function library); knows nothing of Kanister or Kubernetes.
+//! default function library); it must not depend on Kanister/Kubernetes types
+//! or on any other Kapsel crate.
+//!
+//! Known differences from Go: complex constants parse but cannot be executed;
+//! indexing a string or `[]byte` yields an `int` (Go: `uint8`); nesting deeper than
+//! a few hundred levels (parentheses, control structures) and template recursion
+//! deeper than [`MAX_TEMPLATE_DEPTH`] are errors, where Go's limits are higher.
 
-pub use kapsel_govalue::{Type, Value};
+pub mod ast;
+mod builtins;
+mod exec;
+mod lex;
+mod parse;
+mod refs;
+mod strconv;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use kapsel_govalue::{Func, FuncMap, Param, Type, Value};
+pub use refs::{FieldRef, FieldRoot, field_references};
+
+/// How many nested `{{template}}` calls execution allows before failing.
+pub const MAX_TEMPLATE_DEPTH: usize = 1000;
+
+/// What a field access on a map does when the key is missing (Go's
+/// `missingkey=` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissingKey {
+    /// `missingkey=default` (or `invalid`): yields no value (prints `<no value>`).
+    #[default]
+    Default,
+    /// `missingkey=zero`: yields the zero value of the map's element type.
+    Zero,
+    /// `missingkey=error`: execution fails with `map has no entry for key "K"`.
+    Error,
+}
+
+/// Execution options: the functions available besides the builtins and the
+/// missing-key behaviour.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Functions in addition to the builtins (a name here overrides a builtin).
+    pub funcs: FuncMap,
+    /// Missing map key behaviour.
+    pub missing_key: MissingKey,
+}
+
+impl Options {
+    /// What Kanister uses: sprig's `TxtFuncMap` and `missingkey=error`.
+    pub fn kanister() -> Options {
+        Options {
+            funcs: kapsel_sprig::txt_func_map(),
+            missing_key: MissingKey::Error,
+        }
+    }
+}
+
+/// A parse failure, with Go's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// The template name used in the message.
+    pub name: String,
+    /// Byte offset into the source of the token where the error was detected.
+    pub offset: usize,
+    /// Go's line number for the error (1-based).
+    pub line: usize,
+    /// Column of `offset` (1-based, in characters).
+    pub col: usize,
+    /// The message without the `template: NAME:LINE: ` prefix.
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "template: {}:{}: {}", self.name, self.line, self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// An execution failure, with Go's message and the failing node's location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecError {
+    /// The top-level template name (Go's `ParseName`, used in the location).
+    pub name: String,
+    /// The name of the template being executed (differs inside `define`s).
+    pub template: String,
+    /// Byte offset of the failing node in the source.
+    pub offset: usize,
+    /// Line of the failing node (1-based).
+    pub line: usize,
+    /// Column of the failing node (1-based, in characters).
+    pub col: usize,
+    /// Go's rendering of the failing node (`.Foo.Bar`, `index .A "x"`), if any.
+    pub context: Option<String>,
+    /// The message, e.g. `map has no entry for key "Foo"`.
+    pub message: String,
+    /// Go's column: the 0-based byte offset within the line.
+    pub go_col: usize,
+}
+
+impl fmt::Display for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.context {
+            Some(ctx) => write!(
+                f,
+                "template: {}:{}:{}: executing {} at <{}>: {}",
+                self.name,
+                self.line,
+                self.go_col,
+                kapsel_govalue::gostrconv::quote(&self.template),
+                ctx,
+                self.message
+            ),
+            None => write!(f, "template: {}: {}", self.template, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ExecError {}
+
+/// A parse or execution failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The template did not parse.
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    /// Execution failed.
+    #[error("{0}")]
+    Exec(#[from] ExecError),
+}
+
+/// A parsed template with the templates it defines.
+#[derive(Debug, Clone)]
+pub struct Template {
+    name: String,
+    src: String,
+    trees: BTreeMap<String, ast::ListNode>,
+    empty_root: ast::ListNode,
+}
+
+/// Line (1-based), column (1-based, chars) and Go's column (0-based bytes) of a
+/// byte offset.
+pub(crate) fn locate(src: &str, offset: usize) -> (usize, usize, usize) {
+    let mut off = offset.min(src.len());
+    while !src.is_char_boundary(off) {
+        off -= 1;
+    }
+    let before = &src[..off];
+    let line = 1 + before.bytes().filter(|&b| b == b'\n').count();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..].chars().count() + 1;
+    (line, col, off - line_start)
+}
+
+impl Template {
+    /// Parses `src` as template `name`. Function names are checked against
+    /// `funcs` and the builtins, as Go does.
+    pub fn parse(name: &str, src: &str, funcs: &FuncMap) -> Result<Template, ParseError> {
+        let has_func = |n: &str| funcs.get(n).is_some() || builtins::is_builtin(n);
+        match parse::parse(name, src, &has_func) {
+            Ok(trees) => Ok(Template {
+                name: name.to_string(),
+                src: src.to_string(),
+                trees,
+                empty_root: ast::ListNode {
+                    pos: 0,
+                    span: 0..0,
+                    nodes: Vec::new(),
+                },
+            }),
+            Err(e) => {
+                let (_, col, _) = locate(src, e.offset);
+                Err(ParseError {
+                    name: name.to_string(),
+                    offset: e.offset.min(src.len()),
+                    line: e.line,
+                    col,
+                    message: e.msg,
+                })
+            }
+        }
+    }
+
+    /// The template's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The source text.
+    pub fn source(&self) -> &str {
+        &self.src
+    }
+
+    /// The parsed tree of the top-level template.
+    pub fn root(&self) -> &ast::ListNode {
+        self.trees.get(&self.name).unwrap_or(&self.empty_root)
+    }
+
+    /// All trees: the top-level one and every `define`/`block`, by name.
+    pub fn trees(&self) -> &BTreeMap<String, ast::ListNode> {
+        &self.trees
+    }
+
+    /// Executes the template on `data`.
+    pub fn execute(&self, data: &Value, opts: &Options) -> Result<String, ExecError> {
+        exec::execute(self, data, opts)
+    }
+}
+
+/// Parses and executes `src` as Kanister does: sprig functions, `missingkey=error`.
+pub fn render_kanister(name: &str, src: &str, data: &Value) -> Result<String, Error> {
+    let opts = Options::kanister();
+    let t = Template::parse(name, src, &opts.funcs)?;
+    Ok(t.execute(data, &opts)?)
+}
