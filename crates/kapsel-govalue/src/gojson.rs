@@ -235,29 +235,112 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>) -> Result<(), JsonError>
     Ok(())
 }
 
-/// The JSON members of a struct, with `json:",inline"` embedded structs'
-/// members written in place.
-fn struct_entries<'a>(s: &'a crate::value::Struct, entries: &mut Vec<(&'a str, &'a Value)>) {
-    for (fd, fv) in s.ty.fields.iter().zip(s.fields.iter()) {
-        match &fd.json {
-            JsonField::Skip => {}
-            JsonField::Inline => match fv {
-                Value::Struct(inner) => struct_entries(inner, entries),
-                Value::Ptr(p) => {
-                    if let Value::Struct(inner) = p.as_ref() {
-                        struct_entries(inner, entries);
-                    }
-                }
-                _ => {}
-            },
-            JsonField::Untagged => entries.push((fd.name.as_str(), fv)),
-            JsonField::Named { key, omitempty } => {
-                if *omitempty && is_empty_value(fv) {
-                    continue;
-                }
-                entries.push((key.as_str(), fv));
+/// One candidate JSON member of a struct (Go's `field` in `typeFields`).
+struct Member<'a> {
+    key: &'a str,
+    /// Field indices from the outer struct (its length is the depth).
+    path: Vec<usize>,
+    tagged: bool,
+    omitempty: bool,
+    /// `None` when the field sits behind a nil embedded pointer.
+    value: Option<&'a Value>,
+}
+
+/// The struct type an embedded field's type names, through one pointer.
+fn embedded_struct(ty: &crate::value::Type) -> Option<&crate::value::StructType> {
+    match ty {
+        crate::value::Type::Struct(st) => Some(st),
+        crate::value::Type::Ptr(inner) => match inner.as_ref() {
+            crate::value::Type::Struct(st) => Some(st),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Collects the candidate members of a struct, descending into embedded
+/// structs that have no JSON name (untagged or `json:",inline"`), as Go does.
+fn collect_members<'a>(
+    ty: &'a crate::value::StructType,
+    values: Option<&'a [Value]>,
+    path: &[usize],
+    out: &mut Vec<Member<'a>>,
+) {
+    for (i, fd) in ty.fields.iter().enumerate() {
+        let value = values.and_then(|v| v.get(i));
+        let mut p = path.to_vec();
+        p.push(i);
+        let (key, tagged, omitempty) = match &fd.json {
+            JsonField::Skip => continue,
+            JsonField::Untagged | JsonField::Inline => (fd.name.as_str(), false, false),
+            JsonField::Named { key, omitempty } => (key.as_str(), true, *omitempty),
+        };
+        if !tagged
+            && fd.embedded
+            && let Some(inner) = embedded_struct(&fd.ty)
+        {
+            // Go guards against cyclic embedding; a path deeper than any real
+            // type nests is taken as one.
+            if p.len() > 32 {
+                continue;
             }
+            let inner_values: Option<&'a [Value]> = match value {
+                Some(Value::Struct(s)) => Some(&s.fields),
+                Some(Value::Ptr(v)) => match v.as_ref() {
+                    Value::Struct(s) => Some(&s.fields),
+                    _ => None,
+                },
+                _ => None,
+            };
+            collect_members(inner, inner_values, &p, out);
+            continue;
         }
+        out.push(Member {
+            key,
+            path: p,
+            tagged,
+            omitempty,
+            value,
+        });
+    }
+}
+
+/// The JSON members of a struct in Go's order, after Go's rules for names that
+/// embedded structs promote: the shallowest field wins, a tagged one beats an
+/// untagged one at the same depth, and any other tie hides the name.
+fn struct_entries<'a>(s: &'a crate::value::Struct, entries: &mut Vec<(&'a str, &'a Value)>) {
+    let mut members = Vec::new();
+    collect_members(&s.ty, Some(&s.fields), &[], &mut members);
+    let mut by_key: std::collections::BTreeMap<&str, Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for (i, m) in members.iter().enumerate() {
+        by_key.entry(m.key).or_default().push(i);
+    }
+    let mut chosen: Vec<&Member<'a>> = Vec::new();
+    for idxs in by_key.values() {
+        let mut group: Vec<&Member<'a>> = idxs.iter().map(|&i| &members[i]).collect();
+        group.sort_by(|a, b| {
+            a.path
+                .len()
+                .cmp(&b.path.len())
+                .then(b.tagged.cmp(&a.tagged))
+                .then(a.path.cmp(&b.path))
+        });
+        if group.len() > 1
+            && group[0].path.len() == group[1].path.len()
+            && group[0].tagged == group[1].tagged
+        {
+            continue;
+        }
+        chosen.push(group[0]);
+    }
+    chosen.sort_by(|a, b| a.path.cmp(&b.path));
+    for m in chosen {
+        let Some(v) = m.value else { continue };
+        if m.omitempty && is_empty_value(v) {
+            continue;
+        }
+        entries.push((m.key, v));
     }
 }
 

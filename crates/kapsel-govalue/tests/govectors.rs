@@ -289,6 +289,51 @@ fn arg(id: &str) -> Value {
         "t_oddoff" => tv(ts(1_257_894_000, 0, "", 5 * 3600 + 30 * 60 + 15)),
         "pt_utc" => Value::ptr(tv(ts(1_257_894_000, 0, "UTC", 0))),
         "pnil_time" => Value::NilPtr(Type::Time),
+        "st_dom" | "st_dom_nil" => {
+            let i1 = Arc::new(StructType {
+                name: "main.Inner1".into(),
+                fields: vec![
+                    untagged("X", Type::Int),
+                    named("Y", Type::Int, "y", false),
+                    untagged("Z", Type::Int),
+                ],
+            });
+            let i2 = Arc::new(StructType {
+                name: "main.Inner2".into(),
+                fields: vec![
+                    untagged("X", Type::Int),
+                    untagged("Y", Type::Int),
+                    named("W", Type::Int, "Z", false),
+                ],
+            });
+            let dom = Arc::new(StructType {
+                name: "main.Dom".into(),
+                fields: vec![
+                    FieldDef::embedded("Inner1", Type::Struct(i1.clone()), JsonField::Untagged),
+                    FieldDef::embedded(
+                        "Inner2",
+                        Type::ptr(Type::Struct(i2.clone())),
+                        JsonField::Untagged,
+                    ),
+                    named("Z", Type::String, "z2", false),
+                    untagged("V", Type::Int),
+                ],
+            });
+            let inner2 = if id == "st_dom" {
+                Value::ptr(st(&i2, vec![Value::Int(4), Value::Int(5), Value::Int(6)]))
+            } else {
+                Value::NilPtr(Type::Struct(i2))
+            };
+            st(
+                &dom,
+                vec![
+                    st(&i1, vec![Value::Int(1), Value::Int(2), Value::Int(3)]),
+                    inner2,
+                    "z".into(),
+                    Value::Int(7),
+                ],
+            )
+        }
         "t_am" => tv(ts(1_257_840_000 + 60 * 5 + 7, 7_000_000, "UTC", 0)),
         "t_noon" => tv(ts(1_257_854_400, 0, "UTC", 0)),
         "t_pm" => tv(ts(1_257_894_000 + 3600, 0, "", -3 * 3600 - 1800)),

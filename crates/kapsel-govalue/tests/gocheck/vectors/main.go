@@ -43,14 +43,33 @@ type Secret struct {
 }
 
 type Tagged struct {
-	A string   `json:"a"`
-	B int      `json:"b,omitempty"`
-	C string   `json:"-"`
+	A string `json:"a"`
+	B int    `json:"b,omitempty"`
+	C string `json:"-"`
 	D float64
-	E []int    `json:"e,omitempty"`
-	F *Profile `json:"f"`
+	E []int       `json:"e,omitempty"`
+	F *Profile    `json:"f"`
 	G interface{} `json:"g,omitempty"`
-	H bool     `json:"h,omitempty"`
+	H bool        `json:"h,omitempty"`
+}
+
+type Inner1 struct {
+	X int
+	Y int `json:"y"`
+	Z int
+}
+
+type Inner2 struct {
+	X int
+	Y int
+	W int `json:"Z"`
+}
+
+type Dom struct {
+	Inner1
+	*Inner2
+	Z string `json:"z2"`
+	V int
 }
 
 func ts(unix int64, nanos int64, name string, off int) time.Time {
@@ -66,90 +85,92 @@ func ts(unix int64, nanos int64, name string, off int) time.Time {
 func args() map[string]any {
 	prof := Profile{Name: "a", Ns: "b", Count: 3}
 	return map[string]any{
-		"nil":       nil,
-		"true":      true,
-		"false":     false,
-		"i0":        0,
-		"i7":        7,
-		"i42":       42,
-		"in7":       -7,
-		"ibig":      1234567890123,
-		"imin":      int64(math.MinInt64),
-		"i64_255":   int64(255),
-		"i65":       65,
-		"i0x1F600":  0x1F600,
-		"isur":      0xD800,
-		"ihuge":     0x110000,
-		"f0":        0.0,
-		"fneg0":     math.Copysign(0, -1),
-		"f1":        1.0,
-		"f314":      3.14159,
-		"f1e6":      1e6,
-		"f1e21":     1e21,
-		"f1e20":     1e20,
-		"f1em5":     1e-5,
-		"f1em7":     1e-7,
-		"f0125":     0.125,
-		"f2_5":      2.5,
-		"fn1234":    -1234.5678,
-		"fthird":    1.0 / 3.0,
-		"fmax":      math.MaxFloat64,
-		"fsmall":    5e-324,
-		"f123456":   123456.0,
-		"f1234567":  1234567.0,
-		"fnan":      math.NaN(),
-		"finf":      math.Inf(1),
-		"fninf":     math.Inf(-1),
-		"s_empty":   "",
-		"s_hi":      "hi",
-		"s_hello":   "héllo, 世界",
-		"s_quote":   "a\"b\\c\n\t\x07\x7f",
-		"s_html":    "<a href=\"x\">&</a>",
-		"s_ls":      "x\u2028y\u2029z",
-		"s_tick":    "a`b",
-		"s_bom":     "\ufeffx",
-		"s_emoji":   "😀☺",
-		"s_ctrl":    "\x00\x1f",
-		"b_hi":      []byte("hi"),
-		"b_empty":   []byte{},
-		"b_nil":     []byte(nil),
-		"b_bin":     []byte{0, 1, 0xff, 0x80, 'a'},
-		"sl_str":    []string{"a", "b c"},
-		"sl_int":    []int{1, -2, 3},
-		"sl_any":    []interface{}{1, "a", nil, 2.5, true},
-		"sl_nil":    []string(nil),
-		"sl_nilany": []interface{}(nil),
-		"sl_empty":  []string{},
-		"sl_bytes":  [][]byte{[]byte("a"), nil},
-		"sl_f":      []float64{1, 2.5, 1e21},
-		"map_si":    map[string]int{"b": 2, "a": 1},
-		"map_sany":  map[string]interface{}{"z": nil, "a": []interface{}{1.0, "x"}, "m": map[string]interface{}{"k": "v"}},
-		"map_ss":    map[string]string{"k<": "v&", "": "e"},
-		"map_nil":   map[string]int(nil),
-		"map_empty": map[string]string{},
-		"map_bytes": map[string][]byte{"key": []byte("val")},
-		"st_prof":   prof,
-		"st_outer":  Outer{P: prof, Any: 1.5, L: []string{"x"}, M: map[string]int{"k": 1}},
-		"st_outer0": Outer{},
-		"pst_prof":  &prof,
-		"pnil_prof": (*Profile)(nil),
-		"pst_outer": &Outer{P: prof, Any: "s"},
-		"psl_str":   &[]string{"p"},
-		"pmap_si":   &map[string]int{"q": 1},
-		"st_secret": Secret{Meta: Meta{Name: "s1", Labels: map[string]string{"app": "x"}}, Data: map[string][]byte{"k": []byte("v")}, Type: "Opaque"},
+		"nil":        nil,
+		"true":       true,
+		"false":      false,
+		"i0":         0,
+		"i7":         7,
+		"i42":        42,
+		"in7":        -7,
+		"ibig":       1234567890123,
+		"imin":       int64(math.MinInt64),
+		"i64_255":    int64(255),
+		"i65":        65,
+		"i0x1F600":   0x1F600,
+		"isur":       0xD800,
+		"ihuge":      0x110000,
+		"f0":         0.0,
+		"fneg0":      math.Copysign(0, -1),
+		"f1":         1.0,
+		"f314":       3.14159,
+		"f1e6":       1e6,
+		"f1e21":      1e21,
+		"f1e20":      1e20,
+		"f1em5":      1e-5,
+		"f1em7":      1e-7,
+		"f0125":      0.125,
+		"f2_5":       2.5,
+		"fn1234":     -1234.5678,
+		"fthird":     1.0 / 3.0,
+		"fmax":       math.MaxFloat64,
+		"fsmall":     5e-324,
+		"f123456":    123456.0,
+		"f1234567":   1234567.0,
+		"fnan":       math.NaN(),
+		"finf":       math.Inf(1),
+		"fninf":      math.Inf(-1),
+		"s_empty":    "",
+		"s_hi":       "hi",
+		"s_hello":    "héllo, 世界",
+		"s_quote":    "a\"b\\c\n\t\x07\x7f",
+		"s_html":     "<a href=\"x\">&</a>",
+		"s_ls":       "x\u2028y\u2029z",
+		"s_tick":     "a`b",
+		"s_bom":      "\ufeffx",
+		"s_emoji":    "😀☺",
+		"s_ctrl":     "\x00\x1f",
+		"b_hi":       []byte("hi"),
+		"b_empty":    []byte{},
+		"b_nil":      []byte(nil),
+		"b_bin":      []byte{0, 1, 0xff, 0x80, 'a'},
+		"sl_str":     []string{"a", "b c"},
+		"sl_int":     []int{1, -2, 3},
+		"sl_any":     []interface{}{1, "a", nil, 2.5, true},
+		"sl_nil":     []string(nil),
+		"sl_nilany":  []interface{}(nil),
+		"sl_empty":   []string{},
+		"sl_bytes":   [][]byte{[]byte("a"), nil},
+		"sl_f":       []float64{1, 2.5, 1e21},
+		"map_si":     map[string]int{"b": 2, "a": 1},
+		"map_sany":   map[string]interface{}{"z": nil, "a": []interface{}{1.0, "x"}, "m": map[string]interface{}{"k": "v"}},
+		"map_ss":     map[string]string{"k<": "v&", "": "e"},
+		"map_nil":    map[string]int(nil),
+		"map_empty":  map[string]string{},
+		"map_bytes":  map[string][]byte{"key": []byte("val")},
+		"st_prof":    prof,
+		"st_outer":   Outer{P: prof, Any: 1.5, L: []string{"x"}, M: map[string]int{"k": 1}},
+		"st_outer0":  Outer{},
+		"pst_prof":   &prof,
+		"pnil_prof":  (*Profile)(nil),
+		"pst_outer":  &Outer{P: prof, Any: "s"},
+		"psl_str":    &[]string{"p"},
+		"pmap_si":    &map[string]int{"q": 1},
+		"st_secret":  Secret{Meta: Meta{Name: "s1", Labels: map[string]string{"app": "x"}}, Data: map[string][]byte{"k": []byte("v")}, Type: "Opaque"},
 		"st_secret0": Secret{},
-		"st_tagged": Tagged{A: "x", B: 0, C: "hidden", D: 2.5, E: nil, F: &prof, G: nil},
+		"st_tagged":  Tagged{A: "x", B: 0, C: "hidden", D: 2.5, E: nil, F: &prof, G: nil},
 		"st_tagged1": Tagged{A: "", B: 5, D: 0, E: []int{1}, G: "g", H: true},
-		"t_utc":     ts(1257894000, 0, "UTC", 0),
-		"t_nano":    ts(1257894000, 123456789, "UTC", 0),
-		"t_fixed":   ts(1257894000, 5000, "", 7200),
-		"t_named":   ts(1257894000, 0, "PST", -8*3600),
-		"t_zero":    time.Time{},
-		"t_neg":     ts(-62135596800-86400*400, 0, "UTC", 0),
-		"t_far":     ts(253402300800+86400*40, 0, "UTC", 0),
-		"t_oddoff":  ts(1257894000, 0, "", 5*3600+30*60+15),
-		"pt_utc":    func() *time.Time { t := ts(1257894000, 0, "UTC", 0); return &t }(),
-		"pnil_time": (*time.Time)(nil),
+		"t_utc":      ts(1257894000, 0, "UTC", 0),
+		"t_nano":     ts(1257894000, 123456789, "UTC", 0),
+		"t_fixed":    ts(1257894000, 5000, "", 7200),
+		"t_named":    ts(1257894000, 0, "PST", -8*3600),
+		"t_zero":     time.Time{},
+		"t_neg":      ts(-62135596800-86400*400, 0, "UTC", 0),
+		"t_far":      ts(253402300800+86400*40, 0, "UTC", 0),
+		"t_oddoff":   ts(1257894000, 0, "", 5*3600+30*60+15),
+		"pt_utc":     func() *time.Time { t := ts(1257894000, 0, "UTC", 0); return &t }(),
+		"pnil_time":  (*time.Time)(nil),
+		"st_dom":     Dom{Inner1: Inner1{1, 2, 3}, Inner2: &Inner2{4, 5, 6}, Z: "z", V: 7},
+		"st_dom_nil": Dom{Inner1: Inner1{1, 2, 3}, Z: "z", V: 7},
 	}
 }
 
