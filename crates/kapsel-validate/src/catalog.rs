@@ -87,28 +87,61 @@ const fn f(
 pub static FUNCTIONS: &[FunctionSpec] = &[
     f(
         "BackupData",
-        args!["namespace", "pod", "container", "includePath", "backupArtifactPrefix"],
+        args![
+            "namespace",
+            "pod",
+            "container",
+            "includePath",
+            "backupArtifactPrefix"
+        ],
         args!["encryptionKey", "insecureTLS"],
     ),
     f(
         "BackupDataAll",
-        args!["namespace", "container", "includePath", "backupArtifactPrefix"],
+        args![
+            "namespace",
+            "container",
+            "includePath",
+            "backupArtifactPrefix"
+        ],
         args!["pods", "encryptionKey", "insecureTLS"],
     ),
     f(
         "BackupDataStats",
         args!["namespace", "backupArtifactPrefix", "backupID"],
-        args!["image", "statsMode", "encryptionKey", POD[0], POD[1], POD[2]],
+        args![
+            "image",
+            "statsMode",
+            "encryptionKey",
+            POD[0],
+            POD[1],
+            POD[2]
+        ],
     ),
     f(
         "CheckRepository",
         args!["backupArtifactPrefix"],
-        args!["image", "encryptionKey", "insecureTLS", POD[0], POD[1], POD[2]],
+        args![
+            "image",
+            "encryptionKey",
+            "insecureTLS",
+            POD[0],
+            POD[1],
+            POD[2]
+        ],
     ),
     f(
         "CopyVolumeData",
         args!["namespace", "volume", "dataArtifactPrefix"],
-        args!["image", "encryptionKey", "mountPath", "insecureTLS", POD[0], POD[1], POD[2]],
+        args![
+            "image",
+            "encryptionKey",
+            "mountPath",
+            "insecureTLS",
+            POD[0],
+            POD[1],
+            POD[2]
+        ],
     ),
     f(
         "CreateCSISnapshot",
@@ -117,13 +150,24 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
     ),
     f(
         "CreateCSISnapshotStatic",
-        args!["name", "namespace", "driver", "snapshotHandle", "snapshotClass"],
+        args![
+            "name",
+            "namespace",
+            "driver",
+            "snapshotHandle",
+            "snapshotClass"
+        ],
         args![],
     ),
     f(
         "CreateRDSSnapshot",
         args!["instanceID"],
-        args!["dbEngine", "credentialsSource", "credentialsSecret", "region"],
+        args![
+            "dbEngine",
+            "credentialsSource",
+            "credentialsSecret",
+            "region"
+        ],
     ),
     f("DeleteCSISnapshot", args!["name", "namespace"], args![]),
     f("DeleteCSISnapshotContent", args!["name"], args![]),
@@ -145,12 +189,25 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
     f(
         "DeleteDataAll",
         args!["namespace", "backupArtifactPrefix", "backupInfo"],
-        args!["image", "encryptionKey", "reclaimSpace", "insecureTLS", POD[0], POD[1], POD[2]],
+        args![
+            "image",
+            "encryptionKey",
+            "reclaimSpace",
+            "insecureTLS",
+            POD[0],
+            POD[1],
+            POD[2]
+        ],
     ),
     f(
         "DeleteRDSSnapshot",
         args!["snapshotID"],
-        args!["dbEngine", "credentialsSource", "credentialsSecret", "region"],
+        args![
+            "dbEngine",
+            "credentialsSource",
+            "credentialsSecret",
+            "region"
+        ],
     ),
     f(
         "ExportRDSSnapshotToLocation",
@@ -169,7 +226,11 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
             "region"
         ],
     ),
-    f("KubeExec", args!["namespace", "pod", "command"], args!["container"]),
+    f(
+        "KubeExec",
+        args!["namespace", "pod", "command"],
+        args!["container"],
+    ),
     f(
         "KubeExecAll",
         args!["namespace", "pods", "containers", "command"],
@@ -188,7 +249,12 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
     f("LocationDelete", args!["artifact"], args![]),
     f(
         "MultiContainerRun",
-        args!["backgroundImage", "backgroundCommand", "outputImage", "outputCommand"],
+        args![
+            "backgroundImage",
+            "backgroundCommand",
+            "outputImage",
+            "outputCommand"
+        ],
         args![
             "namespace",
             "initImage",
@@ -204,7 +270,14 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
     f(
         "PrepareData",
         args!["namespace", "image", "command"],
-        args!["volumes", "serviceaccount", "failOnError", POD[0], POD[1], POD[2]],
+        args![
+            "volumes",
+            "serviceaccount",
+            "failOnError",
+            POD[0],
+            POD[1],
+            POD[2]
+        ],
     ),
     f(
         "RestoreCSISnapshot",
@@ -231,7 +304,15 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
     f(
         "RestoreDataAll",
         args!["namespace", "image", "backupArtifactPrefix", "backupInfo"],
-        args!["restorePath", "encryptionKey", "pods", "insecureTLS", POD[0], POD[1], POD[2]],
+        args![
+            "restorePath",
+            "encryptionKey",
+            "pods",
+            "insecureTLS",
+            POD[0],
+            POD[1],
+            POD[2]
+        ],
     ),
     f(
         "RestoreRDSSnapshot",
@@ -453,12 +534,20 @@ mod tests {
         );
         assert!(matches!(
             resolve("CreateVolumeSnapshot", None),
-            Err(ResolveError::Removed { removed_in: "0.115.0", .. })
+            Err(ResolveError::Removed {
+                removed_in: "0.115.0",
+                ..
+            })
         ));
-        assert!(matches!(resolve("KubeTsk", None), Err(ResolveError::Unknown(_))));
+        assert!(matches!(
+            resolve("KubeTsk", None),
+            Err(ResolveError::Unknown(_))
+        ));
         assert_eq!(suggest("KubeTsk"), Some("KubeTask"));
         assert_eq!(
-            lookup("Wait").and_then(|f| f.deprecated).map(|d| d.replacement),
+            lookup("Wait")
+                .and_then(|f| f.deprecated)
+                .map(|d| d.replacement),
             Some("WaitV2")
         );
     }

@@ -133,9 +133,9 @@ impl miette::SourceCode for NamedSrc<'_> {
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let inner =
-            self.src
-                .read_span(span, context_lines_before, context_lines_after)?;
+        let inner = self
+            .src
+            .read_span(span, context_lines_before, context_lines_after)?;
         Ok(Box::new(miette::MietteSpanContents::new_named(
             self.name.to_string(),
             inner.data(),

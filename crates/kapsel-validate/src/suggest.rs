@@ -1,7 +1,10 @@
 //! "Did you mean" suggestions.
 
 /// The candidate closest to `word`, if close enough to be a plausible typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
     let mut best: Option<(f64, &'a str)> = None;
     for c in candidates {

@@ -134,8 +134,8 @@ impl Scalar {
         match v {
             "" | "~" | "null" | "Null" | "NULL" => return ScalarType::Null,
             "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "yes" | "Yes" | "YES"
-            | "no" | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off" | "OFF" | "y" | "Y"
-            | "n" | "N" => return ScalarType::Bool,
+            | "no" | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off" | "OFF" | "y" | "Y" | "n"
+            | "N" => return ScalarType::Bool,
             ".inf" | "-.inf" | "+.inf" | ".Inf" | "-.Inf" | "+.Inf" | ".INF" | "-.INF"
             | "+.INF" | ".nan" | ".NaN" | ".NAN" => return ScalarType::Float,
             _ => {}
@@ -223,10 +223,21 @@ impl Node {
 /// A problem found while building the tree.
 #[derive(Debug, Clone)]
 pub(crate) enum LoadIssue {
-    Syntax { at: usize, message: String },
-    DuplicateKey { key: String, first: Range<usize>, second: Range<usize> },
-    TooDeep { at: usize },
-    MultipleDocuments { at: usize },
+    Syntax {
+        at: usize,
+        message: String,
+    },
+    DuplicateKey {
+        key: String,
+        first: Range<usize>,
+        second: Range<usize>,
+    },
+    TooDeep {
+        at: usize,
+    },
+    MultipleDocuments {
+        at: usize,
+    },
 }
 
 /// The outcome of loading a stream.
@@ -589,14 +600,23 @@ struct BlockLine {
 }
 
 /// Literal and folded block scalars.
-fn map_block(src: &Src<'_>, start: usize, end: usize, style: Style) -> Option<(String, Vec<usize>)> {
+fn map_block(
+    src: &Src<'_>,
+    start: usize,
+    end: usize,
+    style: Style,
+) -> Option<(String, Vec<usize>)> {
     let text = src.text;
     let first_line = src.line_start(start);
     let indent = start - first_line;
     let mut lines = Vec::new();
     let mut ls = first_line;
     while ls < end {
-        let le = text.get(ls..)?.find('\n').map(|p| p + ls).unwrap_or(text.len());
+        let le = text
+            .get(ls..)?
+            .find('\n')
+            .map(|p| p + ls)
+            .unwrap_or(text.len());
         let mut content_end = le;
         if content_end > ls && text.as_bytes().get(content_end - 1) == Some(&b'\r') {
             content_end -= 1;
@@ -688,7 +708,9 @@ mod tests {
     fn first_value_node(src: &Src<'_>, key: &str) -> Node {
         let loaded = load(src);
         let root = loaded.root.unwrap_or_else(|| panic!("no root"));
-        root.get(key).cloned().unwrap_or_else(|| panic!("no key {key}"))
+        root.get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("no key {key}"))
     }
 
     /// Check that each byte of `needle` in the value maps to the same text in the source.
@@ -696,7 +718,8 @@ mod tests {
         let src = Src::new(yaml);
         let node = first_value_node(&src, key);
         let value = &node.as_scalar().unwrap_or_else(|| panic!("scalar")).value;
-        let map = scalar_value_map(&src, &node).unwrap_or_else(|| panic!("no map for {key}: {value:?}"));
+        let map =
+            scalar_value_map(&src, &node).unwrap_or_else(|| panic!("no map for {key}: {value:?}"));
         let off = value.find(needle).unwrap_or_else(|| panic!("needle"));
         let at = map[off];
         assert_eq!(&yaml[at..at + 1], &needle[..1], "{key}");
@@ -737,7 +760,14 @@ mod tests {
 
     #[test]
     fn resolves_types() {
-        let s = |v: &str, style| Scalar { value: v.into(), style, tag: None }.resolve();
+        let s = |v: &str, style| {
+            Scalar {
+                value: v.into(),
+                style,
+                tag: None,
+            }
+            .resolve()
+        };
         assert_eq!(s("123", Style::Plain), ScalarType::Int);
         assert_eq!(s("123", Style::Double), ScalarType::Str);
         assert_eq!(s("yes", Style::Plain), ScalarType::Bool);
