@@ -348,15 +348,34 @@ pub(crate) fn coalesce(a: &[Value]) -> R {
     Ok(a.iter().find(|v| !empty(v)).cloned().unwrap_or(Value::Nil))
 }
 
+/// Replaces the values whose Go type has its own `MarshalJSON` but which Kapsel
+/// models as plain data (`*semver.Version`, marshalled as its string).
+fn json_ready(v: &Value) -> Value {
+    if let Some(s) = crate::conv::semver_string(v) {
+        return Value::string(s);
+    }
+    match v {
+        Value::Slice(s) => Value::slice(s.elem.clone(), s.items.iter().map(json_ready).collect()),
+        Value::Map(m) => Value::map(
+            m.elem.clone(),
+            m.entries
+                .iter()
+                .map(|(k, v)| (k.clone(), json_ready(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 pub(crate) fn to_json(a: &[Value]) -> R {
     Ok(Value::string(
-        gojson::marshal(arg(a, 0)?).unwrap_or_default(),
+        gojson::marshal(&json_ready(arg(a, 0)?)).unwrap_or_default(),
     ))
 }
 
 pub(crate) fn to_pretty_json(a: &[Value]) -> R {
     Ok(Value::string(
-        gojson::marshal_indent(arg(a, 0)?, "", "  ").unwrap_or_default(),
+        gojson::marshal_indent(&json_ready(arg(a, 0)?), "", "  ").unwrap_or_default(),
     ))
 }
 

@@ -67,7 +67,7 @@ fn map_ast_error(pattern: &str, e: &ast::Error) -> String {
         ErrorKind::GroupUnclosed => go_syntax_error("missing closing )", pattern),
         ErrorKind::GroupUnopened => go_syntax_error("unexpected )", pattern),
         ErrorKind::RepetitionMissing => {
-            go_syntax_error("missing argument to repetition operator", text)
+            go_syntax_error("missing argument to repetition operator", &repeat_op(from))
         }
         ErrorKind::ClassRangeInvalid | ErrorKind::ClassRangeLiteral => {
             go_syntax_error("invalid character class range", text)
@@ -96,6 +96,73 @@ fn map_ast_error(pattern: &str, e: &ast::Error) -> String {
         | ErrorKind::DecimalInvalid => go_syntax_error("invalid repeat count", text),
         _ => go_syntax_error("invalid or unsupported Perl syntax", text),
     }
+}
+
+/// The repetition operator at the start of `t` as Go quotes it (`*`, `+?`,
+/// `{2,3}`).
+fn repeat_op(t: &str) -> String {
+    let len = if t.starts_with('{') {
+        t.find('}').map_or(t.len(), |i| i + 1)
+    } else {
+        t.chars().next().map_or(0, char::len_utf8)
+    };
+    let mut op = t[..len].to_string();
+    if t[len..].starts_with('?') {
+        op.push('?');
+    }
+    op
+}
+
+/// Go allows several groups with the same name (the first one wins for
+/// `${name}`); the `regex` crate does not. Turns every repeated named group
+/// into an unnamed one, which keeps the group numbers.
+fn dedup_group_names(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut seen: Vec<String> = Vec::new();
+    let mut in_class = false;
+    let mut rest = pattern;
+    while let Some(c) = rest.chars().next() {
+        if c == '\\' {
+            let n = rest[1..].chars().next().map_or(0, char::len_utf8);
+            out.push_str(&rest[..1 + n]);
+            rest = &rest[1 + n..];
+            continue;
+        }
+        if in_class {
+            if c == ']' {
+                in_class = false;
+            }
+        } else if c == '[' {
+            in_class = true;
+            out.push('[');
+            rest = &rest[1..];
+            // A `]` right after `[` or `[^` is a literal.
+            for lead in ["^]", "]", "^"] {
+                if let Some(r) = rest.strip_prefix(lead) {
+                    out.push_str(lead);
+                    rest = r;
+                    break;
+                }
+            }
+            continue;
+        } else if let Some(after) = rest
+            .strip_prefix("(?P<")
+            .or_else(|| rest.strip_prefix("(?<"))
+        {
+            if let Some(end) = after.find('>') {
+                let name = &after[..end];
+                if seen.iter().any(|s| s == name) {
+                    out.push('(');
+                    rest = &after[end + 1..];
+                    continue;
+                }
+                seen.push(name.to_string());
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// Rewrites Go's ASCII-only Perl classes and word boundaries for the `regex`
@@ -129,6 +196,8 @@ fn translate(pattern: &str) -> String {
 
 /// Go's `regexp.Compile`, with Go's error text.
 pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
+    let deduped = dedup_group_names(pattern);
+    let pattern = deduped.as_str();
     let mut parser = ast::parse::ParserBuilder::new().nest_limit(1000).build();
     match parser.parse(pattern) {
         Err(e) => return Err(map_ast_error(pattern, &e)),
