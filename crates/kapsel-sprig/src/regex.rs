@@ -145,19 +145,18 @@ fn dedup_group_names(pattern: &str) -> String {
                 }
             }
             continue;
-        } else if let Some(after) = rest
+        } else if let Some((after, end)) = rest
             .strip_prefix("(?P<")
             .or_else(|| rest.strip_prefix("(?<"))
+            .and_then(|after| after.find('>').map(|end| (after, end)))
         {
-            if let Some(end) = after.find('>') {
-                let name = &after[..end];
-                if seen.iter().any(|s| s == name) {
-                    out.push('(');
-                    rest = &after[end + 1..];
-                    continue;
-                }
-                seen.push(name.to_string());
+            let name = &after[..end];
+            if seen.iter().any(|s| s == name) {
+                out.push('(');
+                rest = &after[end + 1..];
+                continue;
             }
+            seen.push(name.to_string());
         }
         out.push(c);
         rest = &rest[c.len_utf8()..];
