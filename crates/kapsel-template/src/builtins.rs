@@ -86,6 +86,7 @@ type BResult = Result<Rv, String>;
 /// checked arguments. `callee` is the source text of `call`'s first argument.
 pub(crate) fn call(b: Builtin, callee: &str, mut argv: Vec<Rv>) -> BResult {
     use Builtin::*;
+    let had_first = !argv.is_empty();
     let first = if argv.is_empty() {
         Rv::Invalid
     } else {
@@ -108,27 +109,27 @@ pub(crate) fn call(b: Builtin, callee: &str, mut argv: Vec<Rv>) -> BResult {
         Le => le(first, second).map(bool_rv),
         Gt => le(first, second).map(|t| bool_rv(!t)),
         Ge => lt(first, second).map(|t| bool_rv(!t)),
-        Print => {
-            let mut all = vec![first.value()];
-            all.extend(argv.iter().map(Rv::value));
-            Ok(str_rv(gofmt::sprint(&all)))
-        }
-        Println => {
-            let mut all = vec![first.value()];
-            all.extend(argv.iter().map(Rv::value));
-            Ok(str_rv(gofmt::sprintln(&all)))
+        Print | Println => {
+            let all: Vec<Value> = all_args(had_first, first, &argv)
+                .iter()
+                .map(|a| stringified(a.value()))
+                .collect();
+            Ok(str_rv(if b == Print {
+                gofmt::sprint(&all)
+            } else {
+                gofmt::sprintln(&all)
+            }))
         }
         Printf => {
             let fmt = match first.value() {
                 Value::String(s) => s.to_string(),
                 _ => String::new(),
             };
-            let rest: Vec<Value> = argv.iter().map(Rv::value).collect();
+            let rest: Vec<Value> = argv.iter().map(|a| stringified(a.value())).collect();
             Ok(str_rv(gofmt::sprintf(&fmt, &rest)))
         }
         Html | Js | Urlquery => {
-            let mut all = vec![first];
-            all.extend(argv);
+            let all = all_args(had_first, first, &argv);
             let s = eval_args(&all);
             Ok(str_rv(match b {
                 Html => html_escape(&s),
@@ -136,6 +137,24 @@ pub(crate) fn call(b: Builtin, callee: &str, mut argv: Vec<Rv>) -> BResult {
                 _ => query_escape(&s),
             }))
         }
+    }
+}
+
+fn all_args(had_first: bool, first: Rv, rest: &[Rv]) -> Vec<Rv> {
+    let mut all = Vec::with_capacity(rest.len() + 1);
+    if had_first {
+        all.push(first);
+    }
+    all.extend_from_slice(rest);
+    all
+}
+
+/// A value whose Go type has a `String` method that Kapsel models as data
+/// (sprig's `*semver.Version`) becomes that string, as `fmt` would print it.
+pub(crate) fn stringified(v: Value) -> Value {
+    match kapsel_sprig::stringer(&v) {
+        Some(s) => Value::string(s),
+        None => v,
     }
 }
 
@@ -162,7 +181,7 @@ fn eval_args(args: &[Rv]) -> String {
                 Rv::Invalid => Value::string("<no value>"),
                 Rv::C(x) | Rv::I(x) => x,
             },
-            v => v,
+            v => stringified(v),
         })
         .collect();
     gofmt::sprint(&vals)

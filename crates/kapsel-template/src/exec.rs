@@ -5,6 +5,7 @@ use kapsel_govalue::{Func, FuncError, Param, Type, Value, gofmt};
 
 use crate::ast::*;
 use crate::builtins::{self, Builtin};
+use crate::methods;
 use crate::{ExecError, MAX_TEMPLATE_DEPTH, MissingKey, Options, Template, locate};
 
 /// Deepest nesting (control structures plus template calls) execution follows.
@@ -590,9 +591,9 @@ impl<'a> State<'a> {
 
     fn eval_field(
         &mut self,
-        _dot: &Rv,
+        dot: &Rv,
         field: &str,
-        args: &[Arg],
+        args: &'a [Arg],
         fin: &Option<Rv>,
         receiver: Rv,
     ) -> R<Rv> {
@@ -603,21 +604,31 @@ impl<'a> State<'a> {
             return Ok(Rv::Invalid);
         }
         let typ = receiver.type_name();
+        let original = receiver.value();
         let (receiver, is_nil) = receiver.indirect();
         if is_nil && matches!(receiver, Rv::I(_)) {
             return self.err(format!("nil pointer evaluating {typ}.{field}"));
         }
+        if let Some(m) = methods::find(&original, &receiver.value(), field) {
+            return self.call_method(dot, m, field, args, fin.clone());
+        }
         let has_args = args.len() > 1 || fin.is_some();
         match &receiver {
             Rv::C(Value::Struct(s)) => {
-                if let Some(i) = s.ty.field_index(field) {
+                if let Some(path) = s.ty.lookup(field) {
+                    let (v, ft) = match struct_field(s, &path) {
+                        Ok(x) => x,
+                        Err(embedded) => {
+                            return self.err(format!(
+                                "reflect: indirection through nil pointer to embedded struct field {embedded}"
+                            ));
+                        }
+                    };
                     if has_args {
                         return self.err(format!(
                             "{field} has arguments but cannot be invoked as function"
                         ));
                     }
-                    let v = s.fields.get(i).cloned().unwrap_or(Value::Nil);
-                    let ft = s.ty.fields.get(i).map(|f| f.ty.clone()).unwrap_or(Type::Any);
                     return Ok(Rv::slot(v, &ft));
                 }
             }
@@ -650,7 +661,7 @@ impl<'a> State<'a> {
             }
             Rv::C(Value::NilPtr(t)) => {
                 let no_such_field = match t {
-                    Type::Struct(st) => st.field_index(field).is_none(),
+                    Type::Struct(st) => st.lookup(field).is_none(),
                     Type::Time => !matches!(field, "wall" | "ext" | "loc"),
                     _ => false,
                 };
@@ -752,6 +763,37 @@ impl<'a> State<'a> {
             Err(e) => {
                 self.at(call_node);
                 self.err(format!("error calling {}: {}", func.name, e.0))
+            }
+        }
+    }
+
+    /// A method call (Go's `evalCall` on a bound method).
+    fn call_method(
+        &mut self,
+        dot: &Rv,
+        m: methods::Method,
+        name: &str,
+        args: &'a [Arg],
+        fin: Option<Rv>,
+    ) -> R<Rv> {
+        let node = self.node;
+        let args: &'a [Arg] = args.get(1..).unwrap_or(&[]);
+        let num_in = args.len() + usize::from(fin.is_some());
+        self.check_arity(name, m.params.len(), false, args.len(), num_in)?;
+        let mut argv = Vec::with_capacity(num_in);
+        for (i, a) in args.iter().enumerate() {
+            let p = m.params.get(i).copied().unwrap_or(Param::Any);
+            argv.push(self.eval_arg(dot, ArgType::P(p), a)?.value());
+        }
+        if let Some(f) = fin {
+            let p = m.params.last().copied().unwrap_or(Param::Any);
+            argv.push(self.validate_type(f, ArgType::P(p))?.value());
+        }
+        match (m.call)(&m.recv, &argv) {
+            Ok(v) => Ok(Rv::conc(v)),
+            Err(e) => {
+                self.at(node);
+                self.err(format!("error calling {name}: {e}"))
             }
         }
     }
@@ -949,17 +991,55 @@ impl<'a> State<'a> {
     }
 }
 
+/// The value and type of the struct field at `path` (Go's `FieldByIndexErr`);
+/// `Err(name)` if the path crosses a nil embedded pointer `name`.
+fn struct_field(
+    s: &std::sync::Arc<kapsel_govalue::Struct>,
+    path: &[usize],
+) -> Result<(Value, Type), String> {
+    let mut cur = s.clone();
+    for (k, i) in path.iter().enumerate() {
+        let fv = cur.fields.get(*i).cloned().unwrap_or(Value::Nil);
+        let (fname, ft) = cur
+            .ty
+            .fields
+            .get(*i)
+            .map(|f| (f.name.clone(), f.ty.clone()))
+            .unwrap_or_else(|| (String::new(), Type::Any));
+        if k + 1 == path.len() {
+            return Ok((fv, ft));
+        }
+        cur = match fv {
+            Value::Struct(x) => x,
+            Value::Ptr(p) => match &*p {
+                Value::Struct(x) => x.clone(),
+                _ => return Err(fname),
+            },
+            _ => return Err(fname),
+        };
+    }
+    Ok((Value::Nil, Type::Any))
+}
+
 /// Go's `printableValue` followed by `fmt.Fprint`.
 pub(crate) fn printable(v: Rv) -> String {
     match printable_value(v) {
         None => "<no value>".to_string(),
-        Some(v) => gofmt::format_v(&v),
+        Some(v) => match kapsel_sprig::stringer(&v) {
+            Some(s) => s,
+            None => gofmt::format_v(&v),
+        },
     }
 }
 
 /// Go's `printableValue`: pointers are followed (a nil one stays), no value is
 /// `None` (printed `<no value>`).
 pub(crate) fn printable_value(v: Rv) -> Option<Value> {
+    if let Rv::C(x @ Value::Ptr(_)) = &v {
+        if kapsel_sprig::stringer(x).is_some() {
+            return Some(x.clone());
+        }
+    }
     let v = match v {
         Rv::C(Value::Ptr(_)) => v.indirect().0,
         o => o,

@@ -21,6 +21,7 @@ pub mod ast;
 mod builtins;
 mod exec;
 mod lex;
+mod methods;
 mod parse;
 mod refs;
 mod strconv;
