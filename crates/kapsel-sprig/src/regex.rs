@@ -327,7 +327,7 @@ fn replace_all(
     re: &Regex,
     src: &str,
     mut repl: impl FnMut(&regex::Captures<'_>, &mut String),
-) -> String {
+) -> Result<String, FuncError> {
     let mut out = String::new();
     let mut last_end = 0usize;
     let mut search = 0usize;
@@ -341,6 +341,9 @@ fn replace_all(
         if m.end() > last_end || m.start() == 0 {
             repl(&caps, &mut out);
         }
+        if out.len() > crate::conv::MAX_OUTPUT {
+            return Err(crate::conv::too_large("regexReplaceAll"));
+        }
         last_end = m.end();
         let width = src[search..].chars().next().map_or(1, char::len_utf8);
         if search + width > m.end() {
@@ -352,7 +355,7 @@ fn replace_all(
         }
     }
     out.push_str(&src[last_end..]);
-    out
+    Ok(out)
 }
 
 pub(crate) fn regex_replace_all(a: &[Value]) -> R {
@@ -361,7 +364,7 @@ pub(crate) fn regex_replace_all(a: &[Value]) -> R {
     let repl = arg_str(a, 2)?;
     Ok(Value::string(replace_all(&re, st, |caps, out| {
         expand(&re, repl, caps, out)
-    })))
+    })?))
 }
 
 pub(crate) fn regex_replace_all_literal(a: &[Value]) -> R {
@@ -370,7 +373,7 @@ pub(crate) fn regex_replace_all_literal(a: &[Value]) -> R {
     let repl = arg_str(a, 2)?;
     Ok(Value::string(replace_all(&re, st, |_, out| {
         out.push_str(repl)
-    })))
+    })?))
 }
 
 pub(crate) fn regex_split(a: &[Value]) -> R {

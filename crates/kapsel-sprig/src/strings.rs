@@ -413,9 +413,9 @@ pub(crate) fn camelcase(a: &[Value]) -> R {
 }
 
 /// goutils' `WrapCustom`, on bytes.
-fn wrap_custom(st: &str, wrap_len: i64, nl: &str, long_words: bool) -> String {
+fn wrap_custom(st: &str, wrap_len: i64, nl: &str, long_words: bool) -> Result<String, FuncError> {
     if st.is_empty() {
-        return String::new();
+        return Ok(String::new());
     }
     let nl = if nl.is_empty() { "\n" } else { nl };
     let wl = wrap_len.max(1) as usize;
@@ -424,6 +424,9 @@ fn wrap_custom(st: &str, wrap_len: i64, nl: &str, long_words: bool) -> String {
     let mut off = 0usize;
     let mut out: Vec<u8> = Vec::new();
     while len - off > wl {
+        if out.len() > MAX_OUTPUT {
+            return Err(too_large("wrap"));
+        }
         if b[off] == b' ' {
             off += 1;
             continue;
@@ -456,11 +459,11 @@ fn wrap_custom(st: &str, wrap_len: i64, nl: &str, long_words: bool) -> String {
         }
     }
     out.extend_from_slice(&b[off..]);
-    crate::conv::bytes_to_string(&out)
+    Ok(crate::conv::bytes_to_string(&out))
 }
 
 pub(crate) fn wrap(a: &[Value]) -> R {
-    s(wrap_custom(arg_str(a, 1)?, arg_int(a, 0)?, "", false))
+    s(wrap_custom(arg_str(a, 1)?, arg_int(a, 0)?, "", false)?)
 }
 
 pub(crate) fn wrap_with(a: &[Value]) -> R {
@@ -469,7 +472,7 @@ pub(crate) fn wrap_with(a: &[Value]) -> R {
         arg_int(a, 0)?,
         arg_str(a, 1)?,
         true,
-    ))
+    )?)
 }
 
 pub(crate) fn contains(a: &[Value]) -> R {
@@ -550,8 +553,12 @@ pub(crate) fn replace(a: &[Value]) -> R {
     let old = arg_str(a, 0)?;
     let new = arg_str(a, 1)?;
     let src = arg_str(a, 2)?;
-    if old.is_empty() && (src.chars().count() as u128 + 1) * new.len() as u128 > MAX_OUTPUT as u128
-    {
+    let hits = if old.is_empty() {
+        src.chars().count() + 1
+    } else {
+        src.matches(old).count()
+    };
+    if (hits as u128) * (new.len() as u128) + src.len() as u128 > MAX_OUTPUT as u128 {
         return Err(too_large("replace"));
     }
     s(go_replace_all(src, old, new))

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Compares every case of `tests/data/cases.txt` with what Go's sprig gave for
 //! it (`tests/data/expected.jsonl`, written by `tests/gocheck`).
 //!
@@ -207,16 +208,16 @@ impl Eval<'_> {
     }
 
     fn command(&mut self, piped: Option<Value>) -> Result<Value, FuncError> {
-        if let Some(Tok::Ident(id)) = self.peek().cloned() {
-            if !matches!(id.as_str(), "nil" | "true" | "false") {
-                self.pos += 1;
-                let mut args = Vec::new();
-                while !matches!(self.peek(), None | Some(Tok::Pipe) | Some(Tok::Close)) {
-                    args.push(self.operand()?);
-                }
-                args.extend(piped);
-                return self.call(&id, args);
+        if let Some(Tok::Ident(id)) = self.peek().cloned().filter(
+            |t| !matches!(t, Tok::Ident(i) if matches!(i.as_str(), "nil" | "true" | "false")),
+        ) {
+            self.pos += 1;
+            let mut args = Vec::new();
+            while !matches!(self.peek(), None | Some(Tok::Pipe) | Some(Tok::Close)) {
+                args.push(self.operand()?);
             }
+            args.extend(piped);
+            return self.call(&id, args);
         }
         self.operand()
     }
