@@ -550,7 +550,9 @@ impl Parser<'_> {
     fn hex4(&mut self) -> Result<u32, JsonError> {
         let mut x = 0u32;
         for _ in 0..4 {
-            let c = self.next_or_eof()?;
+            // At the end of input Go's scanner steps a space.
+            let c = self.peek().unwrap_or(b' ');
+            self.i += 1;
             let d = (c as char)
                 .to_digit(16)
                 .ok_or_else(|| self.invalid(c, "in \\u hexadecimal character escape"))?;
@@ -567,7 +569,9 @@ impl Parser<'_> {
             match c {
                 b'"' => break,
                 b'\\' => {
-                    let e = self.next_or_eof()?;
+                    // At the end of input Go's scanner steps a space.
+                    let e = self.peek().unwrap_or(b' ');
+                    self.i += 1;
                     match e {
                         b'"' | b'\\' | b'/' => out.push(e),
                         b'b' => out.push(8),

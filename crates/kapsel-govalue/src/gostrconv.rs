@@ -157,9 +157,47 @@ impl Decimal {
         while digits.len() > 1 && digits.last() == Some(&b'0') {
             digits.pop();
         }
-        Decimal {
+        let d = Decimal {
             digits,
             dp: exp + 1,
+        };
+        d.break_tie(v)
+    }
+
+    /// Rust may pick either of two shortest candidates that lie equally close
+    /// to the exact value; Go picks the one with an even last digit. A tie needs
+    /// an exact expansion one digit longer than the candidate and ending in 5,
+    /// which only values with a small binary exponent have.
+    fn break_tie(self, v: f64) -> Decimal {
+        let bits = v.abs().to_bits();
+        let biased = ((bits >> 52) & 0x7ff) as i32;
+        let frac = bits & ((1u64 << 52) - 1);
+        let (mant, exp) = if biased == 0 {
+            (frac, -1074)
+        } else {
+            (frac | (1u64 << 52), biased - 1075)
+        };
+        if mant == 0 {
+            return self;
+        }
+        let e = exp + mant.trailing_zeros() as i32;
+        if !(-70..=70).contains(&e) {
+            return self;
+        }
+        let mut exact = Decimal::exact(v);
+        let n = self.digits.len();
+        if exact.digits.len() != n + 1 || exact.digits.last() != Some(&b'5') {
+            return self;
+        }
+        exact.round(n as i32);
+        if exact == self {
+            return self;
+        }
+        let text = format!("0.{}e{}", String::from_utf8_lossy(&exact.digits), exact.dp);
+        if text.parse::<f64>().ok() == Some(v.abs()) {
+            exact
+        } else {
+            self
         }
     }
 
@@ -490,6 +528,14 @@ mod tests {
         assert_eq!(format_float(-0.0, 'g', -1), "-0");
         assert_eq!(format_float(f64::NAN, 'g', -1), "NaN");
         assert_eq!(format_float(f64::NEG_INFINITY, 'g', -1), "-Inf");
+    }
+
+    #[test]
+    fn shortest_ties_go_to_even() {
+        // Exactly 13100653132995.8125: ...812 and ...813 are equally close.
+        let x = f64::from_bits(0x42a7_d477_8d79_87a0);
+        assert_eq!(format_float(x, 'g', -1), "1.3100653132995812e+13");
+        assert_eq!(format_float(0.3, 'g', -1), "0.3");
     }
 
     #[test]

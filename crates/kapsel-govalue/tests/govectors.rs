@@ -125,6 +125,23 @@ fn map_of(elem: Type, kv: Vec<(&str, Value)>) -> Value {
 }
 
 fn arg(id: &str) -> Value {
+    if let Some(hex) = id.strip_prefix("F:") {
+        return Value::Float(f64::from_bits(
+            u64::from_str_radix(hex, 16).expect("float bits"),
+        ));
+    }
+    if let Some(n) = id.strip_prefix("I:") {
+        return Value::Int(n.parse().expect("int"));
+    }
+    if let Some(rest) = id.strip_prefix("T:") {
+        let parts: Vec<&str> = rest.splitn(4, ':').collect();
+        return tv(ts(
+            parts[0].parse().expect("unix"),
+            parts[1].parse().expect("nanos"),
+            parts[3],
+            parts[2].parse().expect("offset"),
+        ));
+    }
     let t = types();
     let prof = st(&t.profile, vec!["a".into(), "b".into(), Value::Int(3)]);
     match id {

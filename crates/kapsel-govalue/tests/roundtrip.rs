@@ -23,9 +23,8 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     json_leaf().prop_recursive(4, 40, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
-            prop::collection::vec(("\\PC{0,6}", inner), 0..6).prop_map(|kv| {
-                serde_json::Value::Object(kv.into_iter().collect())
-            }),
+            prop::collection::vec(("\\PC{0,6}", inner), 0..6)
+                .prop_map(|kv| { serde_json::Value::Object(kv.into_iter().collect()) }),
         ]
     })
 }

@@ -11,9 +11,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -405,6 +407,8 @@ func main() {
 		tpcases = append(tpcases, c)
 	}
 
+	fcases, ucases, tfcases, tpcases = randomCases(a, fcases, ucases, tfcases, tpcases)
+
 	w := os.Stdout
 	fmt.Fprintf(w, "{\"go\": %q,\n", runtime.Version())
 	section(w, "sprintf", fcases, false)
@@ -447,4 +451,190 @@ func sortStrings(s []string) {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
+}
+
+// randomCases adds seeded random cases: format strings, floats, JSON inputs,
+// layouts and times. Dynamic argument ids: "F:<float64 bits, hex>",
+// "I:<int>", "T:<unix>:<nanos>:<offset>:<zone>".
+func randomCases(a map[string]any, fcases []fmtCase, ucases []unmarshalCase, tfcases []timeFormatCase, tpcases []timeParseCase) ([]fmtCase, []unmarshalCase, []timeFormatCase, []timeParseCase) {
+	r := rand.New(rand.NewPCG(1, 2))
+	fixed := []string{"nil", "true", "i0", "i7", "in7", "ibig", "imin", "i65", "i0x1F600", "f0", "fneg0", "f314", "f1e21", "fnan", "fninf",
+		"s_empty", "s_hi", "s_hello", "s_quote", "s_tick", "s_emoji", "b_hi", "b_bin", "b_nil", "sl_str", "sl_int", "sl_any", "sl_nil", "sl_bytes",
+		"map_si", "map_sany", "map_nil", "map_bytes", "st_prof", "st_outer", "pst_prof", "pnil_prof", "st_secret", "t_utc", "t_fixed", "pnil_time", "st_dom_nil"}
+	randFloat := func() float64 {
+		switch r.IntN(7) {
+		case 0:
+			return math.Float64frombits(r.Uint64())
+		case 1:
+			return float64(r.IntN(2000000)-1000000) / math.Pow10(r.IntN(12))
+		case 2:
+			return math.Pow10(r.IntN(600) - 300)
+		case 3:
+			return (float64(r.IntN(100000)) + 0.5) / math.Pow(2, float64(r.IntN(12)))
+		case 4:
+			return r.NormFloat64() * math.Pow10(r.IntN(40)-20)
+		case 5:
+			return float64(r.Int64())
+		default:
+			return math.Float64frombits(uint64(r.IntN(1 << 20)))
+		}
+	}
+	floatID := func(f float64) string { return fmt.Sprintf("F:%x", math.Float64bits(f)) }
+	argID := func() string {
+		switch r.IntN(5) {
+		case 0:
+			return floatID(randFloat())
+		case 1:
+			return fmt.Sprintf("I:%d", r.IntN(40)-20)
+		default:
+			return fixed[r.IntN(len(fixed))]
+		}
+	}
+	value := func(id string) any {
+		if v, ok := a[id]; ok {
+			return v
+		}
+		if strings.HasPrefix(id, "F:") {
+			b, _ := strconv.ParseUint(id[2:], 16, 64)
+			return math.Float64frombits(b)
+		}
+		n, _ := strconv.Atoi(id[2:])
+		return n
+	}
+	verbs := "vvvdsqxXtTbcoOUeEfFgG%"
+	for i := 0; i < 3000; i++ {
+		var f strings.Builder
+		var ids []string
+		n := 1 + r.IntN(3)
+		for j := 0; j < n; j++ {
+			if r.IntN(3) == 0 {
+				f.WriteString([]string{"x", " ", "é", "[", "]", "%%"}[r.IntN(6)])
+			}
+			f.WriteByte('%')
+			for k := r.IntN(4); k > 0; k-- {
+				f.WriteByte("#0+- "[r.IntN(5)])
+			}
+			if r.IntN(8) == 0 {
+				fmt.Fprintf(&f, "[%d]", r.IntN(4))
+			}
+			switch r.IntN(4) {
+			case 0:
+				fmt.Fprintf(&f, "%d", r.IntN(14))
+			case 1:
+				f.WriteByte('*')
+				ids = append(ids, fmt.Sprintf("I:%d", r.IntN(30)-15))
+			}
+			switch r.IntN(4) {
+			case 0:
+				fmt.Fprintf(&f, ".%d", r.IntN(14))
+			case 1:
+				f.WriteString(".*")
+				ids = append(ids, fmt.Sprintf("I:%d", r.IntN(30)-15))
+			case 2:
+				f.WriteString(".")
+			}
+			if r.IntN(30) != 0 {
+				f.WriteByte(verbs[r.IntN(len(verbs))])
+			}
+			ids = append(ids, argID())
+		}
+		if r.IntN(6) == 0 {
+			ids = append(ids, argID())
+		}
+		if r.IntN(6) == 0 && len(ids) > 0 {
+			ids = ids[:len(ids)-1]
+		}
+		vals := make([]any, len(ids))
+		for k, id := range ids {
+			vals[k] = value(id)
+		}
+		fcases = append(fcases, fmtCase{Format: f.String(), Args: ids, Expected: fmt.Sprintf(f.String(), vals...)})
+	}
+	floatFormats := []string{"%v", "%e", "%E", "%f", "%g", "%G", "%x", "%X", "%b", "%.0e", "%.1e", "%.3e", "%.17e", "%.0f", "%.1f", "%.2f", "%.5f", "%.20f",
+		"%.0g", "%.1g", "%.3g", "%.17g", "%#g", "%#.3g", "%#v", "%+.3x", "%.0x", "%.13x", "%#e", "%#f", "%#.0f", "%10.3e", "%-12.4g|", "%012.3f"}
+	for i := 0; i < 1500; i++ {
+		x := randFloat()
+		id := floatID(x)
+		ff := floatFormats[r.IntN(len(floatFormats))]
+		fcases = append(fcases, fmtCase{Format: ff, Args: []string{id}, Expected: fmt.Sprintf(ff, x)})
+	}
+
+	alpha := "[]{}\":,0123456789eE.+- tfnrulasx\\/"
+	for i := 0; i < 1500; i++ {
+		var b strings.Builder
+		for k := r.IntN(12); k > 0; k-- {
+			b.WriteByte(alpha[r.IntN(len(alpha))])
+		}
+		in := b.String()
+		var x interface{}
+		c := unmarshalCase{Input: in}
+		if err := json.Unmarshal([]byte(in), &x); err != nil {
+			c.Error = err.Error()
+		} else {
+			out, err := json.Marshal(x)
+			if err != nil {
+				c.Error = "remarshal: " + err.Error()
+			}
+			c.Expected = string(out)
+		}
+		ucases = append(ucases, c)
+	}
+	for i := 0; i < 300; i++ {
+		x := randFloat()
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			continue
+		}
+		in := strconv.FormatFloat(x, "eEfg"[r.IntN(4)], -1, 64)
+		var v interface{}
+		c := unmarshalCase{Input: in}
+		if err := json.Unmarshal([]byte(in), &v); err != nil {
+			c.Error = err.Error()
+		} else {
+			out, _ := json.Marshal(v)
+			c.Expected = string(out)
+		}
+		ucases = append(ucases, c)
+	}
+
+	elems := []string{"2006", "06", "01", "1", "Jan", "January", "02", "2", "_2", "__2", "002", "Mon", "Monday", "15", "03", "3", "04", "4", "05", "5",
+		"PM", "pm", "MST", "Z07:00", "-0700", "Z0700", "-07", "Z07", "-07:00", "-070000", "Z07:00:00", ".000", ".999", ",000", ",999999999", ".0", ".9", "T", " ", "-", ":", "/", "x"}
+	for i := 0; i < 1500; i++ {
+		var l strings.Builder
+		for k := 1 + r.IntN(6); k > 0; k-- {
+			l.WriteString(elems[r.IntN(len(elems))])
+		}
+		layout := l.String()
+		unix := r.Int64N(253402300799+62135596800) - 62135596800
+		nanos := r.IntN(1000000000)
+		if r.IntN(3) == 0 {
+			nanos = r.IntN(1000) * 1000000
+		}
+		var off int
+		name := ""
+		switch r.IntN(4) {
+		case 0:
+			name = "UTC"
+		case 1:
+			off = (r.IntN(28*4) - 12*4) * 900
+		case 2:
+			off = r.IntN(100000) - 50000
+		default:
+			off = (r.IntN(28) - 12) * 3600
+			name = "XYZ"
+		}
+		t := ts(unix, int64(nanos), name, off)
+		tid := fmt.Sprintf("T:%d:%d:%d:%s", unix, nanos, off, name)
+		text := t.Format(layout)
+		tfcases = append(tfcases, timeFormatCase{Time: tid, Layout: layout, Expected: text})
+		c := timeParseCase{Layout: layout, Value: text}
+		if p, err := time.ParseInLocation(layout, text, time.Local); err != nil {
+			c.Error = err.Error()
+		} else {
+			c.Unix = p.Unix()
+			c.Nanos = p.Nanosecond()
+			c.Zone, c.Offset = p.Zone()
+		}
+		tpcases = append(tpcases, c)
+	}
+	return fcases, ucases, tfcases, tpcases
 }
