@@ -514,3 +514,37 @@ fn time_parse_matches_go() {
         })
     });
 }
+
+#[test]
+fn fmt_and_json_of_decoded_json_match_go() {
+    run("json_fmt", |c| {
+        let input = s(c, "input");
+        let v = match gojson::unmarshal_any(input) {
+            Ok(v) => v,
+            Err(e) => return Some(format!("{input:?}: {e}")),
+        };
+        let mut bad = Vec::new();
+        let formats = c["formats"].as_array().expect("formats");
+        let outputs = c["outputs"].as_array().expect("outputs");
+        for (f, want) in formats.iter().zip(outputs) {
+            let f = f.as_str().unwrap_or("");
+            let got = gofmt::sprintf(f, std::slice::from_ref(&v));
+            if Some(got.as_str()) != want.as_str() {
+                bad.push(format!("{f}: got {got:?} want {want}"));
+            }
+        }
+        let m = gojson::marshal(&v);
+        if m.as_deref() != Ok(s(c, "marshal")) {
+            bad.push(format!("marshal: got {m:?}"));
+        }
+        let mi = gojson::marshal_indent(&v, "", "  ");
+        if mi.as_deref() != Ok(s(c, "indented")) {
+            bad.push(format!("indent: got {mi:?}"));
+        }
+        let sp = gofmt::sprint(&[v.clone(), v.clone(), "s".into(), v]);
+        if sp != s(c, "sprint") {
+            bad.push(format!("sprint: got {sp:?} want {:?}", s(c, "sprint")));
+        }
+        (!bad.is_empty()).then(|| format!("{input}: {}", bad.join("; ")))
+    });
+}

@@ -408,6 +408,7 @@ func main() {
 	}
 
 	fcases, ucases, tfcases, tpcases = randomCases(a, fcases, ucases, tfcases, tpcases)
+	jfcases := jsonFmtCases()
 
 	w := os.Stdout
 	fmt.Fprintf(w, "{\"go\": %q,\n", runtime.Version())
@@ -416,7 +417,8 @@ func main() {
 	section(w, "json", jcases, false)
 	section(w, "unmarshal", ucases, false)
 	section(w, "time_format", tfcases, false)
-	section(w, "time_parse", tpcases, true)
+	section(w, "time_parse", tpcases, false)
+	section(w, "json_fmt", jfcases, true)
 	fmt.Fprintln(w, "}")
 }
 
@@ -637,4 +639,75 @@ func randomCases(a map[string]any, fcases []fmtCase, ucases []unmarshalCase, tfc
 		tpcases = append(tpcases, c)
 	}
 	return fcases, ucases, tfcases, tpcases
+}
+
+type jsonFmtCase struct {
+	Input    string   `json:"input"`
+	Formats  []string `json:"formats"`
+	Outputs  []string `json:"outputs"`
+	Marshal  string   `json:"marshal"`
+	Indented string   `json:"indented"`
+	Sprint   string   `json:"sprint"`
+}
+
+// jsonFmtCases decodes seeded random JSON documents into interface{} and
+// records how fmt and encoding/json print the result.
+func jsonFmtCases() []jsonFmtCase {
+	r := rand.New(rand.NewPCG(3, 4))
+	strs := []string{"", "a", "b c", "<&>", "é", "\u2028", "\n\t", "\"q\"", "x`y", "日本", "\u0001", "1", "true", "%d"}
+	var gen func(depth int) string
+	gen = func(depth int) string {
+		k := r.IntN(10)
+		if depth > 3 {
+			k = r.IntN(6)
+		}
+		switch k {
+		case 0:
+			return "null"
+		case 1:
+			return []string{"true", "false"}[r.IntN(2)]
+		case 2:
+			return strconv.Itoa(r.IntN(2000) - 1000)
+		case 3:
+			return strconv.FormatFloat(r.NormFloat64()*math.Pow10(r.IntN(50)-25), 'g', -1, 64)
+		case 4, 5:
+			b, _ := json.Marshal(strs[r.IntN(len(strs))])
+			return string(b)
+		case 6, 7:
+			n := r.IntN(4)
+			parts := make([]string, n)
+			for i := range parts {
+				parts[i] = gen(depth + 1)
+			}
+			return "[" + strings.Join(parts, ",") + "]"
+		default:
+			n := r.IntN(4)
+			parts := make([]string, n)
+			for i := range parts {
+				key, _ := json.Marshal(strs[r.IntN(len(strs))])
+				parts[i] = string(key) + ":" + gen(depth+1)
+			}
+			return "{" + strings.Join(parts, ",") + "}"
+		}
+	}
+	formats := []string{"%v", "%+v", "%#v", "%d", "%s", "%q", "%x", "%X", "%T", "%5v", "%-8.3v", "%e", "%t", "%08.2f", "%+q", "%#x"}
+	var out []jsonFmtCase
+	for i := 0; i < 400; i++ {
+		in := gen(0)
+		var x interface{}
+		if err := json.Unmarshal([]byte(in), &x); err != nil {
+			continue
+		}
+		c := jsonFmtCase{Input: in, Formats: formats}
+		for _, f := range formats {
+			c.Outputs = append(c.Outputs, fmt.Sprintf(f, x))
+		}
+		b, _ := json.Marshal(x)
+		c.Marshal = string(b)
+		ib, _ := json.MarshalIndent(x, "", "  ")
+		c.Indented = string(ib)
+		c.Sprint = fmt.Sprint(x, x, "s", x)
+		out = append(out, c)
+	}
+	return out
 }
