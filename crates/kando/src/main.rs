@@ -1,1 +1,126 @@
-fn main() {}
+//! `kando`: the helper Blueprints call inside pods, a drop-in for Kanister's.
+//!
+//! Implemented: `kando output KEY VALUE`, which prints the phase-output marker
+//! the engine collects (`###Phase-output###: {"key":"K","value":"V"}`).
+//! `kando location push|pull|delete` come with Kapsel's data mover; until then
+//! they fail with a clear error and exit code 2 rather than pretending to work.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The marker Kanister's output parser looks for in a phase's stdout.
+const PHASE_OUTPUT_MARKER: &str = "###Phase-output###:";
+
+#[derive(Debug, Parser)]
+#[command(name = "kando", version, about = "Kapsel's in-pod helper, compatible with Kanister's kando")]
+struct Cli {
+    /// Log level (accepted for compatibility).
+    #[arg(short = 'v', long = "verbosity", global = true, default_value = "warn")]
+    verbosity: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Hand a value to later phases: prints the phase-output marker on stdout.
+    Output {
+        /// The key ([A-Za-z0-9_]+).
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Move data to and from the Profile's location (not implemented yet).
+    Location {
+        /// push, pull or delete, and their arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+enum KandoError {
+    #[error("invalid output key {0:?}")]
+    #[diagnostic(code(kando::output_key), help("keys may only contain letters, digits and underscores ([A-Za-z0-9_]+)"))]
+    BadKey(String),
+    #[error("`kando location` is not implemented in this build of Kapsel")]
+    #[diagnostic(
+        code(kando::not_implemented),
+        help("Kapsel's data mover (kando location push/pull/delete) is tracked as its own issue; use Kanister's kando image until it lands")
+    )]
+    LocationNotImplemented,
+    #[error("cannot write to stdout: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// The marker line for `key`/`value`, JSON-encoded as Go's encoding/json does
+/// (including its escaping of `<`, `>`, `&`, U+2028 and U+2029).
+fn marker_line(key: &str, value: &str) -> String {
+    let json = serde_json::json!({"key": key, "value": value}).to_string();
+    let json = json
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
+    format!("{PHASE_OUTPUT_MARKER} {json}")
+}
+
+fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn run(cli: Cli) -> Result<(), KandoError> {
+    match cli.command {
+        Command::Output { key, value } => {
+            if !valid_key(&key) {
+                return Err(KandoError::BadKey(key));
+            }
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{}", marker_line(&key, &value))?;
+            stdout.flush()?;
+            Ok(())
+        }
+        Command::Location { .. } => Err(KandoError::LocationNotImplemented),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_matches_kanister() {
+        assert_eq!(
+            marker_line("backupLocation", "pg/a b&<c>"),
+            r#"###Phase-output###: {"key":"backupLocation","value":"pg/a b\u0026\u003cc\u003e"}"#
+        );
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        assert!(valid_key("a_B9"));
+        assert!(!valid_key("a-b"));
+        assert!(!valid_key(""));
+    }
+}
