@@ -9,7 +9,7 @@ use crate::methods;
 use crate::{ExecError, MAX_TEMPLATE_DEPTH, MissingKey, Options, Template, locate};
 
 /// Deepest nesting (control structures plus template calls) execution follows.
-pub(crate) const MAX_EXEC_NESTING: usize = 2000;
+pub(crate) const MAX_EXEC_NESTING: usize = 100;
 
 /// A value as Go's `reflect.Value` holds it: invalid (no value), a concrete value,
 /// or a value whose static type is `interface{}` (an element of a
@@ -252,7 +252,7 @@ impl<'a> State<'a> {
         self.nesting += 1;
         if self.nesting > MAX_EXEC_NESTING {
             return self.err(format!(
-                "exceeded maximum template depth ({MAX_EXEC_NESTING})"
+                "exceeded maximum template depth ({MAX_TEMPLATE_DEPTH})"
             ));
         }
         Ok(())

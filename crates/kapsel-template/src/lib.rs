@@ -33,7 +33,7 @@ pub use kapsel_govalue::{Func, FuncMap, Param, Type, Value};
 pub use refs::{FieldRef, FieldRoot, field_references};
 
 /// How many nested `{{template}}` calls execution allows before failing.
-pub const MAX_TEMPLATE_DEPTH: usize = 1000;
+pub const MAX_TEMPLATE_DEPTH: usize = 100;
 
 /// What a field access on a map does when the key is missing (Go's
 /// `missingkey=` option).

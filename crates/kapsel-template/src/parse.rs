@@ -11,7 +11,7 @@ use crate::strconv;
 /// The deepest nesting of parentheses and control structures accepted. Go allows
 /// 10000 parenthesized levels and unlimited control nesting; a smaller bound keeps
 /// the recursive parser and executor within the thread's stack.
-pub(crate) const MAX_PARSE_DEPTH: usize = 300;
+pub(crate) const MAX_PARSE_DEPTH: usize = 100;
 
 /// A parse failure: Go's message and where it was detected.
 #[derive(Debug, Clone)]

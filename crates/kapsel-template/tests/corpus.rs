@@ -114,3 +114,19 @@ fn corpus_sprig_math_conv() {
 fn corpus_sprig_misc() {
     check("sprig-misc.json");
 }
+
+/// Runs an extra corpus file named by `KAPSEL_CORPUS_FILE` (same format), for
+/// ad-hoc comparisons with freshly recorded cases.
+#[test]
+#[ignore]
+fn corpus_from_env() {
+    let Ok(path) = std::env::var("KAPSEL_CORPUS_FILE") else {
+        return;
+    };
+    let (n, bad) = run_file(&path);
+    for b in &bad {
+        eprintln!("{b}");
+    }
+    eprintln!("{path}: {} of {n} cases differ", bad.len());
+    assert!(bad.is_empty());
+}
