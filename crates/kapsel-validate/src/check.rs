@@ -636,6 +636,7 @@ fn check_function(
         },
         _ => {}
     }
+    let mut suggested: Vec<&str> = Vec::new();
     for (arg, span) in &present {
         if !spec.allows(arg) {
             let sugg = closest(
@@ -643,6 +644,7 @@ fn check_function(
                 spec.all_args()
                     .filter(|a| !present.iter().any(|(p, _)| p == a)),
             );
+            suggested.extend(sugg);
             let allowed: Vec<_> = spec.all_args().collect();
             cx.error(
                 "KV0203",
@@ -658,6 +660,8 @@ fn check_function(
         .iter()
         .copied()
         .filter(|r| !present.iter().any(|(p, _)| p == r))
+        // A misspelt required argument is reported once, as unknown with a suggestion.
+        .filter(|r| !suggested.contains(r))
         .collect();
     if !missing.is_empty() {
         let span = Ctx::key_span(node, "args").unwrap_or(fnode.span.clone());
@@ -828,10 +832,19 @@ fn check_string(cx: &mut Ctx<'_>, info: &ActionInfo<'_>, node: &Node, loc: Loc, 
     match cx.engine.analyze(&value, funcs) {
         Err(e) => {
             let span = map_span(cx, node, e.offset..e.offset + e.len);
+            let exact = scalar_value_map(cx.src, node).is_some();
+            let label = if exact {
+                e.message.clone()
+            } else {
+                format!(
+                    "{} (somewhere in this string; the exact position cannot be mapped)",
+                    e.message
+                )
+            };
             cx.error(
                 "KV0301",
                 format!("template syntax error: {}", e.message),
-                vec![(span, e.message.clone())],
+                vec![(span, label)],
                 None,
             );
         }
@@ -910,9 +923,17 @@ fn check_ref(cx: &mut Ctx<'_>, info: &ActionInfo<'_>, node: &Node, loc: Loc, r: 
                 ),
                 _ => did_you_mean(suggestion.as_deref()),
             };
+            let message = if index == 0 {
+                format!("`.{name}` is not a Kanister template parameter")
+            } else {
+                format!(
+                    "`.{}` ({parent}) has no field `{name}`",
+                    chain[..index].join(".")
+                )
+            };
             cx.error(
                 "KV0307",
-                format!("template parameter `{parent}` has no field `{name}`"),
+                message,
                 vec![(elem_span(cx, node, r, index), "unknown field".into())],
                 help,
             );

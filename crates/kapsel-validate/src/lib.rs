@@ -120,7 +120,12 @@ pub fn validate_source(path: &str, src: &str, opts: &Options) -> Report {
             code: "KV0005",
             severity: Severity::Error,
             message: "the file contains no YAML document".into(),
-            labels: Vec::new(),
+            labels: vec![Label {
+                span: 0..0,
+                line: 1,
+                col: 1,
+                message: "empty".into(),
+            }],
             help: Some("a Blueprint starts with `apiVersion: cr.kanister.io/v1alpha1` and `kind: Blueprint`".into()),
         }),
         None => {}

@@ -488,7 +488,7 @@ fn lex_action(src: &str, open: usize, start: usize) -> Result<(Vec<Token>, usize
                 return Err(err(
                     s,
                     other.len_utf8(),
-                    format!("unexpected {other:?} in command"),
+                    format!("unexpected \"{other}\" in operand"),
                 ));
             }
         };
