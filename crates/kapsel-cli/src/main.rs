@@ -1,1 +1,60 @@
-fn main() {}
+//! `kapsel`: the user command line of Kapsel.
+//!
+//! Subcommands: `blueprint validate`, `blueprint render`, `crds`, `schema`.
+//! Only data goes to stdout; diagnostics and errors go to stderr. Exit codes: 0
+//! success, 1 invalid input found (e.g. a Blueprint with errors), 2 usage or
+//! I/O error.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Kapsel: application-consistent backup and restore driven by Kanister
+/// Blueprints.
+#[derive(Debug, Parser)]
+#[command(name = "kapsel", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with Blueprints without a cluster.
+    #[command(subcommand)]
+    Blueprint(cmd::blueprint::BlueprintCmd),
+    /// Print the CustomResourceDefinitions of ActionSet, Blueprint and Profile
+    /// (YAML, one document each).
+    Crds,
+    /// Print a JSON Schema for editors (yaml-language-server).
+    Schema {
+        /// Which resource.
+        #[arg(value_enum)]
+        kind: cmd::schema::SchemaKind,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Blueprint(b) => cmd::blueprint::run(b),
+        Command::Crds => cmd::schema::crds(),
+        Command::Schema { kind } => cmd::schema::schema(kind),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            ExitCode::from(2)
+        }
+    }
+}

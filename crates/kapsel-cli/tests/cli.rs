@@ -1,0 +1,192 @@
+//! The `kapsel` binary, run as a user would.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn examples() -> Option<PathBuf> {
+    let dir = root().join("../shared/kanister-examples");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} missing in CI",
+        dir.display()
+    );
+    eprintln!("SKIP: {} not found", dir.display());
+    None
+}
+
+fn kapsel(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kapsel"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn validate_exit_codes() {
+    let Some(ex) = examples() else { return };
+    let good = ex.join("postgres/postgres-blueprint.yaml");
+    let out = kapsel(&["blueprint", "validate", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let dir = tempdir();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: cr.kanister.io/v1alpha1\nkind: Blueprint\nmetadata: {name: x}\nactions:\n  backup:\n    phases:\n    - func: KubeTaks\n      name: a\n      args: {image: i, command: [sh]}\n",
+    )
+    .unwrap();
+    let out = kapsel(&["blueprint", "validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("KubeTask"), "did-you-mean expected: {err}");
+    assert!(err.contains("bad.yaml:7:"), "location expected: {err}");
+
+    let out = kapsel(&[
+        "blueprint",
+        "validate",
+        "--output",
+        "json",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert!(v["errors"].as_u64().unwrap() >= 1);
+
+    let out = kapsel(&["blueprint", "validate", "no/such/file.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no/such/file.yaml"));
+    let out = kapsel(&["blueprint", "validate"]);
+    assert_eq!(out.status.code(), Some(2), "usage error");
+}
+
+fn tempdir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "kapsel-cli-test-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[test]
+fn render_masks_secrets_unless_asked() {
+    let Some(ex) = examples() else { return };
+    let bp = ex.join("postgres/postgres-blueprint.yaml");
+    let args = [
+        "blueprint",
+        "render",
+        bp.to_str().unwrap(),
+        "--action",
+        "backup",
+        "--params",
+        "testdata/params/statefulset.json",
+    ];
+    let out = kapsel(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let masked = text(&out.stdout);
+    // The fixture's PostgreSQL password and S3 secret key.
+    let params: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("testdata/params/statefulset.json")).unwrap(),
+    )
+    .unwrap();
+    let s3_secret = params["profile"]["credential"]["keyPair"]["secret"]
+        .as_str()
+        .unwrap();
+    assert!(!masked.contains(s3_secret), "secret leaked:\n{masked}");
+    assert!(masked.contains("PGPASSWORD='********'"), "{masked}");
+    insta::assert_snapshot!("render_postgres_backup", masked);
+
+    let mut shown = args.to_vec();
+    shown.push("--show-secrets");
+    let out = kapsel(&shown);
+    assert!(text(&out.stdout).contains(s3_secret));
+}
+
+#[test]
+fn render_unknown_action_names_the_file() {
+    let Some(ex) = examples() else { return };
+    let bp = ex.join("postgres/postgres-blueprint.yaml");
+    let out = kapsel(&[
+        "blueprint",
+        "render",
+        bp.to_str().unwrap(),
+        "--action",
+        "bakup",
+        "--params",
+        "testdata/params/statefulset.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("postgres-blueprint.yaml") && err.contains("bakup") && err.contains("backup"),
+        "{err}"
+    );
+}
+
+#[test]
+fn render_rejects_bad_params_file() {
+    let Some(ex) = examples() else { return };
+    let dir = tempdir();
+    let p = dir.join("params.yaml");
+    std::fs::write(&p, "tiem: x\n").unwrap();
+    let bp = ex.join("postgres/postgres-blueprint.yaml");
+    let out = kapsel(&[
+        "blueprint",
+        "render",
+        bp.to_str().unwrap(),
+        "-a",
+        "backup",
+        "-p",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("params.yaml") && err.contains("tiem"), "{err}");
+}
+
+#[test]
+fn crds_and_schema() {
+    let out = kapsel(&["crds"]);
+    assert_eq!(out.status.code(), Some(0));
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text(&out.stdout)).unwrap();
+    let names: Vec<_> = docs
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "actionsets.cr.kanister.io",
+            "blueprints.cr.kanister.io",
+            "profiles.cr.kanister.io"
+        ]
+    );
+
+    let out = kapsel(&["schema", "blueprint"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(schema["properties"]["actions"].is_object(), "{schema}");
+}
