@@ -11,9 +11,11 @@
 //! cannot parse "x" as "2006"`).
 //!
 //! Known differences from Go:
-//! - `Local` is always UTC (named `UTC`), whatever `TZ` or `/etc/localtime` say:
-//!   no time zone database is consulted. In a container without zone data this is
-//!   what Go does too.
+//! - No time zone database is read. `Local` is UTC unless `TZ` names a zone
+//!   that needs no database (`UTC` aliases, `GMT`, `Etc/GMT±N`); Go would also
+//!   load `TZ=Europe/Berlin` or `/etc/localtime`. In a container without zone
+//!   data (where Kanister runs) Go's `Local` is UTC too. [`load_location`] knows
+//!   the same zones.
 //! - A [`GoTime`] does not record which `*time.Location` it belongs to, so
 //!   `GoString` prints `time.UTC` for every zero-offset time named `UTC` (Go would
 //!   print `time.Local` for a local time) and `time.Location("NAME")` otherwise.
@@ -492,29 +494,127 @@ pub fn go_string(t: &GoTime) -> String {
     )
 }
 
-/// `time.Now()` in the local zone (UTC, see the module docs).
+/// A time zone with a single offset (all the zones this crate knows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// The abbreviation `MST` prints (`UTC`, `GMT`, `+02`).
+    pub abbrev: String,
+    /// Offset from UTC in seconds, east positive.
+    pub offset_secs: i32,
+}
+
+impl Zone {
+    /// UTC.
+    pub fn utc() -> Zone {
+        Zone {
+            abbrev: "UTC".to_string(),
+            offset_secs: 0,
+        }
+    }
+}
+
+/// `time.LoadLocation(name)` for the zones that need no time zone database:
+/// `""` and `UTC` (UTC), `Local` ([`local_zone`]), the UTC aliases of the tz
+/// database (`Etc/UTC`, `UCT`, `Universal`, `Zulu`, ...), `GMT` and its aliases,
+/// and the fixed `Etc/GMT+N` / `Etc/GMT-N` zones (note the inverted sign, as in
+/// the tz database). Anything else gives Go's `unknown time zone NAME`.
+pub fn load_location(name: &str) -> Result<Zone, TimeError> {
+    match name {
+        "" | "UTC" => return Ok(Zone::utc()),
+        "Local" => return Ok(local_zone()),
+        _ => {}
+    }
+    fixed_tz_zone(name).ok_or_else(|| TimeError(format!("unknown time zone {name}")))
+}
+
+fn fixed_tz_zone(name: &str) -> Option<Zone> {
+    let bare = name.strip_prefix("Etc/").unwrap_or(name);
+    match bare {
+        "UTC" | "UCT" | "Universal" | "Zulu" => return Some(Zone::utc()),
+        "GMT" | "GMT0" | "GMT+0" | "GMT-0" | "Greenwich" => {
+            return Some(Zone {
+                abbrev: "GMT".to_string(),
+                offset_secs: 0,
+            });
+        }
+        _ => {}
+    }
+    // Etc/GMT-14 .. Etc/GMT+12 (only under Etc/).
+    let rest = name.strip_prefix("Etc/GMT")?;
+    let (sign, digits) = match rest.as_bytes().first()? {
+        b'+' => (-1, &rest[1..]),
+        b'-' => (1, &rest[1..]),
+        _ => return None,
+    };
+    if digits.is_empty() || digits.len() > 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if digits.len() == 2 && digits.starts_with('0') {
+        return None;
+    }
+    let h: i32 = digits.parse().ok()?;
+    let east = sign * h;
+    if !(-12..=14).contains(&east) {
+        return None;
+    }
+    Some(Zone {
+        abbrev: format!("{}{:02}", if east < 0 { '-' } else { '+' }, east.abs()),
+        offset_secs: east * 3600,
+    })
+}
+
+/// Go's `time.Local`: UTC, unless the `TZ` environment variable names one of the
+/// fixed zones [`load_location`] knows (read once per process). Unlike Go, no
+/// time zone database or `/etc/localtime` is consulted.
+pub fn local_zone() -> Zone {
+    static LOCAL: std::sync::OnceLock<Zone> = std::sync::OnceLock::new();
+    LOCAL
+        .get_or_init(|| {
+            std::env::var("TZ")
+                .ok()
+                .and_then(|tz| fixed_tz_zone(tz.strip_prefix(':').unwrap_or(&tz)))
+                .unwrap_or_else(Zone::utc)
+        })
+        .clone()
+}
+
+/// `t.In(zone)`.
+pub fn in_zone(t: &GoTime, zone: &Zone) -> GoTime {
+    GoTime {
+        unix_secs: t.unix_secs,
+        nanos: t.nanos,
+        offset_secs: zone.offset_secs,
+        zone_name: zone.abbrev.clone(),
+    }
+}
+
+/// `t.Local()`.
+pub fn local(t: &GoTime) -> GoTime {
+    in_zone(t, &local_zone())
+}
+
+/// `time.Now()` in the local zone (see [`local_zone`]).
 pub fn now() -> GoTime {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    GoTime {
-        unix_secs: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        nanos: d.subsec_nanos(),
-        offset_secs: 0,
-        zone_name: "UTC".to_string(),
-    }
+    from_unix(
+        i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        i64::from(d.subsec_nanos()),
+    )
 }
 
-/// `time.Unix(secs, nanos)` in the local zone (UTC). `nanos` outside
-/// `0..1e9` is normalised as Go does.
+/// `time.Unix(secs, nanos)` in the local zone. `nanos` outside `0..1e9` is
+/// normalised as Go does.
 pub fn from_unix(secs: i64, nanos: i64) -> GoTime {
     let secs = secs.saturating_add(nanos.div_euclid(1_000_000_000));
-    GoTime {
+    let t = GoTime {
         unix_secs: secs,
         nanos: nanos.rem_euclid(1_000_000_000) as u32,
         offset_secs: 0,
         zone_name: "UTC".to_string(),
-    }
+    };
+    local(&t)
 }
 
 /// `t.UTC()`.
@@ -776,14 +876,30 @@ fn skip<'a>(value: &'a str, prefix: &str) -> Result<&'a str, &'a str> {
     Ok(v)
 }
 
-/// `time.ParseInLocation(layout, value, time.Local)` (Local is UTC).
+/// `time.ParseInLocation(layout, value, time.Local)` (see [`local_zone`]).
 pub fn parse_in_local(layout: &str, value: &str) -> Result<GoTime, TimeError> {
-    parse(layout, value)
+    let local = local_zone();
+    parse_with(layout, value, &local, &local)
 }
 
-/// `time.Parse(layout, value)`: like [`parse_in_local`] but a time without zone
-/// information is in UTC (identical here, since Local is UTC).
-pub fn parse(layout_in: &str, value_in: &str) -> Result<GoTime, TimeError> {
+/// `time.Parse(layout, value)`: a time without zone information is in UTC; a
+/// zone offset or name that matches the local zone gives a local time.
+pub fn parse(layout: &str, value: &str) -> Result<GoTime, TimeError> {
+    parse_with(layout, value, &Zone::utc(), &local_zone())
+}
+
+/// `time.ParseInLocation(layout, value, loc)` for a zone from [`load_location`]
+/// (Go's `parse(layout, value, loc, loc)`).
+pub fn parse_in_zone(layout: &str, value: &str, zone: &Zone) -> Result<GoTime, TimeError> {
+    parse_with(layout, value, zone, zone)
+}
+
+fn parse_with(
+    layout_in: &str,
+    value_in: &str,
+    default_zone: &Zone,
+    local: &Zone,
+) -> Result<GoTime, TimeError> {
     let mut layout = layout_in;
     let mut value = value_in;
     let mut range_err = "";
@@ -1144,16 +1260,21 @@ pub fn parse(layout_in: &str, value_in: &str) -> Result<GoTime, TimeError> {
     }
     if let Some(off) = zone_offset {
         t.unix_secs = wall - off;
-        // Local is UTC: an offset of zero with no (or a matching) name is Local.
-        if off == 0 && (zone_name.is_empty() || zone_name == "UTC") {
-            return Ok(t);
+        // The local zone if it has this offset (and name, if one was given).
+        if i64::from(local.offset_secs) == off
+            && (zone_name.is_empty() || zone_name == local.abbrev)
+        {
+            return Ok(in_zone(&t, local));
         }
         t.offset_secs = off as i32;
         t.zone_name = zone_name;
         return Ok(t);
     }
     if !zone_name.is_empty() {
-        // Local (UTC) knows only "UTC", which was handled above.
+        if zone_name == local.abbrev {
+            t.unix_secs = wall - i64::from(local.offset_secs);
+            return Ok(in_zone(&t, local));
+        }
         let mut offset = 0i64;
         if zone_name.len() > 3 && zone_name.starts_with("GMT") {
             offset = atoi(&zone_name[3..]).unwrap_or(0) * 3600;
@@ -1164,7 +1285,8 @@ pub fn parse(layout_in: &str, value_in: &str) -> Result<GoTime, TimeError> {
         t.zone_name = zone_name;
         return Ok(t);
     }
-    Ok(t)
+    t.unix_secs = wall - i64::from(default_zone.offset_secs);
+    Ok(in_zone(&t, default_zone))
 }
 
 #[cfg(test)]

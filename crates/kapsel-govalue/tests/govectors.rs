@@ -495,7 +495,7 @@ fn time_parse_matches_go() {
                 == Some(&ts(
                     c["unix"].as_i64().unwrap_or(0),
                     c["nanos"].as_u64().unwrap_or(0) as u32,
-                    s(c, "zone"),
+                    s(c, "zone_name"),
                     c["offset"].as_i64().unwrap_or(0) as i32,
                 ))
         } else {
@@ -508,7 +508,7 @@ fn time_parse_matches_go() {
                 s(c, "value"),
                 c["unix"],
                 c["nanos"],
-                s(c, "zone"),
+                s(c, "zone_name"),
                 c["offset"]
             )
         })
@@ -546,5 +546,49 @@ fn fmt_and_json_of_decoded_json_match_go() {
             bad.push(format!("sprint: got {sp:?} want {:?}", s(c, "sprint")));
         }
         (!bad.is_empty()).then(|| format!("{input}: {}", bad.join("; ")))
+    });
+}
+
+#[test]
+fn load_location_matches_go() {
+    run("zones", |c| {
+        let got = gotime::load_location(s(c, "name"));
+        let err = s(c, "error");
+        let want = if err.is_empty() {
+            Ok(gotime::Zone {
+                abbrev: s(c, "abbrev").to_string(),
+                offset_secs: c["offset"].as_i64().unwrap_or(0) as i32,
+            })
+        } else {
+            Err(gotime::TimeError(err.to_string()))
+        };
+        (got != want).then(|| format!("{:?}: got {got:?} want {want:?}", s(c, "name")))
+    });
+}
+
+#[test]
+fn parse_in_zone_matches_go() {
+    run("parse_in_zone", |c| {
+        let zone = gotime::load_location(s(c, "zone")).expect("known zone");
+        let got = gotime::parse_in_zone(s(c, "layout"), s(c, "value"), &zone);
+        let err = s(c, "error");
+        let want = if err.is_empty() {
+            Ok(ts(
+                c["unix"].as_i64().unwrap_or(0),
+                c["nanos"].as_u64().unwrap_or(0) as u32,
+                s(c, "zone_name"),
+                c["offset"].as_i64().unwrap_or(0) as i32,
+            ))
+        } else {
+            Err(gotime::TimeError(err.to_string()))
+        };
+        (got != want).then(|| {
+            format!(
+                "{} {:?} {:?}: got {got:?} want {want:?}",
+                s(c, "zone"),
+                s(c, "layout"),
+                s(c, "value")
+            )
+        })
     });
 }

@@ -213,7 +213,7 @@ type timeParseCase struct {
 	Unix   int64  `json:"unix"`
 	Nanos  int    `json:"nanos"`
 	Offset int    `json:"offset"`
-	Zone   string `json:"zone"`
+	Zone2  string `json:"zone_name"`
 	Error  string `json:"error"`
 }
 
@@ -402,13 +402,14 @@ func main() {
 		} else {
 			c.Unix = t.Unix()
 			c.Nanos = t.Nanosecond()
-			c.Zone, c.Offset = t.Zone()
+			c.Zone2, c.Offset = t.Zone()
 		}
 		tpcases = append(tpcases, c)
 	}
 
 	fcases, ucases, tfcases, tpcases = randomCases(a, fcases, ucases, tfcases, tpcases)
 	jfcases := jsonFmtCases()
+	zcases, pzcases := zoneCases(parses)
 
 	w := os.Stdout
 	fmt.Fprintf(w, "{\"go\": %q,\n", runtime.Version())
@@ -418,7 +419,9 @@ func main() {
 	section(w, "unmarshal", ucases, false)
 	section(w, "time_format", tfcases, false)
 	section(w, "time_parse", tpcases, false)
-	section(w, "json_fmt", jfcases, true)
+	section(w, "json_fmt", jfcases, false)
+	section(w, "zones", zcases, false)
+	section(w, "parse_in_zone", pzcases, true)
 	fmt.Fprintln(w, "}")
 }
 
@@ -634,7 +637,7 @@ func randomCases(a map[string]any, fcases []fmtCase, ucases []unmarshalCase, tfc
 		} else {
 			c.Unix = p.Unix()
 			c.Nanos = p.Nanosecond()
-			c.Zone, c.Offset = p.Zone()
+			c.Zone2, c.Offset = p.Zone()
 		}
 		tpcases = append(tpcases, c)
 	}
@@ -710,4 +713,58 @@ func jsonFmtCases() []jsonFmtCase {
 		out = append(out, c)
 	}
 	return out
+}
+
+type zoneCase struct {
+	Name   string `json:"name"`
+	Abbrev string `json:"abbrev"`
+	Offset int    `json:"offset"`
+	Error  string `json:"error"`
+}
+
+type parseZoneCase struct {
+	Zone string `json:"zone"`
+	timeParseCase
+}
+
+// zoneCases records LoadLocation for zones that need no database (and some
+// that do not exist), and ParseInLocation in two fixed zones.
+func zoneCases(parses [][2]string) ([]zoneCase, []parseZoneCase) {
+	names := []string{"", "UTC", "Etc/UTC", "UCT", "Etc/UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT", "GMT0", "Etc/GMT0",
+		"GMT+0", "GMT-0", "Etc/GMT+0", "Etc/GMT-0", "Greenwich", "Etc/Greenwich", "Etc/GMT-2", "Etc/GMT+5", "Etc/GMT-14", "Etc/GMT+12", "Etc/GMT-10",
+		"Etc/GMT+13", "Etc/GMT-15", "Etc/GMT+05", "Etc/GMT+", "Nowhere/Foo", "Etc/GMT5", "utc"}
+	var zs []zoneCase
+	for _, n := range names {
+		c := zoneCase{Name: n}
+		loc, err := time.LoadLocation(n)
+		if err != nil {
+			c.Error = err.Error()
+		} else {
+			c.Abbrev, c.Offset = time.Unix(1257894000, 0).In(loc).Zone()
+		}
+		zs = append(zs, c)
+	}
+	var ps []parseZoneCase
+	for _, zone := range []string{"Etc/GMT-2", "Etc/GMT+5", "GMT"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			panic(err)
+		}
+		extra := [][2]string{{"2006-01-02 15:04 MST", "2009-11-10 23:00 +02"}, {"2006-01-02 15:04 MST", "2009-11-10 23:00 -05"},
+			{"2006-01-02 15:04 -0700", "2009-11-10 23:00 +0200"}, {"2006-01-02 15:04 -0700 MST", "2009-11-10 23:00 +0200 +03"},
+			{"2006-01-02 15:04 MST", "2009-11-10 23:00 GMT"}, {"2006-01-02 15:04 -0700", "2009-11-10 23:00 -0500"}}
+		for _, p := range append(extra, parses...) {
+			c := parseZoneCase{Zone: zone, timeParseCase: timeParseCase{Layout: p[0], Value: p[1]}}
+			t, err := time.ParseInLocation(p[0], p[1], loc)
+			if err != nil {
+				c.Error = err.Error()
+			} else {
+				c.Unix = t.Unix()
+				c.Nanos = t.Nanosecond()
+				c.Zone2, c.Offset = t.Zone()
+			}
+			ps = append(ps, c)
+		}
+	}
+	return zs, ps
 }
