@@ -168,10 +168,10 @@ fn str_rv(s: String) -> Rv {
 
 /// Go's `evalArgs`: `fmt.Sprint` of the arguments, each made printable first.
 fn eval_args(args: &[Rv]) -> String {
-    if let [one] = args {
-        if let Value::String(s) = one.value() {
-            return s.to_string();
-        }
+    if let [one] = args
+        && let Value::String(s) = one.value()
+    {
+        return s.to_string();
     }
     let vals: Vec<Value> = args
         .iter()
@@ -566,8 +566,14 @@ mod tests {
 
     #[test]
     fn escapers() {
-        assert_eq!(html_escape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&#34;&lt;/a&gt;");
-        assert_eq!(js_escape("a'b\"c<d>=\\\n"), "a\\'b\\\"c\\u003Cd\\u003E\\u003D\\\\\\u000A");
+        assert_eq!(
+            html_escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&#34;&lt;/a&gt;"
+        );
+        assert_eq!(
+            js_escape("a'b\"c<d>=\\\n"),
+            "a\\'b\\\"c\\u003Cd\\u003E\\u003D\\\\\\u000A"
+        );
         assert_eq!(query_escape("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
     }
 }

@@ -27,12 +27,20 @@ pub(crate) enum Rv {
 impl Rv {
     /// A concrete value (a nil interface becomes invalid).
     pub fn conc(v: Value) -> Rv {
-        if v == Value::Nil { Rv::Invalid } else { Rv::C(v) }
+        if v == Value::Nil {
+            Rv::Invalid
+        } else {
+            Rv::C(v)
+        }
     }
 
     /// The value of a slot (map element, slice element, struct field) of type `t`.
     pub fn slot(v: Value, t: &Type) -> Rv {
-        if *t == Type::Any { Rv::I(v) } else { Rv::conc(v) }
+        if *t == Type::Any {
+            Rv::I(v)
+        } else {
+            Rv::conc(v)
+        }
     }
 
     /// Go's `indirectInterface`.
@@ -406,10 +414,8 @@ impl<'a> State<'a> {
                 ));
             }
         };
-        if !ran {
-            if let Some(el) = &r.else_list {
-                return self.walk_list(dot, el);
-            }
+        if !ran && let Some(el) = &r.else_list {
+            return self.walk_list(dot, el);
         }
         Ok(())
     }
@@ -426,7 +432,8 @@ impl<'a> State<'a> {
         }
         self.enter()?;
         let new_dot = self.eval_pipeline(dot, t.pipe.as_ref())?;
-        let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_string(), new_dot.clone())]);
+        let saved_vars =
+            std::mem::replace(&mut self.vars, vec![("$".to_string(), new_dot.clone())]);
         let saved_name = std::mem::replace(&mut self.tmpl_name, t.name.clone());
         let saved_node = self.node;
         self.template_depth += 1;
@@ -496,7 +503,10 @@ impl<'a> State<'a> {
             Arg::Nil(_) => self.err("nil is not a command"),
             Arg::Number(n) => self.ideal_constant(first, n),
             Arg::String(s) => Ok(Rv::C(Value::string(s.text.as_str()))),
-            _ => self.err(format!("can't evaluate command {}", quote(&first.to_string()))),
+            _ => self.err(format!(
+                "can't evaluate command {}",
+                quote(&first.to_string())
+            )),
         }
     }
 
@@ -705,7 +715,14 @@ impl<'a> State<'a> {
         }
     }
 
-    fn check_arity(&self, name: &str, fixed: usize, variadic: bool, nargs: usize, num_in: usize) -> R<()> {
+    fn check_arity(
+        &self,
+        name: &str,
+        fixed: usize,
+        variadic: bool,
+        nargs: usize,
+        num_in: usize,
+    ) -> R<()> {
         if variadic {
             if num_in < fixed {
                 return self.err(format!(
@@ -730,7 +747,13 @@ impl<'a> State<'a> {
     ) -> R<Rv> {
         let num_in = args.len() + usize::from(fin.is_some());
         let fixed = func.params.len();
-        self.check_arity(func.name, fixed, func.variadic.is_some(), args.len(), num_in)?;
+        self.check_arity(
+            func.name,
+            fixed,
+            func.variadic.is_some(),
+            args.len(),
+            num_in,
+        )?;
         let mut argv: Vec<Value> = Vec::with_capacity(num_in);
         let mut i = 0;
         while i < fixed && i < args.len() {
@@ -882,14 +905,14 @@ impl<'a> State<'a> {
         }
         let want = p.go_type();
         let mut value = value;
-        if let Rv::I(inner) = &value {
-            if *inner != Value::Nil {
-                let c = Rv::C(inner.clone());
-                if inner.type_of() == want {
-                    return Ok(c);
-                }
-                value = c;
+        if let Rv::I(inner) = &value
+            && *inner != Value::Nil
+        {
+            let c = Rv::C(inner.clone());
+            if inner.type_of() == want {
+                return Ok(c);
             }
+            value = c;
         }
         match &value {
             Rv::C(v) if v.type_of() == want => Ok(value),
@@ -1035,10 +1058,10 @@ pub(crate) fn printable(v: Rv) -> String {
 /// Go's `printableValue`: pointers are followed (a nil one stays), no value is
 /// `None` (printed `<no value>`).
 pub(crate) fn printable_value(v: Rv) -> Option<Value> {
-    if let Rv::C(x @ Value::Ptr(_)) = &v {
-        if kapsel_sprig::stringer(x).is_some() {
-            return Some(x.clone());
-        }
+    if let Rv::C(x @ Value::Ptr(_)) = &v
+        && kapsel_sprig::stringer(x).is_some()
+    {
+        return Some(x.clone());
     }
     let v = match v {
         Rv::C(Value::Ptr(_)) => v.indirect().0,

@@ -247,18 +247,26 @@ impl<'a> Lexer<'a> {
     }
 
     fn backup(&mut self) {
-        if !self.at_eof && self.pos > 0 {
-            if let Some(c) = self.input.get(..self.pos).and_then(|s| s.chars().next_back()) {
-                self.pos -= c.len_utf8();
-                if c == '\n' {
-                    self.line -= 1;
-                }
+        if !self.at_eof
+            && self.pos > 0
+            && let Some(c) = self
+                .input
+                .get(..self.pos)
+                .and_then(|s| s.chars().next_back())
+        {
+            self.pos -= c.len_utf8();
+            if c == '\n' {
+                self.line -= 1;
             }
         }
     }
 
     fn this_item(&mut self, t: ItemType) -> Item {
-        let val = self.input.get(self.start..self.pos).unwrap_or("").to_string();
+        let val = self
+            .input
+            .get(self.start..self.pos)
+            .unwrap_or("")
+            .to_string();
         let i = Item {
             typ: t,
             pos: self.start,
@@ -482,10 +490,10 @@ impl<'a> Lexer<'a> {
             Some('$') => Some(State::Variable),
             Some('\'') => Some(State::Char),
             Some('.') => {
-                if let Some(&b) = self.input.as_bytes().get(self.pos) {
-                    if !b.is_ascii_digit() {
-                        return Some(State::Field);
-                    }
+                if let Some(&b) = self.input.as_bytes().get(self.pos)
+                    && !b.is_ascii_digit()
+                {
+                    return Some(State::Field);
                 }
                 self.backup();
                 Some(State::Number)
@@ -544,7 +552,11 @@ impl<'a> Lexer<'a> {
                 continue;
             }
             self.backup();
-            let word = self.input.get(self.start..self.pos).unwrap_or("").to_string();
+            let word = self
+                .input
+                .get(self.start..self.pos)
+                .unwrap_or("")
+                .to_string();
             if !self.at_terminator() {
                 return self.errorf(format!("bad character {}", sharp_u(r)));
             }
@@ -627,13 +639,22 @@ impl<'a> Lexer<'a> {
 
     fn lex_number(&mut self) -> Option<State> {
         if !self.scan_number() {
-            let s = self.input.get(self.start..self.pos).unwrap_or("").to_string();
+            let s = self
+                .input
+                .get(self.start..self.pos)
+                .unwrap_or("")
+                .to_string();
             return self.errorf(format!("bad number syntax: {}", gostrconv::quote(&s)));
         }
         if let Some('+' | '-') = self.peek() {
-            if !self.scan_number() || self.input.as_bytes().get(self.pos.wrapping_sub(1)) != Some(&b'i')
+            if !self.scan_number()
+                || self.input.as_bytes().get(self.pos.wrapping_sub(1)) != Some(&b'i')
             {
-                let s = self.input.get(self.start..self.pos).unwrap_or("").to_string();
+                let s = self
+                    .input
+                    .get(self.start..self.pos)
+                    .unwrap_or("")
+                    .to_string();
                 return self.errorf(format!("bad number syntax: {}", gostrconv::quote(&s)));
             }
             return self.emit(ItemType::Complex);
@@ -749,7 +770,10 @@ mod tests {
     #[test]
     fn number_error() {
         let got = items("{{3k}}");
-        assert_eq!(got.last().map(|x| x.1.as_str()), Some("bad number syntax: \"3k\""));
+        assert_eq!(
+            got.last().map(|x| x.1.as_str()),
+            Some("bad number syntax: \"3k\"")
+        );
     }
 
     #[test]

@@ -17,6 +17,10 @@
 //! a few hundred levels (parentheses, control structures) and template recursion
 //! deeper than [`MAX_TEMPLATE_DEPTH`] are errors, where Go's limits are higher.
 
+// `ExecError` carries Go's full location and message by value (the public API
+// the other crates use); errors are the cold path, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod ast;
 mod builtins;
 mod exec;

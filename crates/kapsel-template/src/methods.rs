@@ -33,14 +33,14 @@ fn fmt_int(v: &Value, layout: &str) -> Result<Value, String> {
 /// Finds method `name` on `original` (the value before indirection) or
 /// `indirect` (after following pointers).
 pub(crate) fn find(original: &Value, indirect: &Value, name: &str) -> Option<Method> {
-    if name == "String" {
-        if let Some(s) = kapsel_sprig::stringer(original) {
-            return Some(Method {
-                recv: Value::string(s),
-                params: &[],
-                call: |r, _| Ok(r.clone()),
-            });
-        }
+    if name == "String"
+        && let Some(s) = kapsel_sprig::stringer(original)
+    {
+        return Some(Method {
+            recv: Value::string(s),
+            params: &[],
+            call: |r, _| Ok(r.clone()),
+        });
     }
     time_of(indirect)?;
     let recv = indirect.clone();
@@ -61,7 +61,9 @@ pub(crate) fn find(original: &Value, indirect: &Value, name: &str) -> Option<Met
         "Nanosecond" => m(&[], |r, _| {
             Ok(Value::Int(time_of(r).map_or(0, |t| i64::from(t.nanos))))
         }),
-        "Unix" => m(&[], |r, _| Ok(Value::Int64(time_of(r).map_or(0, |t| t.unix_secs)))),
+        "Unix" => m(&[], |r, _| {
+            Ok(Value::Int64(time_of(r).map_or(0, |t| t.unix_secs)))
+        }),
         "UnixMilli" => m(&[], |r, _| {
             Ok(Value::Int64(time_of(r).map_or(0, |t| {
                 t.unix_secs.wrapping_mul(1000) + i64::from(t.nanos / 1_000_000)
@@ -73,9 +75,9 @@ pub(crate) fn find(original: &Value, indirect: &Value, name: &str) -> Option<Met
             })))
         }),
         "IsZero" => m(&[], |r, _| {
-            Ok(Value::Bool(
-                time_of(r).is_some_and(|t| t.unix_secs == GoTime::zero().unix_secs && t.nanos == 0),
-            ))
+            Ok(Value::Bool(time_of(r).is_some_and(|t| {
+                t.unix_secs == GoTime::zero().unix_secs && t.nanos == 0
+            })))
         }),
         "UTC" => m(&[], |r, _| {
             let t = time_of(r).ok_or_else(|| "not a time".to_string())?;

@@ -184,7 +184,11 @@ impl TreeParser {
         if token.typ == ItemType::Error {
             let mut extra = String::new();
             if self.action_line != 0 && self.action_line != token.line {
-                extra = format!(" in action started at {}:{}", self.name_for_errors(), self.action_line);
+                extra = format!(
+                    " in action started at {}:{}",
+                    self.name_for_errors(),
+                    self.action_line
+                );
                 if token.val.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
@@ -329,7 +333,11 @@ impl TreeParser {
             ItemType::Block => return self.block_control(sh, start),
             ItemType::Break | ItemType::Continue => {
                 let is_break = token.typ == ItemType::Break;
-                let ctx = if is_break { "{{break}}" } else { "{{continue}}" };
+                let ctx = if is_break {
+                    "{{break}}"
+                } else {
+                    "{{continue}}"
+                };
                 let t = self.next_non_space(sh);
                 if t.typ != ItemType::RightDelim {
                     return self.unexpected(&t, ctx);
@@ -341,7 +349,11 @@ impl TreeParser {
                     pos: token.pos,
                     span: start..t.pos + t.val.len(),
                 };
-                return Ok(Parsed::Node(if is_break { Node::Break(k) } else { Node::Continue(k) }));
+                return Ok(Parsed::Node(if is_break {
+                    Node::Break(k)
+                } else {
+                    Node::Continue(k)
+                }));
             }
             ItemType::Else => return self.else_control(sh),
             ItemType::End => {
@@ -350,9 +362,9 @@ impl TreeParser {
                     end: t.pos + t.val.len(),
                 });
             }
-            ItemType::If => return self.branch(sh, "if", start).map(|n| Parsed::Node(n)),
-            ItemType::Range => return self.branch(sh, "range", start).map(|n| Parsed::Node(n)),
-            ItemType::With => return self.branch(sh, "with", start).map(|n| Parsed::Node(n)),
+            ItemType::If => return self.branch(sh, "if", start).map(Parsed::Node),
+            ItemType::Range => return self.branch(sh, "range", start).map(Parsed::Node),
+            ItemType::With => return self.branch(sh, "with", start).map(Parsed::Node),
             ItemType::Template => return self.template_control(sh, start),
             _ => {}
         }
@@ -376,7 +388,12 @@ impl TreeParser {
     }
 
     /// Returns the pipeline and the end offset of its terminating token.
-    fn pipeline(&mut self, sh: &mut Shared, context: &str, end: ItemType) -> PResult<(PipeNode, usize)> {
+    fn pipeline(
+        &mut self,
+        sh: &mut Shared,
+        context: &str,
+        end: ItemType,
+    ) -> PResult<(PipeNode, usize)> {
         let token = self.peek_non_space(sh);
         let mut pipe = PipeNode {
             pos: token.pos,
@@ -465,7 +482,10 @@ impl TreeParser {
                 c.args.first(),
                 Some(Arg::Bool(_) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(_) | Arg::String(_))
             ) {
-                return self.errorf(format!("non executable command in pipeline stage {}", i + 1));
+                return self.errorf(format!(
+                    "non executable command in pipeline stage {}",
+                    i + 1
+                ));
             }
         }
         Ok(())
@@ -483,7 +503,12 @@ impl TreeParser {
         })
     }
 
-    fn parse_control(&mut self, sh: &mut Shared, context: &str, start: usize) -> PResult<BranchNode> {
+    fn parse_control(
+        &mut self,
+        sh: &mut Shared,
+        context: &str,
+        start: usize,
+    ) -> PResult<BranchNode> {
         let (pipe, _) = self.pipeline(sh, context, ItemType::RightDelim)?;
         if context == "range" {
             self.range_depth += 1;
@@ -520,7 +545,9 @@ impl TreeParser {
                 let (el, n2) = self.item_list(sh)?;
                 match n2 {
                     Parsed::End { end, .. } => end_off = end,
-                    other => return self.errorf(format!("expected end; found {}", other.go_string())),
+                    other => {
+                        return self.errorf(format!("expected end; found {}", other.go_string()));
+                    }
                 }
                 else_list = Some(el);
             }
@@ -543,7 +570,9 @@ impl TreeParser {
         let (root, end) = block.item_list(sh)?;
         let end_off = match end {
             Parsed::End { end, .. } => end,
-            other => return self.errorf(format!("unexpected {} in {}", other.go_string(), context)),
+            other => {
+                return self.errorf(format!("unexpected {} in {}", other.go_string(), context));
+            }
         };
         block.add(sh, root)?;
         Ok(Parsed::Node(Node::Template(TemplateNode {
@@ -681,7 +710,7 @@ impl TreeParser {
             ItemType::Variable => {
                 let ident: Vec<String> = token.val.split('.').map(str::to_string).collect();
                 let first = ident.first().cloned().unwrap_or_default();
-                if !self.vars.iter().any(|v| *v == first) {
+                if !self.vars.contains(&first) {
                     return self.errorf(format!(
                         "undefined variable {}",
                         kapsel_govalue::gostrconv::quote(&first)
@@ -781,18 +810,18 @@ pub(crate) fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<Number
         n.is_complex = true;
         return Ok(n);
     }
-    if let Some(body) = text.strip_suffix('i') {
-        if let Some(f) = strconv::parse_float(body) {
-            n.is_complex = true;
-            // simplifyComplex with a zero real part: a float only if f == 0.
-            if f == 0.0 {
-                n.is_float = true;
-                n.float64 = 0.0;
-                n.is_int = true;
-                n.is_uint = true;
-            }
-            return Ok(n);
+    if let Some(body) = text.strip_suffix('i')
+        && let Some(f) = strconv::parse_float(body)
+    {
+        n.is_complex = true;
+        // simplifyComplex with a zero real part: a float only if f == 0.
+        if f == 0.0 {
+            n.is_float = true;
+            n.float64 = 0.0;
+            n.is_int = true;
+            n.is_uint = true;
         }
+        return Ok(n);
     }
     let u = strconv::parse_uint(text);
     if let Some(u) = u {

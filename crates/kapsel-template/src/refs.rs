@@ -41,12 +41,25 @@ pub fn field_references(t: &Template) -> Vec<FieldRef> {
     let mut out = Vec::new();
     for (name, tree) in t.trees() {
         let top = name == t.name();
-        let dot = if top { FieldRoot::TopDot } else { FieldRoot::Unknown };
-        let dollar = if top { FieldRoot::Dollar } else { FieldRoot::Unknown };
-        let mut w = Walker { out: &mut out, dollar };
+        let dot = if top {
+            FieldRoot::TopDot
+        } else {
+            FieldRoot::Unknown
+        };
+        let dollar = if top {
+            FieldRoot::Dollar
+        } else {
+            FieldRoot::Unknown
+        };
+        let mut w = Walker {
+            out: &mut out,
+            dollar,
+        };
         w.list(tree, dot);
     }
-    out.sort_by(|a, b| (a.span.start, a.span.end, a.via_index).cmp(&(b.span.start, b.span.end, b.via_index)));
+    out.sort_by(|a, b| {
+        (a.span.start, a.span.end, a.via_index).cmp(&(b.span.start, b.span.end, b.via_index))
+    });
     out.dedup();
     out
 }
@@ -96,28 +109,27 @@ impl Walker<'_> {
     }
 
     fn cmd(&mut self, c: &CommandNode, dot: FieldRoot) {
-        if let [Arg::Identifier(id), item, keys @ ..] = c.args.as_slice() {
-            if id.name == "index" {
-                if let Some((root, mut chain)) = self.base(item, dot) {
-                    let mut last = item.span().end;
-                    for k in keys {
-                        match k {
-                            Arg::String(s) => {
-                                chain.push(s.text.clone());
-                                last = s.span.end;
-                            }
-                            _ => break,
-                        }
+        if let [Arg::Identifier(id), item, keys @ ..] = c.args.as_slice()
+            && id.name == "index"
+            && let Some((root, mut chain)) = self.base(item, dot)
+        {
+            let mut last = item.span().end;
+            for k in keys {
+                match k {
+                    Arg::String(s) => {
+                        chain.push(s.text.clone());
+                        last = s.span.end;
                     }
-                    if chain.len() > self.base(item, dot).map_or(0, |b| b.1.len()) {
-                        self.out.push(FieldRef {
-                            root,
-                            chain,
-                            span: id.span.start..last,
-                            via_index: true,
-                        });
-                    }
+                    _ => break,
                 }
+            }
+            if chain.len() > self.base(item, dot).map_or(0, |b| b.1.len()) {
+                self.out.push(FieldRef {
+                    root,
+                    chain,
+                    span: id.span.start..last,
+                    via_index: true,
+                });
             }
         }
         for a in &c.args {
@@ -145,15 +157,13 @@ impl Walker<'_> {
                 span: f.span.clone(),
                 via_index: false,
             }),
-            Arg::Variable(v) => {
-                if v.ident.len() > 1 && v.ident[0] == "$" {
-                    self.out.push(FieldRef {
-                        root: self.dollar,
-                        chain: v.ident[1..].to_vec(),
-                        span: v.span.clone(),
-                        via_index: false,
-                    });
-                }
+            Arg::Variable(v) if v.ident.len() > 1 && v.ident[0] == "$" => {
+                self.out.push(FieldRef {
+                    root: self.dollar,
+                    chain: v.ident[1..].to_vec(),
+                    span: v.span.clone(),
+                    via_index: false,
+                });
             }
             Arg::Chain(c) => self.arg(&c.node, dot),
             Arg::Pipe(p) => self.pipe(p, dot),

@@ -168,7 +168,8 @@ pub(crate) fn parse_uint(s: &str) -> Option<u64> {
         return None;
     }
     let b = s.as_bytes();
-    let (base, digits): (u32, &str) = if b[0] == b'0' && b.len() >= 3 && matches!(b[1], b'x' | b'X') {
+    let (base, digits): (u32, &str) = if b[0] == b'0' && b.len() >= 3 && matches!(b[1], b'x' | b'X')
+    {
         (16, s.get(2..)?)
     } else if b[0] == b'0' && b.len() >= 3 && matches!(b[1], b'o' | b'O') {
         (8, s.get(2..)?)

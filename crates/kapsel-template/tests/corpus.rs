@@ -2,6 +2,8 @@
 //! recorded with real Go text/template + sprig by `tools/template-oracle`) and
 //! compares output and error text exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use kapsel_template::{Options, Template, Value};
@@ -13,7 +15,10 @@ fn corpus_dir() -> PathBuf {
 /// Cases known to differ, with the reason. Anything else differing fails.
 const KNOWN: &[(&str, &str)] = &[
     ("b049", "complex constants are not supported by Kapsel"),
-    ("l040", "sprig `set` mutating a map in place: Values are immutable"),
+    (
+        "l040",
+        "sprig `set` mutating a map in place: Values are immutable",
+    ),
     ("x007", "sprig dateInZone with IANA zones (sprig crate)"),
     ("x037", "sprig encryptAES not implemented (sprig crate)"),
 ];
@@ -45,7 +50,9 @@ fn run_file(file: &str) -> (usize, Vec<String>) {
             None => Ok(c["output"].as_str().unwrap_or("").to_string()),
         };
         if got != want && !KNOWN.iter().any(|(k, _)| *k == name) {
-            bad.push(format!("{name}: {src:?}\n   want {want:?}\n   got  {got:?}"));
+            bad.push(format!(
+                "{name}: {src:?}\n   want {want:?}\n   got  {got:?}"
+            ));
         }
     }
     (cases.len(), bad)

@@ -1,5 +1,7 @@
 //! Nothing panics or overflows the stack: deep nesting, recursion, garbage input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use kapsel_template::{Options, Template, Value};
 use proptest::prelude::*;
 
@@ -28,7 +30,13 @@ fn small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
 
 #[test]
 fn deep_parentheses_error_not_overflow() {
-    let r = small_stack(|| run(&format!("{{{{{}1{}}}}}", "(".repeat(5000), ")".repeat(5000))));
+    let r = small_stack(|| {
+        run(&format!(
+            "{{{{{}1{}}}}}",
+            "(".repeat(5000),
+            ")".repeat(5000)
+        ))
+    });
     let e = r.unwrap_err();
     assert!(e.contains("max expression depth exceeded"), "{e}");
 }
@@ -109,10 +117,24 @@ proptest! {
 fn probe_depths() {
     for d in [50usize, 99, 100, 101] {
         let src = format!("{{{{{}1{}}}}}", "(".repeat(d), ")".repeat(d));
-        let ok = std::thread::Builder::new().stack_size(2 << 20).spawn(move || { let _ = run(&src); }).unwrap().join().is_ok();
+        let ok = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let _ = run(&src);
+            })
+            .unwrap()
+            .join()
+            .is_ok();
         eprintln!("parens {d}: {ok}");
         let src = format!("{}x{}", "{{if 1}}".repeat(d), "{{end}}".repeat(d));
-        let ok = std::thread::Builder::new().stack_size(2 << 20).spawn(move || { let _ = run(&src); }).unwrap().join().is_ok();
+        let ok = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let _ = run(&src);
+            })
+            .unwrap()
+            .join()
+            .is_ok();
         eprintln!("ifs {d}: {ok}");
     }
 }
