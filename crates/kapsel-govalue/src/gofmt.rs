@@ -6,12 +6,17 @@
 //!
 //! The printer follows the structure of Go's `fmt` (`printArg` for operands,
 //! `printValue` for what is reached inside them, `badVerb` for `%!x(T=v)` notes),
-//! so flags, padding and error notes come out as Go writes them.
+//! so flags, padding and error notes come out as Go writes them. It is checked
+//! against outputs of Go 1.26 in `tests/govectors.rs`.
 //!
 //! Known differences from Go:
 //! - A pointer that Go prints as an address (a nested pointer, `%p`, a pointer to
 //!   a non-aggregate) prints the fixed address `0xc000000000`: real addresses are
-//!   not reproducible. Non-nil maps and slices under `%p` use the same address.
+//!   not reproducible. Non-nil maps and slices under `%p` use the same address
+//!   (Go prints its zero-size allocation base for an empty slice).
+//! - Values print through their [`Value`] kind: named Go types whose own
+//!   `String`/`Error`/`Format` methods Go would call are not modelled, except
+//!   `time.Time` (`String`, `GoString`) and `*time.Time`.
 //! - `time.Time` printed with a verb that does not use its `String` method (e.g.
 //!   `%d`) shows its internal fields as Go does (`{wall ext loc}`) assuming no
 //!   monotonic clock reading; a non-UTC location prints as the fixed address.

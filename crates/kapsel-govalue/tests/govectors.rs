@@ -306,6 +306,37 @@ fn arg(id: &str) -> Value {
         "t_oddoff" => tv(ts(1_257_894_000, 0, "", 5 * 3600 + 30 * 60 + 15)),
         "pt_utc" => Value::ptr(tv(ts(1_257_894_000, 0, "UTC", 0))),
         "pnil_time" => Value::NilPtr(Type::Time),
+        "map_time" => map_of(
+            Type::Time,
+            vec![
+                ("a", tv(ts(1_257_894_000, 0, "UTC", 0))),
+                ("b", tv(ts(1_257_894_000, 5000, "", 7200))),
+            ],
+        ),
+        "sl_anytime" => Value::slice(
+            Type::Any,
+            vec![tv(ts(1_257_894_000, 0, "PST", -8 * 3600)), Value::Nil],
+        ),
+        "st_time" => {
+            let wt = Arc::new(StructType {
+                name: "main.WithTime".into(),
+                fields: vec![
+                    untagged("T", Type::Time),
+                    untagged("P", Type::ptr(Type::Time)),
+                    untagged("N", Type::ptr(Type::Time)),
+                    named("At", Type::Any, "at", true),
+                ],
+            });
+            st(
+                &wt,
+                vec![
+                    tv(ts(1_257_894_000, 0, "UTC", 0)),
+                    Value::ptr(tv(ts(1_257_894_000, 1, "UTC", 0))),
+                    Value::NilPtr(Type::Time),
+                    tv(ts(0, 0, "UTC", 0)),
+                ],
+            )
+        }
         "st_dom" | "st_dom_nil" => {
             let i1 = Arc::new(StructType {
                 name: "main.Inner1".into(),

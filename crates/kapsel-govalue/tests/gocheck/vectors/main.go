@@ -55,6 +55,13 @@ type Tagged struct {
 	H bool        `json:"h,omitempty"`
 }
 
+type WithTime struct {
+	T  time.Time
+	P  *time.Time
+	N  *time.Time
+	At interface{} `json:"at,omitempty"`
+}
+
 type Inner1 struct {
 	X int
 	Y int `json:"y"`
@@ -171,6 +178,9 @@ func args() map[string]any {
 		"t_oddoff":   ts(1257894000, 0, "", 5*3600+30*60+15),
 		"pt_utc":     func() *time.Time { t := ts(1257894000, 0, "UTC", 0); return &t }(),
 		"pnil_time":  (*time.Time)(nil),
+		"map_time":   map[string]time.Time{"a": ts(1257894000, 0, "UTC", 0), "b": ts(1257894000, 5000, "", 7200)},
+		"sl_anytime": []interface{}{ts(1257894000, 0, "PST", -8*3600), nil},
+		"st_time":    WithTime{T: ts(1257894000, 0, "UTC", 0), P: func() *time.Time { t := ts(1257894000, 1, "UTC", 0); return &t }(), At: ts(0, 0, "UTC", 0)},
 		"st_dom":     Dom{Inner1: Inner1{1, 2, 3}, Inner2: &Inner2{4, 5, 6}, Z: "z", V: 7},
 		"st_dom_nil": Dom{Inner1: Inner1{1, 2, 3}, Z: "z", V: 7},
 	}
