@@ -701,6 +701,11 @@ impl Printer {
         if self.erroring {
             return false;
         }
+        if verb == 'w' {
+            // %w is for fmt.Errorf only (and no template value is an error).
+            self.bad_verb(verb, Bad::Val(v));
+            return true;
+        }
         let t = match v {
             Value::Time(t) => Some(&**t),
             Value::Ptr(inner) => match &**inner {
@@ -1104,7 +1109,7 @@ impl Printer {
                 self.write_char(verb);
                 self.write_str("(MISSING)");
             } else {
-                if verb == 'v' {
+                if verb == 'v' || verb == 'w' {
                     self.f.sharp_v = self.f.sharp;
                     self.f.sharp = false;
                     self.f.plus_v = self.f.plus;

@@ -247,7 +247,7 @@ func main() {
 	}
 	sortStrings(ids)
 
-	verbs := []string{"v", "+v", "#v", "T", "t", "d", "b", "o", "O", "x", "X", "c", "q", "U", "e", "E", "f", "F", "g", "G", "s", "p"}
+	verbs := []string{"v", "+v", "#v", "T", "t", "d", "b", "o", "O", "x", "X", "c", "q", "U", "e", "E", "f", "F", "g", "G", "s", "p", "w"}
 	flagSets := []string{"", "+", "-", "#", " ", "0", "8", "-8", "08", ".3", "8.3", "+.3", "# ", ".0", "+08"}
 	var fcases []fmtCase
 	for _, id := range ids {
@@ -516,7 +516,7 @@ func randomCases(a map[string]any, fcases []fmtCase, ucases []unmarshalCase, tfc
 		n, _ := strconv.Atoi(id[2:])
 		return n
 	}
-	verbs := "vvvdsqxXtTbcoOUeEfFgG%"
+	verbs := "vvvdsqxXtTbcoOUeEfFgG%wy"
 	for i := 0; i < 3000; i++ {
 		var f strings.Builder
 		var ids []string
