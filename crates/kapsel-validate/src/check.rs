@@ -30,6 +30,16 @@ fn did_you_mean(s: Option<&str>) -> Option<String> {
 
 impl Ctx<'_> {
     fn label(&self, span: Range<usize>, message: impl Into<String>) -> Label {
+        let text = self.src.text;
+        let mut start = span.start.min(text.len());
+        while start > 0 && !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = span.end.clamp(start, text.len());
+        while end < text.len() && !text.is_char_boundary(end) {
+            end += 1;
+        }
+        let span = start..end;
         let (line, col) = self.src.line_col(span.start);
         Label {
             span,
@@ -97,7 +107,7 @@ impl Ctx<'_> {
                         (second.clone(), "duplicate key".into()),
                         (first.clone(), "first defined here".into()),
                     ],
-                    Some("YAML decoders keep only one of the values; remove one of them".into()),
+                    Some("kubectl and Kanister reject this (`key already set in map`); keep only one".into()),
                 ),
                 LoadIssue::TooDeep { at } => self.error(
                     "KV0006",

@@ -55,5 +55,8 @@ fn wait_warning_fails_only_with_deny_warnings() {
     assert!(report.has_errors(true));
     let d = &report.diagnostics[0];
     assert_eq!(d.code, "KV0204");
-    assert!(d.help.as_deref().is_some_and(|h| h.contains("WaitV2")), "{d:?}");
+    assert!(
+        d.help.as_deref().is_some_and(|h| h.contains("WaitV2")),
+        "{d:?}"
+    );
 }
