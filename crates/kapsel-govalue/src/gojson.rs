@@ -28,14 +28,14 @@ pub struct JsonError(pub String);
 /// `json.Marshal(v)`.
 pub fn marshal(v: &Value) -> Result<String, JsonError> {
     let mut out = String::new();
-    encode(&mut out, v, None)?;
+    encode(&mut out, v, None, true)?;
     Ok(out)
 }
 
 /// `json.MarshalIndent(v, prefix, indent)`.
 pub fn marshal_indent(v: &Value, prefix: &str, indent: &str) -> Result<String, JsonError> {
     let mut out = String::new();
-    encode(&mut out, v, Some((prefix, indent, 0)))?;
+    encode(&mut out, v, Some((prefix, indent, 0)), true)?;
     Ok(out)
 }
 
@@ -80,8 +80,22 @@ pub fn base64_std(b: &[u8]) -> String {
     out
 }
 
+/// What sprig's `toRawJson` gives: a `json.Encoder` with `SetEscapeHTML(false)`
+/// (so `<`, `>` and `&` stay as they are; U+2028, U+2029 and control characters
+/// are still escaped), without the newline `Encode` appends.
+pub fn marshal_raw(v: &Value) -> Result<String, JsonError> {
+    let mut out = String::new();
+    encode(&mut out, v, None, false)?;
+    Ok(out)
+}
+
 /// Appends `s` as a JSON string the way Go's encoder does with HTML escaping on.
 pub fn append_string(out: &mut String, s: &[u8]) {
+    append_string_with(out, s, true);
+}
+
+/// Appends `s` as a JSON string; `html` escapes `<`, `>` and `&` as `\u003c`...
+pub fn append_string_with(out: &mut String, s: &[u8], html: bool) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     for r in gostrconv::decode_go(s) {
@@ -97,7 +111,7 @@ pub fn append_string(out: &mut String, s: &[u8]) {
                 '\t' => out.push_str("\\t"),
                 '\u{2028}' => out.push_str("\\u2028"),
                 '\u{2029}' => out.push_str("\\u2029"),
-                c if (c as u32) < 0x20 || c == '<' || c == '>' || c == '&' => {
+                c if (c as u32) < 0x20 || (html && (c == '<' || c == '>' || c == '&')) => {
                     let b = c as u32 as usize;
                     out.push_str("\\u00");
                     out.push(HEX[b >> 4] as char);
@@ -186,7 +200,7 @@ fn encode_time(out: &mut String, t: &crate::value::GoTime) -> Result<(), JsonErr
     Ok(())
 }
 
-fn encode(out: &mut String, v: &Value, ind: Indent<'_>) -> Result<(), JsonError> {
+fn encode(out: &mut String, v: &Value, ind: Indent<'_>, html: bool) -> Result<(), JsonError> {
     match v {
         Value::Nil | Value::NilBytes | Value::NilSlice(_) | Value::NilMap(_) | Value::NilPtr(_) => {
             out.push_str("null")
@@ -194,14 +208,14 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>) -> Result<(), JsonError>
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&format_float(*f)?),
-        Value::String(s) => append_string(out, s.as_bytes()),
+        Value::String(s) => append_string_with(out, s.as_bytes(), html),
         Value::Bytes(b) => {
             out.push('"');
             out.push_str(&base64_std(b));
             out.push('"');
         }
         Value::Time(t) => encode_time(out, t)?,
-        Value::Ptr(inner) => encode(out, inner, ind)?,
+        Value::Ptr(inner) => encode(out, inner, ind, html)?,
         Value::Slice(s) => {
             out.push('[');
             let inner = ind.map(|(p, i, d)| (p, i, d + 1));
@@ -212,7 +226,7 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>) -> Result<(), JsonError>
                 if let Some((p, i, d)) = inner {
                     newline(out, p, i, d);
                 }
-                encode(out, it, inner)?;
+                encode(out, it, inner, html)?;
             }
             if let Some((p, i, d)) = ind
                 && !s.items.is_empty()
@@ -224,12 +238,12 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>) -> Result<(), JsonError>
         Value::Map(m) => {
             let entries: Vec<(&str, &Value)> =
                 m.entries.iter().map(|(k, v)| (k.as_str(), v)).collect();
-            encode_object(out, &entries, ind)?;
+            encode_object(out, &entries, ind, html)?;
         }
         Value::Struct(s) => {
             let mut entries: Vec<(&str, &Value)> = Vec::new();
             struct_entries(s, &mut entries);
-            encode_object(out, &entries, ind)?;
+            encode_object(out, &entries, ind, html)?;
         }
     }
     Ok(())
@@ -348,6 +362,7 @@ fn encode_object(
     out: &mut String,
     entries: &[(&str, &Value)],
     ind: Indent<'_>,
+    html: bool,
 ) -> Result<(), JsonError> {
     out.push('{');
     let inner = ind.map(|(p, i, d)| (p, i, d + 1));
@@ -358,12 +373,12 @@ fn encode_object(
         if let Some((p, i, d)) = inner {
             newline(out, p, i, d);
         }
-        append_string(out, key.as_bytes());
+        append_string_with(out, key.as_bytes(), html);
         out.push(':');
         if ind.is_some() {
             out.push(' ');
         }
-        encode(out, val, inner)?;
+        encode(out, val, inner, html)?;
     }
     if let Some((p, i, d)) = ind
         && !entries.is_empty()

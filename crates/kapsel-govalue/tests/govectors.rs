@@ -462,17 +462,21 @@ fn json_marshal_matches_go() {
         let got = gojson::marshal(&v);
         let got_ind = gojson::marshal_indent(&v, ">", "\t");
         let err = s(c, "error");
+        let got_raw = gojson::marshal_raw(&v);
         let ok = if err.is_empty() {
-            got.as_deref() == Ok(s(c, "expected")) && got_ind.as_deref() == Ok(s(c, "indented"))
+            got.as_deref() == Ok(s(c, "expected"))
+                && got_ind.as_deref() == Ok(s(c, "indented"))
+                && got_raw.as_deref() == Ok(s(c, "raw"))
         } else {
             got.as_ref().err().map(|e| e.0.as_str()) == Some(err)
         };
         (!ok).then(|| {
             format!(
-                "{}: got {got:?} / {got_ind:?} want {:?} / {:?} err {err:?}",
+                "{}: got {got:?} / {got_ind:?} / {got_raw:?} want {:?} / {:?} / {:?} err {err:?}",
                 s(c, "arg"),
                 s(c, "expected"),
-                s(c, "indented")
+                s(c, "indented"),
+                s(c, "raw")
             )
         })
     });

@@ -202,7 +202,20 @@ type jsonCase struct {
 	Arg      string `json:"arg"`
 	Expected string `json:"expected"`
 	Indented string `json:"indented"`
+	Raw      string `json:"raw"`
 	Error    string `json:"error"`
+}
+
+// rawJSON is sprig's toRawJson: an Encoder without HTML escaping, the final
+// newline trimmed.
+func rawJSON(v interface{}) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&v); err != nil {
+		return "error: " + err.Error()
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
 }
 
 type unmarshalCase struct {
@@ -323,6 +336,7 @@ func main() {
 			c.Expected = string(b)
 			ib, _ := json.MarshalIndent(a[id], ">", "\t")
 			c.Indented = string(ib)
+			c.Raw = rawJSON(a[id])
 		}
 		jcases = append(jcases, c)
 	}
