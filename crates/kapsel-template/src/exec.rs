@@ -144,14 +144,14 @@ enum At<'a> {
 }
 
 impl At<'_> {
-    fn pos_ctx(&self) -> Option<(usize, String)> {
+    fn pos_ctx(&self) -> Option<(usize, Span, String)> {
         match self {
             At::None => None,
-            At::Node(n) => Some((n.pos(), n.to_string())),
-            At::List(l) => Some((l.pos, l.to_string())),
-            At::Pipe(p) => Some((p.pos, p.to_string())),
-            At::Cmd(c) => Some((c.pos, c.to_string())),
-            At::Arg(a) => Some((a.pos(), a.to_string())),
+            At::Node(n) => Some((n.pos(), n.span(), n.to_string())),
+            At::List(l) => Some((l.pos, l.span.clone(), l.to_string())),
+            At::Pipe(p) => Some((p.pos, p.span.clone(), p.to_string())),
+            At::Cmd(c) => Some((c.pos, c.span.clone(), c.to_string())),
+            At::Arg(a) => Some((a.pos(), a.span(), a.to_string())),
         }
     }
 }
@@ -205,9 +205,9 @@ impl<'a> State<'a> {
 
     fn err<T>(&self, msg: impl Into<String>) -> R<T> {
         let message = msg.into();
-        let (offset, context) = match self.node.pos_ctx() {
-            Some((p, c)) => (p, Some(c)),
-            None => (0, None),
+        let (offset, span, context) = match self.node.pos_ctx() {
+            Some((p, sp, c)) => (p, Some(sp), Some(c)),
+            None => (0, None, None),
         };
         let (line, col, go_col) = locate(&self.t.src, offset);
         Err(Flow::Err(Box::new(ExecError {
@@ -216,6 +216,7 @@ impl<'a> State<'a> {
             offset,
             line,
             col,
+            span,
             context,
             message,
             go_col,

@@ -102,12 +102,15 @@ pub struct ExecError {
     pub name: String,
     /// The name of the template being executed (differs inside `define`s).
     pub template: String,
-    /// Byte offset of the failing node in the source.
+    /// Byte offset of the failing node in the source, where Go places it (for
+    /// `.A.B` that is the second field; see `span` for the whole node).
     pub offset: usize,
     /// Line of the failing node (1-based).
     pub line: usize,
     /// Column of the failing node (1-based, in characters).
     pub col: usize,
+    /// The source range of the failing node, if any.
+    pub span: Option<std::ops::Range<usize>>,
     /// Go's rendering of the failing node (`.Foo.Bar`, `index .A "x"`), if any.
     pub context: Option<String>,
     /// The message, e.g. `map has no entry for key "Foo"`.
