@@ -190,3 +190,55 @@ fn crds_and_schema() {
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(schema["properties"]["actions"].is_object(), "{schema}");
 }
+
+#[test]
+fn editor_schema_accepts_examples_and_flags_typos() {
+    let Some(ex) = examples() else { return };
+    let out = kapsel(&["schema", "blueprint"]);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut files = Vec::new();
+    let mut stack = vec![ex];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                files.push(p);
+            }
+        }
+    }
+    let mut checked = 0;
+    let mut postgres = None;
+    for f in files {
+        let docs: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        for d in docs.into_iter().filter(|d| d["kind"] == "Blueprint") {
+            let errors: Vec<String> = validator.iter_errors(&d).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+            checked += 1;
+            if f.ends_with("postgres/postgres-blueprint.yaml") {
+                postgres = Some(d);
+            }
+        }
+    }
+    assert!(checked >= 15, "{checked}");
+    let mut typo = postgres.unwrap();
+    typo["actions"]["backup"]["phases"][0]["args"]["imagee"] = "x".into();
+    assert!(
+        !validator.is_valid(&typo),
+        "an unknown KubeTask argument must be flagged"
+    );
+    let mut typo2 = typo.clone();
+    typo2["actions"]["backup"]["phases"][0]["args"]
+        .as_object_mut()
+        .unwrap()
+        .remove("imagee");
+    assert!(validator.is_valid(&typo2));
+    typo2["actions"]["backup"]["phases"][0]["func"] = "KubeTaks".into();
+    assert!(
+        !validator.is_valid(&typo2),
+        "an unknown function must be flagged"
+    );
+}
