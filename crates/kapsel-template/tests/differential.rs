@@ -267,6 +267,10 @@ impl Rng {
         &xs[self.below(xs.len())]
     }
 
+    fn pick_str(&mut self, xs: &[&'static str]) -> &'static str {
+        xs[self.below(xs.len())]
+    }
+
     /// Index into `weights`, chosen proportionally.
     fn weighted(&mut self, weights: &[u32]) -> usize {
         let total: u32 = weights.iter().sum();
@@ -352,7 +356,7 @@ fn gen_number(rng: &mut Rng) -> Json {
             0.5,
             1.5,
             -2.25,
-            3.14159,
+            3.25159,
             2.5,
             0.1,
             1e-7,
@@ -1690,15 +1694,15 @@ impl<'r> Gen<'r> {
             P::K(k) => self.operand(k, depth),
             P::Small => self.rng.range(0, 4).to_string(),
             P::NonZero => self.rng.pick(&["1", "2", "3", "-1", "-2", "5"]).to_string(),
-            P::Regex => quote(*self.rng.pick(REGEXES)),
-            P::Semver => quote(*self.rng.pick(SEMVERS)),
-            P::Constraint => quote(*self.rng.pick(CONSTRAINTS)),
-            P::Layout => quote(*self.rng.pick(LAYOUTS)),
-            P::Duration => quote(*self.rng.pick(DURATIONS)),
-            P::Zone => quote(*self.rng.pick(ZONES)),
-            P::TypeName => quote(*self.rng.pick(TYPE_NAMES)),
-            P::KindName => quote(*self.rng.pick(KIND_NAMES)),
-            P::Sep => quote(*self.rng.pick(&[",", "-", "", " ", "o", "::", "\n"])),
+            P::Regex => quote(self.rng.pick_str(REGEXES)),
+            P::Semver => quote(self.rng.pick_str(SEMVERS)),
+            P::Constraint => quote(self.rng.pick_str(CONSTRAINTS)),
+            P::Layout => quote(self.rng.pick_str(LAYOUTS)),
+            P::Duration => quote(self.rng.pick_str(DURATIONS)),
+            P::Zone => quote(self.rng.pick_str(ZONES)),
+            P::TypeName => quote(self.rng.pick_str(TYPE_NAMES)),
+            P::KindName => quote(self.rng.pick_str(KIND_NAMES)),
+            P::Sep => quote(self.rng.pick_str(&[",", "-", "", " ", "o", "::", "\n"])),
         }
     }
 
@@ -1719,13 +1723,13 @@ impl<'r> Gen<'r> {
             K::I => self.int_literal(),
             K::N => match self.rng.below(4) {
                 0 => self.float_literal(),
-                1 => quote(*self.rng.pick(&["42", "3.5", "-1", "x", ""])),
+                1 => quote(self.rng.pick_str(&["42", "3.5", "-1", "x", ""])),
                 _ => self.int_literal(),
             },
             K::B => self.rng.pick(&["true", "false"]).to_string(),
             K::L if depth < 3 => format!("({})", self.list_expr(depth + 1)),
             K::M if depth < 3 => format!("({})", self.dict_expr(depth + 1)),
-            K::T => format!("({})", self.to_date()),
+            K::T => format!("({})", self.date_expr()),
             K::L => "(list 1 \"two\" 3.5)".to_string(),
             K::M => "(dict \"k\" \"v\")".to_string(),
             K::A => match self.rng.below(9) {
@@ -1784,7 +1788,7 @@ impl<'r> Gen<'r> {
         s
     }
 
-    fn to_date(&mut self) -> String {
+    fn date_expr(&mut self) -> String {
         let (layout, date) = *self.rng.pick(LAYOUT_DATES);
         if self.rng.pct(20) {
             return format!("toDate {} {}", quote(layout), self.operand(K::S, 3));
@@ -1818,13 +1822,13 @@ impl<'r> Gen<'r> {
         let mut args = Vec::new();
         for _ in 0..n {
             if self.rng.pct(40) {
-                fmt.push_str(*self.rng.pick(&["", " ", "-", "=", "[", "] ", "é"]));
+                fmt.push_str(self.rng.pick_str(&["", " ", "-", "=", "[", "] ", "é"]));
             }
             let (verb, kind) = *self.rng.pick(VERBS);
             fmt.push('%');
             if verb != "%" {
                 if self.rng.pct(20) {
-                    fmt.push_str(*self.rng.pick(&["-", "+", " ", "0", "#"]));
+                    fmt.push_str(self.rng.pick_str(&["-", "+", " ", "0", "#"]));
                 }
                 if self.rng.pct(20) {
                     fmt.push_str(&self.rng.range(1, 8).to_string());
@@ -1894,7 +1898,7 @@ impl<'r> Gen<'r> {
                 return format!("index {m} {}", quote(key));
             }
             3 if want == K::M || want == K::A => return self.dict_expr(depth),
-            4 if want == K::T || self.rng.pct(20) => return self.to_date(),
+            4 if want == K::T || self.rng.pct(20) => return self.date_expr(),
             5 if want == K::L || want == K::A => {
                 return format!("keys {} | sortAlpha", self.operand(K::M, depth));
             }
@@ -2499,6 +2503,9 @@ fn error_shape(e: &str) -> String {
     truncate(&out, 70)
 }
 
+/// A differing case: index, template, data, Go's and Rust's outcome.
+type Mismatch = (u64, String, Json, Outcome, Outcome);
+
 #[test]
 fn differential_against_go_oracle() {
     let root = workspace_root();
@@ -2534,8 +2541,7 @@ fn differential_against_go_oracle() {
     let rust = RustRenderer::start();
 
     let started = Instant::now();
-    let mut by_category: BTreeMap<Category, Vec<(u64, String, Json, Outcome, Outcome)>> =
-        BTreeMap::new();
+    let mut by_category: BTreeMap<Category, Vec<Mismatch>> = BTreeMap::new();
     let mut go_errors = 0u64;
     let mut total = 0u64;
     let mut func_total: BTreeMap<&'static str, u64> = BTreeMap::new();
@@ -2638,7 +2644,7 @@ fn differential_against_go_oracle() {
     }
     if !error_shapes.is_empty() {
         let mut shapes: Vec<_> = error_shapes.into_iter().collect();
-        shapes.sort_by(|a, b| b.1.cmp(&a.1));
+        shapes.sort_by_key(|s| std::cmp::Reverse(s.1));
         report.push_str("  Go errors whose text Rust does not reproduce, by shape:\n");
         for (shape, n) in shapes.iter().take(15) {
             report.push_str(&format!("    {n:>6}  {shape}\n"));
