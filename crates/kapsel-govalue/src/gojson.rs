@@ -13,6 +13,8 @@
 //! Known differences from Go:
 //! - Go reports the byte offset of a syntax error in `SyntaxError.Offset`, which
 //!   is not part of the message; it is not kept here.
+//! - Nesting deeper than [`MAX_NESTING_DEPTH`] (1000) levels is rejected with
+//!   Go's `invalid character '[' exceeded max depth`; Go's limit is 10000.
 //! - The input of [`unmarshal_any`] is a Rust `&str`, so it is always valid UTF-8
 //!   (Go replaces invalid bytes inside strings by U+FFFD).
 
@@ -45,6 +47,7 @@ pub fn unmarshal_any(data: &str) -> Result<Value, JsonError> {
     let mut p = Parser {
         s: data.as_bytes(),
         i: 0,
+        depth: 0,
     };
     let v = p.value()?;
     p.ws();
@@ -389,9 +392,15 @@ fn encode_object(
     Ok(())
 }
 
+/// The deepest nesting of arrays and objects [`unmarshal_any`] accepts. Go
+/// allows 10000 levels; values that deep would overflow the stack of the
+/// recursive code here, so the limit is lower (with Go's error text).
+pub const MAX_NESTING_DEPTH: usize = 1000;
+
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
+    depth: usize,
 }
 
 fn quote_char(c: u8) -> String {
@@ -433,6 +442,30 @@ impl Parser<'_> {
     fn value(&mut self) -> Result<Value, JsonError> {
         self.ws();
         let c = self.peek().ok_or_else(eof)?;
+        if c == b'{' || c == b'[' {
+            if self.depth >= MAX_NESTING_DEPTH {
+                return Err(self.invalid(c, "exceeded max depth"));
+            }
+            self.depth += 1;
+            let v = self.aggregate(c);
+            self.depth -= 1;
+            return v;
+        }
+        match c {
+            b'"' => {
+                self.i += 1;
+                Ok(Value::string(self.string_body()?))
+            }
+            b'-' | b'0'..=b'9' => self.number(),
+            b't' => self.literal("true", Value::Bool(true)),
+            b'f' => self.literal("false", Value::Bool(false)),
+            b'n' => self.literal("null", Value::Nil),
+            c => Err(self.invalid(c, "looking for beginning of value")),
+        }
+    }
+
+    /// An object or array starting at `c`.
+    fn aggregate(&mut self, c: u8) -> Result<Value, JsonError> {
         match c {
             b'{' => {
                 self.i += 1;
@@ -464,7 +497,7 @@ impl Parser<'_> {
                     }
                 }
             }
-            b'[' => {
+            _ => {
                 self.i += 1;
                 let mut items = Vec::new();
                 self.ws();
@@ -482,15 +515,6 @@ impl Parser<'_> {
                     }
                 }
             }
-            b'"' => {
-                self.i += 1;
-                Ok(Value::string(self.string_body()?))
-            }
-            b'-' | b'0'..=b'9' => self.number(),
-            b't' => self.literal("true", Value::Bool(true)),
-            b'f' => self.literal("false", Value::Bool(false)),
-            b'n' => self.literal("null", Value::Nil),
-            c => Err(self.invalid(c, "looking for beginning of value")),
         }
     }
 
@@ -638,6 +662,23 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_limit() {
+        let n = MAX_NESTING_DEPTH;
+        let ok = "[".repeat(n) + &"]".repeat(n);
+        assert!(unmarshal_any(&ok).is_ok());
+        let deep = "[".repeat(n + 1) + &"]".repeat(n + 1);
+        assert_eq!(
+            unmarshal_any(&deep),
+            Err(JsonError("invalid character '[' exceeded max depth".into()))
+        );
+        let deep_obj = "{\"a\":".repeat(n + 1);
+        assert_eq!(
+            unmarshal_any(&deep_obj),
+            Err(JsonError("invalid character '{' exceeded max depth".into()))
+        );
+    }
 
     #[test]
     fn basics() {
