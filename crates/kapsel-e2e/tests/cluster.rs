@@ -1,0 +1,274 @@
+//! Acceptance tests of the testbed cluster itself (issue 6): node, storage,
+//! exec/logs, Service DNS, pod restart with data, Jobs, Deployments.
+//!
+//! They SKIP without a cluster unless `KAPSEL_E2E=1`; see docs/testbed.md.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
+use kapsel_e2e::{Env, image, wait_until};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+
+const LONG: Duration = Duration::from_secs(300);
+
+async fn sts_ready(env: &Env, ns: &str, name: &str) {
+    let api: Api<StatefulSet> = Api::namespaced(env.client.clone(), ns);
+    wait_until(LONG, &format!("StatefulSet {ns}/{name} ready"), || {
+        let api = api.clone();
+        let name = name.to_owned();
+        async move {
+            let s = api.get(&name).await?;
+            let want = s.spec.replicas.unwrap_or(1);
+            let st = s.status.unwrap_or_default();
+            Ok(st.ready_replicas.unwrap_or(0) == want
+                && st.current_revision == st.update_revision
+                && st.observed_generation == s.metadata.generation)
+        }
+    })
+    .await
+    .unwrap();
+}
+
+async fn pod_succeeded(env: &Env, ns: &str, name: &str) {
+    let pods = env.pods(ns);
+    wait_until(LONG, &format!("pod {ns}/{name} to succeed"), || {
+        let pods = pods.clone();
+        let name = name.to_owned();
+        async move {
+            let p = pods.get(&name).await?;
+            let phase = p.status.and_then(|s| s.phase).unwrap_or_default();
+            assert_ne!(phase, "Failed", "pod {name} failed");
+            Ok(phase == "Succeeded")
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn node_is_ready_and_has_default_storage_class() {
+    let Some(env) = Env::connect("node-ready").await else {
+        return;
+    };
+    let nodes: Api<Node> = Api::all(env.client.clone());
+    let list = nodes.list(&ListParams::default()).await.unwrap();
+    assert!(!list.items.is_empty(), "cluster has no nodes");
+    for n in &list.items {
+        let ready = n
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+            .map(|c| c.status.as_str());
+        assert_eq!(ready, Some("True"), "node {:?} not Ready", n.metadata.name);
+    }
+    let scs: Api<StorageClass> = Api::all(env.client.clone());
+    let default = scs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .any(|sc| {
+            sc.metadata
+                .annotations
+                .unwrap_or_default()
+                .get("storageclass.kubernetes.io/is-default-class")
+                .map(String::as_str)
+                == Some("true")
+        });
+    assert!(default, "no default StorageClass");
+}
+
+#[tokio::test]
+async fn postgres_statefulset_storage_exec_logs_dns_and_restart() {
+    let Some(env) = Env::connect("postgres").await else {
+        return;
+    };
+    env.run(|env, ns| async move {
+        env.apply(&ns, &kapsel_e2e::fixture("postgresql").unwrap())
+            .await
+            .unwrap();
+        sts_ready(&env, &ns, "my-release-postgresql").await;
+
+        // the PVC came from the default StorageClass and is bound
+        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(env.client.clone(), &ns);
+        let pvc = pvcs.get("data-my-release-postgresql-0").await.unwrap();
+        assert_eq!(
+            pvc.status.and_then(|s| s.phase).as_deref(),
+            Some("Bound"),
+            "PVC not bound"
+        );
+        assert!(pvc.spec.and_then(|s| s.storage_class_name).is_some());
+
+        // exec through the API
+        let pod = "my-release-postgresql-0";
+        let sql = "CREATE TABLE kapsel(v text); INSERT INTO kapsel VALUES ('persisted-42');";
+        let out = env
+            .exec(&ns, pod, None, &["psql", "-h", "/tmp", "-U", "postgres", "-c", sql])
+            .await
+            .unwrap();
+        assert!(out.success, "psql failed: {out:?}");
+
+        // logs through the API
+        let logs = env.logs(&ns, pod, None).await.unwrap();
+        assert!(!logs.is_empty(), "no logs from {pod}");
+
+        // a pod in another namespace reaches it by its Service DNS name
+        let client_ns = env.create_namespace().await.unwrap();
+        let host = format!("my-release-postgresql.{ns}.svc.cluster.local");
+        let client_pod = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "psql-client"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [{
+                    "name": "psql",
+                    "image": image("tools"),
+                    "env": [{"name": "PGPASSWORD", "value": "kapsel-pg-secret"}],
+                    "command": ["psql", "-h", host, "-U", "postgres", "-tAc", "SELECT v FROM kapsel"],
+                }],
+            },
+        });
+        env.apply(&client_ns, &client_pod.to_string()).await.unwrap();
+        pod_succeeded(&env, &client_ns, "psql-client").await;
+        let got = env.logs(&client_ns, "psql-client", None).await.unwrap();
+        env.delete_namespace(&client_ns).await.unwrap();
+        assert_eq!(got.trim(), "persisted-42");
+
+        // deleting the pod brings it back with its data
+        let pods = env.pods(&ns);
+        let old_uid = pods.get(pod).await.unwrap().metadata.uid;
+        pods.delete(pod, &DeleteParams::default()).await.unwrap();
+        wait_until(LONG, "postgres pod to be recreated", || {
+            let pods = pods.clone();
+            let old_uid = old_uid.clone();
+            async move {
+                Ok(pods
+                    .get_opt(pod)
+                    .await?
+                    .is_some_and(|p| p.metadata.uid != old_uid))
+            }
+        })
+        .await
+        .unwrap();
+        sts_ready(&env, &ns, "my-release-postgresql").await;
+        let out = env
+            .exec(
+                &ns,
+                pod,
+                None,
+                &["psql", "-h", "/tmp", "-U", "postgres", "-tAc", "SELECT v FROM kapsel"],
+            )
+            .await
+            .unwrap();
+        assert!(out.success, "psql after restart failed: {out:?}");
+        assert_eq!(out.stdout.trim(), "persisted-42");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn job_runs_to_completion() {
+    let Some(env) = Env::connect("job").await else {
+        return;
+    };
+    env.run(|env, ns| async move {
+        let job = serde_json::json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "hello"},
+            "spec": {
+                "backoffLimit": 0,
+                "template": {"spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{
+                        "name": "hello",
+                        "image": image("tools"),
+                        "command": ["sh", "-c", "echo hello from $(hostname); kando --help >/dev/null 2>&1 || true"],
+                    }],
+                }},
+            },
+        });
+        env.apply(&ns, &job.to_string()).await.unwrap();
+        let jobs: Api<Job> = Api::namespaced(env.client.clone(), &ns);
+        wait_until(LONG, "job hello to complete", || {
+            let jobs = jobs.clone();
+            async move {
+                let st = jobs.get("hello").await?.status.unwrap_or_default();
+                assert_eq!(st.failed.unwrap_or(0), 0, "job failed");
+                Ok(st.succeeded.unwrap_or(0) == 1)
+            }
+        })
+        .await
+        .unwrap();
+        let pods: Vec<Pod> = env
+            .pods(&ns)
+            .list(&ListParams::default().labels("job-name=hello"))
+            .await
+            .unwrap()
+            .items;
+        let name = pods[0].metadata.name.clone().unwrap();
+        let logs = env.logs(&ns, &name, None).await.unwrap();
+        assert!(logs.contains("hello from"), "logs: {logs}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deployment_scales_one_zero_one() {
+    let Some(env) = Env::connect("deployment").await else {
+        return;
+    };
+    env.run(|env, ns| async move {
+        let dep = serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "sleeper"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "sleeper"}},
+                "template": {
+                    "metadata": {"labels": {"app": "sleeper"}},
+                    "spec": {
+                        "terminationGracePeriodSeconds": 1,
+                        "containers": [{
+                            "name": "sleeper",
+                            "image": image("tools"),
+                            "command": ["sleep", "infinity"],
+                        }],
+                    },
+                },
+            },
+        });
+        env.apply(&ns, &dep.to_string()).await.unwrap();
+        let deps: Api<Deployment> = Api::namespaced(env.client.clone(), &ns);
+        for replicas in [1, 0, 1] {
+            let patch = serde_json::json!({"spec": {"replicas": replicas}});
+            deps.patch("sleeper", &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .unwrap();
+            let pods = env.pods(&ns);
+            wait_until(LONG, &format!("sleeper at {replicas} replicas"), || {
+                let deps = deps.clone();
+                let pods = pods.clone();
+                async move {
+                    let st = deps.get("sleeper").await?.status.unwrap_or_default();
+                    let running = pods
+                        .list(&ListParams::default().labels("app=sleeper"))
+                        .await?
+                        .items
+                        .len() as i32;
+                    Ok(st.ready_replicas.unwrap_or(0) == replicas
+                        && st.replicas.unwrap_or(0) == replicas
+                        && running == replicas)
+                }
+            })
+            .await
+            .unwrap();
+        }
+    })
+    .await;
+}
