@@ -167,22 +167,134 @@ pub(crate) fn parse_int10(s: &str) -> Option<i64> {
     s.parse::<i64>().ok()
 }
 
-/// Go's `strconv.ParseFloat(s, 64)`, `None` on any error (including range errors).
-pub(crate) fn parse_float(s: &str) -> Option<f64> {
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let lower = body.to_ascii_lowercase();
-    if lower == "inf" || lower == "infinity" || lower == "nan" {
-        return s.parse::<f64>().ok();
+/// Go's `strconv` `underscoreOK`: underscores only between digits.
+fn underscore_ok(s: &[u8]) -> bool {
+    let s = match s.first() {
+        Some(b'+' | b'-') => &s[1..],
+        _ => s,
+    };
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if s.len() >= 2 && s[0] == b'0' && matches!(s[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = s[1].eq_ignore_ascii_case(&b'x');
     }
-    if body.is_empty()
-        || !body
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
-    {
+    while i < s.len() {
+        let c = s[i];
+        if c.is_ascii_digit() || hex && c.is_ascii_hexdigit() {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+        i += 1;
+    }
+    saw != b'_'
+}
+
+/// Go's `strconv.ParseFloat(s, 64)`, `None` on any error (syntax or range).
+pub(crate) fn parse_float(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    // special values: [+-]inf, [+-]infinity, nan (case-insensitive)
+    let lower = s.to_ascii_lowercase();
+    let unsigned = lower.strip_prefix(['+', '-']).unwrap_or(&lower);
+    if unsigned == "inf" || unsigned == "infinity" {
+        return Some(if lower.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if lower == "nan" {
+        return Some(f64::NAN);
+    }
+    // readFloat's syntax
+    let mut i = 0;
+    let mut neg = false;
+    if let Some(c @ (b'+' | b'-')) = b.first() {
+        neg = *c == b'-';
+        i = 1;
+    }
+    let hex = i + 2 < b.len() && b[i] == b'0' && b[i + 1].eq_ignore_ascii_case(&b'x');
+    if hex {
+        i += 2;
+    }
+    let mut digits = String::new();
+    let (mut sawdot, mut sawdigits, mut underscores) = (false, false, false);
+    let mut frac_digits: i64 = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'_' {
+            underscores = true;
+        } else if c == b'.' {
+            if sawdot {
+                break;
+            }
+            sawdot = true;
+        } else if c.is_ascii_digit() || hex && c.is_ascii_hexdigit() {
+            sawdigits = true;
+            digits.push(char::from(c));
+            if sawdot {
+                frac_digits += 1;
+            }
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if !sawdigits {
         return None;
     }
-    let f = s.parse::<f64>().ok()?;
-    if f.is_infinite() { None } else { Some(f) }
+    let exp_char = if hex { b'p' } else { b'e' };
+    let mut exp: i64 = 0;
+    if i < b.len() && b[i].to_ascii_lowercase() == exp_char {
+        i += 1;
+        let mut esign = 1;
+        if let Some(c @ (b'+' | b'-')) = b.get(i) {
+            esign = if *c == b'-' { -1 } else { 1 };
+            i += 1;
+        }
+        if !b.get(i).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+            if b[i] == b'_' {
+                underscores = true;
+            } else if exp < 10_000 {
+                exp = exp * 10 + i64::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        exp *= esign;
+    } else if hex {
+        return None;
+    }
+    if i != b.len() || underscores && !underscore_ok(&b[..i]) {
+        return None;
+    }
+    let value = if hex {
+        let mut mant = 0f64;
+        for d in digits.chars() {
+            mant = mant * 16.0 + f64::from(d.to_digit(16)?);
+        }
+        mant * 2f64.powi((exp - 4 * frac_digits).clamp(-5000, 5000) as i32)
+    } else {
+        let clean: String = s.chars().filter(|c| *c != '_').collect();
+        clean.parse::<f64>().ok()?
+    };
+    if value.is_infinite() {
+        return None;
+    }
+    Some(if neg && hex { -value } else { value })
 }
 
 /// Go's `int64(f)` conversion as amd64 performs it (out of range and NaN give
@@ -285,8 +397,25 @@ pub(crate) fn is_space(c: char) -> bool {
     ) || (c as u32 > 0xFF && c.is_whitespace())
 }
 
+/// Greek letters with ypogegrammeni: their full uppercase mapping has two
+/// characters, their simple (Go) one is the titlecase letter.
+fn greek_iota_upper(c: char) -> Option<char> {
+    let u = c as u32;
+    let mapped = match u {
+        0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => u + 8,
+        0x1FB3 => 0x1FBC,
+        0x1FC3 => 0x1FCC,
+        0x1FF3 => 0x1FFC,
+        _ => return None,
+    };
+    char::from_u32(mapped)
+}
+
 /// Go's `unicode.ToUpper` (simple one-to-one case mapping).
 pub(crate) fn to_upper(c: char) -> char {
+    if let Some(u) = greek_iota_upper(c) {
+        return u;
+    }
     let mut it = c.to_uppercase();
     match (it.next(), it.next()) {
         (Some(u), None) => u,
@@ -318,14 +447,26 @@ pub(crate) fn to_title(c: char) -> char {
     }
 }
 
-/// Go's `unicode.IsUpper`.
+/// Letters and symbols with Unicode's Other_Uppercase / Other_Lowercase
+/// property: Rust counts them as upper/lower case, Go (category Lu/Ll) does not.
+fn other_case(c: char) -> bool {
+    matches!(c as u32,
+        0xAA | 0xBA | 0x2B0..=0x2B8 | 0x2C0..=0x2C1 | 0x2E0..=0x2E4 | 0x345 | 0x37A
+        | 0x10FC | 0x1D2C..=0x1D6A | 0x1D78 | 0x1D9B..=0x1DBF | 0x2071 | 0x207F
+        | 0x2090..=0x209C | 0x2160..=0x217F | 0x24B6..=0x24E9 | 0x2C7C..=0x2C7D
+        | 0xA69C..=0xA69D | 0xA770 | 0xA7F2..=0xA7F4 | 0xA7F8..=0xA7F9 | 0xAB5C..=0xAB5F
+        | 0xAB69 | 0x10780 | 0x10783..=0x10785 | 0x10787..=0x107B0 | 0x107B2..=0x107BA
+        | 0x1E030..=0x1E06D | 0x1F130..=0x1F149 | 0x1F150..=0x1F169 | 0x1F170..=0x1F189)
+}
+
+/// Go's `unicode.IsUpper` (category Lu).
 pub(crate) fn is_upper(c: char) -> bool {
-    c.is_uppercase() && !is_title(c)
+    c.is_uppercase() && !is_title(c) && !other_case(c)
 }
 
 /// Go's `unicode.IsLower`.
 pub(crate) fn is_lower(c: char) -> bool {
-    c.is_lowercase() && !matches!(c, '\u{AA}' | '\u{BA}')
+    c.is_lowercase() && !other_case(c)
 }
 
 /// Go's `unicode.IsTitle`.

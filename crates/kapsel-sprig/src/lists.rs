@@ -253,57 +253,77 @@ pub(crate) fn dict(a: &[Value]) -> R {
     Ok(map_any(out))
 }
 
-fn is_nil_value(v: &Value) -> bool {
-    matches!(v, Value::Nil)
+/// Go's `SetMapIndex`: a value read from a map with element type `src_elem`
+/// can be stored in one with element type `dst_elem` only if the types agree or
+/// the destination holds `interface{}`.
+fn set_index(
+    dst: &mut BTreeMap<String, Value>,
+    dst_elem: &Type,
+    src_elem: &Type,
+    key: &str,
+    val: Value,
+) -> Result<(), FuncError> {
+    if *dst_elem != Type::Any && src_elem != dst_elem {
+        return Err(FuncError::new(format!(
+            "reflect.Value.SetMapIndex: value of type {src_elem} is not assignable to type {dst_elem}"
+        )));
+    }
+    dst.insert(key.to_string(), val);
+    Ok(())
 }
 
-/// mergo v0.3.12's merge of one `map[string]interface{}` into another.
-fn merge_maps(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, overwrite: bool) {
+/// mergo v0.3.12's `deepMerge` of one `map[string]T` into another (Go mutates
+/// nested maps in place; here the merged nested map replaces the old one).
+fn merge_maps(
+    dst: &mut BTreeMap<String, Value>,
+    dst_elem: &Type,
+    src: &BTreeMap<String, Value>,
+    src_elem: &Type,
+    overwrite: bool,
+) -> Result<(), FuncError> {
     for (k, sv) in src {
-        if is_nil_value(sv) {
+        let src_nil = match sv {
+            Value::Nil => true,
+            Value::NilMap(_) | Value::NilSlice(_) | Value::NilPtr(_) | Value::NilBytes => {
+                *src_elem != Type::Any
+            }
+            _ => false,
+        };
+        if src_nil {
             if overwrite {
-                dst.insert(k.clone(), sv.clone());
+                set_index(dst, dst_elem, src_elem, k, sv.clone())?;
             }
             continue;
         }
         let dv = dst.get(k).cloned();
-        let src_is_agg = matches!(
-            sv,
-            Value::Map(_)
-                | Value::NilMap(_)
-                | Value::Slice(_)
-                | Value::NilSlice(_)
-                | Value::Bytes(_)
-                | Value::NilBytes
-        );
-        if let (Value::Map(sm), Some(Value::Map(dm))) = (sv, &dv) {
-            let mut entries = dm.entries.clone();
-            merge_maps(&mut entries, &sm.entries, overwrite);
-            dst.insert(k.clone(), Value::map(dm.elem.clone(), entries));
-        }
-        let is_slice = matches!(
+        let src_is_map = matches!(sv, Value::Map(_) | Value::NilMap(_));
+        let src_is_slice = matches!(
             sv,
             Value::Slice(_) | Value::NilSlice(_) | Value::Bytes(_) | Value::NilBytes
         );
+        if let (Value::Map(sm), Some(Value::Map(dm))) = (sv, &dv) {
+            let mut entries = dm.entries.clone();
+            merge_maps(&mut entries, &dm.elem, &sm.entries, &sm.elem, overwrite)?;
+            dst.insert(k.clone(), Value::map(dm.elem.clone(), entries));
+        }
         match &dv {
-            Some(d) if !empty(d) && src_is_agg => {
-                if is_slice && overwrite {
-                    dst.insert(k.clone(), sv.clone());
+            Some(d) if !empty(d) && (src_is_map || src_is_slice) => {
+                if src_is_slice && overwrite {
+                    set_index(dst, dst_elem, src_elem, k, sv.clone())?;
                 }
             }
             Some(d) if !(overwrite || empty(d)) => {}
-            _ => {
-                dst.insert(k.clone(), sv.clone());
-            }
+            _ => set_index(dst, dst_elem, src_elem, k, sv.clone())?,
         }
     }
+    Ok(())
 }
 
 fn merge_impl(a: &[Value], overwrite: bool) -> R {
     let mut dst = map_entries(a, 0)?;
     for i in 1..a.len() {
         let src = map_entries(a, i)?;
-        merge_maps(&mut dst, &src, overwrite);
+        merge_maps(&mut dst, &Type::Any, &src, &Type::Any, overwrite)?;
     }
     Ok(map_any(dst))
 }

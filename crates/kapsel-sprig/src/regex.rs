@@ -27,29 +27,95 @@ fn go_syntax_error(code: &str, expr: &str) -> String {
     format!("error parsing regexp: {code}: `{expr}`")
 }
 
-/// Go's check for what Go rejects but the `regex` crate accepts: stacked
-/// repetition operators and counts above 1000.
-fn check_ast(pattern: &str, node: &Ast) -> Option<String> {
+/// Go's `(?flags)`: only `i`, `m`, `s` and `U` exist.
+fn bad_flag(pattern: &str, start: usize, flags: &ast::Flags) -> Option<String> {
+    flags.items.iter().find_map(|item| match &item.kind {
+        ast::FlagsItemKind::Flag(
+            ast::Flag::IgnoreWhitespace | ast::Flag::Unicode | ast::Flag::CRLF,
+        ) => Some(go_syntax_error(
+            "invalid or unsupported Perl syntax",
+            pattern.get(start..item.span.end.offset).unwrap_or_default(),
+        )),
+        _ => None,
+    })
+}
+
+/// The bounds of a counted repetition (`None` for no upper bound).
+fn range_bounds(r: &ast::RepetitionRange) -> (u32, Option<u32>) {
+    match r {
+        ast::RepetitionRange::Exactly(n) => (*n, Some(*n)),
+        ast::RepetitionRange::AtLeast(n) => (*n, None),
+        ast::RepetitionRange::Bounded(a, b) => (*a, Some(*b)),
+    }
+}
+
+/// Go's `repeatIsValid`: nested counted repetitions may not multiply beyond
+/// `n`.
+fn repeat_valid(node: &Ast, mut n: u32) -> bool {
     match node {
         Ast::Repetition(rep) => {
             if let ast::RepetitionKind::Range(r) = &rep.op.kind {
-                let (lo, hi) = match r {
-                    ast::RepetitionRange::Exactly(n) => (*n, *n),
-                    ast::RepetitionRange::AtLeast(n) => (*n, *n),
-                    ast::RepetitionRange::Bounded(a, b) => (*a, *b),
+                let (min, max) = range_bounds(r);
+                let m = match max {
+                    Some(0) => return true,
+                    Some(m) => m,
+                    None => min,
                 };
-                if lo > 1000 || hi > 1000 {
-                    let text = pattern.get(rep.op.span.start.offset..rep.op.span.end.offset)?;
-                    return Some(go_syntax_error("invalid repeat count", text));
+                if m > n {
+                    return false;
+                }
+                n = n.checked_div(m).unwrap_or(n);
+            }
+            repeat_valid(&rep.ast, n)
+        }
+        Ast::Group(g) => repeat_valid(&g.ast, n),
+        Ast::Alternation(alt) => alt.asts.iter().all(|a| repeat_valid(a, n)),
+        Ast::Concat(c) => c.asts.iter().all(|a| repeat_valid(a, n)),
+        _ => true,
+    }
+}
+
+/// Go's checks for what Go rejects but the `regex` crate accepts: stacked
+/// repetition operators, repeat counts above 1000 (also when nested), and
+/// flags other than `imsU`. Errors are found in pattern order, as Go does.
+fn check_ast(pattern: &str, node: &Ast) -> Option<String> {
+    match node {
+        Ast::Repetition(rep) => {
+            if let Some(e) = check_ast(pattern, &rep.ast) {
+                return Some(e);
+            }
+            let op_text = pattern
+                .get(rep.op.span.start.offset..rep.op.span.end.offset)
+                .unwrap_or_default();
+            if let ast::RepetitionKind::Range(r) = &rep.op.kind {
+                let (min, max) = range_bounds(r);
+                if min > 1000 || max.is_some_and(|m| m > 1000) {
+                    return Some(go_syntax_error("invalid repeat count", op_text));
                 }
             }
             if let Ast::Repetition(inner) = &*rep.ast {
-                let text = pattern.get(inner.op.span.start.offset..rep.op.span.end.offset)?;
+                let text = pattern
+                    .get(inner.op.span.start.offset..rep.op.span.end.offset)
+                    .unwrap_or_default();
                 return Some(go_syntax_error("invalid nested repetition operator", text));
             }
-            check_ast(pattern, &rep.ast)
+            if let ast::RepetitionKind::Range(r) = &rep.op.kind {
+                let (min, max) = range_bounds(r);
+                if (min >= 2 || max.is_some_and(|m| m >= 2)) && !repeat_valid(node, 1000) {
+                    return Some(go_syntax_error("invalid repeat count", op_text));
+                }
+            }
+            None
         }
-        Ast::Group(g) => check_ast(pattern, &g.ast),
+        Ast::Group(g) => {
+            if let ast::GroupKind::NonCapturing(flags) = &g.kind
+                && let Some(e) = bad_flag(pattern, g.span.start.offset, flags)
+            {
+                return Some(e);
+            }
+            check_ast(pattern, &g.ast)
+        }
+        Ast::Flags(f) => bad_flag(pattern, f.span.start.offset, &f.flags),
         Ast::Alternation(alt) => alt.asts.iter().find_map(|a| check_ast(pattern, a)),
         Ast::Concat(c) => c.asts.iter().find_map(|a| check_ast(pattern, a)),
         _ => None,
@@ -62,7 +128,37 @@ fn map_ast_error(pattern: &str, e: &ast::Error) -> String {
         .get(span.start.offset..span.end.offset)
         .unwrap_or_default();
     let from = pattern.get(span.start.offset..).unwrap_or_default();
+    let before = pattern.get(..span.start.offset).unwrap_or_default();
+    let group_start = before.rfind("(?").unwrap_or(0);
+    let escape_start = before.rfind('\\').unwrap_or(span.start.offset);
+    let up_to_end = |start: usize| pattern.get(start..span.end.offset).unwrap_or_default();
     match e.kind() {
+        ErrorKind::FlagUnexpectedEof => go_syntax_error(
+            "invalid or unsupported Perl syntax",
+            &pattern[group_start..],
+        ),
+        ErrorKind::FlagDanglingNegation
+        | ErrorKind::FlagDuplicate { .. }
+        | ErrorKind::FlagRepeatedNegation { .. }
+        | ErrorKind::FlagUnrecognized => {
+            go_syntax_error("invalid or unsupported Perl syntax", up_to_end(group_start))
+        }
+        ErrorKind::GroupNameEmpty
+        | ErrorKind::GroupNameInvalid
+        | ErrorKind::GroupNameUnexpectedEof => {
+            let tail = &pattern[group_start..];
+            let end = tail.find('>').map_or(tail.len(), |i| i + 1);
+            go_syntax_error("invalid named capture", &tail[..end])
+        }
+        ErrorKind::EscapeHexEmpty
+        | ErrorKind::EscapeHexInvalid
+        | ErrorKind::EscapeHexInvalidDigit
+        | ErrorKind::UnicodeClassInvalid => {
+            go_syntax_error("invalid escape sequence", up_to_end(escape_start))
+        }
+        ErrorKind::ClassRangeLiteral if text.starts_with('\\') => {
+            go_syntax_error("invalid escape sequence", text)
+        }
         ErrorKind::ClassUnclosed => go_syntax_error("missing closing ]", from),
         ErrorKind::GroupUnclosed => go_syntax_error("missing closing )", pattern),
         ErrorKind::GroupUnopened => go_syntax_error("unexpected )", pattern),
@@ -76,18 +172,13 @@ fn map_ast_error(pattern: &str, e: &ast::Error) -> String {
             "error parsing regexp: trailing backslash at end of expression: ``".to_string()
         }
         ErrorKind::ClassEscapeInvalid
-        | ErrorKind::EscapeHexEmpty
-        | ErrorKind::EscapeHexInvalid
-        | ErrorKind::EscapeHexInvalidDigit
         | ErrorKind::EscapeUnrecognized
         | ErrorKind::UnsupportedBackreference
         | ErrorKind::SpecialWordBoundaryUnclosed
-        | ErrorKind::SpecialWordBoundaryUnrecognized
-        | ErrorKind::UnicodeClassInvalid => go_syntax_error("invalid escape sequence", text),
-        ErrorKind::GroupNameDuplicate { .. }
-        | ErrorKind::GroupNameEmpty
-        | ErrorKind::GroupNameInvalid
-        | ErrorKind::GroupNameUnexpectedEof => go_syntax_error("invalid named capture", text),
+        | ErrorKind::SpecialWordBoundaryUnrecognized => {
+            go_syntax_error("invalid escape sequence", text)
+        }
+        ErrorKind::GroupNameDuplicate { .. } => go_syntax_error("invalid named capture", text),
         ErrorKind::NestLimitExceeded(_) => go_syntax_error("expression nests too deeply", pattern),
         ErrorKind::RepetitionCountInvalid
         | ErrorKind::RepetitionCountDecimalEmpty
@@ -113,22 +204,77 @@ fn repeat_op(t: &str) -> String {
     op
 }
 
-/// Go allows several groups with the same name (the first one wins for
-/// `${name}`); the `regex` crate does not. Turns every repeated named group
-/// into an unnamed one, which keeps the group numbers.
-fn dedup_group_names(pattern: &str) -> String {
+const POSIX_CLASSES: &[&str] = &[
+    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct",
+    "space", "upper", "word", "xdigit",
+];
+
+/// Is `t` (just after a `{`) a repeat count Go accepts: `n}`, `n,}`, `n,m}`?
+fn is_repeat_spec(t: &str) -> bool {
+    let b = t.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > start
+    };
+    if !digits(&mut i) {
+        return false;
+    }
+    if b.get(i) == Some(&b',') {
+        i += 1;
+        digits(&mut i);
+    }
+    b.get(i) == Some(&b'}')
+}
+
+/// Brings a Go pattern to what the `regex` crate reads the same way:
+/// `\Q...\E` becomes escaped text, a `{` that does not start a repeat count
+/// becomes `\{` (Go reads it as a literal), and every repeated group name is
+/// dropped (Go allows duplicates; the first one wins for `${name}`). Reports
+/// Go's error for an unknown `[:name:]` class.
+fn go_normalize(pattern: &str) -> Result<String, String> {
     let mut out = String::with_capacity(pattern.len());
     let mut seen: Vec<String> = Vec::new();
     let mut in_class = false;
     let mut rest = pattern;
     while let Some(c) = rest.chars().next() {
         if c == '\\' {
+            if !in_class && rest.starts_with("\\Q") {
+                let body = &rest[2..];
+                let (lit, after) = match body.find("\\E") {
+                    Some(i) => (&body[..i], &body[i + 2..]),
+                    None => (body, ""),
+                };
+                out.push_str(&regex::escape(lit));
+                rest = after;
+                continue;
+            }
             let n = rest[1..].chars().next().map_or(0, char::len_utf8);
-            out.push_str(&rest[..1 + n]);
-            rest = &rest[1 + n..];
+            let mut len = 1 + n;
+            // `\p{Name}`, `\P{Name}`, `\x{10FFFF}`: the braces belong to the escape.
+            if matches!(rest.get(1..2), Some("p" | "P" | "x")) && rest[len..].starts_with('{') {
+                len += rest[len..].find('}').map_or(rest.len() - len, |i| i + 1);
+            }
+            out.push_str(&rest[..len]);
+            rest = &rest[len..];
             continue;
         }
         if in_class {
+            if rest.starts_with("[:")
+                && let Some(i) = rest[2..].find(":]")
+            {
+                let name = &rest[..i + 4];
+                let inner = name[2..name.len() - 2].trim_start_matches('^');
+                if !POSIX_CLASSES.contains(&inner) {
+                    return Err(go_syntax_error("invalid character class range", name));
+                }
+                out.push_str(name);
+                rest = &rest[i + 4..];
+                continue;
+            }
             if c == ']' {
                 in_class = false;
             }
@@ -144,6 +290,10 @@ fn dedup_group_names(pattern: &str) -> String {
                     break;
                 }
             }
+            continue;
+        } else if c == '{' && !is_repeat_spec(&rest[1..]) {
+            out.push_str("\\{");
+            rest = &rest[1..];
             continue;
         } else if let Some((after, end)) = rest
             .strip_prefix("(?P<")
@@ -161,7 +311,7 @@ fn dedup_group_names(pattern: &str) -> String {
         out.push(c);
         rest = &rest[c.len_utf8()..];
     }
-    out
+    Ok(out)
 }
 
 /// Rewrites Go's ASCII-only Perl classes and word boundaries for the `regex`
@@ -195,8 +345,8 @@ fn translate(pattern: &str) -> String {
 
 /// Go's `regexp.Compile`, with Go's error text.
 pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
-    let deduped = dedup_group_names(pattern);
-    let pattern = deduped.as_str();
+    let normal = go_normalize(pattern)?;
+    let pattern = normal.as_str();
     let mut parser = ast::parse::ParserBuilder::new().nest_limit(1000).build();
     match parser.parse(pattern) {
         Err(e) => return Err(map_ast_error(pattern, &e)),
@@ -208,8 +358,26 @@ pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
     }
     Regex::new(&translate(pattern)).map_err(|e| match e {
         regex::Error::CompiledTooBig(_) => go_syntax_error("expression too large", pattern),
+        other if other.to_string().contains("Unicode property") => go_syntax_error(
+            "invalid character class range",
+            &unicode_class_text(pattern),
+        ),
         other => format!("error parsing regexp: {other}"),
     })
+}
+
+/// The first `\pX` / `\p{Name}` (or `\P`) of a pattern.
+fn unicode_class_text(pattern: &str) -> String {
+    let Some(i) = pattern.find("\\p").or_else(|| pattern.find("\\P")) else {
+        return String::new();
+    };
+    let rest = &pattern[i..];
+    let len = if rest[2..].starts_with('{') {
+        rest.find('}').map_or(rest.len(), |j| j + 1)
+    } else {
+        2 + rest[2..].chars().next().map_or(0, char::len_utf8)
+    };
+    rest[..len].to_string()
 }
 
 /// Go's `regexp.MustCompile`, its panic as an error.

@@ -129,9 +129,8 @@ fn is_separator(c: char) -> bool {
     if c.is_ascii() {
         return !(c.is_ascii_alphanumeric() || c == '_');
     }
-    if c.is_alphabetic() || c.is_numeric() {
-        return false;
-    }
+    // Go: letters and digits are not separators, spaces are, the rest is not;
+    // no letter or digit is a space, so only the space test matters.
     is_space(c)
 }
 

@@ -62,6 +62,16 @@ fn lex(src: &str) -> Vec<Tok> {
                         match b[i] {
                             'n' => s.push('\n'),
                             't' => s.push('\t'),
+                            'r' => s.push('\r'),
+                            'a' => s.push('\u{7}'),
+                            'b' => s.push('\u{8}'),
+                            'f' => s.push('\u{c}'),
+                            'v' => s.push('\u{b}'),
+                            'x' => {
+                                let hex: String = b[i + 1..i + 3].iter().collect();
+                                s.push(char::from(u8::from_str_radix(&hex, 16).unwrap()));
+                                i += 2;
+                            }
                             'u' => {
                                 let hex: String = b[i + 1..i + 5].iter().collect();
                                 s.push(

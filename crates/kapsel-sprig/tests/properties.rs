@@ -336,7 +336,8 @@ fn ago_counts_whole_seconds() {
 
 #[test]
 fn random_strings_have_the_length_and_alphabet_asked_for() {
-    let cases: [(&str, fn(char) -> bool); 4] = [
+    type CharTest = fn(char) -> bool;
+    let cases: [(&str, CharTest); 4] = [
         ("randAlphaNum", |c| c.is_ascii_alphanumeric()),
         ("randAlpha", |c| c.is_ascii_alphabetic()),
         ("randAscii", |c| (' '..='~').contains(&c)),
