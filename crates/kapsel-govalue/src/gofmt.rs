@@ -20,8 +20,9 @@
 //! - `time.Time` printed with a verb that does not use its `String` method (e.g.
 //!   `%d`) shows its internal fields as Go does (`{wall ext loc}`) assuming no
 //!   monotonic clock reading; a non-UTC location prints as the fixed address.
-//! - Output is a Rust `String`: invalid UTF-8 that Go would write raw (from
-//!   `%s` of a `[]byte`) is replaced by U+FFFD.
+//! - Output is a Rust `String`: each byte of invalid UTF-8 that Go would write
+//!   raw (from `%s` of a `[]byte`) becomes U+FFFD, as Go's `encoding/json`
+//!   writes such bytes.
 //! - `%v` of `time.Now()` has no ` m=+…` monotonic suffix.
 
 use crate::gostrconv;
@@ -201,7 +202,12 @@ impl Printer {
     fn finish(self) -> String {
         match String::from_utf8(self.buf) {
             Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            // Each invalid byte becomes U+FFFD, as when Go's encoding/json (or
+            // a conversion to []rune) meets the raw bytes Go would write.
+            Err(e) => gostrconv::decode_go(e.as_bytes())
+                .into_iter()
+                .map(|r| r.unwrap_or('\u{FFFD}'))
+                .collect(),
         }
     }
 

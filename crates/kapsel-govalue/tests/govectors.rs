@@ -130,6 +130,12 @@ fn arg(id: &str) -> Value {
             u64::from_str_radix(hex, 16).expect("float bits"),
         ));
     }
+    if let Some(h) = id.strip_prefix("S:") {
+        return Value::string(String::from_utf8(unhex(h)).expect("valid UTF-8"));
+    }
+    if let Some(h) = id.strip_prefix("B:") {
+        return Value::bytes(unhex(h));
+    }
     if let Some(n) = id.strip_prefix("I:") {
         return Value::Int(n.parse().expect("int"));
     }
@@ -390,6 +396,12 @@ fn arg(id: &str) -> Value {
         "t_wed" => tv(ts(1_700_000_000, 100, "", 3600)),
         other => panic!("unknown arg id {other}"),
     }
+}
+
+fn unhex(h: &str) -> Vec<u8> {
+    (0..h.len() / 2)
+        .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
 }
 
 fn args_of(c: &serde_json::Value) -> Vec<Value> {

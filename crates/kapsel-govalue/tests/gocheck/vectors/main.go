@@ -579,6 +579,55 @@ func randomCases(a map[string]any, fcases []fmtCase, ucases []unmarshalCase, tfc
 		}
 		fcases = append(fcases, fmtCase{Format: f.String(), Args: ids, Expected: fmt.Sprintf(f.String(), vals...)})
 	}
+	randString := func() string {
+		var b strings.Builder
+		for k := r.IntN(8); k > 0; k-- {
+			switch r.IntN(6) {
+			case 0:
+				b.WriteRune(rune(r.IntN(0x80)))
+			case 1:
+				b.WriteRune(rune(0x80 + r.IntN(0x780)))
+			case 2:
+				b.WriteRune(rune(0x800 + r.IntN(0xD000)))
+			case 3:
+				b.WriteRune(rune(0xE000 + r.IntN(0x2000)))
+			case 4:
+				b.WriteRune(rune(0x10000 + r.IntN(0x100000)))
+			default:
+				b.WriteString([]string{"\\", "\"", "'", "`", "\u2028", "\ufeff", "\ufffd", "\u00ad", "\u200b", "<", "&"}[r.IntN(11)])
+			}
+		}
+		return b.String()
+	}
+	strFormats := []string{"%s", "%q", "%+q", "%#q", "%#+q", "%x", "% X", "%#x", "%.2s", "%5.3q", "%-6s|", "%v", "%#v", "%T", "%d", "%.1x", "%08q"}
+	for i := 0; i < 1500; i++ {
+		var id string
+		var v any
+		if r.IntN(3) == 0 {
+			raw := make([]byte, r.IntN(7))
+			for k := range raw {
+				raw[k] = byte(r.IntN(256))
+			}
+			if r.IntN(2) == 0 {
+				raw = append(raw, []byte(randString())...)
+			}
+			id, v = fmt.Sprintf("B:%x", raw), raw
+		} else {
+			str := randString()
+			id, v = fmt.Sprintf("S:%x", str), str
+		}
+		ff := strFormats[r.IntN(len(strFormats))]
+		fcases = append(fcases, fmtCase{Format: ff, Args: []string{id}, Expected: fmt.Sprintf(ff, v)})
+	}
+	for i := 0; i < 300; i++ {
+		c := r.IntN(0x110000)
+		if r.IntN(3) == 0 {
+			c = r.IntN(0x3000)
+		}
+		ff := []string{"%c", "%q", "%+q", "%U", "%#U", "%#.6U", "%08c", "%-4q|"}[r.IntN(8)]
+		fcases = append(fcases, fmtCase{Format: ff, Args: []string{fmt.Sprintf("I:%d", c)}, Expected: fmt.Sprintf(ff, c)})
+	}
+
 	floatFormats := []string{"%v", "%e", "%E", "%f", "%g", "%G", "%x", "%X", "%b", "%.0e", "%.1e", "%.3e", "%.17e", "%.0f", "%.1f", "%.2f", "%.5f", "%.20f",
 		"%.0g", "%.1g", "%.3g", "%.17g", "%#g", "%#.3g", "%#v", "%+.3x", "%.0x", "%.13x", "%#e", "%#f", "%#.0f", "%10.3e", "%-12.4g|", "%012.3f"}
 	for i := 0; i < 1500; i++ {
