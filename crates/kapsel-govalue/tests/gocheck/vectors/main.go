@@ -317,6 +317,17 @@ func main() {
 		{"true", "fnan", "finf", "fneg0"}, {"st_outer", "st_outer0", "pst_outer"}, {"sl_any", "map_sany", "sl_bytes", "map_bytes"},
 		{"st_secret", "st_tagged", "pt_utc", "pnil_time", "t_zero"},
 	}
+	pr := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 300; i++ {
+		l := make([]string, pr.IntN(5))
+		for k := range l {
+			l[k] = ids[pr.IntN(len(ids))]
+			if pr.IntN(3) == 0 {
+				l[k] = []string{"s_hi", "s_empty", "nil", "i7", "b_hi"}[pr.IntN(5)]
+			}
+		}
+		printLists = append(printLists, l)
+	}
 	var pcases []printCase
 	for _, l := range printLists {
 		vals := make([]any, len(l))
