@@ -851,10 +851,27 @@ fn check_string(cx: &mut Ctx<'_>, info: &ActionInfo<'_>, node: &Node, loc: Loc, 
                     e.message
                 )
             };
+            let mut labels = vec![(span.clone(), label)];
+            // A second, simpler parser often knows which action or block the
+            // problem started at (Go reports where it noticed it).
+            if let Err(hint) = crate::template::BasicEngine.analyze(&value, funcs)
+                && exact
+                && hint.offset < e.offset
+            {
+                let hspan = map_span(cx, node, hint.offset..hint.offset + hint.len);
+                if hspan.start < span.start {
+                    let msg = if hint.message == e.message {
+                        "it starts here".to_string()
+                    } else {
+                        format!("hint: {}", hint.message)
+                    };
+                    labels.push((hspan, msg));
+                }
+            }
             cx.error(
                 "KV0301",
                 format!("template syntax error: {}", e.message),
-                vec![(span, label)],
+                labels,
                 None,
             );
         }

@@ -28,12 +28,14 @@ use std::sync::Arc;
 pub mod catalog;
 mod check;
 mod diag;
+mod goengine;
 pub mod params;
 mod suggest;
 pub mod template;
 mod yaml;
 
 pub use diag::{Diagnostic, Label, NamedSrc, Report, Severity, SourcedDiagnostic};
+pub use goengine::GoEngine;
 
 use kapsel_govalue::Type;
 
@@ -44,9 +46,9 @@ pub struct Options {
     /// --functionVersion` (an ActionSet's `preferredVersion`). `None` = `v0.0.0`.
     pub function_version: Option<String>,
     /// The template parameter type tree (`kapsel_params::template_params_type()`);
-    /// `None` uses [`params::builtin_template_params_type`].
+    /// `None` uses `kapsel_params::template_params_type()`.
     pub param_types: Option<Type>,
-    /// Template parser; `None` uses [`template::BasicEngine`].
+    /// Template parser; `None` uses [`GoEngine`] (the full Go parser).
     pub template_engine: Option<Arc<dyn template::TemplateEngine + Send + Sync>>,
     /// Also apply Kanister's admission-time rules that the controller itself does
     /// not need (currently: phase names unique across *all* actions, `KV0109`).
@@ -74,14 +76,14 @@ pub fn validate_source(path: &str, src: &str, opts: &Options) -> Report {
     let params = match &opts.param_types {
         Some(t) => t,
         None => {
-            builtin = params::builtin_template_params_type();
+            builtin = kapsel_params::template_params_type();
             &builtin
         }
     };
-    let basic = template::BasicEngine;
+    let go = GoEngine;
     let engine: &dyn template::TemplateEngine = match &opts.template_engine {
         Some(e) => e.as_ref(),
-        None => &basic,
+        None => &go,
     };
     let version = opts.function_version.as_deref();
     let mut cx = check::Ctx {

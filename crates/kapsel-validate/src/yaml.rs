@@ -467,7 +467,15 @@ pub(crate) fn scalar_value_map(src: &Src<'_>, node: &Node) -> Option<Vec<usize>>
     if out != s.value {
         return None;
     }
-    map.push(span.end);
+    // One past the end: the closing quote for quoted scalars, otherwise just
+    // after the last character (the end of the last line for block scalars).
+    let end = match (s.style, map.last(), out.chars().last()) {
+        (Style::Single | Style::Double, _, _) => span.end.saturating_sub(1),
+        (_, Some(&last), Some('\n')) => last,
+        (_, Some(&last), Some(c)) => last + c.len_utf8(),
+        _ => span.start,
+    };
+    map.push(end);
     Some(map)
 }
 
