@@ -26,6 +26,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("kando", &[]),
+    ("kapsel-engine", &[]),
 ];
 
 /// Crates no library may depend on (binaries only).
