@@ -177,6 +177,7 @@ fn eval_args(args: &[Rv]) -> String {
         .iter()
         .map(|a| match a.value() {
             Value::Nil => Value::string("<no value>"),
+            v if kapsel_sprig::stringer(&v).is_some() => stringified(v),
             v @ Value::Ptr(_) => match Rv::C(v).indirect().0 {
                 Rv::Invalid => Value::string("<no value>"),
                 Rv::C(x) | Rv::I(x) => x,
