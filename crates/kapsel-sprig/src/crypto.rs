@@ -280,22 +280,87 @@ pub(crate) fn gen_signed_cert(_: &[Value]) -> R {
     Err(not_supported("genSignedCert"))
 }
 
-pub(crate) fn encrypt_aes(a: &[Value]) -> R {
-    if arg_str(a, 1)?.is_empty() {
-        return s("");
-    }
-    Err(not_supported("encryptAES"))
+/// The AES key sprig derives from a password: its bytes, cut or zero-padded
+/// to 32.
+fn aes_key(password: &str) -> crate::aes::Aes256 {
+    let mut key = [0u8; 32];
+    let p = password.as_bytes();
+    let n = p.len().min(32);
+    key[..n].copy_from_slice(&p[..n]);
+    crate::aes::Aes256::new(&key)
 }
 
-pub(crate) fn decrypt_aes(a: &[Value]) -> R {
-    let crypt = arg_str(a, 1)?;
-    if crypt.is_empty() {
+/// Sprig's `encryptAES`: AES-256-CBC with a random IV in front, padded with
+/// N bytes of value N, base64.
+pub(crate) fn encrypt_aes(a: &[Value]) -> R {
+    use rand::RngCore;
+    let password = arg_str(a, 0)?;
+    let plaintext = arg_str(a, 1)?;
+    if plaintext.is_empty() {
         return s("");
     }
-    if let Err(at) = go_b64_decode(crypt.as_bytes()) {
+    let aes = aes_key(password);
+    let mut content = plaintext.as_bytes().to_vec();
+    let padding = 16 - content.len() % 16;
+    content.extend(std::iter::repeat_n(padding as u8, padding));
+    let mut out = vec![0u8; 16];
+    rand::rng().fill_bytes(&mut out);
+    let mut prev = [0u8; 16];
+    prev.copy_from_slice(&out);
+    for chunk in content.chunks(16) {
+        let mut block = [0u8; 16];
+        for (i, b) in block.iter_mut().enumerate() {
+            *b = chunk[i] ^ prev[i];
+        }
+        aes.encrypt_block(&mut block);
+        out.extend_from_slice(&block);
+        prev = block;
+    }
+    s(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+/// Sprig's `decryptAES`, with Go's panics for malformed input as errors.
+pub(crate) fn decrypt_aes(a: &[Value]) -> R {
+    let password = arg_str(a, 0)?;
+    let crypt64 = arg_str(a, 1)?;
+    if crypt64.is_empty() {
+        return s("");
+    }
+    let crypt = go_b64_decode(crypt64.as_bytes())
+        .map_err(|at| FuncError::new(format!("illegal base64 data at input byte {at}")))?;
+    if crypt.len() < 16 {
+        // Go slices the decode buffer, whose capacity is DecodedLen(len(s)).
         return Err(FuncError::new(format!(
-            "illegal base64 data at input byte {at}"
+            "runtime error: slice bounds out of range [:16] with capacity {}",
+            crypt64.len() / 4 * 3
         )));
     }
-    Err(not_supported("decryptAES"))
+    let (iv, body) = crypt.split_at(16);
+    if body.len() % 16 != 0 {
+        return Err(FuncError::new("crypto/cipher: input not full blocks"));
+    }
+    let aes = aes_key(password);
+    let mut prev = [0u8; 16];
+    prev.copy_from_slice(iv);
+    let mut plain = Vec::with_capacity(body.len());
+    for chunk in body.chunks(16) {
+        let mut block = [0u8; 16];
+        block.copy_from_slice(chunk);
+        aes.decrypt_block(&mut block);
+        for (b, p) in block.iter_mut().zip(prev) {
+            *b ^= p;
+        }
+        plain.extend_from_slice(&block);
+        prev.copy_from_slice(chunk);
+    }
+    let Some(last) = plain.last() else {
+        return Err(FuncError::new("runtime error: index out of range [-1]"));
+    };
+    let end = plain.len() as i64 - i64::from(*last);
+    if end < 0 {
+        return Err(FuncError::new(format!(
+            "runtime error: slice bounds out of range [:{end}]"
+        )));
+    }
+    s(bytes_to_string(&plain[..end as usize]))
 }

@@ -21,12 +21,14 @@
 //! - Strings are UTF-8: where Go would cut a multi-byte character (`trunc`,
 //!   `substr`, `b64dec` of binary data, ...), Kapsel writes U+FFFD.
 //! - `genPrivateKey` (rsa, ecdsa), `genCA`, `genSelfSignedCert`,
-//!   `genSignedCert`, `buildCustomCert`, `encryptAES`, `decryptAES` need RSA,
-//!   ECDSA, X.509 or AES and report that Kapsel does not support them yet.
+//!   `genSignedCert`, `buildCustomCert` need RSA, ECDSA or X.509 and report
+//!   that Kapsel does not support them yet. (`encryptAES`/`decryptAES` are
+//!   implemented, with Kapsel's own AES-256.)
 //!
 //! Depends only on `kapsel-govalue` (plus general-purpose crates); it must not
 //! depend on the template engine, Kanister's API types or Kubernetes.
 
+mod aes;
 mod conv;
 mod crypto;
 mod dates;
