@@ -27,6 +27,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("kando", &[]),
     ("kapsel-engine", &[]),
+    ("kapsel-repo", &[]),
 ];
 
 /// Crates no library may depend on (binaries only).

@@ -1,0 +1,1 @@
+//! Kapsel's deduplicating, encrypted backup repository (being built; see docs/format.md).
