@@ -1614,6 +1614,14 @@ const ERROR_SNIPPETS: &[&str] = &[
     "{{ \"\\q\" }}",
     "{{ block \"b\" }}{{ end }}",
     "{{ define \"nested\" }}{{ end }}",
+    "{{ and false (fail \"short-circuit\") }}",
+    "{{ or 1 (fail \"short-circuit\") }}",
+    "{{ and 1 (fail \"evaluated\") }}",
+    "{{ (toDate \"2006\" \"2020\").Nope }}",
+    "{{ (semver \"1.2.3\").Major 1 }}",
+    "{{ call (dict) }}",
+    "{{ slice .list 1 0 }}",
+    "{{ .s | printf \"%s\" .n }}",
 ];
 
 impl<'r> Gen<'r> {
@@ -1724,6 +1732,22 @@ impl<'r> Gen<'r> {
             };
         }
         let want = if self.rng.pct(2) { K::A } else { want };
+        if want == K::A && self.rng.pct(3) {
+            // Fields and methods of non-map values, on parenthesized pipelines.
+            return match self.rng.below(6) {
+                0 => format!("({}).Year", self.date_expr()),
+                1 => format!("({}).Unix", self.date_expr()),
+                2 => format!("({}).UTC", self.date_expr()),
+                3 => format!(
+                    "(semver {}).{}",
+                    quote(self.rng.pick_str(SEMVERS)),
+                    self.rng
+                        .pick_str(&["Major", "Minor", "Prerelease", "Original"])
+                ),
+                4 => "(dict \"a\" (dict \"b\" 1)).a.b".to_string(),
+                _ => format!("(index $ {}).x", quote(self.rng.pick_str(KEYS))),
+            };
+        }
         if depth < 3 && self.rng.pct(30) {
             return format!("({})", self.command(want, depth + 1));
         }
@@ -2061,6 +2085,15 @@ impl<'r> Gen<'r> {
 
     fn action(&mut self) -> String {
         let (o, c) = (self.open(), self.close());
+        // Spacing inside the delimiters, newlines included (allowed since
+        // Go 1.16).
+        let (o, c) = match self.rng.below(12) {
+            0 => (format!("{o} "), format!(" {c}")),
+            1 => (format!("{o}\n"), format!("\n{c}")),
+            2 => (format!("{o}\t"), format!("  {c}")),
+            _ => (o.to_string(), c.to_string()),
+        };
+        let (o, c) = (o.as_str(), c.as_str());
         match self.rng.below(12) {
             0 => {
                 // declaration
