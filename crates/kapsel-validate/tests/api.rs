@@ -53,10 +53,8 @@ fn function_version_rules() {
 
 #[test]
 fn all_problems_in_one_pass_sorted_by_position() {
-    let src = format!(
-        "apiVersion: cr.kanister.io/v1\nkind: Blueprint\nmetadata:\n  name: t\nactions:\n  backup:\n    phases:\n    - func: KubeTsk\n      name: a\n    - func: KubeTask\n      name: b\n      args:\n        image: '{{{{ .Profil }}}}'\n        command: [x]\n        extra: 1\n"
-    );
-    let got = codes(&src, &Options::default());
+    let src = "apiVersion: cr.kanister.io/v1\nkind: Blueprint\nmetadata:\n  name: t\nactions:\n  backup:\n    phases:\n    - func: KubeTsk\n      name: a\n    - func: KubeTask\n      name: b\n      args:\n        image: '{{ .Profil }}'\n        command: [x]\n        extra: 1\n";
+    let got = codes(src, &Options::default());
     assert_eq!(
         got,
         vec![
