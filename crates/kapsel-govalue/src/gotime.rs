@@ -656,6 +656,107 @@ pub fn sub_nanos(t: &GoTime, u: &GoTime) -> i64 {
     (a - b).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
+/// `t.AddDate(years, months, days)`: the calendar date moves and is then
+/// normalised as Go's `time.Date` does (October 31 plus one month is December 1).
+pub fn add_date(t: &GoTime, years: i64, months: i64, days: i64) -> GoTime {
+    let c = civil(t);
+    let m0 = i64::from(c.month) - 1 + months;
+    let year = c
+        .year
+        .saturating_add(years)
+        .saturating_add(m0.div_euclid(12));
+    let month = (m0.rem_euclid(12) + 1) as u32;
+    let day_num = days_from_civil(year, month, 1)
+        .saturating_add(i64::from(c.day) - 1)
+        .saturating_add(days);
+    let wall = day_num
+        .saturating_mul(SECS_PER_DAY)
+        .saturating_add(i64::from(c.hour) * 3600 + i64::from(c.min) * 60 + i64::from(c.sec));
+    GoTime {
+        unix_secs: wall.saturating_sub(i64::from(t.offset_secs)),
+        nanos: t.nanos,
+        offset_secs: t.offset_secs,
+        zone_name: t.zone_name.clone(),
+    }
+}
+
+/// Whether `t` is Go's zero time (`t.IsZero()`).
+pub fn is_zero(t: &GoTime) -> bool {
+    t.unix_secs == GoTime::zero().unix_secs && t.nanos == 0
+}
+
+/// Calls a method of `time.Time` the way a template can (`{{ now.Unix }}`,
+/// `{{ $t.Format "2006" }}`), for the methods whose results are template
+/// values: `Unix UnixMilli UnixMicro UnixNano` (int64), `Year Day Hour Minute
+/// Second Nanosecond YearDay` (int), `Format String` (string), `IsZero` (bool),
+/// `Equal Before After` (one `time.Time` argument; bool), `UTC Local`
+/// (`time.Time`) and `AddDate` (three ints; `time.Time`). Returns `None` for
+/// any other name (e.g. `Month`, `Weekday` and `Add`, whose Go result types —
+/// `time.Month`, `time.Weekday`, `time.Duration` — templates print with their
+/// own `String` methods, which [`Value`] does not model), or when the
+/// arguments do not have the types the method takes.
+///
+/// [`Value`]: crate::value::Value
+pub fn call_method(
+    t: &GoTime,
+    name: &str,
+    args: &[crate::value::Value],
+) -> Option<crate::value::Value> {
+    use crate::value::Value;
+    let whole = i128::from(t.unix_secs) * 1_000_000_000 + i128::from(t.nanos);
+    let time = |x: GoTime| Value::Time(std::sync::Arc::new(x));
+    let other = || match args {
+        [Value::Time(u)] => Some(i128::from(u.unix_secs) * 1_000_000_000 + i128::from(u.nanos)),
+        _ => None,
+    };
+    if !matches!(name, "Equal" | "Before" | "After" | "Format" | "AddDate") && !args.is_empty() {
+        return None;
+    }
+    let c = civil(t);
+    Some(match name {
+        "Unix" => Value::Int64(t.unix_secs),
+        // Go's arithmetic, wrapping on overflow as Go's int64 does.
+        "UnixMilli" => Value::Int64(
+            t.unix_secs
+                .wrapping_mul(1_000)
+                .wrapping_add(i64::from(t.nanos / 1_000_000)),
+        ),
+        "UnixMicro" => Value::Int64(
+            t.unix_secs
+                .wrapping_mul(1_000_000)
+                .wrapping_add(i64::from(t.nanos / 1_000)),
+        ),
+        "UnixNano" => Value::Int64(
+            t.unix_secs
+                .wrapping_mul(1_000_000_000)
+                .wrapping_add(i64::from(t.nanos)),
+        ),
+        "Year" => Value::Int(c.year),
+        "Day" => Value::Int(i64::from(c.day)),
+        "Hour" => Value::Int(i64::from(c.hour)),
+        "Minute" => Value::Int(i64::from(c.min)),
+        "Second" => Value::Int(i64::from(c.sec)),
+        "Nanosecond" => Value::Int(i64::from(t.nanos)),
+        "YearDay" => Value::Int(i64::from(c.yday)),
+        "String" => Value::string(to_string(t)),
+        "IsZero" => Value::Bool(is_zero(t)),
+        "UTC" => time(utc(t)),
+        "Local" => time(local(t)),
+        "Format" => match args {
+            [Value::String(layout)] => Value::string(format(t, layout)),
+            _ => return None,
+        },
+        "Equal" => Value::Bool(whole == other()?),
+        "Before" => Value::Bool(whole < other()?),
+        "After" => Value::Bool(whole > other()?),
+        "AddDate" => match args {
+            [Value::Int(y), Value::Int(m), Value::Int(d)] => time(add_date(t, *y, *m, *d)),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
 /// The `quote` of Go's time package (used in parse errors): ASCII is kept
 /// (with `"` and `\` escaped), every byte of a non-ASCII or control character is
 /// written as `\xNN`.

@@ -388,6 +388,7 @@ fn arg(id: &str) -> Value {
                 ],
             )
         }
+        "s_layout" => "Mon, 02 Jan 2006 15:04:05 -0700".into(),
         "t_am" => tv(ts(1_257_840_000 + 60 * 5 + 7, 7_000_000, "UTC", 0)),
         "t_noon" => tv(ts(1_257_854_400, 0, "UTC", 0)),
         "t_pm" => tv(ts(1_257_894_000 + 3600, 0, "", -3 * 3600 - 1800)),
@@ -407,7 +408,8 @@ fn unhex(h: &str) -> Vec<u8> {
 fn args_of(c: &serde_json::Value) -> Vec<Value> {
     c["args"]
         .as_array()
-        .expect("args")
+        .map(Vec::as_slice)
+        .unwrap_or_default()
         .iter()
         .map(|a| arg(a.as_str().expect("arg id")))
         .collect()
@@ -635,6 +637,27 @@ fn parse_in_zone_matches_go() {
                 s(c, "zone"),
                 s(c, "layout"),
                 s(c, "value")
+            )
+        })
+    });
+}
+
+#[test]
+fn time_methods_match_go() {
+    run("methods", |c| {
+        let Value::Time(t) = arg(s(c, "time")) else {
+            return Some(format!("{} is not a time", s(c, "time")));
+        };
+        let a = args_of(c);
+        let got = gotime::call_method(&t, s(c, "method"), &a)
+            .map(|v| gofmt::sprintf("%v|%T", &[v.clone(), v]));
+        let want = s(c, "expected");
+        (got.as_deref() != Some(want)).then(|| {
+            format!(
+                "{} {} {:?}: got {got:?} want {want:?}",
+                s(c, "time"),
+                s(c, "method"),
+                c["args"]
             )
         })
     });

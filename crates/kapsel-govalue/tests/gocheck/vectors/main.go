@@ -445,6 +445,7 @@ func main() {
 	fcases, ucases, tfcases, tpcases = randomCases(a, fcases, ucases, tfcases, tpcases)
 	jfcases := jsonFmtCases()
 	zcases, pzcases := zoneCases(parses)
+	mcases := methodCases(a)
 
 	w := os.Stdout
 	fmt.Fprintf(w, "{\"go\": %q,\n", runtime.Version())
@@ -456,7 +457,8 @@ func main() {
 	section(w, "time_parse", tpcases, false)
 	section(w, "json_fmt", jfcases, false)
 	section(w, "zones", zcases, false)
-	section(w, "parse_in_zone", pzcases, true)
+	section(w, "parse_in_zone", pzcases, false)
+	section(w, "methods", mcases, true)
 	fmt.Fprintln(w, "}")
 }
 
@@ -851,4 +853,51 @@ func zoneCases(parses [][2]string) ([]zoneCase, []parseZoneCase) {
 		}
 	}
 	return zs, ps
+}
+
+type methodCase struct {
+	Time     string   `json:"time"`
+	Method   string   `json:"method"`
+	Args     []string `json:"args"`
+	Expected string   `json:"expected"`
+}
+
+// methodCases calls time.Time methods; expected is fmt's "%v|%T" of the result.
+func methodCases(a map[string]any) []methodCase {
+	r := rand.New(rand.NewPCG(7, 8))
+	times := []string{"t_utc", "t_nano", "t_fixed", "t_named", "t_zero", "t_neg", "t_far", "t_oddoff", "t_leap", "t_wed", "t_pm"}
+	var out []methodCase
+	add := func(tid, m string, args []string, v any) {
+		out = append(out, methodCase{Time: tid, Method: m, Args: args, Expected: fmt.Sprintf("%v|%T", v, v)})
+	}
+	for _, tid := range times {
+		t := a[tid].(time.Time)
+		add(tid, "Unix", nil, t.Unix())
+		add(tid, "UnixMilli", nil, t.UnixMilli())
+		add(tid, "UnixMicro", nil, t.UnixMicro())
+		add(tid, "UnixNano", nil, t.UnixNano())
+		add(tid, "Year", nil, t.Year())
+		add(tid, "Day", nil, t.Day())
+		add(tid, "Hour", nil, t.Hour())
+		add(tid, "Minute", nil, t.Minute())
+		add(tid, "Second", nil, t.Second())
+		add(tid, "Nanosecond", nil, t.Nanosecond())
+		add(tid, "YearDay", nil, t.YearDay())
+		add(tid, "String", nil, t.String())
+		add(tid, "IsZero", nil, t.IsZero())
+		add(tid, "UTC", nil, t.UTC())
+		add(tid, "Local", nil, t.Local())
+		add(tid, "Format", []string{"s_layout"}, t.Format(time.RFC1123Z))
+		for _, uid := range []string{"t_utc", "t_fixed", "t_zero"} {
+			u := a[uid].(time.Time)
+			add(tid, "Equal", []string{uid}, t.Equal(u))
+			add(tid, "Before", []string{uid}, t.Before(u))
+			add(tid, "After", []string{uid}, t.After(u))
+		}
+		for k := 0; k < 12; k++ {
+			y, m, d := r.IntN(5)-2, r.IntN(30)-15, r.IntN(800)-400
+			add(tid, "AddDate", []string{fmt.Sprintf("I:%d", y), fmt.Sprintf("I:%d", m), fmt.Sprintf("I:%d", d)}, t.AddDate(y, m, d))
+		}
+	}
+	return out
 }
