@@ -33,11 +33,15 @@ const KNOWN: &[(&str, &str)] = &[
 
 /// Runs one corpus file; returns the mismatches as printable lines.
 fn run_file(file: &str) -> (usize, Vec<String>) {
+    run_file_with(file, Options::kanister())
+}
+
+/// Runs one corpus file with the given options.
+fn run_file_with(file: &str, opts: Options) -> (usize, Vec<String>) {
     let path = corpus_dir().join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     let cases = doc["cases"].as_array().unwrap();
-    let opts = Options::kanister();
     let mut bad = Vec::new();
     for c in cases {
         let name = c["name"].as_str().unwrap_or("?");
@@ -138,7 +142,13 @@ fn corpus_from_env() {
     let Ok(path) = std::env::var("KAPSEL_CORPUS_FILE") else {
         return;
     };
-    let (n, bad) = run_file(&path);
+    let mut opts = Options::kanister();
+    opts.missing_key = match std::env::var("KAPSEL_CORPUS_MISSINGKEY").as_deref() {
+        Ok("default") => kapsel_template::MissingKey::Default,
+        Ok("zero") => kapsel_template::MissingKey::Zero,
+        _ => kapsel_template::MissingKey::Error,
+    };
+    let (n, bad) = run_file_with(&path, opts);
     for b in &bad {
         eprintln!("{b}");
     }
@@ -159,4 +169,31 @@ fn engine_cases() {
         "{} of {n} engine cases differ from Go",
         bad.len()
     );
+}
+
+#[test]
+fn missingkey_default_and_zero_cases() {
+    for (file, mk) in [
+        (
+            "missingkey-default.json",
+            kapsel_template::MissingKey::Default,
+        ),
+        ("missingkey-zero.json", kapsel_template::MissingKey::Zero),
+    ] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(file);
+        let mut opts = Options::kanister();
+        opts.missing_key = mk;
+        let (n, bad) = run_file_with(path.to_str().unwrap(), opts);
+        for b in &bad {
+            eprintln!("{b}");
+        }
+        assert!(n > 10, "{file}: only {n} cases");
+        assert!(
+            bad.is_empty(),
+            "{file}: {} of {n} differ from Go",
+            bad.len()
+        );
+    }
 }
