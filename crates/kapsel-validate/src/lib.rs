@@ -16,12 +16,13 @@
 //! styles (to map offsets inside a scalar's value back to the file) and
 //! duplicate-key detection.
 //!
-//! This crate does no I/O and never panics on any input. It must not depend on
-//! the execution engine, the CLI, or Kubernetes client crates; template
-//! parameter types come in through [`Options::param_types`] (normally from
-//! `kapsel-params`) and template parsing through the [`template::TemplateEngine`]
-//! trait, so neither `kapsel-params` nor the full template engine is a hard
-//! dependency.
+//! This crate does no I/O and never panics on any input. It depends on
+//! `kapsel-template` (Go template parsing and field references, through
+//! [`GoEngine`]), `kapsel-params` (the template-parameter type tree) and
+//! `kapsel-govalue` (the `Type` of that tree); both are behind small seams
+//! ([`template::TemplateEngine`], [`Options::param_types`]) so they can be
+//! replaced. It must not depend on the execution engine, the CLI, or any
+//! Kubernetes client or platform crate.
 
 use std::sync::Arc;
 
