@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"unicode/utf8"
 )
 
@@ -15,6 +16,8 @@ type corpusCase struct {
 	Name         string          `json:"name"`
 	Template     string          `json:"template"`
 	Data         json.RawMessage `json:"data,omitempty"`
+	Params       string          `json:"params,omitempty"`
+	Kanister     bool            `json:"kanister,omitempty"`
 	Output       *string         `json:"output,omitempty"`
 	OutputBase64 *string         `json:"outputBase64,omitempty"`
 	Error        *string         `json:"error,omitempty"`
@@ -47,13 +50,26 @@ func recordCorpus(paths []string) error {
 			}
 			names[c.Name] = true
 			var data interface{}
-			if len(c.Data) > 0 {
+			if c.Params != "" {
+				// A render-parameters fixture: testdata/params/<stem>.json
+				// next to the corpus directory.
+				pp := filepath.Join(filepath.Dir(path), "..", "params", c.Params+".json")
+				raw, err := os.ReadFile(pp)
+				if err != nil {
+					return fmt.Errorf("%s: case %q: %w", path, c.Name, err)
+				}
+				rp, err := loadParams(raw)
+				if err != nil {
+					return fmt.Errorf("%s: case %q: %w", path, c.Name, err)
+				}
+				data = rp.base
+			} else if len(c.Data) > 0 {
 				if err := json.Unmarshal(c.Data, &data); err != nil {
 					return fmt.Errorf("%s: case %q: data: %w", path, c.Name, err)
 				}
 			}
 			c.Output, c.OutputBase64, c.Error = nil, nil, nil
-			out, err := renderRecovered(c.Template, data)
+			out, err := renderRecovered(c.Template, data, c.Kanister)
 			if err != nil {
 				msg := err.Error()
 				c.Error = &msg
@@ -80,12 +96,15 @@ func recordCorpus(paths []string) error {
 	return nil
 }
 
-func renderRecovered(src string, data interface{}) (out string, err error) {
+func renderRecovered(src string, data interface{}, kanister bool) (out string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
-	out, err, _ = execTemplate("config", src, data)
+	out, err, parseErr := execTemplate("config", src, data)
+	if err != nil && kanister {
+		err = kanisterError(err, parseErr)
+	}
 	return out, err
 }
