@@ -48,13 +48,19 @@ pub fn unmarshal_any(data: &str) -> Result<Value, JsonError> {
         s: data.as_bytes(),
         i: 0,
         depth: 0,
+        type_err: None,
     };
     let v = p.value()?;
     p.ws();
     if let Some(c) = p.peek() {
         return Err(p.invalid(c, "after top-level value"));
     }
-    Ok(v)
+    // Go checks the syntax of the whole input before decoding, so a number out
+    // of range is reported only when the input is otherwise well formed.
+    match p.type_err {
+        Some(e) => Err(e),
+        None => Ok(v),
+    }
 }
 
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -401,6 +407,8 @@ struct Parser<'a> {
     s: &'a [u8],
     i: usize,
     depth: usize,
+    /// The first number that does not fit a float64.
+    type_err: Option<JsonError>,
 }
 
 fn quote_char(c: u8) -> String {
@@ -580,9 +588,14 @@ impl Parser<'_> {
         let text = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("0");
         match text.parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(Value::Float(f)),
-            _ => Err(JsonError(format!(
-                "json: cannot unmarshal number {text} into Go value of type float64"
-            ))),
+            _ => {
+                if self.type_err.is_none() {
+                    self.type_err = Some(JsonError(format!(
+                        "json: cannot unmarshal number {text} into Go value of type float64"
+                    )));
+                }
+                Ok(Value::Nil)
+            }
         }
     }
 
