@@ -8,7 +8,8 @@
 //! fractional seconds `.000`/`.999`/`,000`/`,999` of any length), the same parse
 //! rules (case-insensitive month and day names, fractional seconds accepted after
 //! seconds, range checks) and the same error texts (`parsing time "x" as "y":
-//! cannot parse "x" as "2006"`).
+//! cannot parse "x" as "2006"`). Formatting, parsing, zones and methods are
+//! checked against outputs of Go 1.26 in `tests/govectors.rs`.
 //!
 //! Known differences from Go:
 //! - No time zone database is read. `Local` is UTC unless `TZ` names a zone
@@ -18,7 +19,11 @@
 //!   the same zones.
 //! - A [`GoTime`] does not record which `*time.Location` it belongs to, so
 //!   `GoString` prints `time.UTC` for every zero-offset time named `UTC` (Go would
-//!   print `time.Local` for a local time) and `time.Location("NAME")` otherwise.
+//!   print `time.Local` for a local time) and otherwise `time.Location("ABBR")`
+//!   with the zone abbreviation (right for `time.FixedZone`; for a loaded zone
+//!   such as `Etc/GMT-2` Go prints the location name).
+//! - [`call_method`] covers the `time.Time` methods whose results are template
+//!   values; `Month`, `Weekday`, `Add`, `Sub` and the like are not modelled.
 //! - Times from [`now`] carry no monotonic clock reading, so [`to_string`] never
 //!   appends Go's ` m=+0.000000001` suffix.
 //! - Years are limited to what `i64` seconds can hold around year ±292e9; Go
