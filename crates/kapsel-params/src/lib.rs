@@ -12,7 +12,7 @@ pub mod types;
 
 pub use build::{ParamsError, PhaseState, template_params};
 pub use file::RenderParams;
-pub use render::{RenderError, RenderedAction, RenderedPhase, render_action};
+pub use render::{RenderError, RenderedAction, RenderedPhase, Renderer, render_action};
 
 use kapsel_govalue::Type;
 

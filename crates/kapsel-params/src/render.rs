@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use kapsel_api::{BlueprintAction, BlueprintPhase, ObjectReference};
+use kapsel_api::{Artifact, BlueprintAction, BlueprintPhase, ObjectReference};
 use kapsel_govalue::Value;
 use kapsel_template::{Error as TemplateError, Options, Template};
 use serde::Serialize;
@@ -48,6 +48,30 @@ pub struct RenderedPhase {
     pub args: Option<serde_json::Value>,
     /// The error, if rendering failed.
     pub error: Option<String>,
+}
+
+impl Renderer {
+    /// Renders an action's output artifacts (each `keyValue` value, and
+    /// `kopiaSnapshot` when set). The first failure, in sorted order, is the
+    /// error.
+    pub fn artifacts(
+        &self,
+        action: &BlueprintAction,
+        data: &Value,
+    ) -> Result<BTreeMap<String, Artifact>, String> {
+        let mut out = BTreeMap::new();
+        for (name, art) in &action.output_artifacts {
+            let mut rendered = Artifact::default();
+            for (k, v) in &art.key_value {
+                rendered.key_value.insert(k.clone(), self.string(v, data)?);
+            }
+            if !art.kopia_snapshot.is_empty() {
+                rendered.kopia_snapshot = self.string(&art.kopia_snapshot, data)?;
+            }
+            out.insert(name.clone(), rendered);
+        }
+        Ok(out)
+    }
 }
 
 impl Serialize for RenderedPhase {
@@ -116,15 +140,31 @@ fn objects_as_go<S: serde::Serializer>(
     full.serialize(s)
 }
 
-struct Renderer {
+/// Renders Blueprint strings as Kanister does: sprig functions,
+/// `missingkey=error`, and Kanister's rewrite of missing-key errors. Errors are
+/// Kanister's texts.
+pub struct Renderer {
     opts: Options,
 }
 
+impl Default for Renderer {
+    fn default() -> Renderer {
+        Renderer::kanister()
+    }
+}
+
 impl Renderer {
+    /// A renderer with Kanister's options.
+    pub fn kanister() -> Renderer {
+        Renderer {
+            opts: Options::kanister(),
+        }
+    }
+
     /// Renders one template string with Kanister's error rewrite: an execution
     /// error about a missing map key becomes `Failed to render template: "<key>"
     /// not found`.
-    fn string(&self, src: &str, data: &Value) -> Result<String, String> {
+    pub fn string(&self, src: &str, data: &Value) -> Result<String, String> {
         const MARKER: &str = "map has no entry for key ";
         let t = Template::parse(TEMPLATE_NAME, src, &self.opts.funcs)
             .map_err(|e| TemplateError::from(e).to_string())?;
@@ -166,7 +206,9 @@ impl Renderer {
         })
     }
 
-    fn objects(
+    /// Renders a phase's object references (`None` when `.Time` is empty:
+    /// Kanister then skips them).
+    pub fn objects(
         &self,
         phase: &BlueprintPhase,
         data: &Value,
@@ -196,7 +238,9 @@ impl Renderer {
         Ok(Some(out))
     }
 
-    fn args(&self, phase: &BlueprintPhase, data: &Value) -> Result<serde_json::Value, String> {
+    /// Renders a phase's args recursively (map keys too); `Wait` and `WaitV2`
+    /// get theirs unrendered.
+    pub fn args(&self, phase: &BlueprintPhase, data: &Value) -> Result<serde_json::Value, String> {
         let args = serde_json::Value::Object(phase.args.clone().unwrap_or_default());
         // Wait and WaitV2 render their own templates at run time.
         if phase.func.eq_ignore_ascii_case("wait") || phase.func.eq_ignore_ascii_case("waitv2") {
@@ -235,9 +279,7 @@ pub fn render_action(
     action: &BlueprintAction,
     params: &RenderParams,
 ) -> Result<RenderedAction, RenderError> {
-    let r = Renderer {
-        opts: Options::kanister(),
-    };
+    let r = Renderer::kanister();
     let initial = template_params(params, &PhaseState::initial())?;
     let time_set = !params.time.is_empty();
     let empty = PhaseParams::default();
@@ -286,37 +328,10 @@ pub fn render_action(
         state.defer_phase = build::phase(&defer_params, true);
     }
     let data = template_params(params, &state)?;
-    let mut artifacts = serde_json::Map::new();
-    let mut artifacts_error = None;
-    for (name, art) in &action.output_artifacts {
-        let mut obj = serde_json::Map::new();
-        let mut kv = serde_json::Map::new();
-        for (k, v) in &art.key_value {
-            match r.string(v, &data) {
-                Ok(s) => {
-                    kv.insert(k.clone(), serde_json::Value::String(s));
-                }
-                Err(e) => artifacts_error = artifacts_error.or(Some(e)),
-            }
-        }
-        if !kv.is_empty() {
-            obj.insert("keyValue".to_string(), serde_json::Value::Object(kv));
-        }
-        if !art.kopia_snapshot.is_empty() {
-            match r.string(&art.kopia_snapshot, &data) {
-                Ok(s) => {
-                    obj.insert("kopiaSnapshot".to_string(), serde_json::Value::String(s));
-                }
-                Err(e) => artifacts_error = artifacts_error.or(Some(e)),
-            }
-        }
-        artifacts.insert(name.clone(), serde_json::Value::Object(obj));
-    }
-    let (output_artifacts, output_artifacts_error) = match artifacts_error {
-        Some(e) => (None, Some(e)),
-        // An action without output artifacts has none (Go: a nil map).
-        None if action.output_artifacts.is_empty() => (None, None),
-        None => (Some(serde_json::Value::Object(artifacts)), None),
+    let (output_artifacts, output_artifacts_error) = match r.artifacts(action, &data) {
+        Ok(a) if action.output_artifacts.is_empty() && a.is_empty() => (None, None),
+        Ok(a) => (Some(serde_json::to_value(a).unwrap_or_default()), None),
+        Err(e) => (None, Some(e)),
     };
     Ok(RenderedAction {
         phases,
