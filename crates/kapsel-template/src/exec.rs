@@ -6,7 +6,10 @@ use kapsel_govalue::{Func, FuncError, Param, Type, Value, gofmt};
 use crate::ast::*;
 use crate::builtins::{self, Builtin};
 use crate::methods;
-use crate::{ExecError, MAX_TEMPLATE_DEPTH, MissingKey, Options, Template, locate};
+use crate::{
+    ExecError, MAX_OUTPUT_BYTES, MAX_RANGE_ITERATIONS, MAX_TEMPLATE_DEPTH, MissingKey, Options,
+    Template, locate,
+};
 
 /// Deepest nesting (control structures plus template calls) execution follows.
 pub(crate) const MAX_EXEC_NESTING: usize = 100;
@@ -171,6 +174,7 @@ struct State<'a> {
     node: At<'a>,
     template_depth: usize,
     nesting: usize,
+    iterations: u64,
 }
 
 pub(crate) fn execute(t: &Template, data: &Value, opts: &Options) -> Result<String, ExecError> {
@@ -184,6 +188,7 @@ pub(crate) fn execute(t: &Template, data: &Value, opts: &Options) -> Result<Stri
         node: At::None,
         template_depth: 0,
         nesting: 0,
+        iterations: 0,
     };
     let root = t.root();
     match s.walk_list(&dot, root) {
@@ -294,10 +299,7 @@ impl<'a> State<'a> {
             Node::With(b) => self.walk_if_or_with(true, dot, b),
             Node::Range(b) => self.walk_range(dot, node, b),
             Node::Template(t) => self.walk_template(dot, node, t),
-            Node::Text(t) => {
-                self.out.push_str(&t.text);
-                Ok(())
-            }
+            Node::Text(t) => self.write(&t.text),
         }
     }
 
@@ -338,6 +340,10 @@ impl<'a> State<'a> {
     }
 
     fn one_iteration(&mut self, r: &'a BranchNode, mark: usize, index: Rv, elem: Rv) -> R<()> {
+        self.iterations += 1;
+        if self.iterations > MAX_RANGE_ITERATIONS {
+            return self.err(format!("range iterations exceed {MAX_RANGE_ITERATIONS}"));
+        }
         let decl = &r.pipe.decl;
         if !decl.is_empty() {
             if r.pipe.is_assign {
@@ -1010,7 +1016,14 @@ impl<'a> State<'a> {
     fn print_value(&mut self, n: &'a Node, v: Rv) -> R<()> {
         self.at(At::Node(n));
         let s = printable(v);
-        self.out.push_str(&s);
+        self.write(&s)
+    }
+
+    fn write(&mut self, s: &str) -> R<()> {
+        if self.out.len() + s.len() > MAX_OUTPUT_BYTES {
+            return self.err(format!("output exceeds {MAX_OUTPUT_BYTES} bytes"));
+        }
+        self.out.push_str(s);
         Ok(())
     }
 }

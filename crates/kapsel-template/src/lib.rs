@@ -36,6 +36,14 @@ use std::fmt;
 pub use kapsel_govalue::{Func, FuncMap, Param, Type, Value};
 pub use refs::{FieldRef, FieldRoot, field_references};
 
+/// The most output one execution may produce (Go has no limit; this keeps a
+/// runaway template from exhausting memory).
+pub const MAX_OUTPUT_BYTES: usize = 64 << 20;
+
+/// The most `range` iterations one execution may run (Go has no limit; this
+/// keeps `{{range 9223372036854775807}}` from running for ever).
+pub const MAX_RANGE_ITERATIONS: u64 = 10_000_000;
+
 /// How many nested `{{template}}` calls execution allows before failing.
 pub const MAX_TEMPLATE_DEPTH: usize = 100;
 
@@ -65,10 +73,7 @@ pub struct Options {
 impl Options {
     /// What Kanister uses: sprig's `TxtFuncMap` and `missingkey=error`.
     pub fn kanister() -> Options {
-        Options {
-            funcs: kapsel_sprig::txt_func_map(),
-            missing_key: MissingKey::Error,
-        }
+        KANISTER_OPTIONS.clone()
     }
 }
 
@@ -228,9 +233,14 @@ impl Template {
     }
 }
 
+static KANISTER_OPTIONS: std::sync::LazyLock<Options> = std::sync::LazyLock::new(|| Options {
+    funcs: kapsel_sprig::txt_func_map(),
+    missing_key: MissingKey::Error,
+});
+
 /// Parses and executes `src` as Kanister does: sprig functions, `missingkey=error`.
 pub fn render_kanister(name: &str, src: &str, data: &Value) -> Result<String, Error> {
-    let opts = Options::kanister();
+    let opts = &*KANISTER_OPTIONS;
     let t = Template::parse(name, src, &opts.funcs)?;
-    Ok(t.execute(data, &opts)?)
+    Ok(t.execute(data, opts)?)
 }

@@ -122,11 +122,15 @@ impl TreeParser {
         } else {
             self.token[0] = sh.lex.next_item();
         }
-        self.token[self.peek_count].clone()
+        self.token
+            .get(self.peek_count)
+            .cloned()
+            .unwrap_or_else(eof_item)
     }
 
     fn backup(&mut self) {
-        self.peek_count += 1;
+        // Go's grammar never backs up more than three tokens.
+        self.peek_count = (self.peek_count + 1).min(self.token.len());
     }
 
     fn backup2(&mut self, t1: Item) {
@@ -142,7 +146,11 @@ impl TreeParser {
 
     fn peek(&mut self, sh: &mut Shared) -> Item {
         if self.peek_count > 0 {
-            return self.token[self.peek_count - 1].clone();
+            return self
+                .token
+                .get(self.peek_count - 1)
+                .cloned()
+                .unwrap_or_else(eof_item);
         }
         self.peek_count = 1;
         self.token[0] = sh.lex.next_item();

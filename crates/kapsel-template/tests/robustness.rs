@@ -138,3 +138,31 @@ fn probe_depths() {
         eprintln!("ifs {d}: {ok}");
     }
 }
+
+#[test]
+fn renders_quickly() {
+    let d = Value::from_json(&serde_json::json!({
+        "Phases": {"dump": {"Output": {"loc": "s3://b/p"}, "Secrets": {"s": {"Data": {"password": "cHc="}}}}},
+        "Object": {"metadata": {"name": "db", "namespace": "ns"}}
+    }));
+    let src = r#"kando location push --profile '{{ toJson .Phases }}' --path "{{ .Phases.dump.Output.loc }}/{{ .Object.metadata.namespace }}" {{ index .Phases.dump.Secrets.s.Data "password" | b64dec | quote }}"#;
+    let start = std::time::Instant::now();
+    for _ in 0..2000 {
+        kapsel_template::render_kanister("config", src, &d).unwrap();
+    }
+    let per = start.elapsed() / 2000;
+    assert!(
+        per < std::time::Duration::from_millis(5),
+        "{per:?} per render"
+    );
+}
+
+#[test]
+fn runaway_range_and_output_are_bounded() {
+    let e = run("{{range 9223372036854775807}}{{end}}").unwrap_err();
+    assert!(e.contains("range iterations exceed"), "{e}");
+    let e = run(r#"{{range 1000000}}{{"0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"}}{{end}}"#)
+        .unwrap_err();
+    assert!(e.contains("output exceeds"), "{e}");
+    assert_eq!(run("{{range 3}}{{.}}{{end}}").unwrap(), "012");
+}
