@@ -830,6 +830,19 @@ func zoneCases(parses [][2]string) ([]zoneCase, []parseZoneCase) {
 		}
 		zs = append(zs, c)
 	}
+	r := rand.New(rand.NewPCG(9, 10))
+	elems := []string{"2006", "01", "Jan", "02", "_2", "002", "Mon", "15", "03", "04", "05", "PM", "MST", "Z07:00", "-0700", "-07", ".000", ".999", " ", "-", ":"}
+	for i := 0; i < 300; i++ {
+		var l strings.Builder
+		for k := 2 + r.IntN(6); k > 0; k-- {
+			l.WriteString(elems[r.IntN(len(elems))])
+		}
+		off := []int{0, 7200, -18000, 3600, 5400}[r.IntN(5)]
+		name := []string{"", "+02", "-05", "GMT", "XYZ", "UTC"}[r.IntN(6)]
+		t := ts(r.Int64N(4000000000)-1000000000, int64(r.IntN(1000000000)), name, off)
+		text := t.Format(l.String())
+		parses = append(parses, [2]string{l.String(), text})
+	}
 	var ps []parseZoneCase
 	for _, zone := range []string{"Etc/GMT-2", "Etc/GMT+5", "GMT"} {
 		loc, err := time.LoadLocation(zone)
