@@ -12,10 +12,30 @@
 //! default function library); it must not depend on Kanister/Kubernetes types
 //! or on any other Kapsel crate.
 //!
-//! Known differences from Go: complex constants parse but cannot be executed;
-//! indexing a string or `[]byte` yields an `int` (Go: `uint8`); nesting deeper than
-//! a few hundred levels (parentheses, control structures) and template recursion
-//! deeper than [`MAX_TEMPLATE_DEPTH`] are errors, where Go's limits are higher.
+//! Fidelity is checked against real Go (text/template + sprig v2.22) by the
+//! recorded corpora in `testdata/template-corpus/` and `tests/data/`, including
+//! error texts and positions (Go positions a multi-field node such as `.A.B` at
+//! its second field; [`ExecError::offset`] does too, [`ExecError::span`] covers
+//! the whole node).
+//!
+//! Known differences from Go:
+//! - complex constants (`1i`) parse but fail to execute;
+//! - indexing or ranging over a string or `[]byte` yields `int` where Go yields
+//!   `uint8` (visible in `%T` and in "got uint8" error texts): the value model
+//!   has no `uint8`;
+//! - slices carry no spare capacity, so `slice x i j` with `len(x) < j <= cap(x)`
+//!   fails where Go succeeds (Go's `encoding/json` and `append` leave capacity);
+//! - methods exist only for `time.Time` (`Year`, `Day`, `Hour`, `Minute`,
+//!   `Second`, `Nanosecond`, `YearDay`, `Unix`, `UnixMilli`, `UnixNano`,
+//!   `IsZero`, `UTC`, `String`, `Format`) and `String` of sprig's
+//!   `*semver.Version`;
+//! - identifiers use Rust's Unicode alphabetic/numeric classes, not exactly Go's
+//!   `IsLetter`/`IsDigit`;
+//! - limits: nesting of parentheses and control structures deeper than 100
+//!   (Go: 10000 / unlimited), template recursion deeper than
+//!   [`MAX_TEMPLATE_DEPTH`] (Go: 100000), more than [`MAX_RANGE_ITERATIONS`]
+//!   range iterations or [`MAX_OUTPUT_BYTES`] of output (Go: unlimited) are
+//!   execution errors. Everything fits a 2 MiB thread stack, even in debug builds.
 
 // `ExecError` carries Go's full location and message by value (the public API
 // the other crates use); errors are the cold path, so its size does not matter.
