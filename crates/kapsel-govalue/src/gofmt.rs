@@ -122,8 +122,11 @@ struct Printer {
     erroring: bool,
 }
 
+/// Go's `utf8.RuneCount`: each invalid byte counts as one rune.
 fn rune_count(b: &[u8]) -> usize {
-    gostrconv::decode_go(b).len()
+    b.utf8_chunks()
+        .map(|c| c.valid().chars().count() + c.invalid().len())
+        .sum()
 }
 
 fn parsenum(s: &[u8], start: usize, end: usize) -> (usize, bool, usize) {
