@@ -24,7 +24,8 @@
 //!   0x4b415053454c), `KAPSEL_DIFF_CASE` (run only that case index, to
 //!   reproduce one), `KAPSEL_DIFF_SHOW` (examples printed per category,
 //!   default 5), `KAPSEL_DIFF_STRICT_ERRORS`, `KAPSEL_DIFF_DUMP=1` (print
-//!   every case with both results).
+//!   every case with both results), `KAPSEL_DIFF_MINIMIZE=0` (do not shrink
+//!   the reported examples).
 //!
 //! The oracle runs with `TZ=UTC` (sprig formats dates in the local zone).
 
@@ -2557,6 +2558,100 @@ fn error_shape(e: &str) -> String {
     truncate(&out, 70)
 }
 
+/// Splits a template into text runs and `{{…}}` actions (naively: a `}}`
+/// inside a string literal ends the action early, which only makes the
+/// shrinking less effective).
+fn segments(t: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    while !rest.is_empty() {
+        match rest.find("{{") {
+            Some(0) => {
+                let end = rest[2..].find("}}").map_or(rest.len(), |e| e + 4);
+                out.push(rest[..end].to_string());
+                rest = &rest[end..];
+            }
+            Some(i) => {
+                out.push(rest[..i].to_string());
+                rest = &rest[i..];
+            }
+            None => {
+                out.push(rest.to_string());
+                rest = "";
+            }
+        }
+    }
+    out
+}
+
+/// Greedily removes template segments and data keys while the case keeps
+/// mismatching in the same category; returns the smaller case.
+fn shrink(
+    oracle: &mut Oracle,
+    rust: &RustRenderer,
+    cat: Category,
+    template: &str,
+    data: &Json,
+) -> (String, Json, Outcome, Outcome) {
+    let mut check = |t: &str, d: &Json| -> Option<(Outcome, Outcome)> {
+        let go = oracle.render(t, d);
+        let rs = rust.render(t, d)?;
+        (classify(&go, &rs) == Some(cat)).then_some((go, rs))
+    };
+    let Some(mut best) = check(template, data) else {
+        return (
+            template.to_string(),
+            data.clone(),
+            Outcome::Err("not reproducible".into()),
+            Outcome::Err("not reproducible".into()),
+        );
+    };
+    let mut segs = segments(template);
+    let mut data = data.clone();
+    let mut budget = 400;
+    let mut chunk = segs.len().div_ceil(2).max(1);
+    while chunk >= 1 && budget > 0 {
+        let mut i = 0;
+        let mut removed_any = false;
+        while i < segs.len() && budget > 0 {
+            budget -= 1;
+            let end = (i + chunk).min(segs.len());
+            let mut candidate = segs.clone();
+            candidate.drain(i..end);
+            let t: String = candidate.concat();
+            if let Some(r) = check(&t, &data) {
+                segs = candidate;
+                best = r;
+                removed_any = true;
+            } else {
+                i += chunk;
+            }
+        }
+        if chunk == 1 && !removed_any {
+            break;
+        }
+        chunk = if chunk == 1 { 1 } else { chunk / 2 };
+    }
+    let t: String = segs.concat();
+    if let Json::Object(m) = &data {
+        for key in m.keys().cloned().collect::<Vec<_>>() {
+            if budget == 0 {
+                break;
+            }
+            budget -= 1;
+            let mut candidate = data.clone();
+            if let Json::Object(cm) = &mut candidate {
+                cm.remove(&key);
+            }
+            if let Some(r) = check(&t, &candidate) {
+                data = candidate;
+                best = r;
+            }
+        }
+    }
+    (t, data, best.0, best.1)
+}
+
 /// A differing case: index, template, data, Go's and Rust's outcome.
 type Mismatch = (u64, String, Json, Outcome, Outcome);
 
@@ -2584,6 +2679,7 @@ fn differential_against_go_oracle() {
     let show = env_u64("KAPSEL_DIFF_SHOW", 5) as usize;
     let strict_errors = env_flag("KAPSEL_DIFF_STRICT_ERRORS");
     let dump = env_flag("KAPSEL_DIFF_DUMP");
+    let minimize = std::env::var("KAPSEL_DIFF_MINIMIZE").map_or(true, |v| v != "0");
     let only = std::env::var("KAPSEL_DIFF_CASE").ok().map(|v| {
         v.parse::<u64>()
             .unwrap_or_else(|_| panic!("bad KAPSEL_DIFF_CASE {v:?}"))
@@ -2718,6 +2814,18 @@ fn differential_against_go_oracle() {
                 truncate(&go.show(), 600),
                 truncate(&rs.show(), 600),
             ));
+            if minimize && *cat != Category::GoNotUtf8 {
+                let (mt, md, mgo, mrs) = shrink(&mut oracle, &rust, *cat, template, data);
+                if mt != *template || md != *data {
+                    report.push_str(&format!(
+                        "  minimized:\n    template: {:?}\n    data:     {}\n    go:   {}\n    rust: {}\n",
+                        truncate(&mt, 600),
+                        truncate(&md.to_string(), 400),
+                        truncate(&mgo.show(), 600),
+                        truncate(&mrs.show(), 600),
+                    ));
+                }
+            }
         }
     }
     eprintln!("{report}");
