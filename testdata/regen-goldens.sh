@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 examples="${KANISTER_EXAMPLES:-/work/shared/kanister-examples}"
 oracle="$root/tools/template-oracle/template-oracle"
 
-(cd "$root/tools/template-oracle" && go build -o template-oracle .)
+(cd "$root/tools/template-oracle" && go build -o template-oracle . && TZ=UTC go test ./...)
 
 # sprig's date functions format in the local time zone; Kanister's
 # controller runs with TZ unset (UTC) in its container.
