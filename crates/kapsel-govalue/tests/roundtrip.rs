@@ -130,3 +130,53 @@ proptest! {
         prop_assert_eq!(ours.replace("e+0", "e").replace("e-0", "e-").replace("e+", "e"), rust);
     }
 }
+
+fn any_value() -> impl Strategy<Value = Value> {
+    use kapsel_govalue::value::Type;
+    let leaf = prop_oneof![
+        Just(Value::Nil),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::Int),
+        any::<i64>().prop_map(Value::Int64),
+        any::<f64>().prop_map(Value::Float),
+        "\\PC{0,6}".prop_map(Value::string),
+        prop::collection::vec(any::<u8>(), 0..6).prop_map(Value::bytes),
+        Just(Value::NilBytes),
+        Just(Value::NilMap(Type::Any)),
+        Just(Value::NilSlice(Type::String)),
+        Just(Value::NilPtr(Type::Time)),
+        (any::<i32>(), 0u32..1_000_000_000, -50_000i32..50_000).prop_map(|(s, n, o)| {
+            Value::Time(std::sync::Arc::new(GoTime {
+                unix_secs: i64::from(s) * 100,
+                nanos: n,
+                offset_secs: o,
+                zone_name: String::new(),
+            }))
+        }),
+    ];
+    leaf.prop_recursive(3, 30, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5)
+                .prop_map(|v| Value::slice(kapsel_govalue::value::Type::Any, v)),
+            prop::collection::btree_map("\\PC{0,4}", inner.clone(), 0..5)
+                .prop_map(|m| Value::map(kapsel_govalue::value::Type::Any, m)),
+            inner.prop_map(Value::ptr),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn printing_any_value_never_panics(v in any_value(), f in "%[-+# 0]{0,2}[0-9]{0,2}(\\.[0-9]?)?[vdsqxXtTbcoOUeEfFgGpw]") {
+        let args = [v.clone()];
+        let _ = gofmt::sprintf(&f, &args);
+        let _ = gofmt::sprint(&[v.clone(), v.clone()]);
+        let _ = gofmt::sprintln(&args);
+        let _ = gojson::marshal_indent(&v, "", "\t");
+        let _ = gojson::marshal_raw(&v);
+        if let Ok(text) = gojson::marshal(&v) {
+            // Whatever marshals must parse again.
+            prop_assert!(gojson::unmarshal_any(&text).is_ok(), "{}", text);
+        }
+    }
+}
