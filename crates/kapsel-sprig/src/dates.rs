@@ -2,8 +2,9 @@
 //!
 //! Go converts times to `time.Local` or to a zone loaded from the tz database.
 //! Kapsel's local zone is UTC (as `kapsel_govalue::gotime` models it, and as Go
-//! behaves with `TZ` unset and no `/etc/localtime`), and, like Go when a zone
-//! fails to load, every other zone name falls back to UTC.
+//! behaves with `TZ` unset and `/etc/localtime` missing or UTC); other zone
+//! names are read from the system's zoneinfo files as Go does, and, as in
+//! sprig, a zone that fails to load means UTC.
 
 use kapsel_govalue::{FuncError, GoTime, Value, gotime};
 
@@ -11,10 +12,21 @@ use crate::conv::{arg, arg_str, arg_time};
 
 type R = Result<Value, FuncError>;
 
-/// The same instant shown in the named zone (see the module docs): every zone
-/// Kapsel knows is UTC.
-fn in_zone(t: &GoTime, _zone: &str) -> GoTime {
-    gotime::utc(t)
+/// The same instant shown in the named zone: `""`, `UTC` and `Local` are UTC
+/// (see the module docs), other names are loaded from the system's zoneinfo
+/// files like Go's `time.LoadLocation`; a zone that fails to load gives UTC,
+/// as in sprig.
+fn in_zone(t: &GoTime, zone: &str) -> GoTime {
+    if matches!(zone, "" | "UTC" | "Local") {
+        return gotime::utc(t);
+    }
+    match crate::tz::load(zone) {
+        Some(loc) => {
+            let (name, offset) = loc.lookup(t.unix_secs);
+            gotime::in_fixed_zone(t, &name, offset)
+        }
+        None => gotime::utc(t),
+    }
 }
 
 /// The time a `date`-style argument stands for: a `time.Time`, a pointer to one,

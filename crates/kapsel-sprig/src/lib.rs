@@ -15,9 +15,9 @@
 //! - Go maps are references: `set`, `unset`, `merge`, `mergeOverwrite` modify
 //!   their argument in Go; here they only return the modified map.
 //! - `keys` and `values` follow key order (Go: random order).
-//! - Time zones: the local zone is what [`kapsel_govalue::gotime::now`] uses
-//!   (UTC when `TZ` is unset); zone names other than `UTC`/`Local` fall back to
-//!   UTC (Go would load them from the tz database).
+//! - Time zones: the local zone is UTC (as in `kapsel_govalue::gotime`);
+//!   `dateInZone`/`htmlDateInZone` load other zones from the system zoneinfo
+//!   files like Go (no embedded tz database: where the files are missing, UTC).
 //! - Strings are UTF-8: where Go would cut a multi-byte character (`trunc`,
 //!   `substr`, `b64dec` of binary data, ...), Kapsel writes U+FFFD.
 //! - `genPrivateKey` (rsa, ecdsa), `genCA`, `genSelfSignedCert`,
@@ -38,6 +38,7 @@ mod numeric;
 mod regex;
 pub mod semver;
 mod strings;
+mod tz;
 mod url;
 
 use kapsel_govalue::{Func, FuncError, FuncMap, Param, Value};
