@@ -205,11 +205,9 @@ impl Ctx<'_> {
         };
         let mut out = Vec::new();
         for it in items {
-            match it.as_scalar() {
-                Some(s) if !matches!(it.kind, Kind::Seq(_) | Kind::Map(_)) => {
-                    out.push(s.value.clone())
-                }
-                _ => self.type_error(it, &format!("each item of {what}"), "a string"),
+            match it.as_str() {
+                Some(v) => out.push(v.to_string()),
+                None => self.type_error(it, &format!("each item of {what}"), "a string"),
             }
         }
         Some(out)

@@ -390,6 +390,7 @@ pub(crate) fn load(src: &Src<'_>) -> Loaded {
                         .map(|(_, v)| v.span.end)
                         .unwrap_or(end)
                         .max(start);
+                    let entries = apply_merge_keys(entries);
                     Some((
                         Node {
                             kind: Kind::Map(entries),
@@ -435,6 +436,48 @@ pub(crate) fn load(src: &Src<'_>) -> Loaded {
                 Some(k) => entries.push((k, node)),
             },
         }
+    }
+    out
+}
+
+fn is_merge_key(k: &Node) -> bool {
+    matches!(&k.kind, Kind::Scalar(s) if s.style == Style::Plain && s.value == "<<")
+}
+
+/// Resolve YAML merge keys (`<<: *base` or `<<: [*a, *b]`), as go-yaml does:
+/// explicit keys win, then earlier merged mappings win over later ones.
+fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    if !entries.iter().any(|(k, _)| is_merge_key(k)) {
+        return entries;
+    }
+    let mut out: Vec<(Node, Node)> = Vec::new();
+    let mut merged: Vec<(Node, Node)> = Vec::new();
+    for (k, v) in entries {
+        if is_merge_key(&k) {
+            let sources: Vec<Node> = match v.kind {
+                Kind::Map(_) => vec![v],
+                Kind::Seq(items) => items,
+                _ => {
+                    out.push((k, v));
+                    continue;
+                }
+            };
+            for src in sources {
+                if let Kind::Map(inner) = src.kind {
+                    merged.extend(inner);
+                }
+            }
+        } else {
+            out.push((k, v));
+        }
+    }
+    let key_of = |n: &Node| n.as_scalar().map(|s| s.value.clone());
+    for (k, v) in merged {
+        let name = key_of(&k);
+        if name.is_some() && out.iter().any(|(ok, _)| key_of(ok) == name) {
+            continue;
+        }
+        out.push((k, v));
     }
     out
 }
@@ -764,6 +807,28 @@ mod tests {
         let src = Src::new("a: 1\nb: 2\na: 3\n");
         let l = load(&src);
         assert!(matches!(l.issues.as_slice(), [LoadIssue::DuplicateKey { key, .. }] if key == "a"));
+    }
+
+    #[test]
+    fn merge_keys_are_resolved() {
+        let src = Src::new("base: &b\n  x: 1\n  y: 2\nm:\n  <<: *b\n  y: 3\n");
+        let l = load(&src);
+        assert!(l.issues.is_empty());
+        let m = l.root.and_then(|r| r.get("m").cloned());
+        let m = m.unwrap_or_else(|| panic!("no m"));
+        assert_eq!(
+            m.get("x")
+                .and_then(|n| n.as_scalar())
+                .map(|s| s.value.as_str()),
+            Some("1")
+        );
+        assert_eq!(
+            m.get("y")
+                .and_then(|n| n.as_scalar())
+                .map(|s| s.value.as_str()),
+            Some("3")
+        );
+        assert!(m.get("<<").is_none());
     }
 
     #[test]
