@@ -8,11 +8,13 @@
 pub mod build;
 pub mod file;
 pub mod render;
+pub mod secrets;
 pub mod types;
 
 pub use build::{ParamsError, PhaseState, template_params};
 pub use file::RenderParams;
 pub use render::{RenderError, RenderedAction, RenderedPhase, Renderer, render_action};
+pub use secrets::Redactor;
 
 use kapsel_govalue::Type;
 

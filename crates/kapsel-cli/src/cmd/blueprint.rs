@@ -1,9 +1,7 @@
 //! `kapsel blueprint validate` and `kapsel blueprint render`.
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use base64::Engine as _;
 use clap::{Args, Subcommand, ValueEnum};
 use kapsel_api::Blueprint;
 use kapsel_params::RenderParams;
@@ -207,7 +205,7 @@ fn render(a: &RenderArgs) -> Result<ExitCode, CliError> {
         RenderFormat::Yaml => serde_saphyr::to_string(&value).unwrap_or_default(),
     };
     if !a.show_secrets {
-        text = mask(&text, &secret_values(&params));
+        text = kapsel_params::Redactor::for_params(&params).redact(&text);
     }
     out(&text)?;
     Ok(if failed {
@@ -215,83 +213,4 @@ fn render(a: &RenderArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Every secret value the parameters hold: Secret data (action, phase, defer
-/// phase and profile Secrets) and resolved profile credentials.
-fn secret_values(p: &RenderParams) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let add_secret = |s: &k8s_openapi::api::core::v1::Secret, out: &mut BTreeSet<String>| {
-        for v in s.data.iter().flat_map(|d| d.values()) {
-            out.insert(String::from_utf8_lossy(&v.0).into_owned());
-        }
-        for v in s.string_data.iter().flat_map(|d| d.values()) {
-            out.insert(v.clone());
-        }
-    };
-    for s in p.secrets.values() {
-        add_secret(s, &mut out);
-    }
-    for ph in p.phases.values().chain(p.defer_phase.as_ref()) {
-        for s in ph.secrets.values() {
-            add_secret(s, &mut out);
-        }
-    }
-    if let Some(prof) = &p.profile {
-        if let Some(kp) = &prof.credential.key_pair {
-            out.insert(kp.secret.clone());
-        }
-        if let Some(s) = &prof.credential.secret {
-            add_secret(s, &mut out);
-        }
-        if let Some(k) = &prof.credential.kopia_server_secret {
-            out.insert(k.password.clone());
-        }
-    }
-    // Very short values would mask unrelated text; they are masked only when
-    // they stand alone, which substring replacement cannot tell: skip them.
-    out.retain(|v| v.chars().count() >= 4);
-    out
-}
-
-/// Replaces each secret, and its JSON-escaped, YAML-escaped and base64 forms,
-/// with `********`. Longer secrets first, so a secret containing another is
-/// masked whole.
-fn mask(text: &str, secrets: &BTreeSet<String>) -> String {
-    let mut forms: Vec<String> = Vec::new();
-    for s in secrets {
-        forms.push(s.clone());
-        if let Ok(j) = serde_json::to_string(s) {
-            let inner = &j[1..j.len() - 1];
-            forms.push(inner.to_string());
-            // The rendered text is itself JSON- or YAML-escaped once more.
-            if let Ok(jj) = serde_json::to_string(inner) {
-                forms.push(jj[1..jj.len() - 1].to_string());
-            }
-        }
-        forms.push(base64::engine::general_purpose::STANDARD.encode(s));
-    }
-    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-    forms.dedup();
-    let mut text = text.to_string();
-    for f in forms.iter().filter(|f| !f.is_empty()) {
-        text = text.replace(f.as_str(), "********");
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masks_raw_escaped_and_base64_forms() {
-        let secrets: BTreeSet<String> = ["pa\"ss/word".to_string()].into();
-        let text = format!(
-            "a pa\"ss/word b {} c {}",
-            r#"pa\"ss/word"#,
-            base64::engine::general_purpose::STANDARD.encode("pa\"ss/word")
-        );
-        assert_eq!(mask(&text, &secrets), "a ******** b ******** c ********");
-    }
 }
