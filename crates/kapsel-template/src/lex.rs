@@ -150,29 +150,30 @@ fn is_space(r: Option<char>) -> bool {
     matches!(r, Some(' ' | '\t' | '\r' | '\n'))
 }
 
-/// Go's `unicode.IsLetter || unicode.IsDigit || '_'` (approximated with Rust's
-/// alphabetic/numeric classes).
+/// Go's `isAlphaNumeric`: `'_'`, `unicode.IsLetter` or `unicode.IsDigit`.
 pub(crate) fn is_alnum(r: Option<char>) -> bool {
     match r {
-        Some(c) => c == '_' || c.is_alphabetic() || is_go_digit(c),
+        Some(c) if c.is_ascii() => c == '_' || c.is_ascii_alphanumeric(),
+        Some(c) => {
+            in_table(crate::unicode_tables::LETTER, c) || in_table(crate::unicode_tables::DIGIT, c)
+        }
         None => false,
     }
 }
 
-fn is_go_digit(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_digit()
-    } else {
-        // Unicode decimal digits (Nd); Rust's is_numeric also covers Nl/No.
-        c.is_numeric() && c.to_digit(10).is_none() && !c.is_alphabetic() && nd_like(c)
-    }
-}
-
-fn nd_like(c: char) -> bool {
-    // Nd blocks are runs of ten starting at a code point ending in 0 (mostly);
-    // superscripts, fractions, circled numbers and the like are No.
+fn in_table(table: &[(u32, u32)], c: char) -> bool {
     let u = c as u32;
-    !matches!(u, 0x00B2 | 0x00B3 | 0x00B9 | 0x00BC..=0x00BE | 0x2070..=0x218F | 0x2460..=0x24FF | 0x2776..=0x2793 | 0x3007 | 0x3021..=0x3029 | 0x3038..=0x303A | 0x3192..=0x3195 | 0x3220..=0x3229 | 0x3248..=0x325F | 0x3280..=0x3289 | 0x32B1..=0x32BF)
+    table
+        .binary_search_by(|&(lo, hi)| {
+            if hi < u {
+                std::cmp::Ordering::Less
+            } else if lo > u {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
 }
 
 fn has_left_trim_marker(s: &str) -> bool {
@@ -765,6 +766,17 @@ mod tests {
         );
         assert_eq!(got[0].1, "a");
         assert_eq!(got[5].1, "b");
+    }
+
+    #[test]
+    fn go_letter_and_digit_classes() {
+        assert!(is_alnum(Some('é')));
+        assert!(is_alnum(Some('日')));
+        assert!(is_alnum(Some('٣'))); // Arabic-Indic digit (Nd)
+        assert!(!is_alnum(Some('Ⅰ'))); // Roman numeral (Nl): not a Go letter or digit
+        assert!(!is_alnum(Some('\u{0BBE}'))); // Tamil vowel sign (Mc)
+        assert!(!is_alnum(Some('²'))); // superscript (No)
+        assert!(!is_alnum(Some('-')));
     }
 
     #[test]

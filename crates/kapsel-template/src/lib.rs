@@ -29,8 +29,6 @@
 //!   `Second`, `Nanosecond`, `YearDay`, `Unix`, `UnixMilli`, `UnixNano`,
 //!   `IsZero`, `UTC`, `String`, `Format`) and `String` of sprig's
 //!   `*semver.Version`;
-//! - identifiers use Rust's Unicode alphabetic/numeric classes, not exactly Go's
-//!   `IsLetter`/`IsDigit`;
 //! - limits: nesting of parentheses and control structures deeper than 100
 //!   (Go: 10000 / unlimited), template recursion deeper than
 //!   [`MAX_TEMPLATE_DEPTH`] (Go: 100000), more than [`MAX_RANGE_ITERATIONS`]
@@ -49,6 +47,7 @@ mod methods;
 mod parse;
 mod refs;
 mod strconv;
+mod unicode_tables;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -387,3 +387,11 @@ fn field_refs() {
         .collect();
     assert_eq!(view, want);
 }
+
+#[test]
+fn templates_and_options_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Template>();
+    assert_send_sync::<Options>();
+    assert_send_sync::<Error>();
+}
