@@ -19,6 +19,8 @@ pub(crate) struct Ctx<'a> {
     pub params: &'a Type,
     pub function_version: Option<&'a str>,
     pub strict: bool,
+    /// Value-to-source maps of scalars, by scalar start offset.
+    pub maps: std::cell::RefCell<HashMap<usize, Option<std::rc::Rc<Vec<usize>>>>>,
 }
 
 /// A label description before line/col are computed.
@@ -840,7 +842,7 @@ fn check_string(cx: &mut Ctx<'_>, info: &ActionInfo<'_>, node: &Node, loc: Loc, 
     match cx.engine.analyze(&value, funcs) {
         Err(e) => {
             let span = map_span(cx, node, e.offset..e.offset + e.len);
-            let exact = scalar_value_map(cx.src, node).is_some();
+            let exact = value_map(cx, node).is_some();
             let label = if exact {
                 e.message.clone()
             } else {
@@ -884,8 +886,18 @@ fn check_string(cx: &mut Ctx<'_>, info: &ActionInfo<'_>, node: &Node, loc: Loc, 
 }
 
 /// Map a byte range of a scalar's value to a source range.
+/// The (cached) value-to-source map of a scalar.
+fn value_map(cx: &Ctx<'_>, node: &Node) -> Option<std::rc::Rc<Vec<usize>>> {
+    let src = cx.src;
+    cx.maps
+        .borrow_mut()
+        .entry(node.span.start)
+        .or_insert_with(|| scalar_value_map(src, node).map(std::rc::Rc::new))
+        .clone()
+}
+
 fn map_span(cx: &Ctx<'_>, node: &Node, r: Range<usize>) -> Range<usize> {
-    match scalar_value_map(cx.src, node) {
+    match value_map(cx, node) {
         Some(map) => {
             let last = map.len().saturating_sub(1);
             let start = map

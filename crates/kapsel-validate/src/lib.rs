@@ -94,6 +94,7 @@ pub fn validate_source(path: &str, src: &str, opts: &Options) -> Report {
         params,
         function_version: version,
         strict: opts.kanister_strict,
+        maps: Default::default(),
     };
     if let Some(v) = version
         && !v.is_empty()
