@@ -33,6 +33,24 @@ pub struct FieldRef {
     /// The reference is `index FIELD "k1" "k2"...` (keys appended to `chain`).
     /// The plain field reference is reported separately as well.
     pub via_index: bool,
+    /// The source range of each element of `chain`: a field's name without its
+    /// dot, an `index` key's quoted literal.
+    pub element_spans: Vec<Range<usize>>,
+}
+
+/// Spans of the names in a contiguous `.A.B` / `$x.A.B` text starting at `start`
+/// (the first `skip` dot-separated parts are not fields: `$x`, or the empty
+/// part before a leading dot).
+fn name_spans(src_text: &str, start: usize, skip: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut pos = start;
+    for (i, part) in src_text.split('.').enumerate() {
+        if i >= skip {
+            out.push(pos..pos + part.len());
+        }
+        pos += part.len() + 1;
+    }
+    out
 }
 
 /// All field references of `t` (every tree: top-level and definitions), in
@@ -111,24 +129,27 @@ impl Walker<'_> {
     fn cmd(&mut self, c: &CommandNode, dot: FieldRoot) {
         if let [Arg::Identifier(id), item, keys @ ..] = c.args.as_slice()
             && id.name == "index"
-            && let Some((root, mut chain)) = self.base(item, dot)
+            && let Some((root, mut chain, mut element_spans)) = self.base(item, dot)
         {
+            let base_len = chain.len();
             let mut last = item.span().end;
             for k in keys {
                 match k {
                     Arg::String(s) => {
                         chain.push(s.text.clone());
+                        element_spans.push(s.span.clone());
                         last = s.span.end;
                     }
                     _ => break,
                 }
             }
-            if chain.len() > self.base(item, dot).map_or(0, |b| b.1.len()) {
+            if chain.len() > base_len {
                 self.out.push(FieldRef {
                     root,
                     chain,
                     span: id.span.start..last,
                     via_index: true,
+                    element_spans,
                 });
             }
         }
@@ -137,14 +158,14 @@ impl Walker<'_> {
         }
     }
 
-    /// The root and chain of a field or `$` reference.
-    fn base(&self, a: &Arg, dot: FieldRoot) -> Option<(FieldRoot, Vec<String>)> {
+    /// The root, chain and element spans of a field or `$` reference.
+    fn base(&self, a: &Arg, dot: FieldRoot) -> Option<(FieldRoot, Vec<String>, Vec<Range<usize>>)> {
         match a {
-            Arg::Field(f) => Some((dot, f.ident.clone())),
+            Arg::Field(f) => Some((dot, f.ident.clone(), field_spans(f))),
             Arg::Variable(v) if v.ident.first().map(String::as_str) == Some("$") => {
-                Some((self.dollar, v.ident[1..].to_vec()))
+                Some((self.dollar, v.ident[1..].to_vec(), var_spans(v)))
             }
-            Arg::Dot(_) => Some((dot, Vec::new())),
+            Arg::Dot(_) => Some((dot, Vec::new(), Vec::new())),
             _ => None,
         }
     }
@@ -156,6 +177,7 @@ impl Walker<'_> {
                 chain: f.ident.clone(),
                 span: f.span.clone(),
                 via_index: false,
+                element_spans: field_spans(f),
             }),
             Arg::Variable(v) if v.ident.len() > 1 && v.ident[0] == "$" => {
                 self.out.push(FieldRef {
@@ -163,6 +185,7 @@ impl Walker<'_> {
                     chain: v.ident[1..].to_vec(),
                     span: v.span.clone(),
                     via_index: false,
+                    element_spans: var_spans(v),
                 });
             }
             Arg::Chain(c) => self.arg(&c.node, dot),
@@ -170,4 +193,14 @@ impl Walker<'_> {
             _ => {}
         }
     }
+}
+
+fn field_spans(f: &FieldNode) -> Vec<Range<usize>> {
+    // `.A.B`: the text before the first dot is empty.
+    let text: String = f.ident.iter().map(|i| format!(".{i}")).collect();
+    name_spans(&text, f.span.start, 1)
+}
+
+fn var_spans(v: &VariableNode) -> Vec<Range<usize>> {
+    name_spans(&v.ident.join("."), v.span.start, 1)
 }

@@ -386,6 +386,19 @@ fn field_refs() {
         .map(|(r, c, v, s)| (r, c.to_string(), v, s))
         .collect();
     assert_eq!(view, want);
+    let names: Vec<Vec<&str>> = refs
+        .iter()
+        .map(|r| r.element_spans.iter().map(|sp| &src[sp.clone()]).collect())
+        .collect();
+    assert_eq!(names[0], vec!["Phases", "pg", "Output", "loc"]);
+    assert_eq!(names[1], vec!["Options", "x"]);
+    assert_eq!(
+        names[2],
+        vec!["Phases", "pg", "Secrets", "s", "Data", "\"password\""]
+    );
+    for r in &refs {
+        assert_eq!(r.element_spans.len(), r.chain.len(), "{r:?}");
+    }
 }
 
 #[test]
