@@ -147,7 +147,7 @@ pub(crate) fn semver_string(v: &Value) -> Option<String> {
 pub(crate) fn strval(v: &Value) -> String {
     match v {
         Value::String(s) => s.to_string(),
-        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Bytes(b) => bytes_to_string(b),
         Value::NilBytes => String::new(),
         Value::Time(t) => gotime::to_string(t),
         Value::Ptr(inner) => match &**inner {
@@ -383,10 +383,18 @@ pub(crate) fn list_or_panic(
     }
 }
 
-/// Converts a byte string the way Go treats a `string` holding arbitrary bytes
-/// (invalid UTF-8 becomes U+FFFD: Kapsel strings are always UTF-8).
+/// Converts Go string bytes to a Kapsel string. Kapsel strings are UTF-8, so
+/// each byte of an invalid sequence becomes U+FFFD, as Go's `encoding/json`
+/// (and so the Kubernetes API) would write it.
 pub(crate) fn bytes_to_string(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    out
 }
 
 /// Go's `unicode.IsSpace`.

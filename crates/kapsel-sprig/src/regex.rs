@@ -27,14 +27,37 @@ fn go_syntax_error(code: &str, expr: &str) -> String {
     format!("error parsing regexp: {code}: `{expr}`")
 }
 
+/// A Go pattern and its normalized form for the `regex` crate, with the
+/// original offset of every normalized byte (so errors quote Go's text).
+struct Src<'a> {
+    orig: &'a str,
+    norm: String,
+    /// `map[i]`: original offset of normalized byte `i`; one extra entry for
+    /// the end.
+    map: Vec<usize>,
+}
+
+impl Src<'_> {
+    fn off(&self, norm: usize) -> usize {
+        self.map.get(norm).copied().unwrap_or(self.orig.len())
+    }
+
+    /// The original text behind a normalized span.
+    fn text(&self, start: usize, end: usize) -> &str {
+        self.orig
+            .get(self.off(start)..self.off(end))
+            .unwrap_or_default()
+    }
+}
+
 /// Go's `(?flags)`: only `i`, `m`, `s` and `U` exist.
-fn bad_flag(pattern: &str, start: usize, flags: &ast::Flags) -> Option<String> {
+fn bad_flag(src: &Src<'_>, start: usize, flags: &ast::Flags) -> Option<String> {
     flags.items.iter().find_map(|item| match &item.kind {
         ast::FlagsItemKind::Flag(
             ast::Flag::IgnoreWhitespace | ast::Flag::Unicode | ast::Flag::CRLF,
         ) => Some(go_syntax_error(
             "invalid or unsupported Perl syntax",
-            pattern.get(start..item.span.end.offset).unwrap_or_default(),
+            src.text(start, item.span.end.offset),
         )),
         _ => None,
     })
@@ -78,15 +101,13 @@ fn repeat_valid(node: &Ast, mut n: u32) -> bool {
 /// Go's checks for what Go rejects but the `regex` crate accepts: stacked
 /// repetition operators, repeat counts above 1000 (also when nested), and
 /// flags other than `imsU`. Errors are found in pattern order, as Go does.
-fn check_ast(pattern: &str, node: &Ast) -> Option<String> {
+fn check_ast(src: &Src<'_>, node: &Ast) -> Option<String> {
     match node {
         Ast::Repetition(rep) => {
-            if let Some(e) = check_ast(pattern, &rep.ast) {
+            if let Some(e) = check_ast(src, &rep.ast) {
                 return Some(e);
             }
-            let op_text = pattern
-                .get(rep.op.span.start.offset..rep.op.span.end.offset)
-                .unwrap_or_default();
+            let op_text = src.text(rep.op.span.start.offset, rep.op.span.end.offset);
             if let ast::RepetitionKind::Range(r) = &rep.op.kind {
                 let (min, max) = range_bounds(r);
                 if min > 1000 || max.is_some_and(|m| m > 1000) {
@@ -94,9 +115,7 @@ fn check_ast(pattern: &str, node: &Ast) -> Option<String> {
                 }
             }
             if let Ast::Repetition(inner) = &*rep.ast {
-                let text = pattern
-                    .get(inner.op.span.start.offset..rep.op.span.end.offset)
-                    .unwrap_or_default();
+                let text = src.text(inner.op.span.start.offset, rep.op.span.end.offset);
                 return Some(go_syntax_error("invalid nested repetition operator", text));
             }
             if let ast::RepetitionKind::Range(r) = &rep.op.kind {
@@ -109,29 +128,41 @@ fn check_ast(pattern: &str, node: &Ast) -> Option<String> {
         }
         Ast::Group(g) => {
             if let ast::GroupKind::NonCapturing(flags) = &g.kind
-                && let Some(e) = bad_flag(pattern, g.span.start.offset, flags)
+                && let Some(e) = bad_flag(src, g.span.start.offset, flags)
             {
                 return Some(e);
             }
-            check_ast(pattern, &g.ast)
+            check_ast(src, &g.ast)
         }
-        Ast::Flags(f) => bad_flag(pattern, f.span.start.offset, &f.flags),
-        Ast::Alternation(alt) => alt.asts.iter().find_map(|a| check_ast(pattern, a)),
-        Ast::Concat(c) => c.asts.iter().find_map(|a| check_ast(pattern, a)),
+        Ast::Flags(f) => bad_flag(src, f.span.start.offset, &f.flags),
+        Ast::Alternation(alt) => alt.asts.iter().find_map(|a| check_ast(src, a)),
+        Ast::Concat(c) => c.asts.iter().find_map(|a| check_ast(src, a)),
         _ => None,
     }
 }
 
-fn map_ast_error(pattern: &str, e: &ast::Error) -> String {
+/// Where Go's parser would stop on this error (an original offset): unclosed
+/// groups are only noticed at the end.
+fn error_position(src: &Src<'_>, e: &ast::Error) -> usize {
+    match e.kind() {
+        ErrorKind::GroupUnclosed => src.orig.len(),
+        _ => src.off(e.span().start.offset),
+    }
+}
+
+/// Go's message for an error of the `regex` crate's parser, quoting Go's part
+/// of the pattern.
+fn map_ast_error(src: &Src<'_>, e: &ast::Error) -> String {
+    let pattern = src.orig;
     let span = e.span();
-    let text = pattern
-        .get(span.start.offset..span.end.offset)
-        .unwrap_or_default();
-    let from = pattern.get(span.start.offset..).unwrap_or_default();
-    let before = pattern.get(..span.start.offset).unwrap_or_default();
+    let start = src.off(span.start.offset);
+    let end = src.off(span.end.offset).max(start);
+    let text = pattern.get(start..end).unwrap_or_default();
+    let from = pattern.get(start..).unwrap_or_default();
+    let before = pattern.get(..start).unwrap_or_default();
     let group_start = before.rfind("(?").unwrap_or(0);
-    let escape_start = before.rfind('\\').unwrap_or(span.start.offset);
-    let up_to_end = |start: usize| pattern.get(start..span.end.offset).unwrap_or_default();
+    let escape_start = before.rfind('\\').unwrap_or(start);
+    let up_to_end = |from: usize| pattern.get(from..end).unwrap_or_default();
     match e.kind() {
         ErrorKind::FlagUnexpectedEof => go_syntax_error(
             "invalid or unsupported Perl syntax",
@@ -230,49 +261,137 @@ fn is_repeat_spec(t: &str) -> bool {
     b.get(i) == Some(&b'}')
 }
 
+/// The length of the escape at the start of `rest` (which starts with `\`):
+/// `\p{Name}`, `\P{Name}` and `\x{10FFFF}` include their braces.
+fn escape_len(rest: &str) -> usize {
+    let n = rest[1..].chars().next().map_or(0, char::len_utf8);
+    let mut len = 1 + n;
+    if matches!(rest.get(1..2), Some("p" | "P" | "x")) && rest[len..].starts_with('{') {
+        len += rest[len..].find('}').map_or(rest.len() - len, |i| i + 1);
+    }
+    len
+}
+
+/// Go reports a stacked repetition operator (`a**`, `a+{2}`) as soon as it
+/// sees it; the `regex` crate accepts them, and may report a later error
+/// instead. Returns the offset and Go's message of the first one.
+fn first_nested_repeat(p: &str) -> Option<(usize, String)> {
+    let mut i = 0;
+    let mut in_class = false;
+    let mut last_repeat: Option<usize> = None;
+    while i < p.len() {
+        let rest = &p[i..];
+        let c = rest.chars().next()?;
+        if c == '\\' {
+            i += if rest.starts_with("\\Q") {
+                rest.find("\\E").map_or(rest.len(), |e| e + 2)
+            } else {
+                escape_len(rest)
+            };
+            last_repeat = None;
+            continue;
+        }
+        if in_class {
+            if c == ']' {
+                in_class = false;
+            }
+            i += c.len_utf8();
+            continue;
+        }
+        let op_len = match c {
+            '*' | '+' | '?' => 1,
+            '{' if is_repeat_spec(&rest[1..]) => rest.find('}').map_or(1, |e| e + 1),
+            _ => 0,
+        };
+        if op_len > 0 {
+            let mut end = i + op_len;
+            if p[end..].starts_with('?') {
+                end += 1;
+            }
+            if let Some(start) = last_repeat {
+                return Some((
+                    i,
+                    go_syntax_error("invalid nested repetition operator", &p[start..end]),
+                ));
+            }
+            last_repeat = Some(i);
+            i = end;
+            continue;
+        }
+        last_repeat = None;
+        if c == '[' {
+            in_class = true;
+            i += 1;
+            for lead in ["^]", "]", "^"] {
+                if p[i..].starts_with(lead) {
+                    i += lead.len();
+                    break;
+                }
+            }
+            continue;
+        }
+        if let Some(flags) = rest.strip_prefix("(?") {
+            // group flags or name: not repetition operators
+            i += flags.find([')', ':', '>']).map_or(rest.len(), |e| e + 3);
+            continue;
+        }
+        i += c.len_utf8();
+    }
+    None
+}
+
 /// Brings a Go pattern to what the `regex` crate reads the same way:
 /// `\Q...\E` becomes escaped text, a `{` that does not start a repeat count
-/// becomes `\{` (Go reads it as a literal), and every repeated group name is
-/// dropped (Go allows duplicates; the first one wins for `${name}`). Reports
-/// Go's error for an unknown `[:name:]` class.
-fn go_normalize(pattern: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(pattern.len());
+/// becomes `\{` and a `[` inside a class `\[` (Go reads both as literals),
+/// and every repeated group name is dropped (Go allows duplicates; the first
+/// one wins for `${name}`). Reports Go's error for an unknown `[:name:]`.
+fn go_normalize(pattern: &str) -> Result<Src<'_>, String> {
+    let mut norm = String::with_capacity(pattern.len());
+    let mut map: Vec<usize> = Vec::with_capacity(pattern.len() + 1);
+    let mut push = |norm: &mut String, s: &str, at: usize, spread: bool| {
+        for k in 0..s.len() {
+            map.push(if spread { at + k } else { at });
+        }
+        norm.push_str(s);
+    };
     let mut seen: Vec<String> = Vec::new();
     let mut in_class = false;
-    let mut rest = pattern;
-    while let Some(c) = rest.chars().next() {
+    let mut i = 0;
+    while i < pattern.len() {
+        let rest = &pattern[i..];
+        let Some(c) = rest.chars().next() else { break };
         if c == '\\' {
             if !in_class && rest.starts_with("\\Q") {
                 let body = &rest[2..];
-                let (lit, after) = match body.find("\\E") {
-                    Some(i) => (&body[..i], &body[i + 2..]),
-                    None => (body, ""),
+                let (lit, used) = match body.find("\\E") {
+                    Some(e) => (&body[..e], e + 4),
+                    None => (body, rest.len()),
                 };
-                out.push_str(&regex::escape(lit));
-                rest = after;
+                push(&mut norm, &regex::escape(lit), i, false);
+                i += used;
                 continue;
             }
-            let n = rest[1..].chars().next().map_or(0, char::len_utf8);
-            let mut len = 1 + n;
-            // `\p{Name}`, `\P{Name}`, `\x{10FFFF}`: the braces belong to the escape.
-            if matches!(rest.get(1..2), Some("p" | "P" | "x")) && rest[len..].starts_with('{') {
-                len += rest[len..].find('}').map_or(rest.len() - len, |i| i + 1);
-            }
-            out.push_str(&rest[..len]);
-            rest = &rest[len..];
+            let len = escape_len(rest);
+            push(&mut norm, &rest[..len], i, true);
+            i += len;
             continue;
         }
         if in_class {
             if rest.starts_with("[:")
-                && let Some(i) = rest[2..].find(":]")
+                && let Some(e) = rest[2..].find(":]")
             {
-                let name = &rest[..i + 4];
+                let name = &rest[..e + 4];
                 let inner = name[2..name.len() - 2].trim_start_matches('^');
                 if !POSIX_CLASSES.contains(&inner) {
                     return Err(go_syntax_error("invalid character class range", name));
                 }
-                out.push_str(name);
-                rest = &rest[i + 4..];
+                push(&mut norm, name, i, true);
+                i += name.len();
+                continue;
+            }
+            if c == '[' {
+                push(&mut norm, "\\[", i, false);
+                i += 1;
                 continue;
             }
             if c == ']' {
@@ -280,42 +399,47 @@ fn go_normalize(pattern: &str) -> Result<String, String> {
             }
         } else if c == '[' {
             in_class = true;
-            out.push('[');
-            rest = &rest[1..];
+            push(&mut norm, "[", i, true);
+            i += 1;
             // A `]` right after `[` or `[^` is a literal.
             for lead in ["^]", "]", "^"] {
-                if let Some(r) = rest.strip_prefix(lead) {
-                    out.push_str(lead);
-                    rest = r;
+                if pattern[i..].starts_with(lead) {
+                    push(&mut norm, lead, i, true);
+                    i += lead.len();
                     break;
                 }
             }
             continue;
         } else if c == '{' && !is_repeat_spec(&rest[1..]) {
-            out.push_str("\\{");
-            rest = &rest[1..];
+            push(&mut norm, "\\{", i, false);
+            i += 1;
             continue;
-        } else if let Some((after, end)) = rest
-            .strip_prefix("(?P<")
-            .or_else(|| rest.strip_prefix("(?<"))
-            .and_then(|after| after.find('>').map(|end| (after, end)))
-        {
+        } else if let Some((prefix, after, end)) = ["(?P<", "(?<"].iter().find_map(|pre| {
+            rest.strip_prefix(pre)
+                .and_then(|after| after.find('>').map(|end| (*pre, after, end)))
+        }) {
             let name = &after[..end];
             if seen.iter().any(|s| s == name) {
-                out.push('(');
-                rest = &after[end + 1..];
+                push(&mut norm, "(", i, false);
+                i += prefix.len() + end + 1;
                 continue;
             }
             seen.push(name.to_string());
         }
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
+        push(&mut norm, &rest[..c.len_utf8()], i, true);
+        i += c.len_utf8();
     }
-    Ok(out)
+    map.push(pattern.len());
+    Ok(Src {
+        orig: pattern,
+        norm,
+        map,
+    })
 }
 
 /// Rewrites Go's ASCII-only Perl classes and word boundaries for the `regex`
-/// crate, whose versions of them are Unicode-aware.
+/// crate, whose versions of them are Unicode-aware; `\<` and `\>` are
+/// literals in Go.
 fn translate(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len() + 16);
     let mut chars = pattern.chars();
@@ -333,6 +457,8 @@ fn translate(pattern: &str) -> String {
             Some('S') => out.push_str(r"[^\t\n\f\r ]"),
             Some('b') => out.push_str(r"(?-u:\b)"),
             Some('B') => out.push_str(r"(?-u:\B)"),
+            Some('<') => out.push('<'),
+            Some('>') => out.push('>'),
             Some(other) => {
                 out.push('\\');
                 out.push(other);
@@ -345,18 +471,24 @@ fn translate(pattern: &str) -> String {
 
 /// Go's `regexp.Compile`, with Go's error text.
 pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
-    let normal = go_normalize(pattern)?;
-    let pattern = normal.as_str();
+    let src = go_normalize(pattern)?;
     let mut parser = ast::parse::ParserBuilder::new().nest_limit(1000).build();
-    match parser.parse(pattern) {
-        Err(e) => return Err(map_ast_error(pattern, &e)),
+    match parser.parse(&src.norm) {
+        Err(e) => {
+            if let Some((at, msg)) = first_nested_repeat(pattern)
+                && at < error_position(&src, &e)
+            {
+                return Err(msg);
+            }
+            return Err(map_ast_error(&src, &e));
+        }
         Ok(tree) => {
-            if let Some(e) = check_ast(pattern, &tree) {
+            if let Some(e) = check_ast(&src, &tree) {
                 return Err(e);
             }
         }
     }
-    Regex::new(&translate(pattern)).map_err(|e| match e {
+    Regex::new(&translate(&src.norm)).map_err(|e| match e {
         regex::Error::CompiledTooBig(_) => go_syntax_error("expression too large", pattern),
         other if other.to_string().contains("Unicode property") => go_syntax_error(
             "invalid character class range",

@@ -52,36 +52,45 @@ pub(crate) fn hello(_: &[Value]) -> R {
     s("Hello!")
 }
 
-/// goutils' `AbbreviateFull`, on bytes.
-fn abbreviate_full(str: &str, offset: i64, max_width: i64) -> Result<String, ()> {
-    let b = str.as_bytes();
+/// goutils' `AbbreviateFull`, on bytes; `None` where goutils returns an error.
+fn abbreviate_full(b: &[u8], offset: i64, max_width: i64) -> Option<Vec<u8>> {
     let len = b.len() as i64;
-    if str.is_empty() {
-        return Ok(String::new());
+    if b.is_empty() {
+        return Some(Vec::new());
     }
     if max_width < 4 {
-        return Err(());
+        return None;
     }
     if len <= max_width {
-        return Ok(str.to_string());
+        return Some(b.to_vec());
     }
     let mut offset = offset.min(len);
     if len - offset < max_width - 3 {
         offset = len - (max_width - 3);
     }
-    let cut = |lo: i64, hi: i64| crate::conv::bytes_to_string(&b[lo as usize..hi as usize]);
+    let cut = |lo: i64, hi: i64| b[lo as usize..hi as usize].to_vec();
     if offset <= 4 {
-        return Ok(cut(0, max_width - 3) + "...");
+        let mut out = cut(0, max_width - 3);
+        out.extend_from_slice(b"...");
+        return Some(out);
     }
     if max_width < 7 {
-        return Err(());
+        return None;
     }
+    let mut out = b"...".to_vec();
     if offset + max_width - 3 < len {
         let rest = cut(offset, len);
-        let inner = abbreviate_full(&rest, 0, max_width - 3).unwrap_or_default();
-        return Ok(format!("...{inner}"));
+        out.extend(abbreviate_full(&rest, 0, max_width - 3).unwrap_or_default());
+        return Some(out);
     }
-    Ok(format!("...{}", cut(len - (max_width - 3), len)))
+    out.extend(cut(len - (max_width - 3), len));
+    Some(out)
+}
+
+fn abbreviated(st: &str, offset: i64, max_width: i64) -> String {
+    crate::conv::bytes_to_string(
+        &abbreviate_full(st.as_bytes(), offset, max_width).unwrap_or_default(),
+    )
 }
 
 pub(crate) fn abbrev(a: &[Value]) -> R {
@@ -90,7 +99,7 @@ pub(crate) fn abbrev(a: &[Value]) -> R {
     if width < 4 {
         return s(st);
     }
-    s(abbreviate_full(st, 0, width).unwrap_or_default())
+    s(abbreviated(st, 0, width))
 }
 
 pub(crate) fn abbrevboth(a: &[Value]) -> R {
@@ -100,7 +109,7 @@ pub(crate) fn abbrevboth(a: &[Value]) -> R {
     if right < 4 || left > 0 && right < 7 {
         return s(st);
     }
-    s(abbreviate_full(st, left, right).unwrap_or_default())
+    s(abbreviated(st, left, right))
 }
 
 pub(crate) fn trunc(a: &[Value]) -> R {
@@ -387,7 +396,9 @@ pub(crate) fn camelcase(a: &[Value]) -> R {
         }
         out.push(c);
     }
-    if !found {
+    // xstrings returns here when nothing follows the first non-underscore
+    // rune, dropping that rune.
+    if !found || chars.as_str().is_empty() {
         return s(out);
     }
     r0 = to_upper(r0);

@@ -288,8 +288,15 @@ fn print(v: &Value) -> String {
 #[test]
 fn go_cases() {
     let funcs = kapsel_sprig::txt_func_map();
-    let cases = include_str!("data/cases.txt");
-    let expected: Vec<serde_json::Value> = include_str!("data/expected.jsonl")
+    // KAPSEL_SPRIG_CASES / KAPSEL_SPRIG_EXPECTED point at other files (for
+    // differential runs with generated cases).
+    let cases = std::env::var("KAPSEL_SPRIG_CASES")
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap_or_else(|_| include_str!("data/cases.txt").to_string());
+    let expected_text = std::env::var("KAPSEL_SPRIG_EXPECTED")
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap_or_else(|_| include_str!("data/expected.jsonl").to_string());
+    let expected: Vec<serde_json::Value> = expected_text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
