@@ -44,16 +44,15 @@ pub(crate) fn find(original: &Value, indirect: &Value, name: &str) -> Option<Met
     }
     // Sprig models `*semver.Version`'s accessor methods as fields of a struct;
     // in Go they are methods (so arguments are an arity error, not a field error).
-    if let Value::Struct(st) = indirect {
-        if st.ty.name == kapsel_sprig::semver::TYPE_NAME {
-            if let Some(v) = st.field(name) {
-                return Some(Method {
-                    recv: v.clone(),
-                    params: &[],
-                    call: |r, _| Ok(r.clone()),
-                });
-            }
-        }
+    if let Value::Struct(st) = indirect
+        && st.ty.name == kapsel_sprig::semver::TYPE_NAME
+        && let Some(v) = st.field(name)
+    {
+        return Some(Method {
+            recv: v.clone(),
+            params: &[],
+            call: |r, _| Ok(r.clone()),
+        });
     }
     time_of(indirect)?;
     let recv = indirect.clone();
