@@ -2424,8 +2424,55 @@ fn gen_case(seed: u64, index: u64) -> (String, Json) {
     let mut rng = Rng::new(case_seed(seed, index));
     let data = gen_data(&mut rng);
     let mut g = Gen::new(&mut rng, data.clone());
-    let t = g.template();
+    let mut t = g.template();
+    if rng.pct(5) {
+        t = mutate(&mut rng, &t);
+    }
     (t, data)
+}
+
+/// Character-level damage (for the lexer and parser): deletes, duplicates
+/// or inserts delimiter-ish characters. Never inserts digits, and gives up
+/// (returns the original) if the result could loop over a huge integer.
+fn mutate(rng: &mut Rng, t: &str) -> String {
+    const INSERT: &[&str] = &[
+        "{", "}", "{{", "}}", "\"", "`", "'", "|", "(", ")", "-", "$", ".", " ", "\n", ":=", "=",
+        ",", "/*", "*/", "\\", "end", "else", "nil",
+    ];
+    let mut chars: Vec<char> = t.chars().collect();
+    for _ in 0..rng.below(3) + 1 {
+        if chars.is_empty() {
+            break;
+        }
+        let at = rng.below(chars.len());
+        match rng.below(3) {
+            0 => {
+                let end = (at + rng.below(4) + 1).min(chars.len());
+                chars.drain(at..end);
+            }
+            1 => {
+                let c = chars[at];
+                chars.insert(at, c);
+            }
+            _ => {
+                let ins: Vec<char> = rng.pick_str(INSERT).chars().collect();
+                for (k, c) in ins.into_iter().enumerate() {
+                    chars.insert(at + k, c);
+                }
+            }
+        }
+    }
+    let out: String = chars.into_iter().collect();
+    // Deleting characters can join digits into a large `range` count.
+    let huge_range = out.match_indices("range").any(|(i, _)| {
+        let tail: String = out[i..].chars().take_while(|c| *c != '}').collect();
+        let mut run = 0;
+        tail.chars().any(|c| {
+            run = if c.is_ascii_digit() { run + 1 } else { 0 };
+            run >= 4
+        })
+    });
+    if huge_range { t.to_string() } else { out }
 }
 
 // ---------------------------------------------------------------------------
