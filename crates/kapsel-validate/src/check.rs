@@ -665,6 +665,19 @@ fn check_function(
             );
         }
     }
+    // Kanister checks these before anything else (`ValidatePodLabelsAndAnnotations`
+    // and the pod override decoding): they must be mappings.
+    if let Some(a) = args {
+        for key in ["podLabels", "podAnnotations", "podOverride"] {
+            if spec.allows(key)
+                && let Some(v) = a.get(key)
+                && !v.is_null()
+                && !matches!(v.kind, Kind::Map(_))
+            {
+                cx.type_error(v, &format!("`{key}`"), "a mapping");
+            }
+        }
+    }
     let missing: Vec<&str> = spec
         .required
         .iter()
