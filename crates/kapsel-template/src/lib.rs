@@ -8,6 +8,28 @@
 //! [`field_references`] lists the `.A.B.C` references of a template for static
 //! checks of Blueprints.
 //!
+//! ```
+//! use kapsel_template::{FieldRoot, Template, Value, field_references, render_kanister};
+//!
+//! let data = Value::from_json(&serde_json::json!({"Object": {"metadata": {"name": "db"}}}));
+//! assert_eq!(
+//!     render_kanister("config", "{{ .Object.metadata.name | upper }}", &data).unwrap(),
+//!     "DB"
+//! );
+//! let err = render_kanister("config", "{{ .Object.spec }}", &data).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     r#"template: config:1:10: executing "config" at <.Object.spec>: map has no entry for key "spec""#
+//! );
+//!
+//! let t = Template::parse("config", r#"{{ index .Phases.p.Secrets.s.Data "pw" }}"#,
+//!     &kapsel_sprig::txt_func_map()).unwrap();
+//! let refs = field_references(&t);
+//! assert_eq!(refs[0].root, FieldRoot::TopDot);
+//! assert_eq!(refs[0].chain, ["Phases", "p", "Secrets", "s", "Data", "pw"]);
+//! assert!(refs[0].via_index);
+//! ```
+//!
 //! Depends on `kapsel-govalue` (values, Go formatting) and `kapsel-sprig` (the
 //! default function library); it must not depend on Kanister/Kubernetes types
 //! or on any other Kapsel crate.
