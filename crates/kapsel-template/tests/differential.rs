@@ -2098,7 +2098,14 @@ impl<'r> Gen<'r> {
         match self.rng.below(12) {
             0 => {
                 // declaration
-                let name = self.fresh_var();
+                // Mostly a new variable; sometimes a redeclaration (which
+                // shadows until the end of the enclosing block).
+                let name = if !self.vars.is_empty() && self.rng.pct(10) {
+                    let i = self.rng.below(self.vars.len());
+                    self.vars[i].name.clone()
+                } else {
+                    self.fresh_var()
+                };
                 let refs = self.refs(K::A);
                 let (expr, value) = if !refs.is_empty() && self.rng.pct(50) {
                     let r = self.rng.pick(&refs).clone();
@@ -2216,11 +2223,13 @@ impl<'r> Gen<'r> {
         s.push_str(&self.scoped(|g| g.list(depth + 1)));
         while self.rng.pct(25) {
             let cond = self.pipeline(K::B);
-            s.push_str(&format!("{{{{else if {cond}}}}}"));
+            let (o, c) = (self.open(), self.close());
+            s.push_str(&format!("{o}else if {cond}{c}"));
             s.push_str(&self.scoped(|g| g.list(depth + 1)));
         }
         if self.rng.pct(40) {
-            s.push_str("{{else}}");
+            let (o, c) = (self.open(), self.close());
+            s.push_str(&format!("{o}else{c}"));
             s.push_str(&self.scoped(|g| g.list(depth + 1)));
         }
         let (o, c) = (self.open(), self.close());
@@ -2293,7 +2302,8 @@ impl<'r> Gen<'r> {
         });
         s.push_str(&body);
         if self.rng.pct(30) {
-            s.push_str("{{else}}");
+            let (o, c) = (self.open(), self.close());
+            s.push_str(&format!("{o}else{c}"));
             s.push_str(&self.scoped(|g| g.list(depth + 1)));
         }
         let (o, c) = (self.open(), self.close());
@@ -2318,17 +2328,20 @@ impl<'r> Gen<'r> {
         }));
         if self.rng.pct(20) {
             let r = self.pipeline(K::A);
-            s.push_str(&format!("{{{{else with {r}}}}}"));
+            let (o, c) = (self.open(), self.close());
+            s.push_str(&format!("{o}else with {r}{c}"));
             s.push_str(&self.scoped(|g| {
                 g.dot = None;
                 g.list(depth + 1)
             }));
         }
         if self.rng.pct(30) {
-            s.push_str("{{else}}");
+            let (o, c) = (self.open(), self.close());
+            s.push_str(&format!("{o}else{c}"));
             s.push_str(&self.scoped(|g| g.list(depth + 1)));
         }
-        s.push_str("{{end}}");
+        let (o, c) = (self.open(), self.close());
+        s.push_str(&format!("{o}end{c}"));
         s
     }
 
