@@ -272,6 +272,58 @@ fn escape_len(rest: &str) -> usize {
     len
 }
 
+/// Go's octal escapes: `\0` plus up to two octal digits, or `\1`-`\7`
+/// followed by at least one more (a lone `\1` would be a backreference).
+/// Returns the code point and the escape's length.
+fn octal_escape(rest: &str) -> Option<(u32, usize)> {
+    let b = rest.as_bytes();
+    let is_oct = |i: usize| b.get(i).is_some_and(|c| (b'0'..=b'7').contains(c));
+    match b.get(1) {
+        Some(b'0') => {}
+        Some(b'1'..=b'7') if is_oct(2) => {}
+        _ => return None,
+    }
+    let mut code = 0u32;
+    let mut len = 1;
+    while len < 4 && is_oct(len) {
+        code = code * 8 + u32::from(b[len] - b'0');
+        len += 1;
+    }
+    Some((code, len))
+}
+
+/// Go checks a class's ranges while parsing it, before noticing that the
+/// class is not closed: the first `x-y` with `x > y` in the unclosed class
+/// starting at `class` (plain characters only).
+fn unclosed_class_range(class: &str) -> Option<String> {
+    let body = class.strip_prefix('[')?;
+    let body = body.strip_prefix('^').unwrap_or(body);
+    let chars: Vec<(usize, char)> = body.char_indices().collect();
+    let mut i = usize::from(chars.first().is_some_and(|(_, c)| *c == ']'));
+    while i < chars.len() {
+        let (at, c) = chars[i];
+        if c == '\\' || c == '[' {
+            return None;
+        }
+        if let (Some((_, '-')), Some((end_at, hi))) = (chars.get(i + 1), chars.get(i + 2)) {
+            if *hi == '\\' || *hi == '[' {
+                return None;
+            }
+            if *hi < c {
+                let end = end_at + hi.len_utf8();
+                return Some(go_syntax_error(
+                    "invalid character class range",
+                    &body[at..end],
+                ));
+            }
+            i += 3;
+            continue;
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Go reports a stacked repetition operator (`a**`, `a+{2}`) as soon as it
 /// sees it; the `regex` crate accepts them, and may report a later error
 /// instead. Returns the offset and Go's message of the first one.
@@ -369,6 +421,11 @@ fn go_normalize(pattern: &str) -> Result<Src<'_>, String> {
                 };
                 push(&mut norm, &regex::escape(lit), i, false);
                 i += used;
+                continue;
+            }
+            if let Some((code, len)) = octal_escape(rest) {
+                push(&mut norm, &format!("\\x{{{code:x}}}"), i, false);
+                i += len;
                 continue;
             }
             let len = escape_len(rest);
@@ -479,6 +536,16 @@ pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
                 && at < error_position(&src, &e)
             {
                 return Err(msg);
+            }
+            if matches!(e.kind(), ErrorKind::ClassUnclosed)
+                && let Some(msg) = pattern
+                    .get(src.off(e.span().start.offset)..)
+                    .and_then(unclosed_class_range)
+            {
+                return Err(msg);
+            }
+            if matches!(e.kind(), ErrorKind::GroupUnclosed) && pattern.ends_with("(?") {
+                return Err(go_syntax_error("invalid or unsupported Perl syntax", "(?"));
             }
             return Err(map_ast_error(&src, &e));
         }

@@ -4,6 +4,12 @@
 // {"t": template, "err": the message after "error calling NAME: "}.
 //
 //	go run . < ../data/cases.txt > ../data/expected.jsonl
+//
+// Differential runs with random cases (gen_fuzz.py SEED writes them):
+//
+//	python3 gen_fuzz.py 7 > /tmp/c.txt && go run . < /tmp/c.txt > /tmp/e.jsonl
+//	KAPSEL_SPRIG_CASES=/tmp/c.txt KAPSEL_SPRIG_EXPECTED=/tmp/e.jsonl \
+//	    cargo test -p kapsel-sprig --test gocases
 package main
 
 import (
