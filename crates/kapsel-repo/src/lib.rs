@@ -1,1 +1,30 @@
-//! Kapsel's deduplicating, encrypted backup repository (being built; see docs/format.md).
+//! Kapsel's deduplicating, encrypted backup repository over object storage.
+//!
+//! A [`Repository`] lives under a root path of any `object_store::ObjectStore`.
+//! Streams are cut by keyed FastCDC, chunks are named by keyed BLAKE3,
+//! compressed with zstd (or kept raw when that does not help), sealed with
+//! AES-256-GCM and written into packs; index files and snapshot manifests are
+//! encrypted too. The byte format is specified in `docs/format.md`
+//! (version [`format::FORMAT_VERSION`]).
+//!
+//! This crate knows nothing of Kubernetes, Kanister Profiles or concrete
+//! clouds: callers hand it an `Arc<dyn ObjectStore>` (see `kapsel-storage`).
+
+pub mod backup;
+pub mod check;
+pub mod crypto;
+mod error;
+pub mod forget;
+pub mod format;
+pub mod prune;
+mod repo;
+pub mod restore;
+
+pub use backup::{BackupOptions, BackupSummary};
+pub use crypto::KdfParams;
+pub use error::{RepoError, Result};
+pub use format::Id;
+pub use repo::{
+    ChunkerAlgorithm, ChunkerParams, Config, Index, InitOptions, KeyFile, KeyInfo, Location,
+    Repository, Snapshot, Source,
+};

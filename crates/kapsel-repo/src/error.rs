@@ -1,0 +1,102 @@
+//! The repository's error type.
+
+/// Everything that can go wrong in a repository operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepoError {
+    /// There is no Kapsel repository (no `config` object) at the location.
+    #[error("no Kapsel repository at {location} (no config object)")]
+    NotFound {
+        /// Where we looked.
+        location: String,
+    },
+    /// `init` found an existing repository.
+    #[error("a Kapsel repository already exists at {location}")]
+    AlreadyInitialized {
+        /// Where it is.
+        location: String,
+    },
+    /// No key file opens with the given password.
+    #[error("wrong password: none of the {keys} key file(s) of the repository opens with it")]
+    WrongPassword {
+        /// How many key files were tried.
+        keys: usize,
+    },
+    /// The object does not start with a Kapsel magic: not ours.
+    #[error("object {object} is not a Kapsel object (foreign or garbage data)")]
+    Foreign {
+        /// The object name.
+        object: String,
+    },
+    /// The object was written by a newer format version.
+    #[error("object {object} has format version {version}, this Kapsel reads version {supported}")]
+    UnsupportedVersion {
+        /// The object name.
+        object: String,
+        /// The version found.
+        version: u8,
+        /// The version supported.
+        supported: u8,
+    },
+    /// Authentication, decoding or a consistency check failed.
+    #[error("object {object} is corrupt: {reason}")]
+    Corrupt {
+        /// The object name.
+        object: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A snapshot needs a blob that is not (or no longer) readable.
+    #[error("snapshot {snapshot}: {reason}")]
+    Restore {
+        /// The snapshot id.
+        snapshot: String,
+        /// What failed, naming the object involved.
+        reason: String,
+    },
+    /// No snapshot matches.
+    #[error("no snapshot matches {0:?}")]
+    SnapshotNotFound(String),
+    /// A snapshot id prefix matches several snapshots.
+    #[error("snapshot id prefix {0:?} is ambiguous")]
+    AmbiguousSnapshot(String),
+    /// A key operation that would lock everyone out, or names an unknown key.
+    #[error("key operation refused: {0}")]
+    Key(String),
+    /// Bad arguments.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The object store failed.
+    #[error("storage error on {object}: {source}")]
+    Store {
+        /// The object (or prefix) involved.
+        object: String,
+        /// The store's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// Reading the source stream or writing the restored stream failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A background task died.
+    #[error("internal task failure: {0}")]
+    Task(String),
+}
+
+impl RepoError {
+    pub(crate) fn corrupt(object: impl Into<String>, reason: impl Into<String>) -> Self {
+        RepoError::Corrupt {
+            object: object.into(),
+            reason: reason.into(),
+        }
+    }
+    pub(crate) fn store(object: impl std::fmt::Display, source: object_store::Error) -> Self {
+        RepoError::Store {
+            object: object.to_string(),
+            source,
+        }
+    }
+}
+
+/// Shorthand.
+pub type Result<T, E = RepoError> = std::result::Result<T, E>;

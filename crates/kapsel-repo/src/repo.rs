@@ -1,0 +1,775 @@
+//! Opening and creating repositories; config, key files, index and snapshots.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{AeadKey, KdfParams, MasterKey, random_bytes};
+use crate::error::{RepoError, Result};
+use crate::format::{self, BlobEntry, Id, IndexFile, MarkedPack, ObjectKind};
+
+/// Chunker settings, fixed at `init`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkerParams {
+    /// Always `fastcdc-v2020` in format 1.
+    pub algorithm: ChunkerAlgorithm,
+    /// Minimum chunk size.
+    pub min: u32,
+    /// Average chunk size.
+    pub avg: u32,
+    /// Maximum chunk size.
+    pub max: u32,
+    /// FastCDC normalization level (0–3).
+    pub normalization: u8,
+}
+
+/// The chunking algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChunkerAlgorithm {
+    /// FastCDC 2020 with the repository's keyed gear-table seed.
+    #[serde(rename = "fastcdc-v2020")]
+    FastCdc2020,
+}
+
+impl Default for ChunkerParams {
+    /// 128 KiB / 512 KiB / 2 MiB, normalization 2.
+    fn default() -> Self {
+        ChunkerParams {
+            algorithm: ChunkerAlgorithm::FastCdc2020,
+            min: 128 * 1024,
+            avg: 512 * 1024,
+            max: 2 * 1024 * 1024,
+            normalization: 2,
+        }
+    }
+}
+
+/// The repository's `config` object (encrypted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Format version (1).
+    pub version: u8,
+    /// Random repository id.
+    pub id: String,
+    /// When `init` ran.
+    pub created: DateTime<Utc>,
+    /// Chunker.
+    pub chunker: ChunkerParams,
+    /// Target pack size in bytes.
+    pub pack_size: u32,
+    /// zstd level for data blobs.
+    pub zstd_level: i32,
+}
+
+/// Options for [`Repository::init`].
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Chunker parameters.
+    pub chunker: ChunkerParams,
+    /// Target pack size (default 32 MiB).
+    pub pack_size: u32,
+    /// zstd level (default 3).
+    pub zstd_level: i32,
+    /// Argon2id parameters for the first key.
+    pub kdf: KdfParams,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions {
+            chunker: ChunkerParams::default(),
+            pack_size: 32 * 1024 * 1024,
+            zstd_level: 3,
+            kdf: KdfParams::default(),
+        }
+    }
+}
+
+impl InitOptions {
+    fn validate(&self) -> Result<()> {
+        let c = &self.chunker;
+        let ok = (64..=1 << 20).contains(&c.min)
+            && (256..=4 << 20).contains(&c.avg)
+            && (1024..=16 << 20).contains(&c.max)
+            && c.min <= c.avg
+            && c.avg <= c.max
+            && c.min % 2 == 0
+            && c.avg % 2 == 0
+            && c.max % 2 == 0
+            && c.normalization <= 3;
+        if !ok {
+            return Err(RepoError::InvalidInput(format!(
+                "chunker sizes out of FastCDC's range: {c:?}"
+            )));
+        }
+        if self.pack_size < 1024 || self.pack_size > 1 << 30 {
+            return Err(RepoError::InvalidInput("pack size out of range".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A key file (`keys/<id>`, plaintext JSON; the secret inside is wrapped).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyFile {
+    /// Format version (1).
+    pub version: u8,
+    /// When the key was added.
+    pub created: DateTime<Utc>,
+    /// Host that added it.
+    pub host: String,
+    /// Argon2id parameters.
+    pub kdf: KdfParams,
+    /// Salt, base64.
+    pub salt: String,
+    /// The master secret sealed with the password-derived key, base64.
+    pub wrapped: String,
+}
+
+const KEY_AAD: &[u8] = b"kapsel key file v1";
+
+/// A key as `key list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    /// Object id (file name under `keys/`).
+    pub id: String,
+    /// Whether this process opened the repository with it.
+    pub current: bool,
+    /// When added.
+    pub created: DateTime<Utc>,
+    /// Host that added it.
+    pub host: String,
+}
+
+/// The source of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Source {
+    /// One byte stream; `content` lists the Meta blobs holding its chunk ids.
+    Stream {
+        /// Stream length.
+        size: u64,
+        /// Number of chunks.
+        chunks: u64,
+        /// Meta blobs (each a list of data blob ids), in order.
+        content: Vec<String>,
+    },
+}
+
+/// A snapshot manifest (`snapshots/<id>`, encrypted JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Format version (1).
+    pub version: u8,
+    /// When the backup started.
+    pub time: DateTime<Utc>,
+    /// Host name.
+    pub host: String,
+    /// The logical path(s) this snapshot stands for (kando's `--path`).
+    pub paths: Vec<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// What was backed up.
+    pub source: Source,
+    /// Bytes this backup added to the repository (sealed blob bytes).
+    pub added_bytes: u64,
+    /// Program that wrote it.
+    pub program: String,
+}
+
+impl Snapshot {
+    /// Logical size of the source.
+    pub fn size(&self) -> u64 {
+        match &self.source {
+            Source::Stream { size, .. } => *size,
+        }
+    }
+}
+
+/// Where a blob lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// Pack id.
+    pub pack: Id,
+    /// Header entry.
+    pub entry: BlobEntry,
+}
+
+/// The merged in-memory index.
+#[derive(Debug, Default, Clone)]
+pub struct Index {
+    /// Live blobs.
+    pub blobs: HashMap<Id, Location>,
+    /// Live packs → their blobs.
+    pub packs: HashMap<Id, Vec<BlobEntry>>,
+    /// Packs marked for deletion (marked in any index file wins).
+    pub marked: HashMap<Id, MarkedPack>,
+    /// Index files read.
+    pub files: Vec<Id>,
+}
+
+impl Index {
+    /// Merge one index file.
+    pub fn add_file(&mut self, file: Id, ix: IndexFile) {
+        self.files.push(file);
+        for m in ix.marked {
+            if let Some(blobs) = self.packs.remove(&m.pack) {
+                for b in blobs {
+                    if self.blobs.get(&b.id).map(|l| l.pack) == Some(m.pack) {
+                        self.blobs.remove(&b.id);
+                    }
+                }
+            }
+            self.marked.entry(m.pack).or_insert(m);
+        }
+        for (p, blobs) in ix.packs {
+            self.add_pack(p, blobs);
+        }
+    }
+
+    /// Add a live pack (ignored if marked).
+    pub fn add_pack(&mut self, p: Id, blobs: Vec<BlobEntry>) {
+        if self.marked.contains_key(&p) {
+            return;
+        }
+        for b in &blobs {
+            self.blobs
+                .entry(b.id)
+                .or_insert(Location { pack: p, entry: *b });
+        }
+        self.packs.insert(p, blobs);
+    }
+}
+
+/// An open repository.
+#[derive(Clone)]
+pub struct Repository {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) root: Path,
+    pub(crate) key: Arc<MasterKey>,
+    pub(crate) config: Config,
+    key_id: String,
+    location: String,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository")
+            .field("location", &self.location)
+            .field("id", &self.config.id)
+            .finish()
+    }
+}
+
+pub(crate) fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn join(root: &Path, parts: &[&str]) -> Path {
+    let mut p = root.clone();
+    for s in parts {
+        p = p.clone().join(*s);
+    }
+    p
+}
+
+pub(crate) async fn get_bytes(store: &dyn ObjectStore, path: &Path) -> Result<Bytes> {
+    let r = store
+        .get(path)
+        .await
+        .map_err(|e| RepoError::store(path, e))?;
+    r.bytes().await.map_err(|e| RepoError::store(path, e))
+}
+
+pub(crate) async fn list_names(
+    store: &dyn ObjectStore,
+    prefix: &Path,
+) -> Result<Vec<object_store::ObjectMeta>> {
+    store
+        .list(Some(prefix))
+        .try_collect()
+        .await
+        .map_err(|e| RepoError::store(prefix, e))
+}
+
+fn wrap_key(master: &MasterKey, password: &[u8], kdf: KdfParams) -> Result<KeyFile> {
+    let mut salt = [0u8; 16];
+    random_bytes(&mut salt);
+    let wk = kdf
+        .derive(password, &salt)
+        .map_err(RepoError::InvalidInput)?;
+    let sealed = AeadKey::new(&wk).seal(KEY_AAD, master.secret());
+    Ok(KeyFile {
+        version: 1,
+        created: Utc::now(),
+        host: host_name(),
+        kdf,
+        salt: B64.encode(salt),
+        wrapped: B64.encode(sealed),
+    })
+}
+
+fn unwrap_key(kf: &KeyFile, password: &[u8]) -> Option<MasterKey> {
+    let salt = B64.decode(&kf.salt).ok()?;
+    let wrapped = B64.decode(&kf.wrapped).ok()?;
+    // Refuse absurd parameters from a tampered key file (memory bomb).
+    if kf.kdf.memory_kib > 4 * 1024 * 1024 || kf.kdf.iterations > 100 {
+        return None;
+    }
+    let wk = kf.kdf.derive(password, &salt).ok()?;
+    let secret = AeadKey::new(&wk).open(KEY_AAD, &wrapped).ok()?;
+    let s: [u8; 32] = secret.try_into().ok()?;
+    Some(MasterKey::from_secret(s))
+}
+
+impl Repository {
+    /// Object path helpers.
+    pub(crate) fn path(&self, parts: &[&str]) -> Path {
+        join(&self.root, parts)
+    }
+    pub(crate) fn pack_path(&self, id: &Id) -> Path {
+        let h = id.to_hex();
+        self.path(&["data", &h[..2], &h])
+    }
+
+    /// The object store and root this repository lives in.
+    pub fn store(&self) -> (&Arc<dyn ObjectStore>, &Path) {
+        (&self.store, &self.root)
+    }
+
+    /// The config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Create a repository at `root` of `store`, with one key for `password`.
+    pub async fn init(
+        store: Arc<dyn ObjectStore>,
+        root: Path,
+        password: &[u8],
+        opts: InitOptions,
+    ) -> Result<Repository> {
+        opts.validate()?;
+        let location = format!("{store}/{root}");
+        let config_path = join(&root, &["config"]);
+        match store.head(&config_path).await {
+            Ok(_) => return Err(RepoError::AlreadyInitialized { location }),
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(RepoError::store(&config_path, e)),
+        }
+        let master = MasterKey::generate();
+        let mut rid = [0u8; 16];
+        random_bytes(&mut rid);
+        let config = Config {
+            version: format::FORMAT_VERSION,
+            id: hex::encode(rid),
+            created: Utc::now(),
+            chunker: opts.chunker,
+            pack_size: opts.pack_size,
+            zstd_level: opts.zstd_level,
+        };
+        // Key file first, then config with create-if-absent: the config is the
+        // commit point, and a racing init that loses leaves only a key file
+        // that opens nothing (and that it removes).
+        let kf = wrap_key(&master, password, opts.kdf)?;
+        let key_id = Self::put_key_file(store.as_ref(), &root, &kf).await?;
+        let cfg_json = serde_json::to_vec(&config)
+            .map_err(|e| RepoError::InvalidInput(format!("config: {e}")))?;
+        let sealed = format::seal_object(master.data_key(), ObjectKind::Config, &cfg_json);
+        let put = store
+            .put_opts(
+                &config_path,
+                PutPayload::from(sealed),
+                PutOptions::from(PutMode::Create),
+            )
+            .await;
+        match put {
+            Ok(_) => {}
+            Err(e) => {
+                let key_path = join(&root, &["keys", &key_id]);
+                let _ = store.delete(&key_path).await;
+                return Err(match e {
+                    object_store::Error::AlreadyExists { .. } => {
+                        RepoError::AlreadyInitialized { location }
+                    }
+                    e => RepoError::store(&config_path, e),
+                });
+            }
+        }
+        Ok(Repository {
+            store,
+            root,
+            key: Arc::new(master),
+            config,
+            key_id,
+            location,
+        })
+    }
+
+    async fn put_key_file(store: &dyn ObjectStore, root: &Path, kf: &KeyFile) -> Result<String> {
+        let json = serde_json::to_vec_pretty(kf)
+            .map_err(|e| RepoError::InvalidInput(format!("key file: {e}")))?;
+        let id = Id::of_stored(&json).to_hex();
+        let path = join(root, &["keys", &id]);
+        store
+            .put_opts(
+                &path,
+                PutPayload::from(json),
+                PutOptions::from(PutMode::Create),
+            )
+            .await
+            .map_err(|e| RepoError::store(&path, e))?;
+        Ok(id)
+    }
+
+    /// Open the repository at `root` with `password`.
+    pub async fn open(
+        store: Arc<dyn ObjectStore>,
+        root: Path,
+        password: &[u8],
+    ) -> Result<Repository> {
+        let location = format!("{store}/{root}");
+        let config_path = join(&root, &["config"]);
+        let config_bytes = match get_bytes(store.as_ref(), &config_path).await {
+            Ok(b) => b,
+            Err(RepoError::Store {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }) => return Err(RepoError::NotFound { location }),
+            Err(e) => return Err(e),
+        };
+        if config_bytes.len() < 4 || &config_bytes[..4] != format::ENVELOPE_MAGIC {
+            return Err(RepoError::Foreign {
+                object: config_path.to_string(),
+            });
+        }
+        let keys = list_names(store.as_ref(), &join(&root, &["keys"])).await?;
+        let mut tried = 0;
+        for meta in &keys {
+            let Some(name) = meta.location.filename() else {
+                continue;
+            };
+            let name = name.to_string();
+            let raw = get_bytes(store.as_ref(), &meta.location).await?;
+            let Ok(kf) = serde_json::from_slice::<KeyFile>(&raw) else {
+                continue;
+            };
+            tried += 1;
+            let pw = password.to_vec();
+            let kf2 = kf.clone();
+            let master = tokio::task::spawn_blocking(move || unwrap_key(&kf2, &pw))
+                .await
+                .map_err(|e| RepoError::Task(e.to_string()))?;
+            let Some(master) = master else { continue };
+            // A key that unwraps but does not open the config belongs to a
+            // losing concurrent init: skip it.
+            let Ok(plain) =
+                format::open_object(master.data_key(), ObjectKind::Config, &config_bytes)
+            else {
+                continue;
+            };
+            let config: Config = serde_json::from_slice(&plain)
+                .map_err(|e| RepoError::corrupt(config_path.to_string(), e.to_string()))?;
+            if config.version != format::FORMAT_VERSION {
+                return Err(RepoError::UnsupportedVersion {
+                    object: config_path.to_string(),
+                    version: config.version,
+                    supported: format::FORMAT_VERSION,
+                });
+            }
+            return Ok(Repository {
+                store,
+                root,
+                key: Arc::new(master),
+                config,
+                key_id: name,
+                location,
+            });
+        }
+        if let Err(e) =
+            format::open_object(&AeadKey::new(&[0; 32]), ObjectKind::Config, &config_bytes)
+            && matches!(e, format::DecodeError::Version(_))
+        {
+            return Err(e.into_repo(config_path.as_ref()));
+        }
+        Err(RepoError::WrongPassword { keys: tried })
+    }
+
+    /// Open, or create when there is no repository yet (kando's behaviour).
+    pub async fn open_or_init(
+        store: Arc<dyn ObjectStore>,
+        root: Path,
+        password: &[u8],
+        opts: InitOptions,
+    ) -> Result<Repository> {
+        match Self::open(store.clone(), root.clone(), password).await {
+            Err(RepoError::NotFound { .. }) => {}
+            other => return other,
+        }
+        match Self::init(store.clone(), root.clone(), password, opts).await {
+            Err(RepoError::AlreadyInitialized { .. }) => Self::open(store, root, password).await,
+            other => other,
+        }
+    }
+
+    // ---- keys -------------------------------------------------------------
+
+    /// Add a key for `password`; returns its id.
+    pub async fn key_add(&self, password: &[u8], kdf: KdfParams) -> Result<String> {
+        let kf = wrap_key(&self.key, password, kdf)?;
+        Self::put_key_file(self.store.as_ref(), &self.root, &kf).await
+    }
+
+    /// List key files.
+    pub async fn key_list(&self) -> Result<Vec<KeyInfo>> {
+        let mut out = Vec::new();
+        for meta in list_names(self.store.as_ref(), &self.path(&["keys"])).await? {
+            let Some(name) = meta.location.filename() else {
+                continue;
+            };
+            let raw = get_bytes(self.store.as_ref(), &meta.location).await?;
+            let kf: KeyFile = serde_json::from_slice(&raw)
+                .map_err(|e| RepoError::corrupt(meta.location.to_string(), e.to_string()))?;
+            out.push(KeyInfo {
+                id: name.to_string(),
+                current: name == self.key_id,
+                created: kf.created,
+                host: kf.host,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Remove a key (not the one in use; never the last one).
+    pub async fn key_remove(&self, id: &str) -> Result<()> {
+        if id == self.key_id {
+            return Err(RepoError::Key(
+                "cannot remove the key this session opened the repository with".into(),
+            ));
+        }
+        let keys = self.key_list().await?;
+        if !keys.iter().any(|k| k.id == id) {
+            return Err(RepoError::Key(format!("no key {id}")));
+        }
+        let p = self.path(&["keys", id]);
+        self.store
+            .delete(&p)
+            .await
+            .map_err(|e| RepoError::store(&p, e))
+    }
+
+    /// Change the password: add a key for `new`, then remove the current one.
+    pub async fn key_passwd(&mut self, new: &[u8], kdf: KdfParams) -> Result<String> {
+        let id = self.key_add(new, kdf).await?;
+        let old = self.path(&["keys", &self.key_id]);
+        self.store
+            .delete(&old)
+            .await
+            .map_err(|e| RepoError::store(&old, e))?;
+        self.key_id = id.clone();
+        Ok(id)
+    }
+
+    // ---- metadata objects -------------------------------------------------
+
+    /// Seal and store a metadata object under `dir/<blake3 of bytes>`.
+    pub(crate) async fn put_meta_object(
+        &self,
+        dir: &str,
+        kind: ObjectKind,
+        payload: &[u8],
+    ) -> Result<Id> {
+        let sealed = format::seal_object(self.key.data_key(), kind, payload);
+        let id = Id::of_stored(&sealed);
+        let p = self.path(&[dir, &id.to_hex()]);
+        self.store
+            .put_opts(
+                &p,
+                PutPayload::from(sealed),
+                PutOptions::from(PutMode::Overwrite),
+            )
+            .await
+            .map_err(|e| RepoError::store(&p, e))?;
+        Ok(id)
+    }
+
+    pub(crate) async fn get_meta_object(
+        &self,
+        dir: &str,
+        id: &Id,
+        kind: ObjectKind,
+    ) -> Result<Vec<u8>> {
+        let p = self.path(&[dir, &id.to_hex()]);
+        let b = get_bytes(self.store.as_ref(), &p).await?;
+        if Id::of_stored(&b) != *id {
+            return Err(RepoError::corrupt(
+                p.to_string(),
+                "content does not match its name",
+            ));
+        }
+        format::open_object(self.key.data_key(), kind, &b).map_err(|e| e.into_repo(p.as_ref()))
+    }
+
+    /// Ids of the objects in `dir` (names that are not 64 hex digits are skipped).
+    pub(crate) async fn list_ids(&self, dir: &str) -> Result<Vec<(Id, object_store::ObjectMeta)>> {
+        Ok(list_names(self.store.as_ref(), &self.path(&[dir]))
+            .await?
+            .into_iter()
+            .filter_map(|m| {
+                let id = Id::from_hex(m.location.filename()?)?;
+                Some((id, m))
+            })
+            .collect())
+    }
+
+    /// Write an index file.
+    pub(crate) async fn write_index(&self, ix: &IndexFile) -> Result<Id> {
+        self.put_meta_object("index", ObjectKind::Index, &format::encode_index(ix))
+            .await
+    }
+
+    /// Read one index file.
+    pub async fn read_index_file(&self, id: &Id) -> Result<IndexFile> {
+        let b = self.get_meta_object("index", id, ObjectKind::Index).await?;
+        format::decode_index(&b).map_err(|e| e.into_repo(&format!("index/{id}")))
+    }
+
+    /// Load and merge every index file.
+    pub async fn load_index(&self) -> Result<Index> {
+        let mut ix = Index::default();
+        let ids = self.list_ids("index").await?;
+        let files =
+            futures::future::try_join_all(ids.iter().map(|(id, _)| self.read_index_file(id)))
+                .await?;
+        // Marks first, so that "marked in any file" wins regardless of order.
+        let mut all: Vec<(Id, IndexFile)> = ids.into_iter().map(|(i, _)| i).zip(files).collect();
+        all.sort_by_key(|(_, f)| f.marked.is_empty());
+        for (id, f) in all {
+            ix.add_file(id, f);
+        }
+        Ok(ix)
+    }
+
+    // ---- snapshots ----------------------------------------------------------
+
+    /// Store a snapshot manifest (the commit point of a backup).
+    pub(crate) async fn write_snapshot(&self, s: &Snapshot) -> Result<Id> {
+        let json = serde_json::to_vec(s).map_err(|e| RepoError::InvalidInput(e.to_string()))?;
+        self.put_meta_object("snapshots", ObjectKind::Snapshot, &json)
+            .await
+    }
+
+    /// Read one snapshot.
+    pub async fn read_snapshot(&self, id: &Id) -> Result<Snapshot> {
+        let b = self
+            .get_meta_object("snapshots", id, ObjectKind::Snapshot)
+            .await?;
+        serde_json::from_slice(&b)
+            .map_err(|e| RepoError::corrupt(format!("snapshots/{id}"), e.to_string()))
+    }
+
+    /// All snapshots, oldest first.
+    pub async fn snapshots(&self) -> Result<Vec<(Id, Snapshot)>> {
+        let ids = self.list_ids("snapshots").await?;
+        let snaps =
+            futures::future::try_join_all(ids.iter().map(|(id, _)| self.read_snapshot(id))).await?;
+        let mut v: Vec<(Id, Snapshot)> = ids.into_iter().map(|(i, _)| i).zip(snaps).collect();
+        v.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
+        Ok(v)
+    }
+
+    /// Find a snapshot by full id or unique prefix (at least 4 hex digits).
+    pub async fn find_snapshot(&self, prefix: &str) -> Result<(Id, Snapshot)> {
+        let p = prefix.to_ascii_lowercase();
+        if p.len() < 4 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(RepoError::SnapshotNotFound(prefix.to_string()));
+        }
+        let ids: Vec<Id> = self
+            .list_ids("snapshots")
+            .await?
+            .into_iter()
+            .map(|(i, _)| i)
+            .filter(|i| i.to_hex().starts_with(&p))
+            .collect();
+        match ids.as_slice() {
+            [] => Err(RepoError::SnapshotNotFound(prefix.to_string())),
+            [one] => Ok((*one, self.read_snapshot(one).await?)),
+            _ => Err(RepoError::AmbiguousSnapshot(prefix.to_string())),
+        }
+    }
+
+    /// Delete snapshot objects (forget without a policy).
+    pub async fn delete_snapshots(&self, ids: &[Id]) -> Result<()> {
+        for id in ids {
+            let p = self.path(&["snapshots", &id.to_hex()]);
+            match self.store.delete(&p).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(RepoError::store(&p, e)),
+            }
+        }
+        Ok(())
+    }
+
+    // ---- blobs --------------------------------------------------------------
+
+    /// Fetch, decrypt, decompress and verify one blob.
+    pub(crate) async fn read_blob(&self, loc: &Location) -> Result<Vec<u8>> {
+        let p = self.pack_path(&loc.pack);
+        let e = loc.entry;
+        let range = e.offset as u64..e.offset as u64 + e.length as u64;
+        let sealed = self
+            .store
+            .get_range(&p, range)
+            .await
+            .map_err(|err| RepoError::store(&p, err))?;
+        let key = self.key.clone();
+        let pname = p.to_string();
+        tokio::task::spawn_blocking(move || {
+            open_blob(&key, &e, &sealed).map_err(|r| RepoError::corrupt(pname, r))
+        })
+        .await
+        .map_err(|err| RepoError::Task(err.to_string()))?
+    }
+}
+
+/// Open a sealed blob and check it against its entry (length and keyed id).
+pub(crate) fn open_blob(
+    key: &MasterKey,
+    e: &BlobEntry,
+    sealed: &[u8],
+) -> std::result::Result<Vec<u8>, String> {
+    let payload = key
+        .data_key()
+        .open(&format::blob_aad(&e.id, e.kind, e.flags), sealed)
+        .map_err(|_| format!("blob {} fails authentication", e.id))?;
+    let plain = if e.flags & format::FLAG_ZSTD != 0 {
+        zstd::bulk::decompress(&payload, e.raw_length as usize)
+            .map_err(|err| format!("blob {} does not decompress: {err}", e.id))?
+    } else {
+        payload
+    };
+    if plain.len() != e.raw_length as usize {
+        return Err(format!("blob {} has the wrong length", e.id));
+    }
+    if key.blob_id(&plain) != e.id {
+        return Err(format!("blob {} content does not match its id", e.id));
+    }
+    Ok(plain)
+}
