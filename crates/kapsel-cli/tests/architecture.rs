@@ -26,7 +26,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("kando", &[]),
-    ("kapsel-engine", &[]),
+    ("kapsel-engine", &["kapsel-api", "kapsel-params", "kapsel-validate"]),
+    ("kapsel-platform-local", &["kapsel-engine", "kapsel-api", "kapsel-params"]),
     ("kapsel-repo", &[]),
 ];
 

@@ -1,13 +1,28 @@
 //! The execution engine: runs one action of a Blueprint on an object, phase by
-//! phase, the way Kanister's controller does, on a platform.
+//! phase, the way Kanister's controller does, on a [`Platform`].
 //!
-//! Started in this state: [`output`], the parser that collects the values
-//! functions hand to later phases (`kando output KEY VALUE` markers in a
-//! command's stdout). The phase runner, the `Function` and `Platform` traits and
-//! the local platform come next (see the issue notes).
+//! - [`runner::run_action`]: objects, phases in order, the defer phase always,
+//!   output artifacts; deadlines per phase and per action; cancellation.
+//! - [`Function`] and [`Registry`]: the function library (KubeExec, KubeTask so
+//!   far), resolved at a version and checked against the catalog's argument
+//!   specs (the same ones `kapsel blueprint validate` uses).
+//! - [`Platform`]: where functions run (the local host, later Kubernetes).
+//! - [`Event`]: what happens, as a stream of typed events, redacted.
+//! - [`output`]: the phase-output marker parser.
 //!
 //! Must never depend on kube-client, object_store or a concrete platform.
 
+pub mod event;
+pub mod function;
+pub mod functions;
 pub mod output;
+pub mod platform;
+pub mod runner;
 
+pub use event::{Event, EventSink, LogStream, Outcome};
+pub use function::{Function, FunctionError, PodOptions, Registry};
 pub use output::{OutputError, OutputParser, PHASE_OUTPUT_MARKER};
+pub use platform::{
+    BoxFuture, ExecSpec, Exit, OutputSink, Platform, PlatformError, Stream, TaskSpec,
+};
+pub use runner::{ActionRequest, ActionResult, PhaseResult, run_action};

@@ -1,0 +1,313 @@
+//! Functions (KubeExec, KubeTask, ...) behind one trait, and the registry that
+//! resolves a phase's `func` at a version.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kapsel_validate::catalog;
+
+use crate::event::EventSink;
+use crate::platform::{BoxFuture, Platform, PlatformError};
+
+/// A phase's outputs (`.Phases.<name>.Output`).
+pub type Outputs = BTreeMap<String, serde_json::Value>;
+
+/// Rendered arguments.
+pub type Args = serde_json::Map<String, serde_json::Value>;
+
+/// Why a function failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FunctionError {
+    /// An argument is missing or has the wrong type.
+    #[error("argument {arg:?}: {message}")]
+    Arg {
+        /// The argument.
+        arg: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The command exited unsuccessfully.
+    #[error("command failed with {status}; last output:\n{tail}")]
+    Command {
+        /// `exit code N` or `signal`.
+        status: String,
+        /// The last lines it printed (redacted).
+        tail: String,
+    },
+    /// The platform failed.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// Phase output could not be parsed.
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
+    /// The function exists in Kanister but Kapsel does not run it yet.
+    #[error("function {0} is not implemented by Kapsel yet")]
+    NotImplemented(String),
+}
+
+/// What a function gets besides its arguments.
+pub struct Context<'a> {
+    /// Where to run.
+    pub platform: &'a dyn Platform,
+    /// The phase's name (for events).
+    pub phase: &'a str,
+    /// Where to report log lines.
+    pub events: &'a EventSink,
+    /// Masks secrets in log lines and errors.
+    pub redactor: &'a kapsel_params::Redactor,
+    /// The namespace of the ActionSet's object (default for tasks).
+    pub namespace: &'a str,
+    /// The ActionSpec's pod labels, annotations and override.
+    pub pod: &'a PodOptions,
+}
+
+/// ActionSet-level pod settings merged into the pods functions create.
+#[derive(Debug, Clone, Default)]
+pub struct PodOptions {
+    /// `spec.actions[].podLabels`.
+    pub labels: BTreeMap<String, String>,
+    /// `spec.actions[].podAnnotations`.
+    pub annotations: BTreeMap<String, String>,
+    /// `spec.actions[].podOverride`.
+    pub pod_override: Option<Args>,
+}
+
+/// A Kanister function.
+pub trait Function: Send + Sync {
+    /// Its name, as in `func:`.
+    fn name(&self) -> &'static str;
+
+    /// Runs it.
+    fn exec<'a>(
+        &'a self,
+        cx: Context<'a>,
+        args: &'a Args,
+    ) -> BoxFuture<'a, Result<Outputs, FunctionError>>;
+}
+
+/// Functions by name, resolved at a version as Kanister resolves them.
+#[derive(Clone, Default)]
+pub struct Registry {
+    funcs: BTreeMap<&'static str, Arc<dyn Function>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.funcs.keys()).finish()
+    }
+}
+
+/// Why a phase's function cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// Kanister has no such function (or removed it).
+    #[error("unknown function {name:?}{hint}")]
+    Unknown {
+        /// The name.
+        name: String,
+        /// A suggestion, starting with "; " when not empty.
+        hint: String,
+    },
+    /// The version does not resolve.
+    #[error("function {name} at version {version:?}: {message}")]
+    Version {
+        /// The function.
+        name: String,
+        /// The requested version.
+        version: String,
+        /// Why.
+        message: String,
+    },
+    /// Kanister has it, Kapsel does not run it yet.
+    #[error("function {0} is not implemented by Kapsel yet")]
+    NotImplemented(String),
+    /// Rendered args do not fit the function.
+    #[error("function {name}: {message}")]
+    Args {
+        /// The function.
+        name: String,
+        /// Missing or unknown args.
+        message: String,
+    },
+}
+
+impl Registry {
+    /// The functions Kapsel implements.
+    pub fn builtin() -> Registry {
+        let mut r = Registry::default();
+        r.insert(Arc::new(crate::functions::KubeExec));
+        r.insert(Arc::new(crate::functions::KubeTask));
+        r
+    }
+
+    /// Adds or replaces a function.
+    pub fn insert(&mut self, f: Arc<dyn Function>) {
+        self.funcs.insert(f.name(), f);
+    }
+
+    /// Resolves `name` at `version` (Kanister: a missing version means
+    /// `v0.0.0`; all in-tree functions are registered at `v0.0.0`).
+    pub fn resolve(
+        &self,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<(Arc<dyn Function>, &'static catalog::FunctionSpec), ResolveError> {
+        let Some(spec) = catalog::lookup(name) else {
+            let hint = match (catalog::removed(name), catalog::suggest(name)) {
+                (Some(r), _) => format!("; {}", removed_hint(r)),
+                (None, Some(s)) => format!("; did you mean {s}?"),
+                (None, None) => String::new(),
+            };
+            return Err(ResolveError::Unknown {
+                name: name.to_string(),
+                hint,
+            });
+        };
+        if let Some(v) = version.filter(|v| !v.is_empty()) {
+            let want = catalog::parse_version(v).map_err(|e| ResolveError::Version {
+                name: name.to_string(),
+                version: v.to_string(),
+                message: e.to_string(),
+            })?;
+            let have = catalog::parse_version(spec.version).map_err(|e| ResolveError::Version {
+                name: name.to_string(),
+                version: v.to_string(),
+                message: e.to_string(),
+            })?;
+            if want != have {
+                return Err(ResolveError::Version {
+                    name: name.to_string(),
+                    version: v.to_string(),
+                    message: format!("only {} is registered", spec.version),
+                });
+            }
+        }
+        let f = self
+            .funcs
+            .get(spec.name)
+            .cloned()
+            .ok_or_else(|| ResolveError::NotImplemented(spec.name.to_string()))?;
+        Ok((f, spec))
+    }
+}
+
+fn removed_hint(r: &catalog::RemovedFunction) -> String {
+    format!(
+        "{} was removed in Kanister {}; use {}",
+        r.name, r.removed_in, r.instead
+    )
+}
+
+/// Checks rendered args against the function's spec: every required argument
+/// present, no unknown one (Kanister rejects both).
+pub fn check_args(spec: &catalog::FunctionSpec, args: &Args) -> Result<(), ResolveError> {
+    let missing: Vec<&str> = spec
+        .required
+        .iter()
+        .copied()
+        .filter(|a| !args.contains_key(*a))
+        .collect();
+    let unknown: Vec<&str> = args
+        .keys()
+        .map(String::as_str)
+        .filter(|a| !spec.allows(a))
+        .collect();
+    if missing.is_empty() && unknown.is_empty() {
+        return Ok(());
+    }
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!(
+            "missing required argument(s) {}",
+            missing.join(", ")
+        ));
+    }
+    if !unknown.is_empty() {
+        parts.push(format!(
+            "unknown argument(s) {} (accepted: {})",
+            unknown.join(", "),
+            spec.all_args().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Err(ResolveError::Args {
+        name: spec.name.to_string(),
+        message: parts.join("; "),
+    })
+}
+
+/// Argument decoding with mapstructure's weak typing, as Kanister decodes args:
+/// numbers and bools become strings, a single value becomes a one-element list.
+pub mod arg {
+    use super::{Args, FunctionError};
+
+    fn weak_string(v: &serde_json::Value) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            serde_json::Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
+            serde_json::Value::Null => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    fn wrong(name: &str, want: &str, v: &serde_json::Value) -> FunctionError {
+        FunctionError::Arg {
+            arg: name.to_string(),
+            message: format!("expected {want}, got {v}"),
+        }
+    }
+
+    /// A required string argument.
+    pub fn string(args: &Args, name: &str) -> Result<String, FunctionError> {
+        opt_string(args, name)?.ok_or_else(|| FunctionError::Arg {
+            arg: name.to_string(),
+            message: "missing".to_string(),
+        })
+    }
+
+    /// An optional string argument.
+    pub fn opt_string(args: &Args, name: &str) -> Result<Option<String>, FunctionError> {
+        args.get(name)
+            .map(|v| weak_string(v).ok_or_else(|| wrong(name, "a string", v)))
+            .transpose()
+    }
+
+    /// A required list of strings (a single string is a one-element list).
+    pub fn strings(args: &Args, name: &str) -> Result<Vec<String>, FunctionError> {
+        match args.get(name) {
+            None => Err(FunctionError::Arg {
+                arg: name.to_string(),
+                message: "missing".to_string(),
+            }),
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .map(|v| weak_string(v).ok_or_else(|| wrong(name, "a list of strings", v)))
+                .collect(),
+            Some(v) => Ok(vec![
+                weak_string(v).ok_or_else(|| wrong(name, "a list of strings", v))?,
+            ]),
+        }
+    }
+
+    /// An optional map of strings.
+    pub fn string_map(
+        args: &Args,
+        name: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, FunctionError> {
+        match args.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(Default::default()),
+            Some(serde_json::Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        weak_string(v).ok_or_else(|| wrong(name, "a map of strings", v))?,
+                    ))
+                })
+                .collect(),
+            Some(v) => Err(wrong(name, "a map of strings", v)),
+        }
+    }
+}

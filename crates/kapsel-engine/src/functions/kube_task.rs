@@ -1,0 +1,57 @@
+//! KubeTask: run a command in a new task pod; its stdout markers are the
+//! phase's outputs.
+
+use crate::function::{Args, Context, Function, FunctionError, Outputs, arg};
+use crate::platform::{BoxFuture, TaskSpec};
+
+use super::Collector;
+
+/// `KubeTask` (image, command; namespace and pod options optional).
+#[derive(Debug, Clone, Copy)]
+pub struct KubeTask;
+
+impl Function for KubeTask {
+    fn name(&self) -> &'static str {
+        "KubeTask"
+    }
+
+    fn exec<'a>(
+        &'a self,
+        cx: Context<'a>,
+        args: &'a Args,
+    ) -> BoxFuture<'a, Result<Outputs, FunctionError>> {
+        Box::pin(async move {
+            // Kanister: the blueprint's labels and annotations win over the
+            // ActionSet's; the ActionSet's podOverride is merged on top.
+            let mut labels = cx.pod.labels.clone();
+            labels.extend(arg::string_map(args, "podLabels")?);
+            let mut annotations = cx.pod.annotations.clone();
+            annotations.extend(arg::string_map(args, "podAnnotations")?);
+            let spec = TaskSpec {
+                namespace: arg::opt_string(args, "namespace")?.filter(|n| !n.is_empty()),
+                image: arg::string(args, "image")?,
+                command: arg::strings(args, "command")?,
+                labels,
+                annotations,
+                pod_override: merge_override(args.get("podOverride"), cx.pod.pod_override.as_ref()),
+            };
+            let mut collector = Collector::new(&cx);
+            let exit = cx.platform.task(&spec, &mut collector).await?;
+            collector.finish(exit)
+        })
+    }
+}
+
+fn merge_override(
+    blueprint: Option<&serde_json::Value>,
+    actionset: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let mut out = blueprint.and_then(|v| v.as_object()).cloned();
+    if let Some(a) = actionset {
+        let base = out.get_or_insert_with(serde_json::Map::new);
+        for (k, v) in a {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}

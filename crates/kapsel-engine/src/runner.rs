@@ -1,0 +1,410 @@
+//! Running one action, as Kanister's controller does (kanister.md §5):
+//!
+//! 1. every phase's (and the defer phase's) `objects` are rendered first;
+//! 2. phases run in order: fetch the phase's Secrets and ConfigMaps, render its
+//!    args with the earlier phases' outputs visible in `.Phases`, check them
+//!    against the function's argument spec, run the function, keep its outputs;
+//!    the first failure stops the phases (later ones stay pending);
+//! 3. the defer phase always runs, after success, failure, timeout or
+//!    cancellation; its failure fails the action;
+//! 4. output artifacts are rendered only when every phase and the defer phase
+//!    completed.
+//!
+//! Beyond Kanister (kanister#1175): a deadline per phase and per action. A
+//! phase that reaches either ends with a clear error, and the defer phase still
+//! runs (bounded by the phase deadline, not by the spent action deadline).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use kapsel_api::{Artifact, BlueprintAction, BlueprintPhase, ObjectReference};
+use kapsel_params::build::{self, PhaseState};
+use kapsel_params::file::PhaseParams;
+use kapsel_params::{Redactor, RenderParams, Renderer, template_params};
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{Event, EventSink, Outcome};
+use crate::function::{Context, Outputs, PodOptions, Registry, check_args};
+use crate::platform::Platform;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ActionRequest {
+    /// The action's name (for events and messages).
+    pub name: String,
+    /// The Blueprint action.
+    pub action: BlueprintAction,
+    /// The world the templates see before any phase ran: object, workload,
+    /// Secrets, ConfigMaps, resolved Profile, input artifacts, options, time.
+    pub params: RenderParams,
+    /// ActionSet pod settings.
+    pub pod: PodOptions,
+    /// `preferredVersion` of the functions.
+    pub preferred_version: Option<String>,
+    /// Deadline of each phase.
+    pub phase_timeout: Option<Duration>,
+    /// Deadline of the whole action (the defer phase excepted).
+    pub action_timeout: Option<Duration>,
+}
+
+/// The result of one phase.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseResult {
+    /// Phase name.
+    pub name: String,
+    /// Function.
+    pub func: String,
+    /// `None` when the phase never started (an earlier one failed).
+    pub outcome: Option<Outcome>,
+    /// Its outputs.
+    pub output: Outputs,
+    /// Why it failed (redacted).
+    pub error: Option<String>,
+    /// How long it ran.
+    #[serde(skip)]
+    pub duration: Duration,
+}
+
+/// The result of the action.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionResult {
+    /// How the action ended.
+    pub outcome: Outcome,
+    /// Phases in order.
+    pub phases: Vec<PhaseResult>,
+    /// The defer phase, if the action has one.
+    pub defer_phase: Option<PhaseResult>,
+    /// Rendered output artifacts (only when everything completed).
+    pub artifacts: BTreeMap<String, Artifact>,
+    /// Why the action failed (redacted): the first failure.
+    pub error: Option<String>,
+}
+
+/// Why a phase ended early, before its result is recorded.
+enum Stop {
+    Failed(String),
+    TimedOut(String),
+    Cancelled,
+}
+
+/// Runs an action.
+pub async fn run_action(
+    req: &ActionRequest,
+    platform: &dyn Platform,
+    registry: &Registry,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) -> ActionResult {
+    let mut redactor = Redactor::for_params(&req.params);
+    let renderer = Renderer::kanister();
+    let namespace = req
+        .params
+        .object
+        .as_ref()
+        .and_then(|o| o.get("metadata"))
+        .and_then(|m| m.get("namespace"))
+        .and_then(|n| n.as_str())
+        .unwrap_or("default")
+        .to_string();
+    let started = Instant::now();
+    let deadline = req.action_timeout.map(|t| started + t);
+    events.send(Event::ActionStarted {
+        action: req.name.clone(),
+    });
+
+    let mut phases: Vec<PhaseResult> = req.action.phases.iter().map(pending).collect();
+    let mut first_error: Option<String> = None;
+    let mut outcome = Outcome::Complete;
+
+    // 1. Objects first, with the initial parameters.
+    let initial = template_params(&req.params, &PhaseState::initial());
+    let mut state = PhaseState::initial();
+    let mut phase_params: BTreeMap<String, PhaseParams> = BTreeMap::new();
+
+    match initial {
+        Err(e) => {
+            outcome = Outcome::Failed;
+            first_error = Some(e.to_string());
+        }
+        Ok(initial) => {
+            let objects: Vec<_> = req
+                .action
+                .phases
+                .iter()
+                .map(|p| renderer.objects(p, &initial, !req.params.time.is_empty()))
+                .collect();
+            for (i, (phase, objects)) in req.action.phases.iter().zip(objects).enumerate() {
+                events.send(Event::PhaseStarted {
+                    phase: phase.name.clone(),
+                    func: phase.func.clone(),
+                    defer: false,
+                });
+                let t0 = Instant::now();
+                let budget = phase_budget(req.phase_timeout, deadline);
+                let result = run_phase(
+                    req,
+                    phase,
+                    objects,
+                    &mut state,
+                    &mut phase_params,
+                    &mut redactor,
+                    &renderer,
+                    platform,
+                    registry,
+                    events,
+                    cancel,
+                    &namespace,
+                    budget,
+                    false,
+                )
+                .await;
+                let (o, output, error) = settle(result);
+                let pr = &mut phases[i];
+                pr.outcome = Some(o);
+                pr.output = output;
+                pr.error = error.clone().map(|e| redactor.redact(&e));
+                pr.duration = t0.elapsed();
+                events.send(Event::PhaseEnded {
+                    phase: phase.name.clone(),
+                    outcome: o,
+                    duration: pr.duration,
+                    error: pr.error.clone(),
+                });
+                if o != Outcome::Complete {
+                    outcome = o;
+                    first_error = pr
+                        .error
+                        .clone()
+                        .map(|e| format!("phase {}: {e}", phase.name));
+                    break;
+                }
+            }
+        }
+    }
+
+    // 3. The defer phase, always.
+    let mut defer_phase = None;
+    if let Some(dp) = &req.action.defer_phase {
+        let mut pr = pending(dp);
+        events.send(Event::PhaseStarted {
+            phase: dp.name.clone(),
+            func: dp.func.clone(),
+            defer: true,
+        });
+        let t0 = Instant::now();
+        let objects = template_params(&req.params, &PhaseState::initial())
+            .map_err(|e| e.to_string())
+            .and_then(|initial| renderer.objects(dp, &initial, !req.params.time.is_empty()));
+        // Not cancellable by the action's token (it already fired, or may):
+        // the defer phase is the clean-up; its own deadline bounds it.
+        let never = CancellationToken::new();
+        let result = run_phase(
+            req,
+            dp,
+            objects,
+            &mut state,
+            &mut phase_params,
+            &mut redactor,
+            &renderer,
+            platform,
+            registry,
+            events,
+            &never,
+            &namespace,
+            req.phase_timeout,
+            true,
+        )
+        .await;
+        let (o, output, error) = settle(result);
+        pr.outcome = Some(o);
+        pr.output = output;
+        pr.error = error.map(|e| redactor.redact(&e));
+        pr.duration = t0.elapsed();
+        events.send(Event::PhaseEnded {
+            phase: dp.name.clone(),
+            outcome: o,
+            duration: pr.duration,
+            error: pr.error.clone(),
+        });
+        if o != Outcome::Complete && outcome == Outcome::Complete {
+            outcome = Outcome::Failed;
+            first_error = pr
+                .error
+                .clone()
+                .map(|e| format!("defer phase {}: {e}", dp.name));
+        }
+        defer_phase = Some(pr);
+    }
+
+    // 4. Output artifacts, only after everything completed.
+    let mut artifacts = BTreeMap::new();
+    if outcome == Outcome::Complete {
+        match template_params(&req.params, &state)
+            .map_err(|e| e.to_string())
+            .and_then(|data| renderer.artifacts(&req.action, &data))
+        {
+            Ok(a) => artifacts = a,
+            Err(e) => {
+                outcome = Outcome::Failed;
+                first_error = Some(format!("output artifacts: {}", redactor.redact(&e)));
+            }
+        }
+    }
+    events.send(Event::ActionEnded {
+        action: req.name.clone(),
+        outcome,
+        error: first_error.clone(),
+    });
+    ActionResult {
+        outcome,
+        phases,
+        defer_phase,
+        artifacts,
+        error: first_error,
+    }
+}
+
+fn pending(p: &BlueprintPhase) -> PhaseResult {
+    PhaseResult {
+        name: p.name.clone(),
+        func: p.func.clone(),
+        outcome: None,
+        output: Outputs::new(),
+        error: None,
+        duration: Duration::ZERO,
+    }
+}
+
+/// The time a phase may take: its own deadline, cut by what is left of the
+/// action's.
+fn phase_budget(phase: Option<Duration>, action_deadline: Option<Instant>) -> Option<Duration> {
+    let left = action_deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    match (phase, left) {
+        (Some(p), Some(l)) => Some(p.min(l)),
+        (p, l) => p.or(l),
+    }
+}
+
+fn settle(r: Result<Outputs, Stop>) -> (Outcome, Outputs, Option<String>) {
+    match r {
+        Ok(o) => (Outcome::Complete, o, None),
+        Err(Stop::Failed(e)) => (Outcome::Failed, Outputs::new(), Some(e)),
+        Err(Stop::TimedOut(e)) => (Outcome::TimedOut, Outputs::new(), Some(e)),
+        Err(Stop::Cancelled) => (
+            Outcome::Cancelled,
+            Outputs::new(),
+            Some("cancelled".to_string()),
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_phase(
+    req: &ActionRequest,
+    phase: &BlueprintPhase,
+    objects: Result<Option<BTreeMap<String, ObjectReference>>, String>,
+    state: &mut PhaseState,
+    phase_params: &mut BTreeMap<String, PhaseParams>,
+    redactor: &mut Redactor,
+    renderer: &Renderer,
+    platform: &dyn Platform,
+    registry: &Registry,
+    events: &EventSink,
+    cancel: &CancellationToken,
+    namespace: &str,
+    budget: Option<Duration>,
+    defer: bool,
+) -> Result<Outputs, Stop> {
+    let objects = objects.map_err(Stop::Failed)?.unwrap_or_default();
+    // Fetch the phase's Secrets and ConfigMaps.
+    let mut pp = PhaseParams::default();
+    for (key, r) in &objects {
+        let ns = if r.namespace.is_empty() {
+            namespace
+        } else {
+            &r.namespace
+        };
+        if r.kind.eq_ignore_ascii_case("secret") {
+            let s = platform
+                .secret(ns, &r.name)
+                .await
+                .map_err(|e| Stop::Failed(format!("object {key}: {e}")))?;
+            redactor.add_secret(&s);
+            pp.secrets.insert(key.clone(), s);
+        } else if r.kind.eq_ignore_ascii_case("configmap") {
+            let c = platform
+                .config_map(ns, &r.name)
+                .await
+                .map_err(|e| Stop::Failed(format!("object {key}: {e}")))?;
+            pp.config_maps.insert(key.clone(), c);
+        }
+    }
+    // Render args with this phase's Secrets visible but not its output.
+    if defer {
+        state.defer_phase = build::phase(&pp, false);
+    } else {
+        state
+            .phases
+            .insert(phase.name.clone(), build::phase(&pp, false));
+    }
+    let data = template_params(&req.params, state).map_err(|e| Stop::Failed(e.to_string()))?;
+    let args = renderer.args(phase, &data).map_err(Stop::Failed)?;
+    let args = match args {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (func, spec) = registry
+        .resolve(&phase.func, req.preferred_version.as_deref())
+        .map_err(|e| Stop::Failed(e.to_string()))?;
+    check_args(spec, &args).map_err(|e| Stop::Failed(e.to_string()))?;
+
+    let cx = Context {
+        platform,
+        phase: &phase.name,
+        events,
+        redactor,
+        namespace,
+        pod: &req.pod,
+    };
+    let run = func.exec(cx, &args);
+    let result = tokio::select! {
+        r = async {
+            match budget {
+                Some(b) => tokio::time::timeout(b, run).await.map_err(|_| b),
+                None => Ok(run.await),
+            }
+        } => r,
+        () = cancel.cancelled() => return Err(Stop::Cancelled),
+    };
+    let outputs = match result {
+        Err(b) => {
+            return Err(Stop::TimedOut(format!(
+                "{} did not finish within {}",
+                phase.func,
+                humanize(b)
+            )));
+        }
+        Ok(Err(e)) => return Err(Stop::Failed(format!("{}: {e}", phase.func))),
+        Ok(Ok(o)) => o,
+    };
+    pp.output = Some(outputs.clone().into_iter().collect());
+    if defer {
+        state.defer_phase = build::phase(&pp, true);
+    } else {
+        state
+            .phases
+            .insert(phase.name.clone(), build::phase(&pp, true));
+    }
+    phase_params.insert(phase.name.clone(), pp);
+    Ok(outputs)
+}
+
+fn humanize(d: Duration) -> String {
+    if d.as_secs() >= 1 && d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}

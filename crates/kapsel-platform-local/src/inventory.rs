@@ -1,0 +1,168 @@
+//! The inventory: the applications on this host, described the way Kubernetes
+//! would describe them, so that Blueprints address them unchanged.
+//!
+//! Documented in docs/local-platform.md; `kapsel schema inventory` prints its
+//! JSON Schema.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// An inventory file.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Inventory {
+    /// `kapsel.dev/v1alpha1`.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// `Inventory`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Workloads (StatefulSets, Deployments, ...), each mapped to local
+    /// processes.
+    #[serde(default)]
+    pub objects: Vec<Workload>,
+    /// Secrets, by namespace and name.
+    #[serde(default)]
+    pub secrets: Vec<SecretEntry>,
+    /// ConfigMaps, by namespace and name.
+    #[serde(default)]
+    pub config_maps: Vec<ConfigMapEntry>,
+    /// Environment given to every command (e.g. `KAPSEL_REPO_PASSWORD_FILE`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Directories put in front of `PATH` for every command (the directory of
+    /// `kando` is always added).
+    #[serde(default)]
+    pub path: Vec<PathBuf>,
+}
+
+/// A workload on this host.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Workload {
+    /// Kind, as in Kubernetes: StatefulSet, Deployment, DeploymentConfig, ...
+    pub kind: String,
+    /// Namespace (free-form on a host; Blueprints use it in names).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Labels (`.Object.metadata.labels`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// Pods: the contexts commands run in. Default: one pod `<name>-0`.
+    #[serde(default)]
+    pub pods: Vec<Pod>,
+    /// Environment of every command run in this workload's pods.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory of commands run in the pods.
+    #[serde(default)]
+    pub workdir: Option<PathBuf>,
+    /// Volumes (claim name → directory), shown as the pods' PVCs.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, PathBuf>,
+    /// How to stop, start and check the workload (ScaleWorkload).
+    #[serde(default)]
+    pub scale: Option<Scale>,
+    /// More of the object, merged into `.Object` (e.g. `spec.serviceName`).
+    #[serde(default)]
+    pub object: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A pod of a workload.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Pod {
+    /// Pod name.
+    pub name: String,
+    /// Container names (KubeExec's `container`); default `[main]`.
+    #[serde(default)]
+    pub containers: Vec<String>,
+    /// Environment added for this pod.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// Commands that stop, start and probe a workload.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scale {
+    /// Stops it (replicas 0).
+    pub stop: Vec<String>,
+    /// Starts it.
+    pub start: Vec<String>,
+    /// Exits 0 when it is ready.
+    #[serde(default)]
+    pub ready: Option<Vec<String>>,
+}
+
+/// A Secret.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretEntry {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Secret type (e.g. `secrets.kanister.io/aws`).
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+    /// Keys and where their values come from.
+    pub data: BTreeMap<String, SecretSource>,
+}
+
+/// Where a secret value comes from. Never inline in argv; a literal `value` is
+/// allowed for tests and throwaway setups.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub enum SecretSource {
+    /// A file's content (a trailing newline is kept as is).
+    File(PathBuf),
+    /// An environment variable of the `kapsel` process.
+    Env(String),
+    /// A literal value.
+    Value(String),
+}
+
+/// A ConfigMap.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfigMapEntry {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Data.
+    #[serde(default)]
+    pub data: BTreeMap<String, String>,
+}
+
+impl Workload {
+    /// The pods, with the default when none are listed.
+    pub fn pods(&self) -> Vec<Pod> {
+        if self.pods.is_empty() {
+            vec![Pod {
+                name: format!("{}-0", self.name),
+                containers: vec!["main".to_string()],
+                env: BTreeMap::new(),
+            }]
+        } else {
+            self.pods
+                .iter()
+                .map(|p| {
+                    let mut p = p.clone();
+                    if p.containers.is_empty() {
+                        p.containers.push("main".to_string());
+                    }
+                    p
+                })
+                .collect()
+        }
+    }
+}

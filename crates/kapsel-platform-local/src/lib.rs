@@ -1,0 +1,482 @@
+//! The local platform: runs Blueprint functions against applications on this
+//! host, with no cluster. An [`inventory::Inventory`] maps each Kubernetes-style
+//! object (kind, namespace, name, labels) to local processes: environment,
+//! working directory, volumes (directories), Secrets (from files, environment
+//! or literal values) and how to stop, start and probe it.
+//!
+//! - `KubeExec` runs the command in the workload's context (its environment and
+//!   working directory).
+//! - `KubeTask` runs the command in a fresh scratch directory; the `image` is
+//!   recorded, not pulled: the tools must be on this host.
+//! - `kando` is on `PATH` for both, so `kando output` and `kando location`
+//!   behave as in a pod.
+//!
+//! Every command runs in its own process group; a phase that times out or is
+//! cancelled has its whole group killed.
+
+pub mod inventory;
+mod process;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kapsel_engine::{BoxFuture, ExecSpec, Exit, OutputSink, Platform, PlatformError, TaskSpec};
+use kapsel_params::file::{
+    CredentialParams, KeyPairParams, LocationParams, ProfileParams, Workload as WorkloadParams,
+};
+
+use crate::inventory::{Inventory, SecretSource, Workload};
+
+/// Why the inventory or a lookup in it fails.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocalError {
+    /// The inventory file cannot be read or parsed.
+    #[error("inventory {path}: {message}")]
+    Inventory {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A secret value cannot be read.
+    #[error("secret {namespace}/{name} key {key}: {message}")]
+    SecretValue {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+    /// The object is not in the inventory.
+    #[error("{kind} {namespace}/{name} is not in the inventory{hint}")]
+    NoObject {
+        /// Kind.
+        kind: String,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Known objects.
+        hint: String,
+    },
+    /// The Profile cannot be resolved.
+    #[error("profile: {0}")]
+    Profile(String),
+}
+
+/// The local platform.
+#[derive(Debug, Clone)]
+pub struct LocalPlatform {
+    inventory: Inventory,
+    /// Relative paths in the inventory are relative to this directory.
+    base: PathBuf,
+    /// Prepended to `PATH` (inventory paths and the directory of `kando`).
+    path_prefix: Vec<PathBuf>,
+}
+
+impl LocalPlatform {
+    /// A platform for an inventory whose relative paths are relative to `base`,
+    /// with `tool_dirs` (e.g. the directory of `kando`) on every command's
+    /// `PATH`.
+    pub fn new(inventory: Inventory, base: &Path, tool_dirs: Vec<PathBuf>) -> LocalPlatform {
+        let mut path_prefix: Vec<PathBuf> = inventory.path.iter().map(|p| base.join(p)).collect();
+        path_prefix.extend(tool_dirs);
+        LocalPlatform {
+            inventory,
+            base: base.to_path_buf(),
+            path_prefix,
+        }
+    }
+
+    /// Reads an inventory file (YAML or JSON).
+    pub fn load(path: &Path, tool_dirs: Vec<PathBuf>) -> Result<LocalPlatform, LocalError> {
+        let err = |message: String| LocalError::Inventory {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let inv: Inventory = serde_saphyr::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Ok(LocalPlatform::new(inv, &base, tool_dirs))
+    }
+
+    /// The inventory.
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    fn workload(&self, kind: &str, namespace: &str, name: &str) -> Result<&Workload, LocalError> {
+        self.inventory
+            .objects
+            .iter()
+            .find(|w| {
+                w.kind.eq_ignore_ascii_case(kind) && w.namespace == namespace && w.name == name
+            })
+            .ok_or_else(|| LocalError::NoObject {
+                kind: kind.to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                hint: known(
+                    self.inventory
+                        .objects
+                        .iter()
+                        .map(|w| format!("{}/{}/{}", w.kind, w.namespace, w.name)),
+                ),
+            })
+    }
+
+    /// The render parameters of an action on `kind/namespace/name` before any
+    /// phase ran: `.Object`, the workload's pods and volumes. The caller adds
+    /// the ActionSet's Secrets, Profile, artifacts, options and time.
+    pub fn object_params(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<kapsel_params::RenderParams, LocalError> {
+        let mut p = kapsel_params::RenderParams::default();
+        if kind.eq_ignore_ascii_case("namespace") {
+            p.object = Some(
+                serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            return Ok(p);
+        }
+        let w = self.workload(kind, namespace, name)?;
+        let mut object = serde_json::json!({
+            "apiVersion": api_version(&w.kind),
+            "kind": w.kind,
+            "metadata": {"name": w.name, "namespace": w.namespace, "labels": w.labels, "annotations": w.annotations},
+        });
+        if let (Some(extra), Some(obj)) = (&w.object, object.as_object_mut()) {
+            for (k, v) in extra {
+                merge(obj.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        p.object = object.as_object().cloned();
+        let pods = w.pods();
+        let workload_kind = matches!(
+            w.kind.to_ascii_lowercase().as_str(),
+            "statefulset" | "deployment" | "deploymentconfig"
+        );
+        if workload_kind {
+            let volumes: BTreeMap<String, String> = w
+                .volumes
+                .iter()
+                .map(|(claim, dir)| (claim.clone(), self.base.join(dir).display().to_string()))
+                .collect();
+            p.workload = Some(WorkloadParams {
+                pods: Some(pods.iter().map(|p| p.name.clone()).collect()),
+                containers: Some(pods.iter().map(|p| Some(p.containers.clone())).collect()),
+                persistent_volume_claims: Some(
+                    pods.iter()
+                        .filter(|_| !volumes.is_empty())
+                        .map(|p| (p.name.clone(), volumes.clone()))
+                        .collect(),
+                ),
+            });
+        }
+        Ok(p)
+    }
+
+    fn secret_value(
+        &self,
+        e: &inventory::SecretEntry,
+        key: &str,
+        src: &SecretSource,
+    ) -> Result<Vec<u8>, LocalError> {
+        let err = |message: String| LocalError::SecretValue {
+            namespace: e.namespace.clone(),
+            name: e.name.clone(),
+            key: key.to_string(),
+            message,
+        };
+        match src {
+            SecretSource::File(f) => {
+                let path = self.base.join(f);
+                std::fs::read(&path)
+                    .map_err(|x| err(format!("cannot read {}: {x}", path.display())))
+            }
+            SecretSource::Env(v) => std::env::var(v)
+                .map(String::into_bytes)
+                .map_err(|_| err(format!("environment variable {v} is not set"))),
+            SecretSource::Value(v) => Ok(v.clone().into_bytes()),
+        }
+    }
+
+    /// Reads a Secret from the inventory.
+    pub fn get_secret(&self, namespace: &str, name: &str) -> Result<Secret, LocalError> {
+        let e = self
+            .inventory
+            .secrets
+            .iter()
+            .find(|s| s.namespace == namespace && s.name == name)
+            .ok_or_else(|| LocalError::NoObject {
+                kind: "Secret".to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                hint: known(
+                    self.inventory
+                        .secrets
+                        .iter()
+                        .map(|s| format!("{}/{}", s.namespace, s.name)),
+                ),
+            })?;
+        let mut data = BTreeMap::new();
+        for (k, src) in &e.data {
+            data.insert(k.clone(), ByteString(self.secret_value(e, k, src)?));
+        }
+        Ok(Secret {
+            metadata: ObjectMeta {
+                name: Some(e.name.clone()),
+                namespace: Some(e.namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            data: Some(data),
+            type_: Some(e.type_.clone().unwrap_or_else(|| "Opaque".to_string())),
+            ..Secret::default()
+        })
+    }
+
+    /// Resolves a Kanister Profile's credential through the inventory's
+    /// Secrets, as Kanister's controller does (`.Profile` holds plaintext).
+    pub fn resolve_profile(
+        &self,
+        profile: &kapsel_api::Profile,
+    ) -> Result<ProfileParams, LocalError> {
+        use kapsel_api::{CredentialType, LocationType};
+        let l = &profile.spec.location;
+        let type_ = serde_json::to_value(&l.type_)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let location = LocationParams {
+            type_,
+            bucket: l.bucket.clone(),
+            endpoint: l.endpoint.clone(),
+            prefix: l.prefix.clone(),
+            region: l.region.clone(),
+        };
+        let _ = LocationType::Unset;
+        let c = &profile.spec.credential;
+        let credential = match c.type_ {
+            CredentialType::KeyPair => {
+                let kp = c.key_pair.as_ref().ok_or_else(|| {
+                    LocalError::Profile(
+                        "credential type keyPair needs credential.keyPair".to_string(),
+                    )
+                })?;
+                let s = self.get_secret(&kp.secret.namespace, &kp.secret.name)?;
+                let field = |f: &str| -> Result<String, LocalError> {
+                    s.data
+                        .as_ref()
+                        .and_then(|d| d.get(f))
+                        .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                        .ok_or_else(|| {
+                            LocalError::Profile(format!(
+                                "key {f:?} not found in secret {}/{}",
+                                kp.secret.namespace, kp.secret.name
+                            ))
+                        })
+                };
+                CredentialParams {
+                    type_: "keyPair".to_string(),
+                    key_pair: Some(KeyPairParams {
+                        id: field(&kp.id_field)?,
+                        secret: field(&kp.secret_field)?,
+                    }),
+                    ..CredentialParams::default()
+                }
+            }
+            CredentialType::Secret => {
+                let r = c.secret.as_ref().ok_or_else(|| {
+                    LocalError::Profile(
+                        "credential type secret needs credential.secret".to_string(),
+                    )
+                })?;
+                CredentialParams {
+                    type_: "secret".to_string(),
+                    secret: Some(self.get_secret(&r.namespace, &r.name)?),
+                    ..CredentialParams::default()
+                }
+            }
+            CredentialType::Kopia => {
+                return Err(LocalError::Profile(
+                    "kopia credentials need a Kopia repository server, which the local platform does not have".to_string(),
+                ));
+            }
+            CredentialType::Unset => CredentialParams::default(),
+        };
+        Ok(ProfileParams {
+            location,
+            credential,
+            skip_ssl_verify: profile.spec.skip_ssl_verify,
+        })
+    }
+
+    fn env_for(&self, extra: &[&BTreeMap<String, String>]) -> Vec<(String, String)> {
+        let mut env: BTreeMap<String, String> = self.inventory.env.clone();
+        for e in extra {
+            env.extend(e.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let mut path: Vec<String> = self
+            .path_prefix
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        if let Some(p) = env
+            .get("PATH")
+            .cloned()
+            .or_else(|| std::env::var("PATH").ok())
+        {
+            path.push(p);
+        }
+        env.insert("PATH".to_string(), path.join(":"));
+        env.into_iter().collect()
+    }
+}
+
+fn known(items: impl Iterator<Item = String>) -> String {
+    let v: Vec<String> = items.collect();
+    if v.is_empty() {
+        "; the inventory lists none".to_string()
+    } else {
+        format!("; the inventory has: {}", v.join(", "))
+    }
+}
+
+fn api_version(kind: &str) -> &'static str {
+    match kind.to_ascii_lowercase().as_str() {
+        "statefulset" | "deployment" => "apps/v1",
+        "deploymentconfig" => "apps.openshift.io/v1",
+        _ => "v1",
+    }
+}
+
+fn merge(into: &mut serde_json::Value, from: &serde_json::Value) {
+    match (into, from) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (slot, v) => *slot = v.clone(),
+    }
+}
+
+fn not_found(e: LocalError) -> PlatformError {
+    PlatformError::Other(e.to_string())
+}
+
+impl Platform for LocalPlatform {
+    fn name(&self) -> &str {
+        "local"
+    }
+
+    fn exec<'a>(
+        &'a self,
+        spec: &'a ExecSpec,
+        sink: &'a mut dyn OutputSink,
+    ) -> BoxFuture<'a, Result<Exit, PlatformError>> {
+        Box::pin(async move {
+            let (w, pod) = self
+                .inventory
+                .objects
+                .iter()
+                .filter(|w| w.namespace == spec.namespace)
+                .find_map(|w| {
+                    w.pods()
+                        .into_iter()
+                        .find(|p| p.name == spec.pod)
+                        .map(|p| (w, p))
+                })
+                .ok_or_else(|| PlatformError::NotFound {
+                    kind: "pod".to_string(),
+                    namespace: spec.namespace.clone(),
+                    name: spec.pod.clone(),
+                    hint: known(self.inventory.objects.iter().flat_map(|w| {
+                        w.pods()
+                            .into_iter()
+                            .map(move |p| format!("{}/{}", w.namespace, p.name))
+                    })),
+                })?;
+            if let Some(c) = &spec.container
+                && !pod.containers.contains(c)
+            {
+                return Err(PlatformError::NotFound {
+                    kind: "container".to_string(),
+                    namespace: spec.namespace.clone(),
+                    name: format!("{}/{c}", spec.pod),
+                    hint: format!("; pod {} has {}", pod.name, pod.containers.join(", ")),
+                });
+            }
+            let env = self.env_for(&[&w.env, &pod.env]);
+            let cwd = w.workdir.as_ref().map(|d| self.base.join(d));
+            process::run(&spec.command, &env, cwd.as_deref(), sink).await
+        })
+    }
+
+    fn task<'a>(
+        &'a self,
+        spec: &'a TaskSpec,
+        sink: &'a mut dyn OutputSink,
+    ) -> BoxFuture<'a, Result<Exit, PlatformError>> {
+        Box::pin(async move {
+            tracing::debug!(image = %spec.image, "local task: image recorded, not pulled");
+            let scratch = tempfile::Builder::new()
+                .prefix("kapsel-task-")
+                .tempdir()
+                .map_err(|e| {
+                    PlatformError::Other(format!("cannot create a scratch directory: {e}"))
+                })?;
+            let env = self.env_for(&[]);
+            process::run(&spec.command, &env, Some(scratch.path()), sink).await
+        })
+    }
+
+    fn secret<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Secret, PlatformError>> {
+        Box::pin(async move { self.get_secret(namespace, name).map_err(not_found) })
+    }
+
+    fn config_map<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<ConfigMap, PlatformError>> {
+        Box::pin(async move {
+            let c = self
+                .inventory
+                .config_maps
+                .iter()
+                .find(|c| c.namespace == namespace && c.name == name)
+                .ok_or_else(|| PlatformError::NotFound {
+                    kind: "ConfigMap".to_string(),
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                    hint: String::new(),
+                })?;
+            Ok(ConfigMap {
+                metadata: ObjectMeta {
+                    name: Some(c.name.clone()),
+                    namespace: Some(c.namespace.clone()),
+                    ..ObjectMeta::default()
+                },
+                data: Some(c.data.clone()),
+                ..ConfigMap::default()
+            })
+        })
+    }
+}
