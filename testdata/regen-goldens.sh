@@ -38,4 +38,15 @@ while read -r rel stems; do
     count=$((count + 1))
   done
 done < "$root/testdata/golden-matrix.txt"
+# Blueprints kept in this repository (paths relative to the repository root).
+while read -r rel stems; do
+  case "$rel" in ''|'#'*) continue ;; esac
+  dir="$(dirname "$rel")"
+  stem="$(basename "$rel" .yaml)"
+  for p in $stems; do
+    golden="$out/${dir//\//-}__${stem}__${p}.json"
+    "$oracle" blueprint --blueprint "$root/$rel" --params "$root/testdata/params/$p.json" > "$golden"
+    count=$((count + 1))
+  done
+done < "$root/testdata/golden-matrix-local.txt"
 echo "regen-goldens: wrote $count goldens to $out"

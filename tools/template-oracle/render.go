@@ -67,7 +67,7 @@ func renderValue(arg interface{}, tp param.TemplateParams) (interface{}, error) 
 	switch v := arg.(type) {
 	case nil:
 		// reflect.TypeOf(nil).Kind() panics inside Kanister's param.render.
-		return nil, errors.New("oracle: null argument value (Kanister's param.render panics on nil)")
+		return nil, errors.New("cannot render a null argument (Kanister panics on it)")
 	case string:
 		return renderStringArg(v, tp)
 	case []interface{}:
