@@ -167,7 +167,7 @@ func TestBlueprintRenderingFollowsTheController(t *testing.T) {
 	if got := get(t, out, "backup", "outputArtifacts", "empty"); len(got.(map[string]interface{})) != 0 {
 		t.Errorf("empty artifact = %#v, want {}", got)
 	}
-	if got := get(t, out, "broken", "phases", 2, "error").(string); !got == "cannot render a null argument (Kanister panics on it)" {
+	if got := get(t, out, "broken", "phases", 2, "error").(string); got != "cannot render a null argument (Kanister panics on it)" {
 		t.Errorf("null arg error = %q", got)
 	}
 	if got := get(t, out, "broken", "deferPhase"); got != nil {
