@@ -36,6 +36,19 @@ impl FunctionSpec {
         self.required.contains(&arg) || self.optional.contains(&arg)
     }
 
+    /// Check argument names as Kanister's `Validate` does: first that every
+    /// argument is supported, then that every required one is present. The
+    /// messages are Kanister's.
+    pub fn check_args(&self, names: &[&str]) -> Result<(), ArgError> {
+        if let Some(bad) = names.iter().find(|n| !self.allows(n)) {
+            return Err(ArgError::Unsupported((*bad).to_string()));
+        }
+        if let Some(missing) = self.required.iter().find(|r| !names.contains(r)) {
+            return Err(ArgError::Missing((*missing).to_string()));
+        }
+        Ok(())
+    }
+
     /// All accepted argument names, required first.
     pub fn all_args(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.required.iter().chain(self.optional.iter()).copied()
@@ -424,6 +437,17 @@ impl fmt::Display for FunctionVersion {
     }
 }
 
+/// An argument-name problem, with Kanister's wording.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ArgError {
+    /// An argument the function does not accept.
+    #[error("argument {0} is not supported")]
+    Unsupported(String),
+    /// A required argument is absent.
+    #[error("Required arg missing: {0}")]
+    Missing(String),
+}
+
 /// Errors from function resolution.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ResolveError {
@@ -520,6 +544,22 @@ mod tests {
         assert!(lookup("RestoreData").is_some_and(|f| f.allows("backupIdentifier")));
         assert!(lookup("ExportRDSSnapshotToLocation").is_some_and(|f| !f.allows("image")));
         assert!(lookup("ExportRDSSnapshotToLocation").is_some_and(|f| !f.allows("podOverride")));
+    }
+
+    #[test]
+    fn check_args_like_kanister() {
+        let kt = lookup("KubeTask").unwrap_or_else(|| panic!("KubeTask"));
+        assert_eq!(kt.check_args(&["image", "command", "podLabels"]), Ok(()));
+        assert_eq!(
+            kt.check_args(&["image", "command", "pod"]),
+            Err(ArgError::Unsupported("pod".into()))
+        );
+        let e = kt.check_args(&["image"]);
+        assert_eq!(e, Err(ArgError::Missing("command".into())));
+        assert_eq!(
+            e.map_err(|e| e.to_string()),
+            Err("Required arg missing: command".to_string())
+        );
     }
 
     #[test]
