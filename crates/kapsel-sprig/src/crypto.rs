@@ -243,12 +243,16 @@ pub(crate) fn uuidv4(_: &[Value]) -> R {
     s(uuid::Uuid::new_v4().to_string())
 }
 
-/// Kanister's `genPrivateKey`: rsa and ecdsa go to sprig (which Kapsel cannot
-/// do yet), other types are refused as not FIPS compatible; sprig v2.22 itself
-/// answers `Unknown type ed25519`.
+/// Kanister's `genPrivateKey`: rsa and ecdsa go to sprig (Kapsel does ecdsa,
+/// P-256 as sprig; not rsa yet), other types are refused as not FIPS
+/// compatible; sprig v2.22 itself answers `Unknown type ed25519`.
 pub(crate) fn gen_private_key(a: &[Value]) -> R {
     match arg_str(a, 0)? {
-        "rsa" | "ecdsa" => Err(not_supported("genPrivateKey")),
+        "rsa" => Err(not_supported("genPrivateKey")),
+        "ecdsa" => s(crate::p256::pem(
+            "EC PRIVATE KEY",
+            &crate::p256::generate_der(),
+        )),
         "ed25519" => s("Unknown type ed25519"),
         other => Err(fips_error(&format!("genPrivateKey for {other}"))),
     }

@@ -20,10 +20,10 @@
 //!   files like Go (no embedded tz database: where the files are missing, UTC).
 //! - Strings are UTF-8: where Go would cut a multi-byte character (`trunc`,
 //!   `substr`, `b64dec` of binary data, ...), Kapsel writes U+FFFD.
-//! - `genPrivateKey` (rsa, ecdsa), `genCA`, `genSelfSignedCert`,
-//!   `genSignedCert`, `buildCustomCert` need RSA, ECDSA or X.509 and report
-//!   that Kapsel does not support them yet. (`encryptAES`/`decryptAES` are
-//!   implemented, with Kapsel's own AES-256.)
+//! - `genPrivateKey "rsa"`, `genCA`, `genSelfSignedCert`, `genSignedCert` and
+//!   `buildCustomCert` need RSA or X.509 and report that Kapsel does not
+//!   support them yet. (`genPrivateKey "ecdsa"` and `encryptAES`/`decryptAES`
+//!   are implemented, with Kapsel's own P-256 and AES-256.)
 //!
 //! Depends only on `kapsel-govalue` (plus general-purpose crates); it must not
 //! depend on the template engine, Kanister's API types or Kubernetes.
@@ -35,6 +35,7 @@ mod dates;
 mod lists;
 mod network;
 mod numeric;
+mod p256;
 mod regex;
 pub mod semver;
 mod strings;

@@ -419,7 +419,6 @@ fn crypto_kapsel_cannot_do_yet_is_an_explicit_error() {
     };
     let ips = Value::slice(Type::Any, vec![s("10.0.0.1")]);
     unsupported("genPrivateKey", &[s("rsa")]);
-    unsupported("genPrivateKey", &[s("ecdsa")]);
     unsupported("genCA", &[s("ca"), Value::Int(365)]);
     unsupported(
         "genSelfSignedCert",
@@ -450,6 +449,33 @@ fn crypto_kapsel_cannot_do_yet_is_an_explicit_error() {
         .unwrap_err()
         .0,
         "sprig usage of 'derivePassword' is not allowed by kanister as it is not FIPS compatible"
+    );
+}
+
+#[test]
+fn gen_private_key_ecdsa_is_a_p256_ec_private_key_pem() {
+    use base64::Engine;
+    let a = text(call("genPrivateKey", &[s("ecdsa")]));
+    let b = text(call("genPrivateKey", &[s("ecdsa")]));
+    assert_ne!(a, b);
+    let body: String = a
+        .strip_prefix("-----BEGIN EC PRIVATE KEY-----\n")
+        .and_then(|r| r.strip_suffix("-----END EC PRIVATE KEY-----\n"))
+        .expect("PEM armour")
+        .lines()
+        .collect();
+    assert!(a.lines().all(|l| l.len() <= 64));
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    assert_eq!(der.len(), 121);
+    assert_eq!(&der[..7], &[0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20]);
+    assert_eq!(
+        &der[39..57],
+        &[
+            0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0xa1, 0x44,
+            0x03, 0x42, 0x00, 0x04
+        ]
     );
 }
 
