@@ -1,6 +1,6 @@
 //! `kapsel`: the user command line of Kapsel.
 //!
-//! Subcommands: `blueprint validate`, `blueprint render`, `crds`, `schema`.
+//! Subcommands: `blueprint validate`, `blueprint render`, `run`, `crds`, `schema`.
 //! Only data goes to stdout; diagnostics and errors go to stderr. Exit codes: 0
 //! success, 1 invalid input found (e.g. a Blueprint with errors), 2 usage or
 //! I/O error.
@@ -25,6 +25,9 @@ enum Command {
     /// Work with Blueprints without a cluster.
     #[command(subcommand)]
     Blueprint(cmd::blueprint::BlueprintCmd),
+    /// Run one action of a Blueprint on this host (the local platform) and
+    /// write the resulting ActionSet.
+    Run(Box<cmd::run::RunArgs>),
     /// Print the CustomResourceDefinitions of ActionSet, Blueprint and Profile
     /// (YAML, one document each).
     Crds,
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Blueprint(b) => cmd::blueprint::run(b),
+        Command::Run(a) => cmd::run::run(*a),
         Command::Crds => cmd::schema::crds(),
         Command::Schema { kind } => cmd::schema::schema(kind),
     };

@@ -26,8 +26,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("kando", &[]),
-    ("kapsel-engine", &["kapsel-api", "kapsel-params", "kapsel-validate"]),
-    ("kapsel-platform-local", &["kapsel-engine", "kapsel-api", "kapsel-params"]),
+    (
+        "kapsel-engine",
+        &["kapsel-api", "kapsel-params", "kapsel-validate"],
+    ),
+    (
+        "kapsel-platform-local",
+        &["kapsel-engine", "kapsel-api", "kapsel-params"],
+    ),
     ("kapsel-repo", &[]),
 ];
 

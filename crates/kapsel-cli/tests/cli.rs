@@ -242,3 +242,146 @@ fn editor_schema_accepts_examples_and_flags_typos() {
         "an unknown function must be flagged"
     );
 }
+
+/// `kando` is a separate package: build it so `kapsel run` finds it next to
+/// itself.
+fn build_kando() {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "kando"])
+        .current_dir(root())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+const RUN_BP: &str = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata: {name: demo}
+actions:
+  backup:
+    outputArtifacts:
+      snap: {keyValue: {where: "{{ .Phases.dump.Output.where }}"}}
+    phases:
+    - func: KubeTask
+      name: dump
+      objects: {pw: {kind: Secret, name: app, namespace: "{{ .StatefulSet.Namespace }}"}}
+      args:
+        image: none
+        command: [sh, -c, 'echo "using {{ index .Phases.dump.Secrets.pw.Data "password" | toString }}"; kando output where "/tmp/x-{{ .StatefulSet.Name }}"']
+  restore:
+    inputArtifactNames: [snap]
+    phases:
+    - func: KubeTask
+      name: load
+      args: {image: none, command: [sh, -c, 'echo "restoring from {{ .ArtifactsIn.snap.KeyValue.where }}"; test "{{ .ArtifactsIn.snap.KeyValue.where }}" = /tmp/x-app']}
+  broken:
+    phases:
+    - {func: KubeTask, name: bad, args: {image: none, command: [sh, -c, 'echo oops; exit 7']}}
+"#;
+
+const RUN_INV: &str = r#"
+objects:
+- {kind: StatefulSet, namespace: demo, name: app}
+secrets:
+- {namespace: demo, name: app, data: {password: {value: hunter2-long}}}
+"#;
+
+#[test]
+fn run_backup_then_restore_from_its_artifacts() {
+    build_kando();
+    let dir = tempdir();
+    let (bp, inv, out) = (
+        dir.join("bp.yaml"),
+        dir.join("inv.yaml"),
+        dir.join("backup.yaml"),
+    );
+    std::fs::write(&bp, RUN_BP).unwrap();
+    std::fs::write(&inv, RUN_INV).unwrap();
+    let (bp, inv, outs) = (
+        bp.to_str().unwrap(),
+        inv.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    let r = kapsel(&[
+        "run",
+        "-b",
+        bp,
+        "-a",
+        "backup",
+        "-o",
+        "statefulset/demo/app",
+        "-i",
+        inv,
+        "-w",
+        outs,
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    let stderr = text(&r.stderr);
+    assert!(
+        stderr.contains("using ********") && !stderr.contains("hunter2-long"),
+        "{stderr}"
+    );
+    let set: kapsel_api::ActionSet =
+        serde_saphyr::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let status = set.status.unwrap();
+    assert_eq!(status.state, kapsel_api::State::Complete);
+    assert_eq!(
+        status.actions[0].artifacts["snap"].key_value["where"],
+        "/tmp/x-app"
+    );
+
+    let r = kapsel(&["run", "-b", bp, "-a", "restore", "--from", outs, "-i", inv]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r.stderr));
+    assert!(text(&r.stderr).contains("restoring from /tmp/x-app"));
+
+    let r = kapsel(&[
+        "run",
+        "-b",
+        bp,
+        "-a",
+        "broken",
+        "-o",
+        "statefulset/demo/app",
+        "-i",
+        inv,
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+    let set: kapsel_api::ActionSet = serde_saphyr::from_str(&text(&r.stdout)).unwrap();
+    let msg = set.status.unwrap().error.message;
+    assert!(
+        msg.contains("phase bad") && msg.contains("exit code 7") && msg.contains("oops"),
+        "{msg}"
+    );
+
+    let r = kapsel(&[
+        "run",
+        "-b",
+        bp,
+        "-a",
+        "backup",
+        "-o",
+        "statefulset/demo/nope",
+        "-i",
+        inv,
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(
+        text(&r.stderr).contains("not in the inventory"),
+        "{}",
+        text(&r.stderr)
+    );
+
+    let r = kapsel(&[
+        "run",
+        "-b",
+        bp,
+        "-a",
+        "backup",
+        "-o",
+        "statefulset/demo/app",
+        "--timeout",
+        "5x",
+    ]);
+    assert_eq!(r.status.code(), Some(2), "a bad duration is a usage error");
+}
