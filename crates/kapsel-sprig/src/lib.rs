@@ -12,18 +12,31 @@
 //! them and neither does Kapsel.
 //!
 //! Differences from Go that the engine cannot hide:
-//! - Go maps are references: `set`, `unset`, `merge`, `mergeOverwrite` modify
-//!   their argument in Go; here they only return the modified map.
+//! - Go maps and slices are references: `set`, `unset`, `merge`,
+//!   `mergeOverwrite` modify their map argument in Go, and `sortAlpha` sorts a
+//!   `[]string` argument in place; here they only return the result and leave
+//!   the argument as it was.
 //! - `keys` and `values` follow key order (Go: random order).
 //! - Time zones: the local zone is UTC (as in `kapsel_govalue::gotime`);
 //!   `dateInZone`/`htmlDateInZone` load other zones from the system zoneinfo
 //!   files like Go (no embedded tz database: where the files are missing, UTC).
-//! - Strings are UTF-8: where Go would cut a multi-byte character (`trunc`,
-//!   `substr`, `b64dec` of binary data, ...), Kapsel writes U+FFFD.
+//! - Strings are UTF-8: where Go would produce invalid UTF-8 (`trunc`, `substr`,
+//!   `abbrev`, `b64dec` of binary data, ...), each invalid byte becomes U+FFFD,
+//!   as Go's `encoding/json` (and so the Kubernetes API) would write it.
+//! - Kapsel has no `uint8` value: the elements of a `[]byte` seen as a list
+//!   (`first`, `has`, ...) are `int`.
+//! - Where Go would allocate without bound (`repeat`, `until`, `randAlpha`,
+//!   `indent`, `replace`, `wrapWith`, `regexReplaceAll` with huge results),
+//!   Kapsel returns an error beyond 2^28 bytes or elements.
+//! - `getHostByName` resolves through the system resolver
+//!   (`std::net::ToSocketAddrs`).
 //! - `genPrivateKey "rsa"`, `genCA`, `genSelfSignedCert`, `genSignedCert` and
 //!   `buildCustomCert` need RSA or X.509 and report that Kapsel does not
 //!   support them yet. (`genPrivateKey "ecdsa"` and `encryptAES`/`decryptAES`
 //!   are implemented, with Kapsel's own P-256 and AES-256.)
+//! - `*semver.Version` is a pointer to a struct `semver.Version` with fields
+//!   `Major`, `Minor`, `Patch` (int64), `Prerelease`, `Metadata`, `Original`
+//!   (string); Go prints it through its `String()` method: see [`stringer`].
 //!
 //! Depends only on `kapsel-govalue` (plus general-purpose crates); it must not
 //! depend on the template engine, Kanister's API types or Kubernetes.
