@@ -71,6 +71,27 @@ impl std::fmt::Debug for Options {
 ///
 /// Never panics and does no I/O; all findings are in the returned report,
 /// sorted by position.
+///
+/// ```
+/// use kapsel_validate::{Options, validate_source};
+///
+/// let src = "apiVersion: cr.kanister.io/v1alpha1
+/// kind: Blueprint
+/// metadata:
+///   name: demo
+/// actions:
+///   backup:
+///     phases:
+///     - func: KubeTsk
+///       name: run
+/// ";
+/// let report = validate_source("demo.yaml", src, &Options::default());
+/// assert!(report.has_errors(false));
+/// let d = &report.diagnostics[0];
+/// assert_eq!(d.code, "KV0201");
+/// assert_eq!(d.position(), Some((8, 13)));
+/// assert_eq!(d.help.as_deref(), Some("did you mean `KubeTask`?"));
+/// ```
 pub fn validate_source(path: &str, src: &str, opts: &Options) -> Report {
     let source = yaml::Src::new(src);
     let builtin;

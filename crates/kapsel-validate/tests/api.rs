@@ -138,3 +138,33 @@ fn empty_and_garbage_inputs() {
         assert!(r.has_errors(false), "{s:?}: {:?}", r.diagnostics);
     }
 }
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    let src = bp(
+        "  backup:\n    phases:\n    - func: KubeTask\n      name: a\n      args:\n        image: 'é€😀 {{ .Profil }}'\n        command: [x]\n",
+    );
+    // `'` is column 16, then 3 characters, a space, `{{`, a space, `.`.
+    assert_eq!(codes(&src, &Options::default()), vec![("KV0307", 11, 25)]);
+}
+
+#[test]
+fn crlf_line_endings_give_the_same_positions() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken");
+    for name in [
+        "25-template-unclosed-action-literal-block.yaml",
+        "28-template-error-plain-multiline.yaml",
+        "29-template-error-folded-block.yaml",
+        "33-template-error-after-escapes.yaml",
+        "42-unknown-param-field.yaml",
+    ] {
+        let src = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        assert!(!src.is_empty(), "{name}");
+        let crlf = src.replace('\n', "\r\n");
+        assert_eq!(
+            codes(&src, &Options::default()),
+            codes(&crlf, &Options::default()),
+            "{name}"
+        );
+    }
+}
