@@ -168,3 +168,21 @@ fn crlf_line_endings_give_the_same_positions() {
         );
     }
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    for s in [
+        "[".repeat(100_000),
+        format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000)),
+        "- ".repeat(5_000),
+        format!("{}a: 1", "{a: ".repeat(3_000)),
+        bp(&format!(
+            "  backup:\n    phases:\n    - func: KubeTask\n      name: a\n      args:\n        image: '{{{{ {}1{} }}}}'\n        command: [x]\n",
+            "(".repeat(20_000),
+            ")".repeat(20_000)
+        )),
+    ] {
+        let r = validate_source("deep.yaml", &s, &Options::default());
+        assert!(r.has_errors(false), "{:?}", &s[..20]);
+    }
+}
