@@ -115,7 +115,7 @@ pub struct RenderedAction {
     pub output_artifacts_error: Option<String>,
 }
 
-/// Go writes every ObjectReference field (no `omitempty`).
+/// Go writes every ObjectReference field but an empty `namespace`.
 fn objects_as_go<S: serde::Serializer>(
     objects: &Option<BTreeMap<String, ObjectReference>>,
     s: S,
@@ -123,6 +123,7 @@ fn objects_as_go<S: serde::Serializer>(
     let full = objects.as_ref().map(|m| {
         m.iter()
             .map(|(k, r)| {
+                // Every field but `namespace` (omitempty) is always written.
                 let fields: BTreeMap<&str, &str> = [
                     ("apiVersion", r.api_version.as_str()),
                     ("group", &r.group),
@@ -132,6 +133,7 @@ fn objects_as_go<S: serde::Serializer>(
                     ("namespace", &r.namespace),
                 ]
                 .into_iter()
+                .filter(|(k, v)| *k != "namespace" || !v.is_empty())
                 .collect();
                 (k.as_str(), fields)
             })
@@ -238,15 +240,22 @@ impl Renderer {
         Ok(Some(out))
     }
 
-    /// Renders a phase's args recursively (map keys too); `Wait` and `WaitV2`
-    /// get theirs unrendered.
+    /// Renders a phase's args: each value recursively (strings are templates;
+    /// nested maps have their keys rendered too, but the argument names at the
+    /// top are not, as in Kanister). `Wait` and `WaitV2` get theirs unrendered.
     pub fn args(&self, phase: &BlueprintPhase, data: &Value) -> Result<serde_json::Value, String> {
-        let args = serde_json::Value::Object(phase.args.clone().unwrap_or_default());
+        let args = phase.args.clone().unwrap_or_default();
         // Wait and WaitV2 render their own templates at run time.
         if phase.func.eq_ignore_ascii_case("wait") || phase.func.eq_ignore_ascii_case("waitv2") {
-            return Ok(args);
+            return Ok(serde_json::Value::Object(args));
         }
-        self.value(&args, data)
+        let mut keys: Vec<&String> = args.keys().collect();
+        keys.sort();
+        let mut out = serde_json::Map::new();
+        for k in keys {
+            out.insert(k.clone(), self.value(&args[k], data)?);
+        }
+        Ok(serde_json::Value::Object(out))
     }
 
     fn phase(
