@@ -8,7 +8,8 @@
 // Differential runs with random cases (gen_fuzz.py SEED writes them):
 //
 //	python3 gen_fuzz.py 7 > /tmp/c.txt && go run . < /tmp/c.txt > /tmp/e.jsonl
-//	(gen_fuzz_values.py does the same for lists, dicts and numbers)
+//	(gen_fuzz_values.py, gen_fuzz_url.py, gen_fuzz_dates.py, gen_fuzz_zones.py and
+//	gen_fuzz_semver.py do the same for other function groups)
 //	KAPSEL_SPRIG_CASES=/tmp/c.txt KAPSEL_SPRIG_EXPECTED=/tmp/e.jsonl \
 //	    cargo test -p kapsel-sprig --test gocases
 package main
