@@ -305,9 +305,15 @@ fn go_cases() {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .collect();
     assert_eq!(templates.len(), expected.len(), "regenerate expected.jsonl");
+    // The zone cases were recorded on a machine with /usr/share/zoneinfo; Go
+    // (and Kapsel) fall back to UTC without it.
+    let have_zoneinfo = std::path::Path::new("/usr/share/zoneinfo/Europe/Berlin").exists();
     let mut failures = Vec::new();
     for (tpl, exp) in templates.iter().zip(&expected) {
         assert_eq!(exp["t"].as_str(), Some(*tpl));
+        if !have_zoneinfo && (tpl.contains("InZone") || tpl.contains("in_zone")) {
+            continue;
+        }
         let inner = tpl
             .trim()
             .trim_start_matches("{{")
