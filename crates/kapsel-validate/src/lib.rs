@@ -24,6 +24,8 @@
 //! replaced. It must not depend on the execution engine, the CLI, or any
 //! Kubernetes client or platform crate.
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 
 pub mod catalog;
