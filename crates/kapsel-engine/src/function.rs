@@ -200,40 +200,20 @@ fn removed_hint(r: &catalog::RemovedFunction) -> String {
     )
 }
 
-/// Checks rendered args against the function's spec: every required argument
-/// present, no unknown one (Kanister rejects both).
+/// Checks rendered args against the function's spec as Kanister does (the
+/// catalog's check, with Kanister's messages): no unknown argument, every
+/// required one present.
 pub fn check_args(spec: &catalog::FunctionSpec, args: &Args) -> Result<(), ResolveError> {
-    let missing: Vec<&str> = spec
-        .required
-        .iter()
-        .copied()
-        .filter(|a| !args.contains_key(*a))
-        .collect();
-    let unknown: Vec<&str> = args
-        .keys()
-        .map(String::as_str)
-        .filter(|a| !spec.allows(a))
-        .collect();
-    if missing.is_empty() && unknown.is_empty() {
-        return Ok(());
-    }
-    let mut parts = Vec::new();
-    if !missing.is_empty() {
-        parts.push(format!(
-            "missing required argument(s) {}",
-            missing.join(", ")
-        ));
-    }
-    if !unknown.is_empty() {
-        parts.push(format!(
-            "unknown argument(s) {} (accepted: {})",
-            unknown.join(", "),
-            spec.all_args().collect::<Vec<_>>().join(", ")
-        ));
-    }
-    Err(ResolveError::Args {
+    let names: Vec<&str> = args.keys().map(String::as_str).collect();
+    spec.check_args(&names).map_err(|e| ResolveError::Args {
         name: spec.name.to_string(),
-        message: parts.join("; "),
+        message: match e {
+            catalog::ArgError::Unsupported(_) => format!(
+                "{e} (accepted: {})",
+                spec.all_args().collect::<Vec<_>>().join(", ")
+            ),
+            other => other.to_string(),
+        },
     })
 }
 

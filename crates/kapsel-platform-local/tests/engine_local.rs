@@ -15,8 +15,13 @@ use kapsel_platform_local::LocalPlatform;
 use kapsel_platform_local::inventory::Inventory;
 use tokio_util::sync::CancellationToken;
 
-/// Builds `kando` (a separate package) and returns its directory.
+/// Builds `kando` (a separate package) once and returns its directory.
 fn kando_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(build_kando).clone()
+}
+
+fn build_kando() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let status = Command::new(env!("CARGO"))
         .args(["build", "-q", "-p", "kando"])
@@ -343,5 +348,9 @@ actions:
         &CancellationToken::new(),
     )
     .await;
-    assert!(res.error.unwrap().contains("unknown argument(s) imagee"));
+    assert!(
+        res.error
+            .unwrap()
+            .contains("argument imagee is not supported")
+    );
 }
