@@ -294,9 +294,6 @@ impl TemplateEngine for BasicEngine {
             // Skip leading spaces to look for a comment.
             let after_ws = i + src[i..].len() - src[i..].trim_start_matches(is_space).len();
             if src[after_ws..].starts_with("/*") {
-                if after_ws != i && after_ws != i + 1 {
-                    // Go requires the comment right after the delimiter (and trim marker).
-                }
                 let Some(end_rel) = src[after_ws + 2..].find("*/") else {
                     return Err(err(open, 2, "unclosed comment"));
                 };
@@ -314,7 +311,7 @@ impl TemplateEngine for BasicEngine {
             }
             let (tokens, close_end) = lex_action(src, open, i)?;
             pos = close_end;
-            analyze_action(src, open, &tokens, funcs, &mut stack, &mut refs)?;
+            analyze_action(open, &tokens, funcs, &mut stack, &mut refs)?;
         }
         if let Some((block, at, len)) = stack.last() {
             let name = match block {
@@ -525,7 +522,6 @@ fn lex_number(src: &str, from: usize) -> usize {
 }
 
 fn analyze_action(
-    src: &str,
     open: usize,
     tokens: &[Token],
     funcs: FuncSet,
@@ -622,12 +618,10 @@ fn analyze_action(
     let top = dot_is_top(stack);
     // Parentheses and function names.
     let mut depth = 0i32;
-    let mut cmd_start = true;
     for t in body {
         match &t.tok {
             Tok::LParen => {
                 depth += 1;
-                cmd_start = true;
                 continue;
             }
             Tok::RParen => {
@@ -637,7 +631,6 @@ fn analyze_action(
                 }
             }
             Tok::Pipe => {
-                cmd_start = true;
                 continue;
             }
             Tok::Ident(name) => {
@@ -671,21 +664,18 @@ fn analyze_action(
             }
             _ => {}
         }
-        let _ = cmd_start;
-        cmd_start = false;
     }
     if depth > 0 {
         return Err(err(open, action_len, "unclosed left paren"));
     }
-    collect_refs(src, body, top, refs);
+    collect_refs(body, top, refs);
     if let Some(b) = push {
         stack.push((b, open, action_len));
     }
     Ok(())
 }
 
-fn collect_refs(src: &str, toks: &[Token], dot_top: bool, refs: &mut Vec<FieldRef>) {
-    let _ = src;
+fn collect_refs(toks: &[Token], dot_top: bool, refs: &mut Vec<FieldRef>) {
     let mut i = 0;
     while i < toks.len() {
         let t = &toks[i];
