@@ -49,8 +49,13 @@
 //!   fails where Go succeeds (Go's `encoding/json` and `append` leave capacity);
 //! - methods exist only for `time.Time` (`Year`, `Day`, `Hour`, `Minute`,
 //!   `Second`, `Nanosecond`, `YearDay`, `Unix`, `UnixMilli`, `UnixNano`,
-//!   `IsZero`, `UTC`, `String`, `Format`) and `String` of sprig's
-//!   `*semver.Version`;
+//!   `IsZero`, `UTC`, `String`, `Format`) and sprig's `*semver.Version`
+//!   (`String` and the accessors it models as fields); in particular the
+//!   generated `String()` methods of Kubernetes API types are not modelled, so
+//!   printing an addressable `v1.Secret`/`ObjectMeta` directly (`{{ .Profile }}`)
+//!   differs from Go's `&Secret{...}` form;
+//! - strings are UTF-8: functions that cut multi-byte characters (Go yields
+//!   invalid UTF-8 bytes) give U+FFFD replacement characters here;
 //! - limits: nesting of parentheses and control structures deeper than 100
 //!   (Go: 10000 / unlimited), template recursion deeper than
 //!   [`MAX_TEMPLATE_DEPTH`] (Go: 100000), more than [`MAX_RANGE_ITERATIONS`]
