@@ -1,20 +1,32 @@
 //! `kando`: the helper Blueprints call inside pods, a drop-in for Kanister's.
 //!
-//! Implemented: `kando output KEY VALUE`, which prints the phase-output marker
-//! the engine collects (`###Phase-output###: {"key":"K","value":"V"}`).
-//! `kando location push|pull|delete` come with Kapsel's data mover; until then
-//! they fail with a clear error and exit code 2 rather than pretending to work.
+//! - `kando output KEY VALUE` prints the phase-output marker the engine
+//!   collects (`###Phase-output###: {"key":"K","value":"V"}`).
+//! - `kando location push|pull|delete` move streams to and from a Kapsel
+//!   repository at the Profile's location (see `location.rs` and
+//!   docs/format.md for the password and layout decisions).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod location;
+
+// glibc's allocator keeps freed multi-MiB chunk buffers of the worker threads
+// in per-thread arenas (RSS grew with stream length); mimalloc returns them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The marker Kanister's output parser looks for in a phase's stdout.
 const PHASE_OUTPUT_MARKER: &str = "###Phase-output###:";
 
 #[derive(Debug, Parser)]
-#[command(name = "kando", version, about = "Kapsel's in-pod helper, compatible with Kanister's kando")]
+#[command(
+    name = "kando",
+    version,
+    about = "Kapsel's in-pod helper, compatible with Kanister's kando"
+)]
 struct Cli {
     /// Log level (accepted for compatibility).
     #[arg(short = 'v', long = "verbosity", global = true, default_value = "warn")]
@@ -32,27 +44,33 @@ enum Command {
         /// The value.
         value: String,
     },
-    /// Move data to and from the Profile's location (not implemented yet).
+    /// Move data to and from the Profile's location.
     Location {
-        /// push, pull or delete, and their arguments.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        #[command(subcommand)]
+        command: location::LocationCommand,
     },
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 enum KandoError {
     #[error("invalid output key {0:?}")]
-    #[diagnostic(code(kando::output_key), help("keys may only contain letters, digits and underscores ([A-Za-z0-9_]+)"))]
-    BadKey(String),
-    #[error("`kando location` is not implemented in this build of Kapsel")]
     #[diagnostic(
-        code(kando::not_implemented),
-        help("Kapsel's data mover (kando location push/pull/delete) is tracked as its own issue; use Kanister's kando image until it lands")
+        code(kando::output_key),
+        help("keys may only contain letters, digits and underscores ([A-Za-z0-9_]+)")
     )]
-    LocationNotImplemented,
+    BadKey(String),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Location(#[from] location::LocationError),
     #[error("cannot write to stdout: {0}")]
     Write(#[from] std::io::Error),
+}
+
+/// Print a marker line on stdout.
+pub(crate) fn emit_output(key: &str, value: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", marker_line(key, value))?;
+    stdout.flush()
 }
 
 /// The marker line for `key`/`value`, JSON-encoded as Go's encoding/json does
@@ -78,12 +96,10 @@ fn run(cli: Cli) -> Result<(), KandoError> {
             if !valid_key(&key) {
                 return Err(KandoError::BadKey(key));
             }
-            let mut stdout = std::io::stdout().lock();
-            writeln!(stdout, "{}", marker_line(&key, &value))?;
-            stdout.flush()?;
+            emit_output(&key, &value)?;
             Ok(())
         }
-        Command::Location { .. } => Err(KandoError::LocationNotImplemented),
+        Command::Location { command } => Ok(location::run(command)?),
     }
 }
 

@@ -25,7 +25,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kapsel-params",
         ],
     ),
-    ("kando", &[]),
+    ("kando", &["kapsel-repo", "kapsel-storage"]),
     (
         "kapsel-engine",
         &["kapsel-api", "kapsel-params", "kapsel-validate"],
@@ -35,6 +35,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["kapsel-engine", "kapsel-api", "kapsel-params"],
     ),
     ("kapsel-repo", &[]),
+    ("kapsel-storage", &[]),
 ];
 
 /// Crates no library may depend on (binaries only).

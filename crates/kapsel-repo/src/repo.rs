@@ -74,7 +74,7 @@ pub struct Config {
 pub struct InitOptions {
     /// Chunker parameters.
     pub chunker: ChunkerParams,
-    /// Target pack size (default 32 MiB).
+    /// Target pack size (default 16 MiB).
     pub pack_size: u32,
     /// zstd level (default 3).
     pub zstd_level: i32,
@@ -86,7 +86,7 @@ impl Default for InitOptions {
     fn default() -> Self {
         InitOptions {
             chunker: ChunkerParams::default(),
-            pack_size: 32 * 1024 * 1024,
+            pack_size: 16 * 1024 * 1024,
             zstd_level: 3,
             kdf: KdfParams::default(),
         }

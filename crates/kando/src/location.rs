@@ -1,0 +1,344 @@
+//! `kando location push|pull|delete` over a Kapsel repository.
+//!
+//! The repository lives at `<Location.prefix>/kapsel` in the Profile's bucket
+//! (see `kapsel-storage`) and is created on the first push. Each push becomes
+//! a snapshot whose path is `--path`; pull restores the newest snapshot of the
+//! path (or the one named by `--kopia-snapshot`); delete forgets the path's
+//! snapshots and prunes.
+//!
+//! Repository password, first match wins (never taken from argv):
+//! 1. `KAPSEL_REPO_PASSWORD`;
+//! 2. the file named by `KAPSEL_REPO_PASSWORD_FILE` (trailing newline dropped);
+//! 3. derived from the Profile's credential secret with keyed BLAKE3, so that
+//!    unchanged Blueprints work; this protects the data against anyone who
+//!    can read the bucket without holding that credential;
+//! 4. otherwise kando refuses to run.
+
+use std::io::{BufWriter, Read};
+
+use clap::{Args, Subcommand};
+use kapsel_repo::prune::PruneOptions;
+use kapsel_repo::restore::RestoreOptions;
+use kapsel_repo::{BackupOptions, InitOptions, RepoError, Repository};
+use kapsel_storage::{Profile, StorageError, backend_from_profile};
+
+/// Environment variable holding the repository password.
+pub const ENV_PASSWORD: &str = "KAPSEL_REPO_PASSWORD";
+/// Environment variable naming a file that holds the repository password.
+pub const ENV_PASSWORD_FILE: &str = "KAPSEL_REPO_PASSWORD_FILE";
+/// Seconds a pruned pack stays marked before deletion (default 3600).
+pub const ENV_KEEP_DELETE: &str = "KAPSEL_PRUNE_KEEP_DELETE_SECONDS";
+
+const DERIVE_CONTEXT: &str = "kapsel 2026-11 kando repository password from profile credential v1";
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// The Profile as `{{ toJson .Profile }}` renders it.
+    #[arg(short = 'p', long = "profile")]
+    profile: String,
+    /// The logical path of the data (the snapshot's path).
+    #[arg(short = 's', long = "path")]
+    path: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocationCommand {
+    /// Store a stream (a file, or `-` for stdin) as a snapshot of --path.
+    Push {
+        #[command(flatten)]
+        common: Common,
+        /// Output key for the snapshot descriptor.
+        #[arg(short = 'o', long = "output-name", default_value = "kandoOutput")]
+        output_name: String,
+        /// Source file or `-`.
+        source: String,
+    },
+    /// Restore the newest snapshot of --path (or --kopia-snapshot) to a file or `-`.
+    Pull {
+        #[command(flatten)]
+        common: Common,
+        /// Snapshot descriptor printed by push (`{"id":...}`) or a snapshot id.
+        #[arg(short = 'k', long = "kopia-snapshot")]
+        kopia_snapshot: Option<String>,
+        /// Destination file or `-`.
+        target: String,
+    },
+    /// Forget the snapshots of --path (or just --kopia-snapshot) and prune.
+    Delete {
+        #[command(flatten)]
+        common: Common,
+        /// Snapshot descriptor or id.
+        #[arg(short = 'k', long = "kopia-snapshot")]
+        kopia_snapshot: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LocationError {
+    #[error("invalid --profile: {0}")]
+    #[diagnostic(code(kando::profile))]
+    Profile(#[from] StorageError),
+    #[error("no repository password")]
+    #[diagnostic(
+        code(kando::no_password),
+        help(
+            "set KAPSEL_REPO_PASSWORD or KAPSEL_REPO_PASSWORD_FILE, or use a Profile with credentials (the default password is derived from them)"
+        )
+    )]
+    NoPassword,
+    #[error("cannot read {ENV_PASSWORD_FILE} {path}: {source}")]
+    #[diagnostic(code(kando::password_file))]
+    PasswordFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    #[diagnostic(code(kando::repository))]
+    Repo(#[from] RepoError),
+    #[error("no snapshot for path {0:?}")]
+    #[diagnostic(
+        code(kando::no_snapshot),
+        help("was anything pushed to this --path with this --profile?")
+    )]
+    NoSnapshot(String),
+    #[error("invalid --kopia-snapshot {0:?}: expected the JSON push printed or a snapshot id")]
+    #[diagnostic(code(kando::snapshot_arg))]
+    SnapshotArg(String),
+    #[error("snapshot {id} is of path {actual:?}, not {wanted:?}")]
+    #[diagnostic(code(kando::snapshot_path))]
+    WrongPath {
+        id: String,
+        actual: String,
+        wanted: String,
+    },
+    #[error("{what} {path}: {source}")]
+    #[diagnostic(code(kando::io))]
+    Io {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// The password, by the rules in the module docs.
+pub fn password(profile: &Profile) -> Result<Vec<u8>, LocationError> {
+    if let Ok(p) = std::env::var(ENV_PASSWORD)
+        && !p.is_empty()
+    {
+        return Ok(p.into_bytes());
+    }
+    if let Ok(path) = std::env::var(ENV_PASSWORD_FILE)
+        && !path.is_empty()
+    {
+        let s = std::fs::read_to_string(&path)
+            .map_err(|source| LocationError::PasswordFile { path, source })?;
+        return Ok(s.trim_end_matches(['\n', '\r']).as_bytes().to_vec());
+    }
+    let material = profile.credential_secret_material();
+    if material.is_empty() {
+        return Err(LocationError::NoPassword);
+    }
+    let mut h = blake3::Hasher::new_derive_key(DERIVE_CONTEXT);
+    h.update(&material);
+    Ok(format!("kapsel-derived-{}", h.finalize().to_hex()).into_bytes())
+}
+
+/// Parse `--kopia-snapshot`: push's JSON descriptor or a bare id.
+fn snapshot_arg(s: &str) -> Result<String, LocationError> {
+    let t = s.trim();
+    if t.starts_with('{') {
+        let v: serde_json::Value =
+            serde_json::from_str(t).map_err(|_| LocationError::SnapshotArg(s.into()))?;
+        return v
+            .get("id")
+            .and_then(|i| i.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| LocationError::SnapshotArg(s.into()));
+    }
+    if t.len() >= 8 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(t.to_string());
+    }
+    Err(LocationError::SnapshotArg(s.into()))
+}
+
+fn keep_delete() -> chrono::Duration {
+    let secs = std::env::var(ENV_KEEP_DELETE)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or(3600);
+    chrono::Duration::seconds(secs.max(0))
+}
+
+async fn open(common: &Common, create: bool) -> Result<Repository, LocationError> {
+    let profile = Profile::from_json(&common.profile)?;
+    let backend = backend_from_profile(&profile)?;
+    let pw = password(&profile)?;
+    let repo = if create {
+        Repository::open_or_init(backend.store, backend.root, &pw, InitOptions::default()).await?
+    } else {
+        Repository::open(backend.store, backend.root, &pw).await?
+    };
+    Ok(repo)
+}
+
+pub fn run(cmd: LocationCommand) -> Result<(), LocationError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(LocationError::Runtime)?;
+    rt.block_on(run_async(cmd))
+}
+
+async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
+    match cmd {
+        LocationCommand::Push {
+            common,
+            output_name,
+            source,
+        } => {
+            let reader: Box<dyn Read + Send> = if source == "-" {
+                Box::new(std::io::stdin())
+            } else {
+                Box::new(std::fs::File::open(&source).map_err(|e| LocationError::Io {
+                    what: "cannot open",
+                    path: source.clone(),
+                    source: e,
+                })?)
+            };
+            let repo = open(&common, true).await?;
+            let s = repo
+                .backup_stream(
+                    reader,
+                    BackupOptions {
+                        paths: vec![common.path.clone()],
+                        tags: vec!["kando".into()],
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            eprintln!(
+                "kando: pushed {} bytes to {} as snapshot {} ({} new of {} chunks, {} bytes added)",
+                s.size, common.path, s.snapshot, s.new_chunks, s.chunks, s.added_bytes
+            );
+            let value = serde_json::json!({
+                "id": s.snapshot,
+                "logicalSize": s.size,
+                "physicalSize": s.added_bytes,
+            })
+            .to_string();
+            crate::emit_output(&output_name, &value).map_err(|e| LocationError::Io {
+                what: "cannot write to",
+                path: "stdout".into(),
+                source: e,
+            })?;
+            Ok(())
+        }
+        LocationCommand::Pull {
+            common,
+            kopia_snapshot,
+            target,
+        } => {
+            let wanted = kopia_snapshot.as_deref().map(snapshot_arg).transpose()?;
+            let repo = open(&common, false).await?;
+            let (id, snap) = match wanted {
+                Some(id) => {
+                    let (i, s) = repo.find_snapshot(&id).await?;
+                    if !s.paths.iter().any(|p| p == &common.path) {
+                        return Err(LocationError::WrongPath {
+                            id: i.to_hex(),
+                            actual: s.paths.join(","),
+                            wanted: common.path,
+                        });
+                    }
+                    (i, s)
+                }
+                None => repo
+                    .snapshots()
+                    .await?
+                    .into_iter()
+                    .rev()
+                    .find(|(_, s)| s.paths.iter().any(|p| p == &common.path))
+                    .ok_or_else(|| LocationError::NoSnapshot(common.path.clone()))?,
+            };
+            let opts = RestoreOptions::default();
+            if target == "-" {
+                let out = BufWriter::with_capacity(1 << 20, std::io::stdout());
+                repo.restore_stream(&id, &snap, out, opts).await?;
+            } else {
+                let f = std::fs::File::create(&target).map_err(|e| LocationError::Io {
+                    what: "cannot create",
+                    path: target.clone(),
+                    source: e,
+                })?;
+                repo.restore_stream(&id, &snap, BufWriter::with_capacity(1 << 20, f), opts)
+                    .await?;
+            }
+            Ok(())
+        }
+        LocationCommand::Delete {
+            common,
+            kopia_snapshot,
+        } => {
+            let wanted = kopia_snapshot.as_deref().map(snapshot_arg).transpose()?;
+            let repo = match open(&common, false).await {
+                Ok(r) => r,
+                Err(LocationError::Repo(RepoError::NotFound { location })) => {
+                    eprintln!("kando: no repository at {location}: nothing to delete");
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            };
+            let ids: Vec<kapsel_repo::Id> = match wanted {
+                Some(id) => match repo.find_snapshot(&id).await {
+                    Ok((i, _)) => vec![i],
+                    Err(RepoError::SnapshotNotFound(_)) => vec![],
+                    Err(e) => return Err(e.into()),
+                },
+                None => repo
+                    .snapshots()
+                    .await?
+                    .into_iter()
+                    .filter(|(_, s)| s.paths.iter().any(|p| p == &common.path))
+                    .map(|(i, _)| i)
+                    .collect(),
+            };
+            repo.delete_snapshots(&ids).await?;
+            let r = repo
+                .prune(PruneOptions {
+                    keep_delete: keep_delete(),
+                    ..Default::default()
+                })
+                .await?;
+            eprintln!(
+                "kando: forgot {} snapshot(s) of {}; prune marked {} pack(s), deleted {} ({} bytes freed)",
+                ids.len(),
+                common.path,
+                r.marked,
+                r.deleted + r.orphans_deleted,
+                r.bytes_freed
+            );
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn snapshot_args() {
+        assert_eq!(
+            snapshot_arg(r#"{"id":"abcdef0123","logicalSize":1}"#).unwrap(),
+            "abcdef0123"
+        );
+        assert_eq!(snapshot_arg("abcdef0123").unwrap(), "abcdef0123");
+        assert!(snapshot_arg("{}").is_err());
+        assert!(snapshot_arg("latest").is_err());
+    }
+}

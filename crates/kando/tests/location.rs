@@ -1,0 +1,297 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! `kando location` end to end through the real binary, on a filesystem Profile.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn kando(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kando"));
+    c.args(args)
+        .env_remove("KAPSEL_REPO_PASSWORD")
+        .env_remove("KAPSEL_REPO_PASSWORD_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let mut si = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let t = std::thread::spawn(move || {
+        let _ = si.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    t.join().unwrap();
+    out
+}
+
+fn profile(dir: &std::path::Path) -> String {
+    serde_json::json!({"Location":{"type":"filesystem","bucket":dir.to_str().unwrap(),"prefix":"pre"},
+        "Credential":{"Type":"","KeyPair":null,"Secret":null},"SkipSSLVerify":false})
+    .to_string()
+}
+
+const PW: (&str, &str) = ("KAPSEL_REPO_PASSWORD", "s3cret");
+
+fn data(n: usize, seed: u8) -> Vec<u8> {
+    let mut s = seed as u64 + 1;
+    (0..n)
+        .map(|i| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            if i % 3 == 0 {
+                b'a' + (i % 7) as u8
+            } else {
+                (s >> 56) as u8
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn push_pull_delete_round_trip() {
+    let d = tempfile::tempdir().unwrap();
+    let p = profile(d.path());
+    let v1 = data(3_000_000, 1);
+    let out = kando(
+        &[
+            "location",
+            "push",
+            "--profile",
+            &p,
+            "--path",
+            "/db/dump.sql",
+            "-",
+        ],
+        &[PW],
+        &v1,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("###Phase-output###: "))
+        .unwrap();
+    let marker: serde_json::Value =
+        serde_json::from_str(line.trim_start_matches("###Phase-output###: ")).unwrap();
+    assert_eq!(marker["key"], "kandoOutput");
+    let desc: serde_json::Value = serde_json::from_str(marker["value"].as_str().unwrap()).unwrap();
+    assert_eq!(desc["logicalSize"], 3_000_000);
+    let id1 = desc["id"].as_str().unwrap().to_string();
+    assert!(d.path().join("pre/kapsel/config").is_file());
+
+    // A second push of new content to the same path; pull gets the newest.
+    let v2 = data(1_000_000, 2);
+    let out = kando(
+        &[
+            "location",
+            "push",
+            "-p",
+            &p,
+            "-s",
+            "/db/dump.sql",
+            "-o",
+            "snap",
+            "-",
+        ],
+        &[PW],
+        &v2,
+    );
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(r#"{"key":"snap","value":"{\"id\":"#));
+    let out = kando(
+        &[
+            "location",
+            "pull",
+            "--profile",
+            &p,
+            "--path",
+            "/db/dump.sql",
+            "-",
+        ],
+        &[PW],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout == v2);
+    // --kopia-snapshot picks the older one; both the JSON and a bare id work.
+    let desc1 = serde_json::json!({"id": id1}).to_string();
+    let out = kando(
+        &[
+            "location",
+            "pull",
+            "-p",
+            &p,
+            "-s",
+            "/db/dump.sql",
+            "--kopia-snapshot",
+            &desc1,
+            "-",
+        ],
+        &[PW],
+        b"",
+    );
+    assert!(out.stdout == v1);
+    // Pull to a file.
+    let f = d.path().join("out.bin");
+    let out = kando(
+        &[
+            "location",
+            "pull",
+            "-p",
+            &p,
+            "-s",
+            "/db/dump.sql",
+            "-k",
+            &id1,
+            f.to_str().unwrap(),
+        ],
+        &[PW],
+        b"",
+    );
+    assert!(out.status.success());
+    assert!(std::fs::read(&f).unwrap() == v1);
+
+    // Wrong password: a clear error, non-zero exit.
+    let out = kando(
+        &["location", "pull", "-p", &p, "-s", "/db/dump.sql", "-"],
+        &[("KAPSEL_REPO_PASSWORD", "nope")],
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong password"));
+    assert!(out.stdout.is_empty());
+    // Unknown path.
+    let out = kando(
+        &["location", "pull", "-p", &p, "-s", "/other", "-"],
+        &[PW],
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no snapshot for path"));
+
+    // Delete with immediate reclaim; the path is gone, the repo stays valid.
+    let out = kando(
+        &["location", "delete", "-p", &p, "-s", "/db/dump.sql"],
+        &[PW, ("KAPSEL_PRUNE_KEEP_DELETE_SECONDS", "0")],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kando(
+        &["location", "pull", "-p", &p, "-s", "/db/dump.sql", "-"],
+        &[PW],
+        b"",
+    );
+    assert!(!out.status.success());
+    let packs = walk(&d.path().join("pre/kapsel/data"));
+    assert_eq!(packs, 0, "all packs reclaimed");
+}
+
+fn walk(p: &std::path::Path) -> usize {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.map(|e| {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            walk(&e.path())
+        } else {
+            1
+        }
+    })
+    .sum()
+}
+
+#[test]
+fn password_rules_and_clear_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let p = profile(d.path());
+    // No env password and no credentials in the Profile: refuse, write nothing.
+    let out = kando(
+        &["location", "push", "-p", &p, "-s", "/x", "-"],
+        &[],
+        b"abc",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no repository password"));
+    assert!(!d.path().join("pre/kapsel/config").exists());
+    // Missing repository on pull.
+    let out = kando(&["location", "pull", "-p", &p, "-s", "/x", "-"], &[PW], b"");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Kapsel repository"));
+    // Delete on a missing repository is a no-op.
+    let out = kando(&["location", "delete", "-p", &p, "-s", "/x"], &[PW], b"");
+    assert!(out.status.success());
+    // A password file works; credentials in the Profile give a derived default.
+    let pwf = d.path().join("pw");
+    std::fs::write(&pwf, "filepw\n").unwrap();
+    let out = kando(
+        &["location", "push", "-p", &p, "-s", "/x", "-"],
+        &[("KAPSEL_REPO_PASSWORD_FILE", pwf.to_str().unwrap())],
+        b"abc",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kando(
+        &["location", "pull", "-p", &p, "-s", "/x", "-"],
+        &[("KAPSEL_REPO_PASSWORD", "filepw")],
+        b"",
+    );
+    assert_eq!(out.stdout, b"abc");
+    let with_cred = serde_json::json!({"Location":{"type":"filesystem","bucket":d.path().join("b2").to_str().unwrap()},
+        "Credential":{"Type":"keyPair","KeyPair":{"ID":"id","Secret":"sec"}}}).to_string();
+    let out = kando(
+        &["location", "push", "-p", &with_cred, "-s", "/y", "-"],
+        &[],
+        b"xyz",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kando(
+        &["location", "pull", "-p", &with_cred, "-s", "/y", "-"],
+        &[],
+        b"",
+    );
+    assert_eq!(out.stdout, b"xyz");
+    // Bad profile JSON and unsupported location types are reported as such.
+    let out = kando(
+        &["location", "pull", "-p", "{", "-s", "/y", "-"],
+        &[PW],
+        b"",
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --profile"));
+    let out = kando(
+        &[
+            "location",
+            "pull",
+            "-p",
+            r#"{"Location":{"type":"gcs","bucket":"b"}}"#,
+            "-s",
+            "/y",
+            "-",
+        ],
+        &[PW],
+        b"",
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported location type"));
+}
