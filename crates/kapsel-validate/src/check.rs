@@ -281,6 +281,8 @@ struct ActionInfo<'n> {
     name: String,
     kind: Option<String>,
     input_artifacts: Option<Vec<String>>,
+    secret_names: Option<Vec<String>>,
+    config_map_names: Option<Vec<String>>,
     phases: Vec<PhaseInfo<'n>>,
     defer: Option<PhaseInfo<'n>>,
 }
@@ -438,8 +440,8 @@ fn collect_action<'n>(
     let kind = cx
         .string_field(node, "kind", &format!("`kind` of {what}"))
         .map(|(_, v)| v);
-    cx.string_list(node, "configMapNames", "`configMapNames`");
-    cx.string_list(node, "secretNames", "`secretNames`");
+    let config_map_names = cx.string_list(node, "configMapNames", "`configMapNames`");
+    let secret_names = cx.string_list(node, "secretNames", "`secretNames`");
     let input_artifacts = cx.string_list(node, "inputArtifactNames", "`inputArtifactNames`");
     if let Some(oa) = node.get("outputArtifacts")
         && !oa.is_null()
@@ -511,6 +513,8 @@ fn collect_action<'n>(
         name: name.to_string(),
         kind,
         input_artifacts,
+        secret_names,
+        config_map_names,
         phases,
         defer,
     })
@@ -1060,6 +1064,30 @@ fn check_ref(cx: &mut Ctx<'_>, info: &ActionInfo<'_>, node: &Node, loc: Loc, r: 
                     )],
                     did_you_mean(sugg)
                         .or_else(|| Some(format!("add `{art}` to `inputArtifactNames`"))),
+                );
+            }
+        }
+        "Secrets" | "ConfigMaps" => {
+            let (declared, field) = if head == "Secrets" {
+                (&info.secret_names, "secretNames")
+            } else {
+                (&info.config_map_names, "configMapNames")
+            };
+            if let (Some(name), Some(declared)) = (chain.get(1), declared)
+                && !declared.contains(name)
+            {
+                let sugg = closest(name, declared.iter().map(String::as_str));
+                cx.warn(
+                    "KV0309",
+                    format!(
+                        "`.{head}.{name}` is not listed in `{field}` of action `{}`",
+                        info.name
+                    ),
+                    vec![(
+                        elem_span(cx, node, r, 1),
+                        format!("undeclared in `{field}`"),
+                    )],
+                    did_you_mean(sugg).or_else(|| Some(format!("add `{name}` to `{field}`"))),
                 );
             }
         }
