@@ -28,3 +28,16 @@ pub use repo::{
     ChunkerAlgorithm, ChunkerParams, Config, Index, InitOptions, KeyFile, KeyInfo, Location,
     Repository, Snapshot, Source,
 };
+
+/// Hooks for tests of crash and concurrency behaviour (not a stable API).
+#[doc(hidden)]
+pub mod testing {
+    use crate::{Id, Repository, Result, Snapshot};
+
+    /// Commit a snapshot manifest as a backup would at its end.
+    pub async fn commit_snapshot(repo: &Repository, s: &Snapshot) -> Result<Id> {
+        let mut s = s.clone();
+        s.time = chrono::Utc::now();
+        repo.write_snapshot(&s).await
+    }
+}

@@ -62,7 +62,7 @@ pub struct Gen {
 impl Gen {
     pub fn new(seed: u64, len: u64) -> Self {
         Gen {
-            s: seed | 1,
+            s: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             left: if len == 0 { u64::MAX } else { len },
             pos: 0,
             block: u64::MAX,
@@ -71,7 +71,7 @@ impl Gen {
     }
     pub fn mixed(seed: u64, len: u64, block: u64) -> Self {
         Gen {
-            s: seed | 1,
+            s: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             left: len,
             pos: 0,
             block,

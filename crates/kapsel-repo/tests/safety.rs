@@ -1,0 +1,300 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Corruption, interrupted backups, forget/prune safety.
+mod common;
+use common::*;
+
+use futures::TryStreamExt;
+use kapsel_repo::check::CheckOptions;
+use kapsel_repo::forget::KeepPolicy;
+use kapsel_repo::prune::PruneOptions;
+use kapsel_repo::{BackupOptions, RepoError};
+use object_store::{ObjectStore, ObjectStoreExt};
+
+async fn all_objects(store: &dyn ObjectStore) -> Vec<(object_store::path::Path, Vec<u8>)> {
+    let metas: Vec<_> = store.list(None).try_collect().await.unwrap();
+    let mut out = Vec::new();
+    for m in metas {
+        let b = store.get(&m.location).await.unwrap().bytes().await.unwrap();
+        out.push((m.location, b.to_vec()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_flipped_byte_is_detected_and_never_restored() {
+    let (store, repo) = mem_repo(small_opts()).await;
+    let a = random_bytes(1, 600_000);
+    let b: Vec<u8> = (0..400_000u32)
+        .flat_map(|i| (i % 251).to_le_bytes())
+        .collect();
+    let sa = backup(&repo, &a, "/a").await;
+    let sb = backup(&repo, &b, "/b").await;
+    let objects = all_objects(store.as_ref()).await;
+    let mut tried = 0;
+    for (path, orig) in &objects {
+        let name = path.as_ref();
+        let kind = if name.contains("/data/") {
+            "pack"
+        } else if name.contains("/index/") {
+            "index"
+        } else if name.contains("/snapshots/") {
+            "snapshot"
+        } else {
+            continue;
+        };
+        for pos in [
+            0,
+            orig.len() / 3,
+            orig.len() / 2,
+            orig.len() - 5,
+            orig.len() - 1,
+        ] {
+            let mut bad = orig.clone();
+            bad[pos] ^= 0x10;
+            store.put(path, bad.into()).await.unwrap();
+            tried += 1;
+            let rep = repo.check(CheckOptions { read_data: true }).await;
+            match rep {
+                Ok(r) => assert!(
+                    !r.is_ok(),
+                    "{kind} {name} byte {pos}: check --read-data found nothing"
+                ),
+                Err(e) => assert!(
+                    e.to_string().contains("corrupt") || e.to_string().contains("index"),
+                    "{e}"
+                ),
+            }
+            for (s, want) in [(&sa.snapshot, &a), (&sb.snapshot, &b)] {
+                match restore(&repo, s).await {
+                    Ok(got) => assert!(
+                        &got == want,
+                        "{kind} {name} byte {pos}: wrong bytes restored"
+                    ),
+                    Err(e) => {
+                        let msg = e.to_string();
+                        if kind == "pack" {
+                            assert!(matches!(e, RepoError::Restore { .. }), "{msg}");
+                            assert!(
+                                msg.contains(&s[..]) && msg.contains("data/"),
+                                "error must name snapshot and object: {msg}"
+                            );
+                        }
+                    }
+                }
+            }
+            store.put(path, orig.clone().into()).await.unwrap();
+        }
+    }
+    assert!(tried >= 20, "only {tried} corruptions tried");
+    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    assert!(r.is_ok(), "{:?}", r.errors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_and_foreign_objects_are_named() {
+    let (store, repo) = mem_repo(small_opts()).await;
+    let s = backup(&repo, &random_bytes(3, 300_000), "/t").await;
+    let snap_path = object_store::path::Path::from(format!("repo/snapshots/{}", s.snapshot));
+    let orig = store.get(&snap_path).await.unwrap().bytes().await.unwrap();
+    store
+        .put(&snap_path, orig.slice(..orig.len() / 2).into())
+        .await
+        .unwrap();
+    let e = restore(&repo, &s.snapshot).await.unwrap_err();
+    assert!(
+        matches!(e, RepoError::Corrupt { .. }) && e.to_string().contains(&s.snapshot),
+        "{e}"
+    );
+    store
+        .put(&snap_path, b"GIF89a.........".to_vec().into())
+        .await
+        .unwrap();
+    let e = restore(&repo, &s.snapshot).await.unwrap_err();
+    assert!(e.to_string().contains("snapshots/"), "{e}");
+}
+
+/// A reader that fails after `n` bytes, like a killed producer.
+struct Failing(std::io::Cursor<Vec<u8>>, usize);
+impl std::io::Read for Failing {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.position() as usize >= self.1 {
+            return Err(std::io::Error::other("producer died"));
+        }
+        let lim = (self.1 - self.0.position() as usize).min(b.len());
+        self.0.read(&mut b[..lim])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_backup_keeps_repo_consistent_and_is_reused() {
+    let (_store, repo) = mem_repo(small_opts()).await;
+    let first = random_bytes(10, 500_000);
+    let s1 = backup(&repo, &first, "/x").await;
+    let big = random_bytes(11, 3_000_000);
+    let e = repo
+        .backup_stream(
+            Failing(std::io::Cursor::new(big.clone()), 2_500_000),
+            opts("/x"),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("producer died"), "{e}");
+    assert_eq!(repo.snapshots().await.unwrap().len(), 1);
+    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    assert!(r.is_ok(), "{:?}", r.errors);
+    assert!(
+        !r.warnings.is_empty(),
+        "the interrupted backup's packs are reported as unindexed"
+    );
+    assert_eq!(restore(&repo, &s1.snapshot).await.unwrap(), first);
+    // The next backup adopts the uploaded packs and uploads less.
+    let s2 = backup(&repo, &big, "/x").await;
+    assert!(s2.adopted_packs > 0);
+    assert!(
+        s2.added_bytes < 1_500_000,
+        "re-uploaded {} bytes",
+        s2.added_bytes
+    );
+    assert_eq!(restore(&repo, &s2.snapshot).await.unwrap(), big);
+    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    assert!(
+        r.is_ok() && r.warnings.is_empty(),
+        "{:?} {:?}",
+        r.errors,
+        r.warnings
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_and_prune_reclaim_only_unneeded_data() {
+    let (store, repo) = mem_repo(small_opts()).await;
+    let shared = random_bytes(20, 1_000_000);
+    let mut a = shared.clone();
+    a.extend(random_bytes(21, 1_000_000));
+    let mut b = shared.clone();
+    b.extend(random_bytes(22, 1_000_000));
+    let sa = backup(&repo, &a, "/a").await;
+    let sb = backup(&repo, &b, "/b").await;
+    let size = |objs: &Vec<(object_store::path::Path, Vec<u8>)>| {
+        objs.iter()
+            .filter(|(p, _)| p.as_ref().contains("/data/"))
+            .map(|(_, b)| b.len())
+            .sum::<usize>()
+    };
+    let before = size(&all_objects(store.as_ref()).await);
+    // keep-last 1 per path keeps both; forgetting /a by id removes it.
+    let d = repo
+        .forget(
+            &KeepPolicy {
+                last: Some(1),
+                ..Default::default()
+            },
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(d.iter().all(|x| x.keep));
+    repo.delete_snapshots(&[id(&sa.snapshot)]).await.unwrap();
+    // Two-phase: with the default grace nothing is deleted yet, only marked.
+    let r = repo.prune(PruneOptions::default()).await.unwrap();
+    assert!(r.marked + r.repacked > 0 && r.deleted == 0, "{r:?}");
+    assert_eq!(restore(&repo, &sb.snapshot).await.unwrap(), b);
+    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    assert!(r.is_ok(), "{:?}", r.errors);
+    // After the grace period the marked packs go.
+    let r = repo
+        .prune(PruneOptions {
+            keep_delete: chrono::Duration::zero(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(r.deleted > 0, "{r:?}");
+    let after = size(&all_objects(store.as_ref()).await);
+    assert!(after < before * 3 / 4, "before {before} after {after}");
+    assert_eq!(restore(&repo, &sb.snapshot).await.unwrap(), b);
+    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    assert!(
+        r.is_ok() && r.warnings.is_empty(),
+        "{:?} {:?}",
+        r.errors,
+        r.warnings
+    );
+    // An empty policy is refused.
+    assert!(matches!(
+        repo.forget(&KeepPolicy::default(), None, false).await,
+        Err(RepoError::InvalidInput(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marked_packs_come_back_when_a_late_snapshot_needs_them() {
+    let (_store, repo) = mem_repo(small_opts()).await;
+    let data = random_bytes(30, 800_000);
+    let s = backup(&repo, &data, "/late").await;
+    let (sid, snap) = repo.find_snapshot(&s.snapshot).await.unwrap();
+    let _ = sid;
+    // The snapshot is forgotten and prune marks its packs ...
+    repo.delete_snapshots(&[id(&s.snapshot)]).await.unwrap();
+    let r = repo.prune(PruneOptions::default()).await.unwrap();
+    assert!(r.marked > 0);
+    // ... while a backup that loaded the index before the mark commits a
+    // snapshot using those blobs (simulated by re-committing the manifest).
+    let late = kapsel_repo::testing::commit_snapshot(&repo, &snap)
+        .await
+        .unwrap();
+    // Even an immediate-delete prune must bring the packs back, not delete them.
+    let r = repo
+        .prune(PruneOptions {
+            keep_delete: chrono::Duration::zero(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(r.recovered > 0 && r.deleted == 0, "{r:?}");
+    assert_eq!(restore(&repo, &late.to_hex()).await.unwrap(), data);
+    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    assert!(r.is_ok(), "{:?}", r.errors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_beside_running_backups() {
+    let (_store, repo) = mem_repo(small_opts()).await;
+    let old = random_bytes(40, 1_000_000);
+    let s_old = backup(&repo, &old, "/old").await;
+    let keep = random_bytes(41, 1_000_000);
+    let s_keep = backup(&repo, &keep, "/keep").await;
+    repo.delete_snapshots(&[id(&s_old.snapshot)]).await.unwrap();
+    // A new backup re-using /old's content runs while prune marks it.
+    let mut newer = old.clone();
+    newer.extend(random_bytes(42, 2_000_000));
+    let r2 = repo.clone();
+    let n2 = newer.clone();
+    let (b, p) = tokio::join!(
+        async move {
+            r2.backup_stream(
+                std::io::Cursor::new(n2),
+                BackupOptions {
+                    paths: vec!["/new".into()],
+                    ..Default::default()
+                },
+            )
+            .await
+        },
+        repo.prune(PruneOptions::default()),
+    );
+    let b = b.unwrap();
+    p.unwrap();
+    // A later prune after the grace period must keep what /new needs.
+    repo.prune(PruneOptions {
+        keep_delete: chrono::Duration::zero(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(restore(&repo, &b.snapshot).await.unwrap(), newer);
+    assert_eq!(restore(&repo, &s_keep.snapshot).await.unwrap(), keep);
+    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    assert!(r.is_ok(), "{:?}", r.errors);
+}
