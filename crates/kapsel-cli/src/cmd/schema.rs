@@ -13,6 +13,8 @@ pub enum SchemaKind {
     Actionset,
     /// Profile files.
     Profile,
+    /// Inventory files of the local platform.
+    Inventory,
 }
 
 /// Prints the CRDs as a multi-document YAML stream.
@@ -33,13 +35,25 @@ pub fn crds() -> Result<ExitCode, CliError> {
 
 /// Prints the JSON Schema of a resource.
 pub fn schema(kind: SchemaKind) -> Result<ExitCode, CliError> {
-    let (schema, kind_name) = match kind {
-        SchemaKind::Blueprint => (schemars::schema_for!(kapsel_api::Blueprint), "Blueprint"),
-        SchemaKind::Actionset => (schemars::schema_for!(kapsel_api::ActionSet), "ActionSet"),
-        SchemaKind::Profile => (schemars::schema_for!(kapsel_api::Profile), "Profile"),
+    let (schema, resource) = match kind {
+        SchemaKind::Blueprint => (
+            schemars::schema_for!(kapsel_api::Blueprint),
+            Some("Blueprint"),
+        ),
+        SchemaKind::Actionset => (
+            schemars::schema_for!(kapsel_api::ActionSet),
+            Some("ActionSet"),
+        ),
+        SchemaKind::Profile => (schemars::schema_for!(kapsel_api::Profile), Some("Profile")),
+        SchemaKind::Inventory => (
+            schemars::schema_for!(kapsel_platform_local::inventory::Inventory),
+            None,
+        ),
     };
     let mut schema = schema.to_value();
-    for_editors(&mut schema, kind_name);
+    if let Some(kind_name) = resource {
+        for_editors(&mut schema, kind_name);
+    }
     if matches!(kind, SchemaKind::Blueprint) {
         add_function_args(&mut schema);
     }
