@@ -142,6 +142,12 @@ pub(crate) fn semver_string(v: &Value) -> Option<String> {
     crate::semver::version_string(s)
 }
 
+/// `fmt.Sprintf("%v", v)`, calling the `String()` of values whose Go type has
+/// one but which Kapsel models as plain data (`*semver.Version`).
+pub(crate) fn fmt_v(v: &Value) -> String {
+    semver_string(v).unwrap_or_else(|| gofmt::format_v(v))
+}
+
 /// Sprig's `strval`: strings as is, `[]byte` as text, `Stringer`s (`time.Time`,
 /// `*semver.Version`) by their `String()`, everything else by `%v`.
 pub(crate) fn strval(v: &Value) -> String {

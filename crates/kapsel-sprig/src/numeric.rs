@@ -1,7 +1,7 @@
 //! Arithmetic and number conversions (sprig's `numeric.go` and the arithmetic
 //! lambdas of `functions.go`).
 
-use kapsel_govalue::{FuncError, Value, gofmt};
+use kapsel_govalue::{FuncError, Value};
 
 use crate::conv::{arg, arg_int, arg_str, list_int, to_float64, to_int64};
 
@@ -53,7 +53,7 @@ pub(crate) fn to_decimal(a: &[Value]) -> R {
     let text = match v {
         Value::String(s) => s.to_string(),
         Value::Int(n) | Value::Int64(n) => n.to_string(),
-        other => gofmt::format_v(other),
+        other => crate::conv::fmt_v(other),
     };
     Ok(Value::Int64(parse_octal(&text).unwrap_or(0)))
 }

@@ -510,7 +510,7 @@ pub(crate) fn squote(a: &[Value]) -> R {
     let parts: Vec<String> = a
         .iter()
         .filter(|v| !matches!(v, Value::Nil))
-        .map(|v| format!("'{}'", gofmt::format_v(v)))
+        .map(|v| format!("'{}'", crate::conv::fmt_v(v)))
         .collect();
     s(parts.join(" "))
 }
@@ -519,7 +519,7 @@ pub(crate) fn cat(a: &[Value]) -> R {
     let parts: Vec<String> = a
         .iter()
         .filter(|v| !matches!(v, Value::Nil))
-        .map(gofmt::format_v)
+        .map(crate::conv::fmt_v)
         .collect();
     s(parts.join(" "))
 }
