@@ -435,7 +435,7 @@ pub fn encode_id_list(ids: &[Id]) -> Vec<u8> {
 
 /// Decode a chunk list.
 pub fn decode_id_list(b: &[u8]) -> Result<Vec<Id>, DecodeError> {
-    if b.len() % 32 != 0 {
+    if !b.len().is_multiple_of(32) {
         return Err(malformed("id list length is not a multiple of 32"));
     }
     Ok(b.chunks_exact(32).map(Id::from_slice).collect())

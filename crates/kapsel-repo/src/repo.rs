@@ -101,9 +101,9 @@ impl InitOptions {
             && (1024..=16 << 20).contains(&c.max)
             && c.min <= c.avg
             && c.avg <= c.max
-            && c.min % 2 == 0
-            && c.avg % 2 == 0
-            && c.max % 2 == 0
+            && c.min.is_multiple_of(2)
+            && c.avg.is_multiple_of(2)
+            && c.max.is_multiple_of(2)
             && c.normalization <= 3;
         if !ok {
             return Err(RepoError::InvalidInput(format!(
