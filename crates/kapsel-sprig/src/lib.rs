@@ -286,6 +286,15 @@ pub fn txt_func_map() -> FuncMap {
     m
 }
 
+/// Functions that, in Go, modify the map or slice passed as their first
+/// argument (Go maps and slices are references) and return it: `set`,
+/// `unset`, `merge`, `mergeOverwrite` (a `map[string]interface{}`) and
+/// `sortAlpha` (sorts a `[]string` in place). Kapsel's versions leave the
+/// argument unchanged and return the modified value; an engine that wants Go's
+/// effect for the common `{{ $_ := set $d "k" "v" }}` idiom can store the
+/// result back into the variable the first argument came from.
+pub const MUTATES_FIRST_ARG: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "sortAlpha"];
+
 /// Go's `String()` of a value that has one in Go but is modelled as plain data
 /// here (currently `*semver.Version`), for the formatter to use where Go would
 /// call the `Stringer`; `None` for every other value.

@@ -498,6 +498,24 @@ fn encrypt_aes_round_trips_with_a_random_iv() {
 }
 
 #[test]
+fn mutating_functions_return_the_modified_value() {
+    for name in kapsel_sprig::MUTATES_FIRST_ARG {
+        assert!(V2_22_NAMES.contains(name), "{name}");
+    }
+    let d = Value::map(
+        Type::Any,
+        BTreeMap::from([("a".to_string(), Value::Int(1))]),
+    );
+    let out = call("set", &[d.clone(), s("b"), Value::Int(2)]).unwrap();
+    let Value::Map(m) = out else {
+        panic!("set must return the map")
+    };
+    assert_eq!(m.entries.len(), 2);
+    let Value::Map(orig) = d else { unreachable!() };
+    assert_eq!(orig.entries.len(), 1, "Kapsel values are immutable");
+}
+
+#[test]
 fn semver_prints_through_its_stringer() {
     let v = call("semver", &[s("v1.2.3-rc.1+meta")]).unwrap();
     assert_eq!(
