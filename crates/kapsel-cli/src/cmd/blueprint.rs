@@ -45,6 +45,10 @@ pub struct ValidateArgs {
     /// Resolve functions at this version (an ActionSet's `preferredVersion`).
     #[arg(long)]
     pub function_version: Option<String>,
+    /// Also apply Kanister's admission rules that its controller does not need
+    /// (phase names unique across all actions, like `kanctl validate`).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Output formats for rendered actions.
@@ -87,7 +91,7 @@ pub fn run(cmd: BlueprintCmd) -> Result<ExitCode, CliError> {
 fn validate(a: &ValidateArgs) -> Result<ExitCode, CliError> {
     let opts = kapsel_validate::Options {
         function_version: a.function_version.clone(),
-        param_types: Some(kapsel_params::template_params_type()),
+        kanister_strict: a.strict,
         ..kapsel_validate::Options::default()
     };
     let handler =
