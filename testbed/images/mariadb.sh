@@ -21,6 +21,10 @@ if [ ! -d "$DATA/mysql" ]; then
 fi
 init=/tmp/kapsel-init.sql
 {
+	# keep only root@localhost and root@%: the host-specific accounts that
+	# mariadb-install-db creates would shadow root@% for TCP clients
+	echo "DELETE FROM mysql.global_priv WHERE User = '' OR (User = 'root' AND Host NOT IN ('localhost', '%'));"
+	echo "FLUSH PRIVILEGES;"
 	echo "CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '$ROOT_PW';"
 	echo "ALTER USER 'root'@'%' IDENTIFIED BY '$ROOT_PW';"
 	echo "ALTER USER 'root'@'localhost' IDENTIFIED BY '$ROOT_PW';"

@@ -272,3 +272,68 @@ async fn deployment_scales_one_zero_one() {
     })
     .await;
 }
+
+/// Run a one-shot pod from the tools image and return its logs.
+async fn run_tools_pod(env: &Env, ns: &str, name: &str, script: &str) -> String {
+    let pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": image("tools"), "command": ["sh", "-c", script]}],
+        },
+    });
+    env.apply(ns, &pod.to_string()).await.unwrap();
+    pod_succeeded(env, ns, name).await;
+    env.logs(ns, name, None).await.unwrap()
+}
+
+#[tokio::test]
+async fn mariadb_mysql_and_redis_fixtures_serve_clients() {
+    let Some(env) = Env::connect("fixtures").await else {
+        return;
+    };
+    env.run(|env, ns| async move {
+        for f in ["mariadb", "mysql", "redis"] {
+            env.apply(&ns, &kapsel_e2e::fixture(f).unwrap())
+                .await
+                .unwrap();
+        }
+        sts_ready(&env, &ns, "my-release-mariadb").await;
+        sts_ready(&env, &ns, "mysql-release").await;
+        sts_ready(&env, &ns, "my-release-master").await;
+        // clients reach them by the chart's Service names with the chart's
+        // Secret keys, the way Kanister's Blueprints do
+        let script = "set -e
+            mysql -h my-release-mariadb -uroot -pkapsel-maria-root -NBe 'SELECT 40+2'
+            mysql -h mysql-release -uroot -pkapsel-mysql-root -NBe 'SELECT 40+3'
+            redis-cli -a kapsel-redis-secret --no-auth-warning -h my-release-master SET k 44 >/dev/null
+            redis-cli -a kapsel-redis-secret --no-auth-warning -h my-release-master GET k";
+        let out = run_tools_pod(&env, &ns, "clients", script).await;
+        let lines: Vec<&str> = out.lines().map(str::trim).collect();
+        assert_eq!(lines, ["42", "43", "44"], "client output: {out}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pods_have_no_route_off_the_machine() {
+    let Some(env) = Env::connect("network-boundary").await else {
+        return;
+    };
+    if std::env::var_os("KAPSEL_E2E_IMAGE_PREFIX").is_some() {
+        eprintln!("SKIP network-boundary: only meaningful on the testbed");
+        return;
+    }
+    env.run(|env, ns| async move {
+        // inspect the routing table only: no packet is sent anywhere
+        let out = run_tools_pod(&env, &ns, "routes", "cat /proc/net/route").await;
+        let default_routes = out
+            .lines()
+            .skip(1)
+            .filter(|l| l.split_whitespace().nth(1) == Some("00000000"))
+            .count();
+        assert_eq!(default_routes, 0, "pod has a default route:\n{out}");
+    })
+    .await;
+}
