@@ -107,6 +107,19 @@ pub(crate) fn find(original: &Value, indirect: &Value, name: &str) -> Option<Met
             };
             Ok(Value::string(gotime::format(t, &layout)))
         }),
+        "AddDate" => m(&[Param::Int, Param::Int, Param::Int], |r, a| {
+            let t = time_of(r).ok_or_else(|| "not a time".to_string())?;
+            let n = |i: usize| match a.get(i) {
+                Some(Value::Int(v)) => *v,
+                _ => 0,
+            };
+            Ok(Value::Time(std::sync::Arc::new(gotime::add_date(
+                t,
+                n(0),
+                n(1),
+                n(2),
+            ))))
+        }),
         _ => None,
     }
 }
