@@ -52,6 +52,10 @@ pub enum LocationType {
     /// A Kopia repository server.
     #[serde(rename = "kopia")]
     Kopia,
+    /// Kapsel's addition: a directory on the host, `bucket` naming it (the
+    /// embedded default of the local platform; see docs/format.md).
+    #[serde(rename = "filesystem")]
+    Filesystem,
 }
 
 /// A storage location.

@@ -253,7 +253,7 @@ impl LocalPlatform {
         &self,
         profile: &kapsel_api::Profile,
     ) -> Result<ProfileParams, LocalError> {
-        use kapsel_api::{CredentialType, LocationType};
+        use kapsel_api::CredentialType;
         let l = &profile.spec.location;
         let type_ = serde_json::to_value(&l.type_)
             .ok()
@@ -266,7 +266,6 @@ impl LocalPlatform {
             prefix: l.prefix.clone(),
             region: l.region.clone(),
         };
-        let _ = LocationType::Unset;
         let c = &profile.spec.credential;
         let credential = match c.type_ {
             CredentialType::KeyPair => {
