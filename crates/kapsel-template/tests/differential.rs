@@ -110,6 +110,14 @@ const KNOWN: &[Known] = &[
         },
     },
     Known {
+        id: "go-internals",
+        why: "printf of a semver or time.Time with a verb other than %v/%s shows Go's internal fields and addresses, which are not modelled",
+        explains: |t, _, _| {
+            uses_word(t, &["printf"])
+                && uses_word(t, &["semver", "toDate", "now", "dateModify", "mustToDate"])
+        },
+    },
+    Known {
         id: "complex-constants",
         why: "complex number constants (1i) are parsed but not supported",
         explains: |_, _, rs| text_of(rs).contains("complex constant"),
