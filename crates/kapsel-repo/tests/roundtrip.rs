@@ -207,3 +207,55 @@ async fn concurrent_backups_and_open_or_init() {
     let r = a.check(CheckOptions { read_data: true }).await.unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
 }
+
+/// 1 GiB (KAPSEL_HEAVY=1: 4 GiB) mixed stream through a local-filesystem
+/// repository with the default settings, streamed in and out (never held in
+/// memory), then `check --read-data`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gib_stream_round_trip_on_disk() {
+    use kapsel_repo::restore::RestoreOptions;
+    let gib: u64 = if std::env::var("KAPSEL_HEAVY").as_deref() == Ok("1") {
+        4
+    } else {
+        1
+    };
+    let len = gib << 30;
+    let dir = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn object_store::ObjectStore> = std::sync::Arc::new(
+        object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap(),
+    );
+    let repo = Repository::init(store, Path::from("r"), PW, default_opts())
+        .await
+        .unwrap();
+    let t = std::time::Instant::now();
+    let s = repo
+        .backup_stream(Gen::mixed(77, len, 64 << 20), opts("/gib"))
+        .await
+        .unwrap();
+    let backup_s = t.elapsed().as_secs_f64();
+    assert_eq!(s.size, len);
+    assert!(
+        s.added_bytes < len * 3 / 4,
+        "half the stream is text: {s:?}"
+    );
+    let mut want = blake3::Hasher::new();
+    std::io::copy(&mut Gen::mixed(77, len, 64 << 20), &mut want).unwrap();
+    let (sid, snap) = repo.find_snapshot(&s.snapshot).await.unwrap();
+    let sink = HashSink::default();
+    let t = std::time::Instant::now();
+    let n = repo
+        .restore_stream(&sid, &snap, sink.clone(), RestoreOptions::default())
+        .await
+        .unwrap();
+    let restore_s = t.elapsed().as_secs_f64();
+    assert_eq!(n, len);
+    assert_eq!(sink.0.lock().unwrap().finalize(), want.finalize());
+    eprintln!(
+        "{gib} GiB: backup {:.0} MB/s, restore {:.0} MB/s, stored {:.1}%",
+        len as f64 / backup_s / 1e6,
+        len as f64 / restore_s / 1e6,
+        100.0 * s.added_bytes as f64 / len as f64
+    );
+    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    assert!(r.is_ok(), "{:?}", r.errors);
+}

@@ -49,25 +49,25 @@ pub fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
     v
 }
 
-/// A deterministic stream: blocks of `block` bytes alternating random and
-/// CSV-like text; `text_only` makes it all text.
+/// A deterministic stream, independent of read sizes: blocks of `block`
+/// bytes alternating random and CSV-like text (all random unless `mixed`).
 pub struct Gen {
     s: u64,
     left: u64,
     pos: u64,
     pub block: u64,
     pub mixed: bool,
+    rec: [u8; 32],
+    rec_at: usize,
 }
 
 impl Gen {
     pub fn new(seed: u64, len: u64) -> Self {
-        Gen {
-            s: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
-            left: if len == 0 { u64::MAX } else { len },
-            pos: 0,
-            block: u64::MAX,
-            mixed: false,
-        }
+        Self::mixed(seed, if len == 0 { u64::MAX } else { len }, u64::MAX).all_random()
+    }
+    fn all_random(mut self) -> Self {
+        self.mixed = false;
+        self
     }
     pub fn mixed(seed: u64, len: u64, block: u64) -> Self {
         Gen {
@@ -76,6 +76,8 @@ impl Gen {
             pos: 0,
             block,
             mixed: true,
+            rec: [0; 32],
+            rec_at: 32,
         }
     }
     fn next(&mut self) -> u64 {
@@ -84,46 +86,48 @@ impl Gen {
         self.s ^= self.s >> 27;
         self.s.wrapping_mul(0x2545F4914F6CDD1D)
     }
+    fn refill(&mut self) {
+        let text = self.mixed && (self.pos / self.block) % 2 == 1;
+        let r = self.next();
+        if text {
+            // "ddddd,userdddd,ddd.dd,2026-11-dd\n" with digits from r.
+            let mut x = r;
+            let mut digit = || {
+                let d = b'0' + (x % 10) as u8;
+                x /= 10;
+                d
+            };
+            let mut rec = *b"00000,user0000,000.00,2026-11-0\n";
+            for i in [0, 1, 2, 3, 4, 10, 11, 12, 13, 16, 17, 18, 20, 21] {
+                rec[i] = digit();
+            }
+            rec[30] = b'1' + (r >> 60) as u8 % 9;
+            self.rec = rec;
+        } else {
+            for k in 0..4 {
+                let v = if k == 0 { r } else { self.next() };
+                self.rec[k * 8..k * 8 + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        self.rec_at = 0;
+    }
 }
 
 impl Read for Gen {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = (buf.len() as u64).min(self.left) as usize;
-        let n = n - n % 8;
-        let n = if n == 0 {
-            (buf.len() as u64).min(self.left) as usize
-        } else {
-            n
-        };
-        let text = self.mixed && (self.pos / self.block) % 2 == 1;
         let mut i = 0;
         while i < n {
-            let r = self.next();
-            if text {
-                let line = format!(
-                    "{},user{},{}.{:02}\n",
-                    r % 100000,
-                    (r >> 20) % 5000,
-                    (r >> 33) % 1000,
-                    (r >> 45) % 100
-                );
-                for &b in line.as_bytes() {
-                    if i < n {
-                        buf[i] = b;
-                        i += 1;
-                    }
-                }
-            } else {
-                for b in r.to_le_bytes() {
-                    if i < n {
-                        buf[i] = b;
-                        i += 1;
-                    }
-                }
+            if self.rec_at == 32 {
+                self.refill();
             }
+            let k = (32 - self.rec_at).min(n - i);
+            buf[i..i + k].copy_from_slice(&self.rec[self.rec_at..self.rec_at + k]);
+            self.rec_at += k;
+            i += k;
+            self.pos += k as u64;
         }
         self.left -= n as u64;
-        self.pos += n as u64;
         Ok(n)
     }
 }
