@@ -1,134 +1,9 @@
 //! The type tree of Kanister's template parameters and a walker over it.
 //!
-//! [`builtin_template_params_type`] is a fallback description of
-//! `param.TemplateParams`; callers with the authoritative tree
-//! (`kapsel_params::template_params_type()`) pass it in [`crate::Options`].
-//! Kubernetes objects (`.Secrets`, `.ConfigMaps`, `.Profile.Credential.Secret`)
-//! are described as `Any` here, so nothing below them is checked.
+//! The tree is `kapsel_params::template_params_type()` (the one the renderer
+//! uses) unless [`crate::Options`] gives another.
 
-use std::sync::Arc;
-
-use kapsel_govalue::{FieldDef, JsonField, StructType, Type};
-
-fn st(name: &str, fields: Vec<(&str, Type)>) -> Type {
-    Type::Struct(Arc::new(StructType {
-        name: name.to_string(),
-        fields: fields
-            .into_iter()
-            .map(|(n, ty)| FieldDef::new(n, ty, JsonField::Untagged))
-            .collect(),
-    }))
-}
-
-fn workload(name: &str) -> Type {
-    Type::ptr(st(
-        name,
-        vec![
-            ("Name", Type::String),
-            ("Namespace", Type::String),
-            ("Pods", Type::slice(Type::String)),
-            ("Containers", Type::slice(Type::slice(Type::String))),
-            ("PersistentVolumeClaims", Type::map(Type::map(Type::String))),
-        ],
-    ))
-}
-
-/// A description of Kanister's `param.TemplateParams` (see the module docs).
-pub fn builtin_template_params_type() -> Type {
-    let artifact = st(
-        "v1alpha1.Artifact",
-        vec![
-            ("KeyValue", Type::map(Type::String)),
-            ("KopiaSnapshot", Type::String),
-        ],
-    );
-    let phase = Type::ptr(st(
-        "param.Phase",
-        vec![
-            ("Secrets", Type::map(Type::Any)),
-            ("ConfigMaps", Type::map(Type::Any)),
-            ("Output", Type::map(Type::Any)),
-        ],
-    ));
-    let name_ns = |n: &str| {
-        Type::ptr(st(
-            n,
-            vec![("Name", Type::String), ("Namespace", Type::String)],
-        ))
-    };
-    let profile = Type::ptr(st(
-        "param.Profile",
-        vec![
-            (
-                "Location",
-                st(
-                    "v1alpha1.Location",
-                    vec![
-                        ("Type", Type::String),
-                        ("Bucket", Type::String),
-                        ("Endpoint", Type::String),
-                        ("Prefix", Type::String),
-                        ("Region", Type::String),
-                    ],
-                ),
-            ),
-            (
-                "Credential",
-                st(
-                    "param.Credential",
-                    vec![
-                        ("Type", Type::String),
-                        (
-                            "KeyPair",
-                            Type::ptr(st(
-                                "param.KeyPair",
-                                vec![("ID", Type::String), ("Secret", Type::String)],
-                            )),
-                        ),
-                        ("Secret", Type::Any),
-                        (
-                            "KopiaServerSecret",
-                            Type::ptr(st(
-                                "param.KopiaServerCreds",
-                                vec![
-                                    ("Username", Type::String),
-                                    ("Hostname", Type::String),
-                                    ("Password", Type::String),
-                                    ("Cert", Type::String),
-                                    ("ConnectOptions", Type::map(Type::Int)),
-                                ],
-                            )),
-                        ),
-                    ],
-                ),
-            ),
-            ("SkipSSLVerify", Type::Bool),
-        ],
-    ));
-    st(
-        "param.TemplateParams",
-        vec![
-            ("StatefulSet", workload("param.StatefulSetParams")),
-            ("DeploymentConfig", workload("param.DeploymentConfigParams")),
-            ("Deployment", workload("param.DeploymentParams")),
-            ("PVC", name_ns("param.PVCParams")),
-            ("Namespace", name_ns("param.NamespaceParams")),
-            ("ArtifactsIn", Type::map(artifact)),
-            ("ConfigMaps", Type::map(Type::Any)),
-            ("Secrets", Type::map(Type::Any)),
-            ("Time", Type::String),
-            ("Profile", profile),
-            ("Options", Type::map(Type::String)),
-            ("Object", Type::map(Type::Any)),
-            ("CurrentPhase", phase.clone()),
-            ("Phases", Type::map(phase.clone())),
-            ("DeferPhase", phase),
-            ("PodOverride", Type::map(Type::Any)),
-            ("PodAnnotations", Type::map(Type::String)),
-            ("PodLabels", Type::map(Type::String)),
-        ],
-    )
-}
+use kapsel_govalue::{StructType, Type};
 
 /// Result of following a field chain through a type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,7 +116,7 @@ mod tests {
 
     #[test]
     fn walks_the_tree() {
-        let t = builtin_template_params_type();
+        let t = kapsel_params::template_params_type();
         assert_eq!(walk(&t, &chain("StatefulSet.Namespace")), Walk::Ok);
         assert_eq!(walk(&t, &chain("Object.metadata.labels.x")), Walk::Ok);
         assert_eq!(walk(&t, &chain("ArtifactsIn.a.KeyValue.b")), Walk::Ok);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use kapsel_validate::template::BasicEngine;
-use kapsel_validate::{Options, Severity, params, validate_source};
+use kapsel_validate::{Options, Severity, validate_source};
 
 const HEAD: &str = "apiVersion: cr.kanister.io/v1alpha1\nkind: Blueprint\nmetadata:\n  name: t\n";
 
@@ -116,7 +116,7 @@ fn pluggable_engine_and_param_tree() {
     );
     let opts = Options {
         template_engine: Some(Arc::new(BasicEngine)),
-        param_types: Some(params::builtin_template_params_type()),
+        param_types: Some(kapsel_params::template_params_type()),
         ..Options::default()
     };
     let r = validate_source("t.yaml", &src, &opts);
