@@ -385,3 +385,19 @@ fn run_backup_then_restore_from_its_artifacts() {
     ]);
     assert_eq!(r.status.code(), Some(2), "a bad duration is a usage error");
 }
+
+#[test]
+fn own_blueprints_are_valid() {
+    let dir = root().join("blueprints");
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect();
+    assert!(!files.is_empty());
+    let mut args = vec!["blueprint", "validate", "--deny-warnings", "--strict"];
+    args.extend(files.iter().map(String::as_str));
+    let out = kapsel(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
