@@ -125,3 +125,26 @@ impl FuncMap {
         self.funcs.keys().copied()
     }
 }
+
+/// A Go `String() string` method of a type modelled as data (sprig's
+/// `*semver.Version`): returns the string for values of its type, `None` for
+/// any other value.
+pub type StringerFn = fn(&Value) -> Option<String>;
+
+static STRINGERS: std::sync::RwLock<Vec<StringerFn>> = std::sync::RwLock::new(Vec::new());
+
+/// Registers a `String()` method, which `fmt` then uses as Go's does (for the
+/// verbs `%v %s %q %x %X`, at any depth). Registering the same function twice
+/// has no effect.
+pub fn register_stringer(f: StringerFn) {
+    if let Ok(mut v) = STRINGERS.write()
+        && !v.iter().any(|g| std::ptr::fn_addr_eq(*g, f))
+    {
+        v.push(f);
+    }
+}
+
+/// The result of the registered `String()` method for `v`, if its type has one.
+pub fn string_method(v: &Value) -> Option<String> {
+    STRINGERS.read().ok()?.iter().find_map(|f| f(v))
+}

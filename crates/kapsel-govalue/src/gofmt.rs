@@ -715,16 +715,16 @@ impl Printer {
             self.bad_verb(verb, Bad::Val(v));
             return true;
         }
+        let stringable = matches!(verb, 'v' | 's' | 'x' | 'X' | 'q');
         let t = match v {
             Value::Time(t) => Some(&**t),
             Value::Ptr(inner) => match &**inner {
                 Value::Time(t) => Some(&**t),
-                _ => return false,
+                _ => return self.handle_string_method(v, verb, stringable),
             },
             Value::NilPtr(Type::Time) => None,
-            _ => return false,
+            _ => return self.handle_string_method(v, verb, stringable),
         };
-        let stringable = matches!(verb, 'v' | 's' | 'x' | 'X' | 'q');
         if !self.f.sharp_v && !stringable {
             return false;
         }
@@ -741,6 +741,22 @@ impl Printer {
             self.fmt_string(s.as_bytes(), verb, Bad::Val(v));
         }
         true
+    }
+
+    /// A registered `String()` method (see [`crate::func::register_stringer`]):
+    /// used for the string verbs, as Go's `handleMethods` does for a
+    /// `Stringer`.
+    fn handle_string_method(&mut self, v: &Value, verb: char, stringable: bool) -> bool {
+        if self.f.sharp_v || !stringable {
+            return false;
+        }
+        match crate::func::string_method(v) {
+            Some(s) => {
+                self.fmt_string(s.as_bytes(), verb, Bad::Val(v));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Go's `printArg`: a top-level operand.

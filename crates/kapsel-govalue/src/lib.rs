@@ -17,5 +17,7 @@ pub mod gotime;
 mod isprint;
 pub mod value;
 
-pub use func::{Func, FuncError, FuncImpl, FuncMap, Param};
+pub use func::{
+    Func, FuncError, FuncImpl, FuncMap, Param, StringerFn, register_stringer, string_method,
+};
 pub use value::{FieldDef, GoTime, JsonField, Map, Slice, Struct, StructType, Type, Value};

@@ -279,6 +279,8 @@ const FUNCS: &[Func] = &[
 /// Every sprig function Kanister makes available to Blueprint templates
 /// (`ksprig.TxtFuncMap()`).
 pub fn txt_func_map() -> FuncMap {
+    // `*semver.Version` prints through its String method, at any depth.
+    kapsel_govalue::register_stringer(stringer);
     let mut m = FuncMap::new();
     for func in FUNCS {
         m.insert(*func);

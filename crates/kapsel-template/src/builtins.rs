@@ -112,7 +112,7 @@ pub(crate) fn call(b: Builtin, callee: &str, mut argv: Vec<Rv>) -> BResult {
         Print | Println => {
             let all: Vec<Value> = all_args(had_first, first, &argv)
                 .iter()
-                .map(|a| stringified(a.value()))
+                .map(Rv::value)
                 .collect();
             Ok(str_rv(if b == Print {
                 gofmt::sprint(&all)
@@ -125,7 +125,7 @@ pub(crate) fn call(b: Builtin, callee: &str, mut argv: Vec<Rv>) -> BResult {
                 Value::String(s) => s.to_string(),
                 _ => String::new(),
             };
-            let rest: Vec<Value> = argv.iter().map(|a| stringified(a.value())).collect();
+            let rest: Vec<Value> = argv.iter().map(Rv::value).collect();
             Ok(str_rv(gofmt::sprintf(&fmt, &rest)))
         }
         Html | Js | Urlquery => {
@@ -149,15 +149,6 @@ fn all_args(had_first: bool, first: Rv, rest: &[Rv]) -> Vec<Rv> {
     all
 }
 
-/// A value whose Go type has a `String` method that Kapsel models as data
-/// (sprig's `*semver.Version`) becomes that string, as `fmt` would print it.
-pub(crate) fn stringified(v: Value) -> Value {
-    match kapsel_sprig::stringer(&v) {
-        Some(s) => Value::string(s),
-        None => v,
-    }
-}
-
 fn bool_rv(b: bool) -> Rv {
     Rv::C(Value::Bool(b))
 }
@@ -177,12 +168,14 @@ fn eval_args(args: &[Rv]) -> String {
         .iter()
         .map(|a| match a.value() {
             Value::Nil => Value::string("<no value>"),
-            v if kapsel_sprig::stringer(&v).is_some() => stringified(v),
+            // A pointer whose type has a String method stays a pointer: fmt
+            // calls the method (and spaces it as a non-string operand).
+            v if kapsel_govalue::string_method(&v).is_some() => v,
             v @ Value::Ptr(_) => match Rv::C(v).indirect().0 {
                 Rv::Invalid => Value::string("<no value>"),
                 Rv::C(x) | Rv::I(x) => x,
             },
-            v => stringified(v),
+            v => v,
         })
         .collect();
     gofmt::sprint(&vals)

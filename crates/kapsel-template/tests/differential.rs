@@ -67,11 +67,6 @@ fn uses_word(template: &str, words: &[&str]) -> bool {
 
 const KNOWN: &[Known] = &[
     Known {
-        id: "stringer-in-container",
-        why: "a semver inside a list, map or printf argument prints as a pointer, not through String()",
-        explains: |t, _, rs| uses_word(t, &["semver"]) && text_of(rs).contains("0xc000000000"),
-    },
-    Known {
         id: "map-mutation",
         why: "set, unset, merge, mergeOverwrite and sortAlpha do not modify their argument in place (values are immutable)",
         explains: |t, _, _| uses_word(t, &["set", "unset", "merge", "mergeOverwrite", "sortAlpha"]),
