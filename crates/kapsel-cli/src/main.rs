@@ -25,6 +25,9 @@ enum Command {
     /// Work with Blueprints without a cluster.
     #[command(subcommand)]
     Blueprint(cmd::blueprint::BlueprintCmd),
+    /// Validate Kanister resource files of any kind: Blueprints (as `blueprint
+    /// validate`), ActionSets and Profiles (fields, Kanister's rules).
+    Validate(cmd::blueprint::ValidateArgs),
     /// Run one action of a Blueprint on this host (the local platform) and
     /// write the resulting ActionSet.
     Run(Box<cmd::run::RunArgs>),
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Blueprint(b) => cmd::blueprint::run(b),
+        Command::Validate(a) => cmd::resource::validate(&a),
         Command::Run(a) => cmd::run::run(*a),
         Command::Crds => cmd::schema::crds(),
         Command::Schema { kind } => cmd::schema::schema(kind),

@@ -401,3 +401,46 @@ fn own_blueprints_are_valid() {
     let out = kapsel(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn validate_any_kanister_resource() {
+    let Some(ex) = examples() else { return };
+    let mut files = Vec::new();
+    let mut stack = vec![ex];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                files.push(p.to_str().unwrap().to_string());
+            }
+        }
+    }
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let out = kapsel(&args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // The one published example with a field Kanister drops is reported.
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].contains("restore-actionset.yaml") && warnings[0].contains("cloudObject.path")
+    );
+
+    let dir = tempdir();
+    let p = dir.join("profile.yaml");
+    std::fs::write(
+        &p,
+        "apiVersion: cr.kanister.io/v1alpha1\nkind: Profile\nmetadata: {name: p}\nlocation: {type: s3Compliant, bucket: b}\ncredential: {type: keyPair}\n",
+    )
+    .unwrap();
+    let out = kapsel(&["validate", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("location.region") && err.contains("credential.keyPair"),
+        "{err}"
+    );
+}

@@ -31,7 +31,7 @@ pub enum DiagFormat {
 }
 
 /// `kapsel blueprint validate`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ValidateArgs {
     /// Blueprint files.
     #[arg(required = true)]
@@ -83,12 +83,13 @@ pub struct RenderArgs {
 /// Runs a Blueprint subcommand.
 pub fn run(cmd: BlueprintCmd) -> Result<ExitCode, CliError> {
     match cmd {
-        BlueprintCmd::Validate(a) => validate(&a),
+        BlueprintCmd::Validate(a) => validate_blueprints(&a),
         BlueprintCmd::Render(a) => render(&a),
     }
 }
 
-fn validate(a: &ValidateArgs) -> Result<ExitCode, CliError> {
+/// Validates Blueprint files.
+pub fn validate_blueprints(a: &ValidateArgs) -> Result<ExitCode, CliError> {
     let opts = kapsel_validate::Options {
         function_version: a.function_version.clone(),
         kanister_strict: a.strict,
