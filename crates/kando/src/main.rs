@@ -13,11 +13,6 @@ use clap::{Parser, Subcommand};
 
 mod location;
 
-// glibc's allocator keeps freed multi-MiB chunk buffers of the worker threads
-// in per-thread arenas (RSS grew with stream length); mimalloc returns them.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The marker Kanister's output parser looks for in a phase's stdout.
 const PHASE_OUTPUT_MARKER: &str = "###Phase-output###:";
 
