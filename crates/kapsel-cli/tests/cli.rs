@@ -22,6 +22,24 @@ fn examples() -> Option<PathBuf> {
     None
 }
 
+/// Every `.yaml` file below `dir`.
+fn yaml_files(dir: PathBuf) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 fn kapsel(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kapsel"))
         .args(args)
@@ -197,18 +215,7 @@ fn editor_schema_accepts_examples_and_flags_typos() {
     let out = kapsel(&["schema", "blueprint"]);
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let mut files = Vec::new();
-    let mut stack = vec![ex];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "yaml") {
-                files.push(p);
-            }
-        }
-    }
+    let files = yaml_files(ex);
     let mut checked = 0;
     let mut postgres = None;
     for f in files {
@@ -405,18 +412,10 @@ fn own_blueprints_are_valid() {
 #[test]
 fn validate_any_kanister_resource() {
     let Some(ex) = examples() else { return };
-    let mut files = Vec::new();
-    let mut stack = vec![ex];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "yaml") {
-                files.push(p.to_str().unwrap().to_string());
-            }
-        }
-    }
+    let files: Vec<String> = yaml_files(ex)
+        .iter()
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect();
     let mut args = vec!["validate"];
     args.extend(files.iter().map(String::as_str));
     let out = kapsel(&args);
