@@ -143,9 +143,10 @@ pub static TYPES: LazyLock<Types> = LazyLock::new(|| {
             ),
         ],
     );
-    let secret = st(
-        "v1.Secret",
-        vec![
+    // Kubernetes objects embed TypeMeta (inlined in JSON) and ObjectMeta
+    // (`metadata`), whose fields are promoted (`.Name`).
+    let k8s_object = |name: &str, fields: Vec<FieldDef>| {
+        let mut all = vec![
             FieldDef::embedded(
                 "TypeMeta",
                 Type::Struct(type_meta.clone()),
@@ -159,28 +160,22 @@ pub static TYPES: LazyLock<Types> = LazyLock::new(|| {
                     omitempty: true,
                 },
             ),
+        ];
+        all.extend(fields);
+        st(name, all)
+    };
+    let secret = k8s_object(
+        "v1.Secret",
+        vec![
             tagged("Immutable", "immutable", true, Type::ptr(Type::Bool)),
             tagged("Data", "data", true, Type::map(Type::Bytes)),
             tagged("StringData", "stringData", true, map_string()),
             tagged("Type", "type", true, Type::String),
         ],
     );
-    let config_map = st(
+    let config_map = k8s_object(
         "v1.ConfigMap",
         vec![
-            FieldDef::embedded(
-                "TypeMeta",
-                Type::Struct(type_meta.clone()),
-                JsonField::Inline,
-            ),
-            FieldDef::embedded(
-                "ObjectMeta",
-                Type::Struct(object_meta.clone()),
-                JsonField::Named {
-                    key: "metadata".to_string(),
-                    omitempty: true,
-                },
-            ),
             tagged("Immutable", "immutable", true, Type::ptr(Type::Bool)),
             tagged("Data", "data", true, map_string()),
             tagged("BinaryData", "binaryData", true, Type::map(Type::Bytes)),
