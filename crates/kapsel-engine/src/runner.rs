@@ -121,7 +121,6 @@ pub async fn run_action(
     // 1. Objects first, with the initial parameters.
     let initial = template_params(&req.params, &PhaseState::initial());
     let mut state = PhaseState::initial();
-    let mut phase_params: BTreeMap<String, PhaseParams> = BTreeMap::new();
 
     match initial {
         Err(e) => {
@@ -148,7 +147,6 @@ pub async fn run_action(
                     phase,
                     objects,
                     &mut state,
-                    &mut phase_params,
                     &mut redactor,
                     &renderer,
                     platform,
@@ -205,7 +203,6 @@ pub async fn run_action(
             dp,
             objects,
             &mut state,
-            &mut phase_params,
             &mut redactor,
             &renderer,
             platform,
@@ -306,7 +303,6 @@ async fn run_phase(
     phase: &BlueprintPhase,
     objects: Result<Option<BTreeMap<String, ObjectReference>>, String>,
     state: &mut PhaseState,
-    phase_params: &mut BTreeMap<String, PhaseParams>,
     redactor: &mut Redactor,
     renderer: &Renderer,
     platform: &dyn Platform,
@@ -397,7 +393,6 @@ async fn run_phase(
             .phases
             .insert(phase.name.clone(), build::phase(&pp, true));
     }
-    phase_params.insert(phase.name.clone(), pp);
     Ok(outputs)
 }
 
