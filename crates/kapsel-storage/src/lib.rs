@@ -17,6 +17,8 @@ use object_store::ObjectStore;
 use object_store::path::Path;
 use serde::Deserialize;
 
+pub mod password;
+
 /// The directory under the Profile's prefix that holds the repository.
 pub const REPO_DIR: &str = "kapsel";
 
