@@ -103,7 +103,8 @@ mod tests {
             format!("kapsel-derived-{}", h.finalize().to_hex()).into_bytes()
         );
         assert!(!String::from_utf8(d).unwrap().contains("s3cr3t"));
-        let none = Profile::from_json(r#"{"Location":{"type":"filesystem","bucket":"/x"}}"#).unwrap();
+        let none =
+            Profile::from_json(r#"{"Location":{"type":"filesystem","bucket":"/x"}}"#).unwrap();
         assert_eq!(derived_password(&none), None);
     }
 }
