@@ -340,7 +340,7 @@ actions:
     assert!(
         res.error
             .unwrap()
-            .contains("CreateRDSSnapshot is not implemented by Kapsel yet")
+            .contains("function CreateRDSSnapshot cannot run on the local platform: it needs Amazon RDS")
     );
     let (res, _) = run(
         &platform,
