@@ -679,7 +679,8 @@ class Kopia(Tool):
         sh([self.exe, "policy", "set", "--global", "--compression", "zstd"], env=self.env())
 
     def backup_stream(self, name):
-        return [self.exe, "snapshot", "create", "--json", "--stdin-file", name, "-"]
+        # the source path names a virtual directory holding one streaming file
+        return [self.exe, "snapshot", "create", "--json", "--stdin-file", name, "/kbench/stream"]
 
     def snapshot_id(self, backup):
         out = backup["stdout"]
@@ -1098,7 +1099,10 @@ def machine() -> dict:
     mem = first(["grep", "MemTotal", "/proc/meminfo"], r"MemTotal:\s+(\d+)")
     return {
         "nproc": os.cpu_count(),
-        "cpu": first(["lscpu"], r"^Model name:\s+(.*)$"),
+        "cpu": first(["lscpu"], r"^Model name:\s+(.*)$") + " (family " + first(["lscpu"], r"^CPU family:\s+(.*)$")
+        + ", model " + first(["lscpu"], r"^Model:\s+(.*)$") + ")",
+        "cpu_flags": " ".join(f for f in first(["lscpu"], r"^Flags:\s+(.*)$").split()
+                              if f in ("aes", "vaes", "pclmulqdq", "vpclmulqdq", "sha_ni", "avx2", "avx512f", "avx512vl", "bmi2")),
         "ram_gib": round(int(mem) / 1024 / 1024, 1) if mem else None,
         "kernel": os.uname().release,
         "disk": first(["df", "-h", "--output=source,fstype,size,avail", str(CACHE)]).splitlines()[-1:],
@@ -1118,7 +1122,7 @@ def render(res: Results) -> str:
     L = [f"# Kapsel benchmark results ({'quick' if d['quick'] else 'full'} run)", ""]
     L.append(f"Started {d['started']}, finished {d.get('finished', '?')}; Kapsel commit `{d.get('kapsel_commit', '?')}`.")
     m = d.get("machine", {})
-    L.append(f"Machine: {m.get('nproc')} CPUs ({m.get('cpu')}), {m.get('ram_gib')} GiB RAM, kernel {m.get('kernel')}, "
+    L.append(f"Machine: {m.get('nproc')} CPUs ({m.get('cpu')}; {m.get('cpu_flags')}), {m.get('ram_gib')} GiB RAM, kernel {m.get('kernel')}, "
              f"disk {' '.join(m.get('disk', []))}; load average at start {m.get('load_at_start')}.")
     L.append("")
     dm = d.get("datamover")
