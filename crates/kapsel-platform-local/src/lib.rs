@@ -572,7 +572,18 @@ impl Platform for LocalPlatform {
                     hint: format!("; pod {} has {}", pod.name, pod.containers.join(", ")),
                 });
             }
-            let env = self.env_for(&[&w.env, &pod.env]);
+            // As in a pod: HOSTNAME is the pod's name; KAPSEL_CONTAINER the
+            // container's (the pod's first when none is named).
+            let mut ids = BTreeMap::new();
+            ids.insert("HOSTNAME".to_string(), pod.name.clone());
+            ids.insert(
+                "KAPSEL_CONTAINER".to_string(),
+                spec.container
+                    .clone()
+                    .or_else(|| pod.containers.first().cloned())
+                    .unwrap_or_default(),
+            );
+            let env = self.env_for(&[&ids, &w.env, &pod.env]);
             let cwd = w.workdir.as_ref().map(|d| self.base.join(d));
             process::run(
                 &spec.command,

@@ -337,11 +337,9 @@ actions:
         &CancellationToken::new(),
     )
     .await;
-    assert!(
-        res.error
-            .unwrap()
-            .contains("function CreateRDSSnapshot cannot run on the local platform: it needs Amazon RDS")
-    );
+    assert!(res.error.unwrap().contains(
+        "function CreateRDSSnapshot cannot run on the local platform: it needs Amazon RDS"
+    ));
     let (res, _) = run(
         &platform,
         &request(&platform, bp, "c"),
