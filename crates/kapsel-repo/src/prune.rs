@@ -156,8 +156,7 @@ impl Repository {
         }
         // Phase one for live packs.
         let mut uploader = Uploader::new(self, 2);
-        let mut repack_buf: Vec<(BlobEntry, Vec<u8>)> = Vec::new();
-        let mut repack_bytes = 0usize;
+        let mut repack = uploader.packer();
         let mut packs: Vec<(&Id, &Vec<BlobEntry>)> = index.packs.iter().collect();
         packs.sort_by_key(|(p, _)| **p);
         for (p, blobs) in packs {
@@ -193,13 +192,11 @@ impl Repository {
                         // Verify before copying: never spread damage.
                         crate::repo::open_blob(&self.key, b, s)
                             .map_err(|r| RepoError::corrupt(self.pack_path(p).to_string(), r))?;
-                        repack_bytes += s.len();
-                        repack_buf.push((**b, s.to_vec()));
+                        repack.push(**b, s);
                         provided.insert(b.id);
                     }
-                    if repack_bytes >= self.config.pack_size as usize {
-                        repack_bytes = 0;
-                        uploader.upload(std::mem::take(&mut repack_buf)).await?;
+                    if repack.bytes() >= self.config.pack_size as usize {
+                        uploader.upload(&mut repack).await?;
                     }
                 }
                 self.mark_or_delete(&opts, now, *p, blobs, &mut marked, &mut delete);
@@ -224,7 +221,7 @@ impl Repository {
         if opts.dry_run {
             return Ok(rep);
         }
-        uploader.upload(repack_buf).await?;
+        uploader.upload(&mut repack).await?;
         uploader.finish().await?;
         live.append(&mut uploader.done);
         // New index first, then drop the files it replaces, then the packs.
