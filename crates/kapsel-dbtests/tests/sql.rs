@@ -371,3 +371,95 @@ fn postgresql_backup_under_load_restore_and_migrate() {
     assert_eq!(fa, fb, "the migrated database differs from the restored one");
     delete_backup(&flow, work.path(), &backup, &loc.profile);
 }
+
+#[test]
+fn mariadb_backup_under_load_restore_and_migrate() {
+    if !available(
+        "mariadb",
+        &["mariadb-install-db", "mariadbd", "mariadb", "mariadb-dump"],
+    ) {
+        return;
+    }
+    let bp = repo_root().join("blueprints/mariadb.yaml");
+    validate_strict(&bp);
+    let a = mariadb();
+    let b = mariadb();
+    let work = scratch("mariadb-run");
+    let loc = location(work.path());
+    let inv = work.path().join("inventory.yaml");
+    fill(
+        "mariadb.inventory.yaml",
+        &[
+            ("REPO_PASSWORD_FILE", loc.password_file.display().to_string()),
+            ("MYSQL_HOME", a.client_env["MYSQL_HOME"].clone()),
+            ("MYSQL_HOME2", b.client_env["MYSQL_HOME"].clone()),
+        ],
+        &inv,
+    );
+    a.mysql("", "CREATE DATABASE bank;");
+    a.mysql("bank", &schema(Dialect::MariaDb));
+    // Routines, triggers and events travel with the dump.
+    a.mysql(
+        "bank",
+        "CREATE TABLE audit (n bigint NOT NULL);\n\
+         CREATE TRIGGER ledger_audit AFTER INSERT ON ledger FOR EACH ROW INSERT INTO audit VALUES (NEW.seq);\n\
+         CREATE FUNCTION total() RETURNS bigint READS SQL DATA RETURN (SELECT sum(balance) FROM accounts);\n\
+         CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM audit;\n",
+    );
+    let flow = Flow {
+        name: "MariaDB (blueprints/mariadb.yaml)",
+        dialect: Dialect::MariaDb,
+        blueprint: &bp,
+        inventory: &inv,
+        object: "statefulset/bank/ledger-mariadb",
+        drop_sql: "DROP DATABASE bank;",
+        options: &[],
+        delete_object: None,
+    };
+    let backup = backup_destroy_restore(&flow, &a, work.path(), &loc.profile);
+    let objects = |s: &Server| {
+        s.mysql(
+            "bank",
+            "SELECT (SELECT count(*) FROM information_schema.triggers WHERE trigger_schema = 'bank'), \
+                    (SELECT count(*) FROM information_schema.routines WHERE routine_schema = 'bank'), \
+                    (SELECT count(*) FROM information_schema.events WHERE event_schema = 'bank'), \
+                    total(), (SELECT count(*) FROM audit) = (SELECT count(*) FROM ledger);",
+        )
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+    };
+    assert_eq!(
+        objects(&a),
+        format!("1 1 1 {} 1", ACCOUNTS * START_BALANCE),
+        "trigger, function and event restored, and the trigger's table agrees with the ledger"
+    );
+    let start = Instant::now();
+    kapsel_run(
+        work.path(),
+        "restore-copy",
+        &[
+            "-b",
+            bp.to_str().unwrap(),
+            "-a",
+            "restore",
+            "--from",
+            backup.to_str().unwrap(),
+            "-o",
+            "statefulset/bank/ledger-copy-mariadb",
+            "-i",
+            inv.to_str().unwrap(),
+            "-p",
+            loc.profile.to_str().unwrap(),
+        ],
+    );
+    let (fa, fb) = (fingerprint(&a, Dialect::MariaDb), fingerprint(&b, Dialect::MariaDb));
+    eprintln!(
+        "MariaDB migration to port {}: {:.2}s, fingerprint {fb}",
+        b.port,
+        start.elapsed().as_secs_f64()
+    );
+    assert_eq!(fa, fb, "the migrated database differs from the restored one");
+    assert_eq!(objects(&a), objects(&b));
+    delete_backup(&flow, work.path(), &backup, &loc.profile);
+}
