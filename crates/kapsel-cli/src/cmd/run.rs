@@ -380,7 +380,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-fn resolve_profile(
+/// A Kanister Profile with its credential resolved from the inventory and
+/// Secret files (also used by `kapsel repo --profile`).
+pub(crate) fn resolve_profile(
     platform: &LocalPlatform,
     profile: &Profile,
     files: &[Secret],
