@@ -347,9 +347,7 @@ impl Uploader {
             pool: BufPool::default(),
             // A pack is closed once it reaches pack_size, so it holds at most
             // one more blob (max chunk + seal overhead).
-            pack_cap: repo.config.pack_size as usize
-                + repo.config.chunker.max as usize
-                + 4096,
+            pack_cap: repo.config.pack_size as usize + repo.config.chunker.max as usize + 4096,
             done: Vec::new(),
             packs: 0,
             pack_bytes: 0,
@@ -392,11 +390,10 @@ impl Uploader {
         self.tasks.spawn(async move {
             let body = bytes::Bytes::from(buf);
             let key = repo.key.clone();
-            let (payload, entries, id, n) = tokio::task::spawn_blocking(move || {
-                assemble_pack(key.data_key(), &body, entries)
-            })
-            .await
-            .map_err(|e| RepoError::Task(e.to_string()))?;
+            let (payload, entries, id, n) =
+                tokio::task::spawn_blocking(move || assemble_pack(key.data_key(), &body, entries))
+                    .await
+                    .map_err(|e| RepoError::Task(e.to_string()))?;
             let p = repo.pack_path(&id);
             let r = repo.store.put(&p, payload.0).await;
             // Every slice of the buffer is gone with the payload: take the

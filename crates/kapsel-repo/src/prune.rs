@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::backup::Uploader;
 use crate::error::{RepoError, Result};
 use crate::format::{self, BlobEntry, Id, IndexFile, MarkedPack};
-use crate::repo::{Location, Repository, Source};
+use crate::repo::{Location, Repository};
 
 /// Options for [`Repository::prune`].
 #[derive(Debug, Clone, Copy)]
@@ -69,8 +69,7 @@ impl Repository {
     async fn used_blobs(&self, all: &HashMap<Id, Location>) -> Result<HashSet<Id>> {
         let mut used = HashSet::new();
         for (sid, snap) in self.snapshots().await? {
-            let Source::Stream { content, .. } = &snap.source;
-            for h in content {
+            for h in snap.source.streams().into_iter().flat_map(|(_, c)| c) {
                 let mid = Id::from_hex(h)
                     .ok_or_else(|| RepoError::corrupt(format!("snapshots/{sid}"), "bad meta id"))?;
                 let loc = all.get(&mid).ok_or_else(|| RepoError::Restore {
