@@ -147,13 +147,23 @@ pub fn start_weed() -> Option<Server> {
         &format!("-filer.port={f}"),
         "-s3",
         &format!("-s3.port={s3}"),
-        "-master.volumeSizeLimitMB=64",
+        // Room for gigabyte tests: 100 volumes of at most 256 MB (sparse).
+        "-master.volumeSizeLimitMB=256",
+        "-volume.max=100",
     ]);
     let mut w = Server::spawn(cmd, dir, s3);
     w.wait("SeaweedFS", 60, |p| {
         http(
             p,
             b"PUT /kapsel-test HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+    });
+    // The first write grows volumes, which takes seconds: do it now.
+    w.wait("SeaweedFS's first write", 60, |p| {
+        http(
+            p,
+            b"PUT /kapsel-test/warm-up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
         )
         .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
     });
