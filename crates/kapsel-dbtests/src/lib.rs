@@ -102,10 +102,17 @@ pub struct Tools {
 }
 
 /// Builds `kapsel` and `kando` once (cargo's lock serialises this with other
-/// builds).
+/// builds); `KAPSEL_BIN_DIR` names a directory holding both instead.
 pub fn tools() -> &'static Tools {
     static T: OnceLock<Tools> = OnceLock::new();
     T.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("KAPSEL_BIN_DIR") {
+            let bin_dir = PathBuf::from(dir);
+            return Tools {
+                kapsel: bin_dir.join("kapsel"),
+                bin_dir,
+            };
+        }
         let root = repo_root();
         let status = Command::new(env!("CARGO"))
             .args(["build", "-q", "-p", "kapsel-cli", "-p", "kando"])
@@ -113,8 +120,8 @@ pub fn tools() -> &'static Tools {
             .status()
             .unwrap();
         assert!(status.success(), "building kapsel and kando failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| root.join("target"), PathBuf::from);
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
         let bin_dir = target.join("debug");
         Tools {
             kapsel: bin_dir.join("kapsel"),
@@ -149,10 +156,9 @@ fn drop_to(user: &str) -> Option<(u32, u32)> {
     if !nix::unistd::Uid::effective().is_root() {
         return None;
     }
-    let u = User::from_name(user)
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("running as root, but there is no {user} user to run the server as"));
+    let u = User::from_name(user).ok().flatten().unwrap_or_else(|| {
+        panic!("running as root, but there is no {user} user to run the server as")
+    });
     Some((u.uid.as_raw(), u.gid.as_raw()))
 }
 
@@ -400,7 +406,14 @@ pub fn postgres() -> Server {
     write_private(&pwfile, &format!("{pw}\n"), user);
     let mut initdb = Command::new(bin.join("initdb"));
     initdb
-        .args(["-D", data.to_str().unwrap(), "-U", "postgres", "-A", "scram-sha-256"])
+        .args([
+            "-D",
+            data.to_str().unwrap(),
+            "-U",
+            "postgres",
+            "-A",
+            "scram-sha-256",
+        ])
         .arg(format!("--pwfile={}", pwfile.display()))
         .args(["-E", "UTF8", "--no-sync"]);
     if let Some((u, g)) = user {
@@ -434,7 +447,11 @@ pub fn postgres() -> Server {
         log,
     };
     let passfile = dir.path().join("pgpass");
-    write_private(&passfile, &format!("127.0.0.1:{port}:*:postgres:{pw}\n"), None);
+    write_private(
+        &passfile,
+        &format!("127.0.0.1:{port}:*:postgres:{pw}\n"),
+        None,
+    );
     let mut s = Server::spawn(dir, "PostgreSQL", spec);
     s.port = port;
     s.password = pw;
@@ -519,8 +536,14 @@ pub fn mariadb() -> Server {
     s.data = data;
     let root = |s: &Server| {
         let mut c = Command::new("mariadb");
-        c.args(["--no-defaults", "-h", "127.0.0.1", "-P", &s.port.to_string()])
-            .args(["-u", "root", "-N", "-B"]);
+        c.args([
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &s.port.to_string(),
+        ])
+        .args(["-u", "root", "-N", "-B"]);
         c
     };
     s.wait_ready(|| {
@@ -618,7 +641,13 @@ impl Server {
     fn redis_try(&self, args: &[&str]) -> Option<String> {
         let out: Output = self
             .client("redis-cli")
-            .args(["--no-auth-warning", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args([
+                "--no-auth-warning",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+            ])
             .arg("--raw")
             .args(args)
             .output()
@@ -677,8 +706,7 @@ pub fn etcd() -> Server {
     s.data = data;
     s.client_env = env.into_iter().collect();
     s.client_env.insert("ETCDCTL_API".into(), "3".into());
-    s.client_env
-        .insert("ETCDCTL_ENDPOINTS".into(), client_url);
+    s.client_env.insert("ETCDCTL_ENDPOINTS".into(), client_url);
     s.wait_ready(|| {
         s.client("etcdctl")
             .args(["endpoint", "health"])
@@ -693,7 +721,10 @@ pub fn etcd() -> Server {
 impl Server {
     /// One etcdctl command.
     pub fn etcdctl(&self, args: &[&str]) -> String {
-        run_ok(self.client("etcdctl").args(args), &format!("etcdctl {args:?}"))
+        run_ok(
+            self.client("etcdctl").args(args),
+            &format!("etcdctl {args:?}"),
+        )
     }
 }
 
@@ -731,8 +762,7 @@ pub fn location(dir: &Path) -> Location {
 /// placeholder is left.
 pub fn fill(name: &str, values: &[(&str, String)], to: &Path) {
     let src = repo_root().join("testdata/local").join(name);
-    let mut text = fs::read_to_string(&src)
-        .unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    let mut text = fs::read_to_string(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
     for (k, v) in values {
         text = text.replace(&format!("@{k}@"), v);
     }
@@ -805,4 +835,17 @@ pub fn validate_strict(blueprint: &Path) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `kapsel run ARGS` quietly; its exit code.
+pub fn kapsel_run_code(args: &[&str]) -> Option<i32> {
+    Command::new(&tools().kapsel)
+        .arg("run")
+        .args(args)
+        .args(["--progress", "quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .code()
 }

@@ -52,8 +52,13 @@ fn query(s: &Server, d: Dialect, db: &str, sql: &str) -> String {
 fn schema(d: Dialect) -> String {
     let filler = match d {
         // About 8 MB of rows, so that the dump takes a while.
-        Dialect::Postgres => "INSERT INTO filler SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 80000) g;".to_string(),
-        Dialect::MariaDb => "INSERT INTO filler SELECT seq, repeat(md5(seq), 3) FROM seq_1_to_80000;".to_string(),
+        Dialect::Postgres => {
+            "INSERT INTO filler SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 80000) g;"
+                .to_string()
+        }
+        Dialect::MariaDb => {
+            "INSERT INTO filler SELECT seq, repeat(md5(seq), 3) FROM seq_1_to_80000;".to_string()
+        }
     };
     let accounts = match d {
         Dialect::Postgres => format!(
@@ -220,7 +225,9 @@ fn backup_destroy_restore(f: &Flow, s: &Server, work: &Path, profile: &Path) -> 
     let bp = f.blueprint.to_str().unwrap();
     let inv = f.inventory.to_str().unwrap();
     let profile = profile.to_str().unwrap();
-    let mut args = vec!["-b", bp, "-a", "backup", "-o", f.object, "-i", inv, "-p", profile];
+    let mut args = vec![
+        "-b", bp, "-a", "backup", "-o", f.object, "-i", inv, "-p", profile,
+    ];
     for o in f.options {
         args.extend(["--option", o]);
     }
@@ -228,12 +235,27 @@ fn backup_destroy_restore(f: &Flow, s: &Server, work: &Path, profile: &Path) -> 
     let after = max_seq(s, d);
     writer.finish();
     let last = max_seq(s, d);
-    let admin_db = if d == Dialect::Postgres { "postgres" } else { "" };
+    let admin_db = if d == Dialect::Postgres {
+        "postgres"
+    } else {
+        ""
+    };
     query(s, d, admin_db, f.drop_sql);
     let restore = kapsel_run(
         work,
         "restore",
-        &["-b", bp, "-a", "restore", "--from", backup.actionset.to_str().unwrap(), "-i", inv, "-p", profile],
+        &[
+            "-b",
+            bp,
+            "-a",
+            "restore",
+            "--from",
+            backup.actionset.to_str().unwrap(),
+            "-i",
+            inv,
+            "-p",
+            profile,
+        ],
     );
     let (sum, rows, max, wrong) = invariant(s, d);
     eprintln!(
@@ -244,7 +266,12 @@ fn backup_destroy_restore(f: &Flow, s: &Server, work: &Path, profile: &Path) -> 
         after - before,
         restore.took.as_secs_f64()
     );
-    assert_eq!(sum, ACCOUNTS * START_BALANCE, "{}: money was created or lost", f.name);
+    assert_eq!(
+        sum,
+        ACCOUNTS * START_BALANCE,
+        "{}: money was created or lost",
+        f.name
+    );
     assert_eq!(wrong, 0, "{}: balances disagree with the ledger", f.name);
     assert_eq!(rows, max, "{}: the ledger has holes", f.name);
     assert!(
@@ -288,10 +315,21 @@ fn delete_backup(f: &Flow, work: &Path, backup: &Path, profile: &Path) {
     let out = Command::new(&tools().kapsel)
         .args(["run", "-b", bp, "-a", "restore", "--from"])
         .arg(backup)
-        .args(["-i", inv, "-p", profile.to_str().unwrap(), "--progress", "quiet"])
+        .args([
+            "-i",
+            inv,
+            "-p",
+            profile.to_str().unwrap(),
+            "--progress",
+            "quiet",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "restoring a deleted backup must fail");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "restoring a deleted backup must fail"
+    );
 }
 
 #[test]
@@ -311,17 +349,22 @@ fn postgresql_backup_under_load_restore_and_migrate() {
     let t0 = Instant::now();
     let bp = repo_root().join("blueprints/postgresql.yaml");
     validate_strict(&bp);
-    eprintln!("tools ready after {:.1}s", t0.elapsed().as_secs_f64());
     let a = postgres();
     let b = postgres();
-    eprintln!("servers ready after {:.1}s", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "PostgreSQL: tools and servers ready after {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
     let work = scratch("pg-run");
     let loc = location(work.path());
     let inv = work.path().join("inventory.yaml");
     fill(
         "postgresql.inventory.yaml",
         &[
-            ("REPO_PASSWORD_FILE", loc.password_file.display().to_string()),
+            (
+                "REPO_PASSWORD_FILE",
+                loc.password_file.display().to_string(),
+            ),
             ("PORT", a.port.to_string()),
             ("PGPASSFILE", a.client_env["PGPASSFILE"].clone()),
             ("PORT2", b.port.to_string()),
@@ -362,13 +405,19 @@ fn postgresql_backup_under_load_restore_and_migrate() {
             loc.profile.to_str().unwrap(),
         ],
     );
-    let (fa, fb) = (fingerprint(&a, Dialect::Postgres), fingerprint(&b, Dialect::Postgres));
+    let (fa, fb) = (
+        fingerprint(&a, Dialect::Postgres),
+        fingerprint(&b, Dialect::Postgres),
+    );
     eprintln!(
         "PostgreSQL migration to port {}: {:.2}s, fingerprint {fb}",
         b.port,
         start.elapsed().as_secs_f64()
     );
-    assert_eq!(fa, fb, "the migrated database differs from the restored one");
+    assert_eq!(
+        fa, fb,
+        "the migrated database differs from the restored one"
+    );
     delete_backup(&flow, work.path(), &backup, &loc.profile);
 }
 
@@ -390,7 +439,10 @@ fn mariadb_backup_under_load_restore_and_migrate() {
     fill(
         "mariadb.inventory.yaml",
         &[
-            ("REPO_PASSWORD_FILE", loc.password_file.display().to_string()),
+            (
+                "REPO_PASSWORD_FILE",
+                loc.password_file.display().to_string(),
+            ),
             ("MYSQL_HOME", a.client_env["MYSQL_HOME"].clone()),
             ("MYSQL_HOME2", b.client_env["MYSQL_HOME"].clone()),
         ],
@@ -453,13 +505,19 @@ fn mariadb_backup_under_load_restore_and_migrate() {
             loc.profile.to_str().unwrap(),
         ],
     );
-    let (fa, fb) = (fingerprint(&a, Dialect::MariaDb), fingerprint(&b, Dialect::MariaDb));
+    let (fa, fb) = (
+        fingerprint(&a, Dialect::MariaDb),
+        fingerprint(&b, Dialect::MariaDb),
+    );
     eprintln!(
         "MariaDB migration to port {}: {:.2}s, fingerprint {fb}",
         b.port,
         start.elapsed().as_secs_f64()
     );
-    assert_eq!(fa, fb, "the migrated database differs from the restored one");
+    assert_eq!(
+        fa, fb,
+        "the migrated database differs from the restored one"
+    );
     assert_eq!(objects(&a), objects(&b));
     delete_backup(&flow, work.path(), &backup, &loc.profile);
 }
