@@ -521,3 +521,69 @@ fn mariadb_backup_under_load_restore_and_migrate() {
     assert_eq!(objects(&a), objects(&b));
     delete_backup(&flow, work.path(), &backup, &loc.profile);
 }
+
+/// Kanister's published PostgreSQL Blueprint (KubeTask, `pg_dumpall --clean |
+/// gzip | kando location push`, the password from the chart's Secret), run
+/// unchanged: the inventory maps its StatefulSet and Secret, and gives every
+/// command PGHOSTADDR and PGPORT (as the image's environment would), so the
+/// cluster DNS name it exports as PGHOST is never resolved.
+#[test]
+fn kanister_postgres_blueprint_runs_unchanged() {
+    let bin = pg_bin();
+    if !available(
+        "kanister postgres blueprint",
+        &[
+            bin.join("initdb").to_str().unwrap(),
+            bin.join("postgres").to_str().unwrap(),
+            "psql",
+            "pg_dumpall",
+            "gzip",
+            "sed",
+        ],
+    ) {
+        return;
+    }
+    let bp = repo_root().join("../shared/kanister-examples/postgres/postgres-blueprint.yaml");
+    assert!(bp.is_file(), "{} is missing", bp.display());
+    let s = postgres();
+    let work = scratch("kanister-pg-run");
+    let loc = location(work.path());
+    let pwfile = work.path().join("postgres-password");
+    std::fs::write(&pwfile, &s.password).unwrap();
+    let inv = work.path().join("inventory.yaml");
+    fill(
+        "kanister-postgres.inventory.yaml",
+        &[
+            (
+                "REPO_PASSWORD_FILE",
+                loc.password_file.display().to_string(),
+            ),
+            ("PORT", s.port.to_string()),
+            ("PASSWORD_FILE", pwfile.display().to_string()),
+        ],
+        &inv,
+    );
+    s.psql("postgres", "CREATE DATABASE bank;");
+    s.psql("bank", &schema(Dialect::Postgres));
+    let flow = Flow {
+        name: "PostgreSQL (Kanister's postgres-blueprint.yaml, unchanged)",
+        dialect: Dialect::Postgres,
+        blueprint: &bp,
+        inventory: &inv,
+        object: "statefulset/bank/ledger-postgresql",
+        drop_sql: "DROP DATABASE bank WITH (FORCE);",
+        options: &[],
+        delete_object: Some("namespace/bank"),
+    };
+    let backup = backup_destroy_restore(&flow, &s, work.path(), &loc.profile);
+    assert_eq!(
+        fingerprint(&s, Dialect::Postgres).split(' ').nth(3),
+        Some("80000")
+    );
+    let text = std::fs::read_to_string(&backup).unwrap();
+    assert!(
+        !text.contains(&s.password),
+        "the password leaked into the ActionSet"
+    );
+    delete_backup(&flow, work.path(), &backup, &loc.profile);
+}
