@@ -359,6 +359,23 @@ fn redis_backup_under_load_and_restore() {
         "no transaction was committed while the backup ran"
     );
     assert_eq!(dbsize, ACCOUNTS + 20_000 + 2, "every key is back");
+    for (what, text) in [
+        ("backup progress", backup.stderr.clone()),
+        ("restore progress", restore.stderr.clone()),
+        (
+            "backup ActionSet",
+            std::fs::read_to_string(&backup.actionset).unwrap(),
+        ),
+        (
+            "restore ActionSet",
+            std::fs::read_to_string(&restore.actionset).unwrap(),
+        ),
+    ] {
+        assert!(
+            !text.contains(&s.password),
+            "the Redis password leaked into the {what}"
+        );
+    }
     delete_then_restore_fails(bps, &backup.actionset, invs, profile, work.path());
 }
 
