@@ -148,7 +148,7 @@ fn snapshot_arg(s: &str) -> Result<String, LocationError> {
     Err(LocationError::SnapshotArg(s.into()))
 }
 
-fn keep_delete() -> chrono::Duration {
+pub(crate) fn keep_delete() -> chrono::Duration {
     let secs = std::env::var(ENV_KEEP_DELETE)
         .ok()
         .and_then(|s| s.parse::<i64>().ok())

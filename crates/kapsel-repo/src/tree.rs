@@ -542,6 +542,41 @@ impl Repository {
         Ok((sum, t))
     }
 
+    /// The blobs a snapshot needs, counted once each: (count, stored bytes).
+    /// This is what the snapshot occupies in the repository before sharing
+    /// with other snapshots (restic's "raw-data" statistic).
+    pub async fn snapshot_raw_size(&self, id: &Id, snap: &Snapshot) -> Result<(u64, u64)> {
+        let index = self.load_index().await?;
+        let mut seen = std::collections::HashSet::new();
+        let mut bytes = 0u64;
+        let missing = |b: &Id| RepoError::Restore {
+            snapshot: id.to_hex(),
+            reason: format!("blob {b} is not in the index"),
+        };
+        for (_, content) in snap.source.streams() {
+            for h in content {
+                let mid = Id::from_hex(h).ok_or_else(|| RepoError::Restore {
+                    snapshot: id.to_hex(),
+                    reason: format!("malformed meta blob id {h:?}"),
+                })?;
+                let loc = index.blobs.get(&mid).ok_or_else(|| missing(&mid))?;
+                if seen.insert(mid) {
+                    bytes += loc.entry.length as u64;
+                }
+                let list = self.read_blob(loc).await?;
+                for b in crate::format::decode_id_list(&list)
+                    .map_err(|e| e.into_repo(&format!("meta blob {mid}")))?
+                {
+                    let l = index.blobs.get(&b).ok_or_else(|| missing(&b))?;
+                    if seen.insert(b) {
+                        bytes += l.entry.length as u64;
+                    }
+                }
+            }
+        }
+        Ok((seen.len() as u64, bytes))
+    }
+
     /// Read and decode the entries of a tree snapshot.
     pub async fn tree_entries(&self, id: &Id, snap: &Snapshot) -> Result<Vec<TreeEntry>> {
         let Source::Tree { tree, data, .. } = &snap.source else {

@@ -247,7 +247,10 @@ async fn every_file_type_round_trips_exactly() {
     let root = src.path().join("d");
     let repo_dir = tempfile::tempdir().unwrap();
     let repo = fs_repo(repo_dir.path()).await;
-    let (sum, t) = repo.backup_tree(std::slice::from_ref(&root), bopts()).await.unwrap();
+    let (sum, t) = repo
+        .backup_tree(std::slice::from_ref(&root), bopts())
+        .await
+        .unwrap();
     assert_eq!(t.files, 6, "{t:?}");
     assert!(t.skipped.is_empty(), "{:?}", t.skipped);
     // The sparse 48 MiB file is mostly zeros: it dedups and compresses.
@@ -313,7 +316,10 @@ async fn every_file_type_round_trips_exactly() {
     assert!(e.to_string().contains("directory tree"), "{e}");
 
     // A second backup of the unchanged tree adds only its manifest's blobs.
-    let (again, _) = repo.backup_tree(std::slice::from_ref(&root), bopts()).await.unwrap();
+    let (again, _) = repo
+        .backup_tree(std::slice::from_ref(&root), bopts())
+        .await
+        .unwrap();
     assert_eq!(again.new_chunks, 0, "{again:?}");
     let rep = repo.check(CheckOptions { read_data: true }).await.unwrap();
     assert!(rep.is_ok(), "{:?}", rep.errors);
@@ -343,7 +349,10 @@ async fn fifty_thousand_small_files() {
     let repo_dir = scratch();
     let repo = fs_repo(repo_dir.path()).await;
     let t0 = std::time::Instant::now();
-    let (sum, t) = repo.backup_tree(std::slice::from_ref(&root), bopts()).await.unwrap();
+    let (sum, t) = repo
+        .backup_tree(std::slice::from_ref(&root), bopts())
+        .await
+        .unwrap();
     let backup_s = t0.elapsed().as_secs_f64();
     assert_eq!(t.files, 50_000);
     assert_eq!(t.size, total);
