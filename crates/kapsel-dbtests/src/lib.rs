@@ -132,12 +132,24 @@ pub fn tools() -> &'static Tools {
 
 /// A free TCP port on 127.0.0.1 (the OS picks it; it is released before the
 /// server binds it).
+/// A port is never handed out twice by one test process, so that two
+/// servers starting at once cannot race for it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A temporary directory every user can enter (servers run as other users).
@@ -257,7 +269,8 @@ impl Server {
 
     /// Waits until `probe` succeeds (the server is up), or panics with the log.
     pub fn wait_ready(&self, mut probe: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(90);
+        // A generous deadline: CI machines can be loaded.
+        let deadline = Instant::now() + Duration::from_secs(180);
         while Instant::now() < deadline {
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() && probe() {
                 return;
@@ -265,7 +278,7 @@ impl Server {
             std::thread::sleep(Duration::from_millis(150));
         }
         panic!(
-            "{} on port {} did not become ready within 90 s; its log:\n{}",
+            "{} on port {} did not become ready within 180 s; its log:\n{}",
             self.kind,
             self.port,
             self.log_tail()

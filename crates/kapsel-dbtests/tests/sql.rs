@@ -129,7 +129,8 @@ impl Writer {
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "the writer failed: {}",
+            "the writer failed ({}): {}",
+            out.status,
             String::from_utf8_lossy(&out.stderr)
         );
     }
