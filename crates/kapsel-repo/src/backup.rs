@@ -398,13 +398,10 @@ impl Uploader {
             let r = repo.store.put(&p, payload.0).await;
             // Every slice of the buffer is gone with the payload: take the
             // allocation back for the next pack.
-            match payload.1.try_into_mut() {
-                Ok(m) => pool.put(Vec::from(m)),
-                Err(_) => {
-                    if std::env::var_os("KAPSEL_DEBUG_POOL").is_some() {
-                        eprintln!("pack buffer not recovered");
-                    }
-                }
+            // (Measured: always unique once `put` returns; if a store kept a
+            // reference, the next pack would simply allocate.)
+            if let Ok(m) = payload.1.try_into_mut() {
+                pool.put(Vec::from(m));
             }
             r.map_err(|e| RepoError::store(&p, e))?;
             drop(permit);
