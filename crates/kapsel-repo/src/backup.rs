@@ -156,7 +156,7 @@ impl ChunkRef {
 /// Cuts a stream into chunks with FastCDC 2020 (exactly the cut points of
 /// `fastcdc::v2020::StreamCDC`), reading into a few large reusable buffers
 /// instead of allocating every chunk: at most `bufs` buffers of
-/// `max(2 × max, 4 MiB)` bytes exist, and reading waits for a free one.
+/// `clamp(4 × max, 2 × max, 4 MiB)` bytes exist, and reading waits for a free one.
 fn chunk_stream<R: Read>(
     mut reader: R,
     cfg: ChunkerParams,
@@ -173,7 +173,10 @@ fn chunk_stream<R: Read>(
     let (min, avg, max) = (cfg.min as usize, cfg.avg as usize, cfg.max as usize);
     let (mask_s, mask_l) = fastcdc::v2020::select_masks(avg, level);
     let (gear, gear_ls) = fastcdc::v2020::get_gear_with_seed(seed);
-    let size = (2 * max).max(4 << 20);
+    // Small enough that little read data waits for a cut when the producer
+    // dies (an interrupted backup has uploaded nearly all it read), large
+    // enough that carrying the tail (< max) over costs little.
+    let size = (4 * max).min(4 << 20).max(2 * max);
     let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<u8>>(bufs);
     let mut made = 0usize;
     let mut carry: Option<ChunkRef> = None;
@@ -581,7 +584,7 @@ impl Repository {
 
         // Read buffers: one being filled, the rest pinned by chunks in the
         // channel or in the workers.
-        let read_bufs = workers + 2;
+        let read_bufs = workers + 3;
         let chunker = tokio::task::spawn_blocking(move || -> Result<u64> {
             let mut seq = 0u64;
             chunk_stream(reader, cfg, seed, read_bufs, |c| {
