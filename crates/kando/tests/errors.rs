@@ -137,24 +137,20 @@ fn clear_errors_and_nothing_written() {
         &[],
         &["no usable credentials", "s3Compliant", "Credential"],
     );
-    // A bucket that does not exist.
+    // A bucket that does not exist: named, with what to do.
     let nob = s3_profile(w.port, "no-such-bucket", "errors");
-    let e = fails(
-        w.port,
-        "errors/",
-        &["location", "push", "-p", &nob, "-s", "/db", "-"],
-        &[],
-        &["no-such-bucket"],
-    );
-    eprintln!("missing bucket on push:\n{e}");
-    let e = fails(
-        w.port,
-        "errors/",
-        &["location", "pull", "-p", &nob, "-s", "/db", "-"],
-        &[],
-        &["no-such-bucket"],
-    );
-    eprintln!("missing bucket on pull:\n{e}");
+    for verb in ["push", "pull"] {
+        fails(
+            w.port,
+            "errors/",
+            &["location", verb, "-p", &nob, "-s", "/db", "-"],
+            &[],
+            &[
+                "bucket \"no-such-bucket\" does not exist",
+                "create it, or correct Location.bucket",
+            ],
+        );
+    }
 
     // A truncated, then a foreign snapshot object: named, never restored.
     let snaps: Vec<_> = listing(w.port, "errors/kapsel/snapshots/");

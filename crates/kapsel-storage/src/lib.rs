@@ -22,7 +22,10 @@ use object_store::path::Path;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 use serde::Deserialize;
 
+mod hint;
 pub mod password;
+
+pub use hint::BucketMissing;
 
 /// The directory under the Profile's prefix that holds the repository.
 pub const REPO_DIR: &str = "kapsel";
@@ -506,6 +509,21 @@ pub struct Backend {
     pub description: String,
 }
 
+/// Wrap a cloud store so that a missing bucket is reported as such.
+fn hinted(
+    inner: Arc<dyn ObjectStore>,
+    what: &'static str,
+    bucket: &str,
+    at: String,
+) -> Arc<dyn ObjectStore> {
+    Arc::new(hint::BucketHint {
+        inner,
+        what,
+        bucket: bucket.to_string(),
+        at,
+    })
+}
+
 fn root_for(prefix: &str) -> Path {
     let mut p = Path::default();
     for seg in prefix.split('/').filter(|s| !s.is_empty()) {
@@ -588,8 +606,13 @@ pub fn backend_with_policy(p: &Profile, policy: &NetworkPolicy) -> Result<Backen
             let store = b
                 .build()
                 .map_err(|source| StorageError::Build { kind: "s3", source })?;
+            let at = if loc.endpoint.is_empty() {
+                "AWS".to_string()
+            } else {
+                loc.endpoint.clone()
+            };
             Ok(Backend {
-                store: Arc::new(store),
+                store: hinted(Arc::new(store), "bucket", &loc.bucket, at),
                 root: root_for(&loc.prefix),
                 description: format!(
                     "s3 bucket {} at {} prefix {:?}",
@@ -624,7 +647,7 @@ pub fn backend_with_policy(p: &Profile, policy: &NetworkPolicy) -> Result<Backen
                     source,
                 })?;
             Ok(Backend {
-                store: Arc::new(store),
+                store: hinted(Arc::new(store), "container", &loc.bucket, service.clone()),
                 root: root_for(&loc.prefix),
                 description: format!(
                     "azure container {} at {service} prefix {:?}",
@@ -651,8 +674,13 @@ pub fn backend_with_policy(p: &Profile, policy: &NetworkPolicy) -> Result<Backen
                 kind: "gcs",
                 source,
             })?;
+            let at = if loc.endpoint.is_empty() {
+                "Google Cloud Storage".to_string()
+            } else {
+                loc.endpoint.clone()
+            };
             Ok(Backend {
-                store: Arc::new(store),
+                store: hinted(Arc::new(store), "bucket", &loc.bucket, at),
                 root: root_for(&loc.prefix),
                 description: format!(
                     "gcs bucket {} at {} prefix {:?}",

@@ -165,7 +165,7 @@ fn decide(f: &Faults, rng: &Mutex<Rng>, stats: &Stats, has_body: bool) -> Action
     }
     t += f.stall;
     if x < t && stats.stall.load(Ordering::SeqCst) < f.max_stalls {
-        return if y % 2 == 0 {
+        return if y.is_multiple_of(2) {
             Action::StallBefore
         } else {
             Action::StallMid(y % (64 * 1024))
