@@ -88,7 +88,7 @@ fn ok(o: &Output) -> String {
         Some(0),
         "stdout: {}\nstderr: {}",
         text(&o.stdout),
-        err_text(&o)
+        err_text(o)
     );
     text(&o.stdout)
 }

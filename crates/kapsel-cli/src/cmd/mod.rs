@@ -1,6 +1,7 @@
 //! The subcommands.
 
 pub mod blueprint;
+pub mod live;
 pub mod repo;
 pub mod resource;
 pub mod run;

@@ -248,11 +248,12 @@ impl RepoCmdError {
     /// 1 for findings and invalid input, 2 for usage and I/O errors.
     fn exit_code(&self) -> u8 {
         match self {
-            RepoCmdError::Usage { .. } | RepoCmdError::Io { .. } => 2,
-            RepoCmdError::Repo { error, .. } => match error {
-                RepoError::Store { .. } | RepoError::Io(_) | RepoError::Task(_) => 2,
-                _ => 1,
-            },
+            RepoCmdError::Usage { .. }
+            | RepoCmdError::Io { .. }
+            | RepoCmdError::Repo {
+                error: RepoError::Store { .. } | RepoError::Io(_) | RepoError::Task(_),
+                ..
+            } => 2,
             _ => 1,
         }
     }
