@@ -378,9 +378,8 @@ impl Uploader {
         if packer.is_empty() {
             return Ok(());
         }
-        let fresh = self.packer();
-        let Packer { buf, mut entries } = std::mem::replace(packer, fresh);
-        entries.shuffle(&mut rand::rng());
+        // The permit first: a finished upload has then returned its buffer,
+        // which the fresh packer reuses (at most uploads + 1 pack buffers).
         let permit = self
             .permits
             .clone()
@@ -388,6 +387,9 @@ impl Uploader {
             .await
             .map_err(|e| RepoError::Task(e.to_string()))?;
         self.reap()?;
+        let fresh = self.packer();
+        let Packer { buf, mut entries } = std::mem::replace(packer, fresh);
+        entries.shuffle(&mut rand::rng());
         let repo = self.repo.clone();
         let pool = self.pool.clone();
         self.tasks.spawn(async move {
