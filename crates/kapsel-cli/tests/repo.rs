@@ -11,14 +11,19 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `kando` is a separate package: build it, then find it next to `kapsel`.
+/// `kando` is a separate package: build it (once per test process), then
+/// find it next to `kapsel`.
 fn kando_bin() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "kando"])
-        .current_dir(root())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    static BUILT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "kando"])
+            .current_dir(root())
+            .status()
+            .unwrap()
+            .success()
+    });
+    assert!(built, "cargo build -p kando failed");
     Path::new(env!("CARGO_BIN_EXE_kapsel"))
         .with_file_name("kando")
         .to_path_buf()
@@ -133,6 +138,7 @@ const PW: &str = "correct horse battery staple";
 #[test]
 fn repo_lifecycle_with_kando() {
     let kando = kando_bin();
+    let t0 = std::time::Instant::now();
     let dir = tempdir();
     let store = dir.join("store");
     // The same location as a Kanister Profile (for people) and as the JSON
@@ -490,6 +496,7 @@ fn repo_lifecycle_with_kando() {
     assert!(err_text(&o).contains("key operation refused"));
 
     std::fs::remove_dir_all(&dir).unwrap();
+    eprintln!("lifecycle took {:?} after building kando", t0.elapsed());
 }
 
 #[test]
