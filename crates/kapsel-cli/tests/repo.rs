@@ -586,3 +586,89 @@ fn derived_password_is_shared_with_kando() {
     assert_eq!(o, "hello");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A directory becomes a tree snapshot: `ls` lists its entries and
+/// `restore` rebuilds it (contents, symlinks, hardlinks) in a new directory.
+#[test]
+fn directory_tree_backup_ls_restore() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempdir();
+    let (src, repo) = (dir.join("src"), dir.join("repo"));
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("a.txt"), b"hello\n").unwrap();
+    std::fs::write(src.join("sub/big.bin"), data(200_000, 9)).unwrap();
+    std::os::unix::fs::symlink("a.txt", src.join("link")).unwrap();
+    std::fs::hard_link(src.join("a.txt"), src.join("sub/hard")).unwrap();
+    let r = repo.to_str().unwrap();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+    ok(&kapsel(&["repo", "init", "--repo", r], &env));
+    let b: serde_json::Value = serde_json::from_str(&ok(&kapsel(
+        &[
+            "repo",
+            "backup",
+            src.to_str().unwrap(),
+            "--repo",
+            r,
+            "--output",
+            "json",
+        ],
+        &env,
+    )))
+    .unwrap();
+    assert_eq!(b["type"], "tree");
+    assert_eq!(b["files"], 2, "{b}");
+    let ls = ok(&kapsel(&["repo", "ls", "latest", "--repo", r], &env));
+    let src_s = src.display().to_string();
+    assert!(ls.contains(&format!("{src_s}/link -> a.txt")), "{ls}");
+    assert!(
+        ls.contains(&format!("{src_s}/sub/hard => {src_s}/a.txt")),
+        "{ls}"
+    );
+    assert!(ls.contains("200000"), "{ls}");
+    let out = dir.join("out");
+    ok(&kapsel(
+        &[
+            "repo",
+            "restore",
+            "latest",
+            "--repo",
+            r,
+            "-t",
+            out.to_str().unwrap(),
+        ],
+        &env,
+    ));
+    assert_eq!(std::fs::read(out.join("a.txt")).unwrap(), b"hello\n");
+    assert_eq!(
+        std::fs::read(out.join("sub/big.bin")).unwrap(),
+        data(200_000, 9)
+    );
+    assert_eq!(
+        std::fs::read_link(out.join("link")).unwrap(),
+        Path::new("a.txt")
+    );
+    assert_eq!(
+        std::fs::metadata(out.join("a.txt")).unwrap().ino(),
+        std::fs::metadata(out.join("sub/hard")).unwrap().ino()
+    );
+    // Never into a directory that has content.
+    let o = kapsel(
+        &[
+            "repo",
+            "restore",
+            "latest",
+            "--repo",
+            r,
+            "-t",
+            out.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err_text(&o).contains("new or empty directory"));
+    ok(&kapsel(
+        &["repo", "check", "--read-data", "--repo", r],
+        &env,
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

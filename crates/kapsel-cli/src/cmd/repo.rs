@@ -23,6 +23,7 @@ use kapsel_repo::check::CheckOptions;
 use kapsel_repo::forget::KeepPolicy;
 use kapsel_repo::prune::PruneOptions;
 use kapsel_repo::restore::RestoreOptions;
+use kapsel_repo::tree::{EntryKind, TreeEntry};
 use kapsel_repo::{BackupOptions, Id, InitOptions, KdfParams, RepoError, Repository, Snapshot};
 use serde_json::json;
 
@@ -62,7 +63,8 @@ pub struct RepoArgs {
 enum RepoCmd {
     /// Create a repository (its first key has the password given as usual).
     Init,
-    /// Store a file or stdin (`-`) as a snapshot of --path.
+    /// Store a file or stdin (`-`) as a stream snapshot of --path, or a
+    /// directory as a tree snapshot (modes, owners, mtimes, links).
     Backup {
         /// A file, or `-` for stdin.
         #[arg(default_value = "-")]
@@ -77,12 +79,13 @@ enum RepoCmd {
         #[arg(long = "tag")]
         tags: Vec<String>,
     },
-    /// What a snapshot holds.
+    /// What a snapshot holds (a tree's entries, like `ls -l`).
     Ls {
         /// Snapshot id (a unique prefix of at least 4 digits) or `latest`.
         snapshot: String,
     },
-    /// Restore a snapshot to a file, into a directory, or to stdout.
+    /// Restore a stream snapshot to a file, into a directory or to stdout;
+    /// a tree snapshot into a new or empty directory.
     Restore {
         /// Snapshot id (a unique prefix of at least 4 digits) or `latest`.
         snapshot: String,
@@ -492,6 +495,9 @@ async fn init(a: &RepoArgs, ui: Ui) -> R<ExitCode> {
 }
 
 async fn backup(a: &RepoArgs, ui: Ui, source: &str, tags: &[String]) -> R<ExitCode> {
+    if source != "-" && std::path::Path::new(source).is_dir() {
+        return backup_tree(a, ui, source, tags).await;
+    }
     let (reader, total, default_path): (Box<dyn Read + Send>, Option<u64>, Option<String>) =
         if source == "-" {
             (Box::new(std::io::stdin()), None, None)
@@ -551,6 +557,64 @@ async fn backup(a: &RepoArgs, ui: Ui, source: &str, tags: &[String]) -> R<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// A directory: a tree snapshot whose path is the directory's absolute path.
+async fn backup_tree(a: &RepoArgs, ui: Ui, source: &str, tags: &[String]) -> R<ExitCode> {
+    let abs = std::path::absolute(source).map_err(|e| RepoCmdError::Io {
+        what: "cannot resolve",
+        path: source.to_string(),
+        source: e,
+    })?;
+    if a.path.is_some() {
+        return Err(RepoCmdError::Usage {
+            message:
+                "--path names stream backups; a directory's snapshot is named by its absolute path"
+                    .into(),
+            help: "drop --path when backing up a directory".into(),
+        });
+    }
+    let repo = open(a).await?;
+    let bar = ui.spinner(&format!("backup of {}", abs.display()));
+    let r = repo
+        .backup_tree(
+            std::slice::from_ref(&abs),
+            BackupOptions {
+                tags: tags.to_vec(),
+                ..Default::default()
+            },
+        )
+        .await;
+    bar.finish_and_clear();
+    let (s, t) = r?;
+    for k in &t.skipped {
+        ui.note(&format!("skipped: {k}"));
+    }
+    if ui.json {
+        print_json(&json!({
+            "snapshot": s.snapshot,
+            "path": abs.display().to_string(),
+            "type": "tree",
+            "files": t.files,
+            "entries": t.entries,
+            "size": t.size,
+            "chunks": s.chunks,
+            "newChunks": s.new_chunks,
+            "addedBytes": s.added_bytes,
+            "skipped": t.skipped,
+        }))?;
+    } else if !ui.quiet {
+        print(&format!(
+            "snapshot {} of {}: {} entries, {} files, {} ({} added)\n",
+            s.snapshot,
+            abs.display(),
+            t.entries,
+            t.files,
+            human_bytes(t.size),
+            human_bytes(s.added_bytes)
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn snapshots(a: &RepoArgs, tags: &[String]) -> R<ExitCode> {
     let repo = open(a).await?;
     let snaps: Vec<(Id, Snapshot)> = repo
@@ -591,6 +655,9 @@ async fn snapshots(a: &RepoArgs, tags: &[String]) -> R<ExitCode> {
 async fn ls(a: &RepoArgs, arg: &str) -> R<ExitCode> {
     let repo = open(a).await?;
     let (id, s) = pick(&repo, arg, a.path.as_deref()).await?;
+    if source_type(&s) == "tree" {
+        return ls_tree(a, &repo, &id, &s).await;
+    }
     let mut source = serde_json::to_value(&s.source).unwrap_or_default();
     if let Some(o) = source.as_object_mut() {
         // The ids of the chunk lists are internal.
@@ -624,6 +691,81 @@ async fn ls(a: &RepoArgs, arg: &str) -> R<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn mode_string(e: &TreeEntry) -> String {
+    let t = match e.kind {
+        EntryKind::Dir => 'd',
+        EntryKind::File { .. } | EntryKind::Hardlink { .. } => '-',
+        EntryKind::Symlink { .. } => 'l',
+        EntryKind::Fifo => 'p',
+        EntryKind::CharDev { .. } => 'c',
+        EntryKind::BlockDev { .. } => 'b',
+    };
+    let mut out = String::from(t);
+    for shift in [6, 3, 0] {
+        let b = (e.mode >> shift) & 7;
+        out.push(if b & 4 != 0 { 'r' } else { '-' });
+        out.push(if b & 2 != 0 { 'w' } else { '-' });
+        out.push(if b & 1 != 0 { 'x' } else { '-' });
+    }
+    out
+}
+
+async fn ls_tree(a: &RepoArgs, repo: &Repository, id: &Id, s: &Snapshot) -> R<ExitCode> {
+    let entries = repo.tree_entries(id, s).await?;
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            let (kind, size, target) = match &e.kind {
+                EntryKind::Dir => ("dir", 0, None),
+                EntryKind::File { size, .. } => ("file", *size, None),
+                EntryKind::Symlink { target } => ("symlink", 0, Some(target)),
+                EntryKind::Hardlink { target } => ("hardlink", 0, Some(target)),
+                EntryKind::Fifo => ("fifo", 0, None),
+                EntryKind::CharDev { .. } => ("chardev", 0, None),
+                EntryKind::BlockDev { .. } => ("blockdev", 0, None),
+            };
+            json!({
+                "path": format!("/{}", String::from_utf8_lossy(&e.path)),
+                "type": kind,
+                "mode": format!("{:04o}", e.mode),
+                "uid": e.uid,
+                "gid": e.gid,
+                "size": size,
+                "mtime": chrono::DateTime::from_timestamp(e.mtime, e.mtime_nsec)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                "target": target.map(|t| String::from_utf8_lossy(t).into_owned()),
+            })
+        })
+        .collect();
+    if a.output == Format::Json {
+        print_json(&json!({"snapshot": snapshot_json(id, s), "entries": rows}))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    for (e, r) in entries.iter().zip(&rows) {
+        let target = r["target"]
+            .as_str()
+            .map(|t| {
+                if matches!(e.kind, EntryKind::Hardlink { .. }) {
+                    format!(" => /{t}")
+                } else {
+                    format!(" -> {t}")
+                }
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{} {:>5} {:>5} {:>12}  {}{target}\n",
+            mode_string(e),
+            e.uid,
+            e.gid,
+            r["size"].as_u64().unwrap_or_default(),
+            r["path"].as_str().unwrap_or_default()
+        ));
+    }
+    print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The file a restore writes, from `--target` and the snapshot.
 fn restore_file(target: &str, id: &Id, s: &Snapshot) -> std::path::PathBuf {
     let t = std::path::Path::new(target);
@@ -644,6 +786,9 @@ fn restore_file(target: &str, id: &Id, s: &Snapshot) -> std::path::PathBuf {
 async fn restore(a: &RepoArgs, ui: Ui, arg: &str, target: &str) -> R<ExitCode> {
     let repo = open(a).await?;
     let (id, s) = pick(&repo, arg, a.path.as_deref()).await?;
+    if source_type(&s) == "tree" {
+        return restore_tree(&repo, ui, &id, &s, target).await;
+    }
     let bar = ui.bytes(Some(s.size()), "restore");
     let opts = RestoreOptions::default();
     let (written, file) = if target == "-" {
@@ -720,6 +865,60 @@ async fn restore(a: &RepoArgs, ui: Ui, arg: &str, target: &str) -> R<ExitCode> {
             short(&id),
             human_bytes(written),
             f.display()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A tree snapshot into a directory that is new or empty.
+async fn restore_tree(
+    repo: &Repository,
+    ui: Ui,
+    id: &Id,
+    s: &Snapshot,
+    target: &str,
+) -> R<ExitCode> {
+    let dir = std::path::Path::new(target);
+    let not_empty = target == "-"
+        || dir.is_file()
+        || std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+    if not_empty {
+        return Err(RepoCmdError::Input {
+            place: target.to_string(),
+            message: "a directory-tree snapshot restores into a new or empty directory".into(),
+            help: Some("give --target a directory that does not exist yet".into()),
+        });
+    }
+    let bar = ui.spinner(&format!("restoring into {target}"));
+    // One backed-up root (as `kapsel repo backup DIR` makes): it becomes
+    // the target itself; several: each under target/<its absolute path>.
+    let sub = match s.paths.as_slice() {
+        [one] => Some(one.as_bytes()),
+        _ => None,
+    };
+    let r = repo
+        .restore_tree(id, s, dir, sub, RestoreOptions::default())
+        .await;
+    bar.finish_and_clear();
+    let t = r?;
+    for k in &t.skipped {
+        ui.note(&format!("skipped: {k}"));
+    }
+    if ui.json {
+        print_json(&json!({
+            "snapshot": id.to_hex(),
+            "target": target,
+            "files": t.files,
+            "entries": t.entries,
+            "bytes": t.size,
+            "skipped": t.skipped,
+        }))?;
+    } else {
+        ui.note(&format!(
+            "restored snapshot {} ({} entries, {}) into {target}",
+            short(id),
+            t.entries,
+            human_bytes(t.size)
         ));
     }
     Ok(ExitCode::SUCCESS)
