@@ -708,30 +708,21 @@ class Kopia(Tool):
 # datamover
 
 
-def make_tools(names: list[str], kapsel: dict, work: Path, res: Results) -> list[Tool]:
-    tools: list[Tool] = []
-    for n in names:
-        if n == "kando":
-            tools.append(Kando(str(kapsel["bin"] / "kando"), work / "kando"))
-        elif n == "restic":
-            tools.append(Restic(which("restic") or "restic", work / "restic"))
-        elif n == "borg":
-            tools.append(Borg(which("borg") or "borg", work / "borg"))
-        elif n == "rustic":
-            exe = ensure_rustic()
-            if exe:
-                tools.append(Rustic(exe, work / "rustic"))
-            else:
-                res.failures.append("rustic could not be installed")
-        elif n == "kopia":
-            exe = ensure_kopia()
-            if exe:
-                tools.append(Kopia(exe, work / "kopia"))
-            else:
-                res.failures.append("kopia could not be built")
-        else:
-            raise BenchError(f"unknown tool {n!r} (kando, restic, borg, rustic, kopia)")
-    return tools
+def make_tool(n: str, kapsel: dict, work: Path, install: bool) -> Tool | None:
+    """The tool named n, or None when it is not installed (and install is False or failed)."""
+    if n == "kando":
+        return Kando(str(kapsel["bin"] / "kando"), work / "kando")
+    if n == "restic":
+        return Restic(which("restic") or "restic", work / "restic")
+    if n == "borg":
+        return Borg(which("borg") or "borg", work / "borg")
+    if n == "rustic":
+        exe = ensure_rustic() if install else which("rustic")
+        return Rustic(exe, work / "rustic") if exe else None
+    if n == "kopia":
+        exe = ensure_kopia() if install else which("kopia")
+        return Kopia(exe, work / "kopia") if exe else None
+    raise BenchError(f"unknown tool {n!r} (kando, restic, borg, rustic, kopia)")
 
 
 def bench_stream(tool: Tool, wl: str, src1: Path, src2: Path, res: Results) -> dict:
@@ -826,14 +817,11 @@ def cmd_datamover(args, res: Results, kapsel: dict) -> None:
     work = CACHE / "work" / "datamover"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    tools = make_tools(args.tools.split(","), kapsel, work, res)
+    names = args.tools.split(",")
+    for n in names:
+        make_tool(n, kapsel, work, False) if args.no_install else None  # validates the names
     dm: dict = {"tools": {}, "workloads": {}}
     res.data["datamover"] = dm
-    for t in tools:
-        try:
-            dm["tools"][t.name] = {"version": t.version(), "settings": t.settings}
-        except BenchError as e:
-            dm["tools"][t.name] = {"version": f"unknown ({e})", "settings": t.settings}
     workloads = args.workloads.split(",")
     for wl in workloads:
         if wl == "mixed":
@@ -852,7 +840,19 @@ def cmd_datamover(args, res: Results, kapsel: dict) -> None:
         else:
             raise BenchError(f"unknown workload {wl!r} (mixed, pgdump, tree)")
         w = dm["workloads"].setdefault(wl, {"description": desc, "load_before": loadavg(), "tools": {}})
-        for t in tools:
+        for n in names:
+            # Looked up per workload: with --no-install, a peer whose install finishes during the
+            # run joins the later workloads.
+            t = make_tool(n, kapsel, work, not args.no_install)
+            if t is None:
+                w["tools"][n] = {"failed": "not installed" if args.no_install else "could not be installed"}
+                res.failures.append(f"datamover {wl}/{n}: not installed")
+                continue
+            if t.name not in dm["tools"]:
+                try:
+                    dm["tools"][t.name] = {"version": t.version(), "settings": t.settings}
+                except BenchError as e:
+                    dm["tools"][t.name] = {"version": f"unknown ({e})", "settings": t.settings}
             log(f"datamover {wl}: {t.name} (load {loadavg()})")
             try:
                 if wl == "tree":
@@ -1234,6 +1234,7 @@ def main() -> int:
     ap.add_argument("--commit", help="build this commit from a clean export (git archive) instead of the work tree")
     ap.add_argument("--kapsel-bin", help="directory holding release builds of kando and kapsel (no build)")
     ap.add_argument("--tools", default="kando,rustic,restic,borg,kopia", help="datamover: tools, comma-separated")
+    ap.add_argument("--no-install", action="store_true", help="datamover: skip missing peers instead of installing them")
     ap.add_argument("--workloads", default="mixed,pgdump,tree", help="datamover: workloads (mixed, pgdump, tree)")
     ap.add_argument("--mixed-mib", type=int, help="datamover: size of the mixed stream (MiB, multiple of 128)")
     ap.add_argument("--pg-scale", type=int, help="datamover: pgbench scale for the dump (default 150, quick 10)")
