@@ -672,3 +672,58 @@ fn directory_tree_backup_ls_restore() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The repositories of `kando data --path P` (`<prefix>/<P>`) open with
+/// `--data-path P`.
+#[test]
+fn kando_data_repository_by_data_path() {
+    let kando = kando_bin();
+    let dir = tempdir();
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), b"tree file").unwrap();
+    let wire = format!(
+        r#"{{"Location":{{"type":"filesystem","bucket":"{}","prefix":"pre"}}}}"#,
+        dir.join("store").display()
+    );
+    let pf = dir.join("profile.json");
+    std::fs::write(&pf, &wire).unwrap();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+    ok(&run(
+        &kando,
+        &[
+            "data",
+            "backup",
+            "--profile",
+            &wire,
+            "--path",
+            "pg/base",
+            src.to_str().unwrap(),
+        ],
+        &env,
+        None,
+    ));
+    let p = pf.to_str().unwrap();
+    let s: serde_json::Value = serde_json::from_str(&ok(&kapsel(
+        &[
+            "repo",
+            "snapshots",
+            "--profile",
+            p,
+            "--data-path",
+            "pg/base",
+            "--output",
+            "json",
+        ],
+        &env,
+    )))
+    .unwrap();
+    assert_eq!(s.as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s[0]["type"], "tree");
+    let o = kapsel(
+        &["repo", "snapshots", "--profile", p, "--data-path", "../x"],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

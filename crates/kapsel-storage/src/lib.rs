@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 mod hint;
 pub mod password;
+pub mod root;
 
 pub use hint::BucketMissing;
 

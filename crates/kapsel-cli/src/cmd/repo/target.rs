@@ -22,6 +22,10 @@ pub struct Target {
     /// `<prefix>/kapsel` in its location, exactly where kando keeps it.
     #[arg(long, short = 'p', global = true, value_name = "FILE")]
     pub profile: Option<String>,
+    /// With --profile: the repository of `kando data --path PATH`
+    /// (`<prefix>/<PATH>`) instead of kando location's (`<prefix>/kapsel`).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub data_path: Option<String>,
     /// A repository directly in this local directory (instead of --profile).
     #[arg(long, global = true, value_name = "DIR")]
     pub repo: Option<String>,
@@ -67,6 +71,10 @@ impl Target {
                 message: "which repository? --profile FILE or --repo DIR is required".into(),
                 help: "--profile takes a Kanister Profile (or kando's JSON form), --repo a local directory".into(),
             }),
+            (None, Some(_)) if self.data_path.is_some() => Err(E::Usage {
+                message: "--data-path needs --profile".into(),
+                help: "with --repo, name the repository's directory itself".into(),
+            }),
             (None, Some(dir)) => {
                 let p = std::path::Path::new(dir);
                 if !p.is_dir() {
@@ -107,9 +115,20 @@ impl Target {
                         Some("supported: s3Compliant and Kapsel's filesystem location (docs/format.md)"),
                     )
                 })?;
+                let root = match &self.data_path {
+                    None => backend.root,
+                    Some(dp) => kapsel_storage::root::data_repository_root(
+                        &profile.location.prefix,
+                        dp,
+                    )
+                    .ok_or_else(|| E::Usage {
+                        message: format!("--data-path {dp:?} is not a repository path"),
+                        help: "give the --path kando data was given, e.g. pg/base (no . or .. segments)".into(),
+                    })?,
+                };
                 Ok(Place {
                     store: backend.store,
-                    root: backend.root,
+                    root,
                     profile: Some(profile),
                     description: backend.description,
                 })
