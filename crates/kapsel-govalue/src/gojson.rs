@@ -166,6 +166,7 @@ fn is_empty_value(v: &Value) -> bool {
         }
         Value::Bool(b) => !b,
         Value::Int(i) | Value::Int64(i) => *i == 0,
+        Value::Uint8(b) => *b == 0,
         Value::Float(f) => *f == 0.0,
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
@@ -216,6 +217,7 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>, html: bool) -> Result<()
         }
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint8(b) => out.push_str(&b.to_string()),
         Value::Float(f) => out.push_str(&format_float(*f)?),
         Value::String(s) => append_string_with(out, s.as_bytes(), html),
         Value::Bytes(b) => {

@@ -14,9 +14,144 @@
 //! formatting), the sprig library and the producers of template data
 //! (`kapsel-params`). Change it with care.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
+
+/// A Go `string`: an immutable sequence of bytes, usually but not necessarily
+/// valid UTF-8. Go functions that cut strings by bytes (`slice`, sprig's
+/// `trunc`, `substr`, `abbrev`) or decode binary data (`b64dec`) produce
+/// invalid UTF-8, and Go keeps those bytes: so does `Str`, losslessly.
+///
+/// It dereferences to its bytes (`len()` counts bytes, as Go's `len` does).
+/// [`Str::as_str`] gives the text when it is valid UTF-8, [`Str::to_str_lossy`]
+/// decodes it the way Go's `range` over a string does (each byte of an invalid
+/// sequence becomes U+FFFD).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Str(Arc<[u8]>);
+
+impl Str {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The text, if the bytes are valid UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+
+    /// The text, with each byte of an invalid UTF-8 sequence replaced by
+    /// U+FFFD as Go's `range` over a string (and `[]rune(s)`) decodes it.
+    pub fn to_str_lossy(&self) -> Cow<'_, str> {
+        decode_lossy(&self.0)
+    }
+
+    /// Whether the bytes are valid UTF-8.
+    pub fn is_utf8(&self) -> bool {
+        self.as_str().is_some()
+    }
+}
+
+/// Decodes bytes as Go does when it ranges over a string: valid UTF-8 is
+/// kept, each byte of an invalid sequence becomes one U+FFFD (unlike
+/// [`String::from_utf8_lossy`], which replaces a maximal invalid subsequence
+/// by a single U+FFFD).
+pub fn decode_lossy(b: &[u8]) -> Cow<'_, str> {
+    if let Ok(s) = std::str::from_utf8(b) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(b.len() + 8);
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push('\u{FFFD}');
+        }
+    }
+    Cow::Owned(out)
+}
+
+impl Deref for Str {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for Str {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.as_str() {
+            Some(s) => fmt::Debug::fmt(s, f),
+            None => write!(f, "b{:?}", self.0.escape_ascii().to_string()),
+        }
+    }
+}
+
+/// Lossy: see [`Str::to_str_lossy`].
+impl fmt::Display for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_str_lossy())
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Str {
+        Str(Arc::from(s.as_bytes()))
+    }
+}
+impl From<String> for Str {
+    fn from(s: String) -> Str {
+        Str(Arc::from(s.into_bytes()))
+    }
+}
+impl From<&String> for Str {
+    fn from(s: &String) -> Str {
+        Str::from(s.as_str())
+    }
+}
+impl From<Cow<'_, str>> for Str {
+    fn from(s: Cow<'_, str>) -> Str {
+        Str::from(s.as_ref())
+    }
+}
+impl From<Arc<str>> for Str {
+    fn from(s: Arc<str>) -> Str {
+        Str::from(&*s)
+    }
+}
+impl From<&[u8]> for Str {
+    fn from(b: &[u8]) -> Str {
+        Str(Arc::from(b))
+    }
+}
+impl From<Vec<u8>> for Str {
+    fn from(b: Vec<u8>) -> Str {
+        Str(Arc::from(b))
+    }
+}
+impl From<Arc<[u8]>> for Str {
+    fn from(b: Arc<[u8]>) -> Str {
+        Str(b)
+    }
+}
+impl PartialEq<str> for Str {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other.as_bytes()
+    }
+}
+impl PartialEq<&str> for Str {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == *other.as_bytes()
+    }
+}
 
 /// A Go type, as far as templates can observe it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,6 +164,8 @@ pub enum Type {
     Int,
     /// `int64` (what sprig's arithmetic returns).
     Int64,
+    /// `uint8` (`byte`): what indexing a string or a `[]byte` gives.
+    Uint8,
     /// `float64`
     Float64,
     /// `string`
@@ -69,6 +206,7 @@ impl Type {
             Type::Bool => Value::Bool(false),
             Type::Int => Value::Int(0),
             Type::Int64 => Value::Int64(0),
+            Type::Uint8 => Value::Uint8(0),
             Type::Float64 => Value::Float(0.0),
             Type::String => Value::string(""),
             Type::Bytes => Value::NilBytes,
@@ -92,6 +230,7 @@ impl fmt::Display for Type {
             Type::Bool => f.write_str("bool"),
             Type::Int => f.write_str("int"),
             Type::Int64 => f.write_str("int64"),
+            Type::Uint8 => f.write_str("uint8"),
             Type::Float64 => f.write_str("float64"),
             Type::String => f.write_str("string"),
             Type::Bytes => f.write_str("[]uint8"),
@@ -309,10 +448,12 @@ pub enum Value {
     Int(i64),
     /// `int64`
     Int64(i64),
+    /// `uint8` (`byte`)
+    Uint8(u8),
     /// `float64`
     Float(f64),
-    /// `string`
-    String(Arc<str>),
+    /// `string` (any bytes, see [`Str`]).
+    String(Str),
     /// A non-nil `[]byte`.
     Bytes(Arc<[u8]>),
     /// A nil `[]byte`.
@@ -337,7 +478,7 @@ pub enum Value {
 
 impl Value {
     /// A `string`.
-    pub fn string(s: impl Into<Arc<str>>) -> Value {
+    pub fn string(s: impl Into<Str>) -> Value {
         Value::String(s.into())
     }
 
@@ -368,6 +509,7 @@ impl Value {
             Value::Bool(_) => Type::Bool,
             Value::Int(_) => Type::Int,
             Value::Int64(_) => Type::Int64,
+            Value::Uint8(_) => Type::Uint8,
             Value::Float(_) => Type::Float64,
             Value::String(_) => Type::String,
             Value::Bytes(_) | Value::NilBytes => Type::Bytes,
@@ -389,6 +531,7 @@ impl Value {
             Value::Nil => false,
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
+            Value::Uint8(b) => *b != 0,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),

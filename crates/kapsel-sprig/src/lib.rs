@@ -85,7 +85,7 @@ const fn v(
 }
 
 fn fail(a: &[Value]) -> Result<Value, FuncError> {
-    Err(FuncError::new(conv::arg_str(a, 0)?))
+    Err(FuncError::new(conv::arg_str(a, 0)?.into_owned()))
 }
 
 /// Every function, in the order of sprig's `genericMap`.

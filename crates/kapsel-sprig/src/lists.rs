@@ -190,19 +190,19 @@ pub(crate) fn unset(a: &[Value]) -> R {
         return Ok(arg(a, 0)?.clone());
     };
     let mut entries = m.entries.clone();
-    entries.remove(arg_str(a, 1)?);
+    entries.remove(&*arg_str(a, 1)?);
     Ok(Value::map(m.elem.clone(), entries))
 }
 
 pub(crate) fn has_key(a: &[Value]) -> R {
-    let key = arg_str(a, 1)?;
+    let key = &*arg_str(a, 1)?;
     Ok(Value::Bool(
         arg_map(a, 0)?.is_some_and(|m| m.entries.contains_key(key)),
     ))
 }
 
 pub(crate) fn pluck(a: &[Value]) -> R {
-    let key = arg_str(a, 0)?;
+    let key = &*arg_str(a, 0)?;
     let mut out = Vec::new();
     for i in 1..a.len() {
         if let Some(v) = arg_map(a, i)?.and_then(|m| m.entries.get(key)) {
@@ -227,7 +227,7 @@ pub(crate) fn pick(a: &[Value]) -> R {
     let d = map_entries(a, 0)?;
     let mut out = BTreeMap::new();
     for i in 1..a.len() {
-        let k = arg_str(a, i)?;
+        let k = &*arg_str(a, i)?;
         if let Some(v) = d.get(k) {
             out.insert(k.to_string(), v.clone());
         }
@@ -238,7 +238,7 @@ pub(crate) fn pick(a: &[Value]) -> R {
 pub(crate) fn omit(a: &[Value]) -> R {
     let mut d = map_entries(a, 0)?;
     for i in 1..a.len() {
-        d.remove(arg_str(a, i)?);
+        d.remove(&*arg_str(a, i)?);
     }
     Ok(map_any(d))
 }
@@ -246,7 +246,7 @@ pub(crate) fn omit(a: &[Value]) -> R {
 pub(crate) fn dict(a: &[Value]) -> R {
     let mut out = BTreeMap::new();
     for pair in a.chunks(2) {
-        let key = strval(&pair[0]);
+        let key = strval(&pair[0]).to_str_lossy().into_owned();
         let val = pair.get(1).cloned().unwrap_or_else(|| Value::string(""));
         out.insert(key, val);
     }
@@ -416,11 +416,11 @@ pub(crate) fn type_of(a: &[Value]) -> R {
 }
 
 pub(crate) fn type_is(a: &[Value]) -> R {
-    Ok(Value::Bool(arg_str(a, 0)? == type_name(arg(a, 1)?)))
+    Ok(Value::Bool(&*arg_str(a, 0)? == type_name(arg(a, 1)?)))
 }
 
 pub(crate) fn type_is_like(a: &[Value]) -> R {
-    let target = arg_str(a, 0)?;
+    let target = &*arg_str(a, 0)?;
     let t = type_name(arg(a, 1)?);
     Ok(Value::Bool(t == target || t == format!("*{target}")))
 }
@@ -430,7 +430,7 @@ pub(crate) fn kind_of(a: &[Value]) -> R {
 }
 
 pub(crate) fn kind_is(a: &[Value]) -> R {
-    Ok(Value::Bool(arg_str(a, 0)? == kind_name(arg(a, 1)?)))
+    Ok(Value::Bool(&*arg_str(a, 0)? == kind_name(arg(a, 1)?)))
 }
 
 pub(crate) fn deep_equal_fn(a: &[Value]) -> R {

@@ -474,7 +474,7 @@ impl Url {
 }
 
 pub(crate) fn url_parse(a: &[Value]) -> R {
-    let v = arg_str(a, 0)?;
+    let v = &*arg_str(a, 0)?;
     let u = parse(v).map_err(|e| FuncError::new(format!("unable to parse url: {e}")))?;
     let mut d = BTreeMap::new();
     let mut put = |k: &str, v: String| {

@@ -273,9 +273,24 @@ impl Template {
         &self.trees
     }
 
-    /// Executes the template on `data`.
-    pub fn execute(&self, data: &Value, opts: &Options) -> Result<String, ExecError> {
+    /// Executes the template on `data`, giving Go's output bytes exactly (Go
+    /// strings are bytes: `slice`, `trunc`, `substr`, `b64dec`... can produce
+    /// invalid UTF-8).
+    pub fn execute_bytes(&self, data: &Value, opts: &Options) -> Result<Vec<u8>, ExecError> {
         exec::execute(self, data, opts)
+    }
+
+    /// Executes the template on `data`, as text. Identical to Go's output
+    /// whenever that is valid UTF-8; otherwise each byte of an invalid
+    /// sequence becomes U+FFFD (what Go's `encoding/json`, and so the
+    /// Kubernetes API, would store). Use [`Template::execute_bytes`] for the
+    /// exact bytes.
+    pub fn execute(&self, data: &Value, opts: &Options) -> Result<String, ExecError> {
+        let out = exec::execute(self, data, opts)?;
+        Ok(match String::from_utf8(out) {
+            Ok(s) => s,
+            Err(e) => kapsel_govalue::decode_lossy(e.as_bytes()).into_owned(),
+        })
     }
 }
 
