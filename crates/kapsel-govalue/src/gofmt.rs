@@ -1001,7 +1001,7 @@ impl Printer {
                     self.write_str("map[");
                 }
                 if let Value::Map(m) = v {
-                    for (i, (k, val)) in m.entries.iter().enumerate() {
+                    for (i, (k, val)) in m.entries().iter().enumerate() {
                         if i > 0 {
                             if self.f.sharp_v {
                                 self.write_str(", ");

@@ -171,7 +171,7 @@ fn is_empty_value(v: &Value) -> bool {
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
         Value::Slice(s) => s.items.is_empty(),
-        Value::Map(m) => m.entries.is_empty(),
+        Value::Map(m) => m.is_empty(),
         Value::Struct(_) | Value::Ptr(_) | Value::Time(_) => false,
     }
 }
@@ -247,8 +247,8 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>, html: bool) -> Result<()
             out.push(']');
         }
         Value::Map(m) => {
-            let entries: Vec<(&str, &Value)> =
-                m.entries.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            let guard = m.entries();
+            let entries: Vec<(&str, &Value)> = guard.iter().map(|(k, v)| (k.as_str(), v)).collect();
             encode_object(out, &entries, ind, html)?;
         }
         Value::Struct(s) => {

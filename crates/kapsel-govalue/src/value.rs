@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A Go `string`: an immutable sequence of bytes, usually but not necessarily
 /// valid UTF-8. Go functions that cut strings by bytes (`slice`, sprig's
@@ -393,12 +393,75 @@ impl Struct {
 
 /// A `map[string]T` that is not nil. Keys are kept sorted, which is the order Go's
 /// `fmt`, `range` and `encoding/json` use for string keys.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Go maps are references: sprig's `set`, `unset`, `merge` and
+/// `mergeOverwrite` change a map in place, and every holder of the same map
+/// (the template data, a variable, a list element) sees the change. A `Map`
+/// behind [`Value::Map`]'s [`Arc`] is therefore shared and mutable
+/// ([`Map::entries_mut`]); cloning a [`Value`] shares the map, as copying a Go
+/// map value does.
+#[derive(Debug)]
 pub struct Map {
     /// The element type `T` (gives `index` its zero value for a missing key).
     pub elem: Type,
-    /// The entries.
-    pub entries: BTreeMap<String, Value>,
+    entries: RwLock<BTreeMap<String, Value>>,
+}
+
+impl Map {
+    /// A map with the given entries.
+    pub fn new(elem: Type, entries: BTreeMap<String, Value>) -> Map {
+        Map {
+            elem,
+            entries: RwLock::new(entries),
+        }
+    }
+
+    /// The entries, for reading. Do not hold the guard while the map may be
+    /// changed (e.g. while executing template code): take a snapshot.
+    pub fn entries(&self) -> RwLockReadGuard<'_, BTreeMap<String, Value>> {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The entries, for changing in place (visible to every holder).
+    pub fn entries_mut(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Value>> {
+        self.entries.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A copy of the entries (the values themselves are shared).
+    pub fn snapshot(&self) -> BTreeMap<String, Value> {
+        self.entries().clone()
+    }
+
+    /// The value for `key`.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.entries().get(key).cloned()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// Whether the map has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries().is_empty()
+    }
+}
+
+impl Clone for Map {
+    /// A new map with the same entries (not shared with `self`).
+    fn clone(&self) -> Map {
+        Map::new(self.elem.clone(), self.snapshot())
+    }
+}
+
+impl PartialEq for Map {
+    fn eq(&self, other: &Map) -> bool {
+        if std::ptr::eq(self, other) {
+            return true;
+        }
+        self.elem == other.elem && *self.entries() == *other.entries()
+    }
 }
 
 /// A `[]T` that is not nil.
@@ -494,7 +557,7 @@ impl Value {
 
     /// A non-nil `map[string]T`.
     pub fn map(elem: Type, entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Arc::new(Map { elem, entries }))
+        Value::Map(Arc::new(Map::new(elem, entries)))
     }
 
     /// A pointer to `v`.
@@ -537,7 +600,7 @@ impl Value {
             Value::Bytes(b) => !b.is_empty(),
             Value::NilBytes | Value::NilSlice(_) | Value::NilMap(_) | Value::NilPtr(_) => false,
             Value::Slice(s) => !s.items.is_empty(),
-            Value::Map(m) => !m.entries.is_empty(),
+            Value::Map(m) => !m.is_empty(),
             // Go: a struct value is always true.
             Value::Struct(_) => true,
             Value::Ptr(_) => true,

@@ -92,9 +92,7 @@ pub(crate) fn arg_map(args: &[Value], i: usize) -> Result<Option<&Arc<Map>>, Fun
 
 /// The entries of a `map[string]interface{}` argument (empty for nil).
 pub(crate) fn map_entries(args: &[Value], i: usize) -> Result<BTreeMap<String, Value>, FuncError> {
-    Ok(arg_map(args, i)?
-        .map(|m| m.entries.clone())
-        .unwrap_or_default())
+    Ok(arg_map(args, i)?.map(|m| m.snapshot()).unwrap_or_default())
 }
 
 /// A `map[string]interface{}` result.
@@ -378,7 +376,7 @@ pub(crate) fn empty(v: &Value) -> bool {
         Value::Bytes(b) => b.is_empty(),
         Value::NilBytes | Value::NilSlice(_) | Value::NilMap(_) | Value::NilPtr(_) => true,
         Value::Slice(s) => s.items.is_empty(),
-        Value::Map(m) => m.entries.is_empty(),
+        Value::Map(m) => m.is_empty(),
         Value::Struct(_) | Value::Time(_) | Value::Ptr(_) => false,
     }
 }
@@ -395,7 +393,7 @@ pub(crate) fn list_items(v: &Value) -> Option<Vec<Value>> {
         Value::Slice(s) => Some(s.items.clone()),
         Value::NilSlice(_) | Value::NilBytes => Some(Vec::new()),
         // uint8 elements: Kapsel has no uint8 value and uses int.
-        Value::Bytes(b) => Some(b.iter().map(|x| Value::Int(i64::from(*x))).collect()),
+        Value::Bytes(b) => Some(b.iter().map(|x| Value::Uint8(*x)).collect()),
         _ => None,
     }
 }

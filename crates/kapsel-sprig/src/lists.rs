@@ -7,8 +7,9 @@
 //! as it was.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use kapsel_govalue::{FuncError, Type, Value, gojson};
+use kapsel_govalue::{FuncError, Map, Type, Value, gojson};
 
 use crate::conv::{
     MAX_OUTPUT, arg, arg_bool, arg_map, arg_str, deep_equal, empty, kind_name, list_any,
@@ -176,28 +177,39 @@ pub(crate) fn until_step(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, F
 
 // ---- dicts ----
 
+/// Sprig's `set`: changes the map in place (every holder sees it) and
+/// returns it.
 pub(crate) fn set(a: &[Value]) -> R {
     let Some(m) = arg_map(a, 0)? else {
         return Err(FuncError::new("assignment to entry in nil map"));
     };
-    let mut entries = m.entries.clone();
-    entries.insert(arg_str(a, 1)?.to_string(), arg(a, 2)?.clone());
-    Ok(Value::map(m.elem.clone(), entries))
+    let key = arg_str(a, 1)?.into_owned();
+    let val = arg(a, 2)?.clone();
+    if let Value::Map(v) = &val
+        && Arc::ptr_eq(v, m)
+    {
+        // Go would build the cycle and overflow its stack printing it.
+        return Err(FuncError::new(
+            "kapsel: a map cannot be set as its own entry",
+        ));
+    }
+    m.entries_mut().insert(key, val);
+    Ok(Value::Map(m.clone()))
 }
 
+/// Sprig's `unset`: deletes in place and returns the map.
 pub(crate) fn unset(a: &[Value]) -> R {
     let Some(m) = arg_map(a, 0)? else {
         return Ok(arg(a, 0)?.clone());
     };
-    let mut entries = m.entries.clone();
-    entries.remove(&*arg_str(a, 1)?);
-    Ok(Value::map(m.elem.clone(), entries))
+    m.entries_mut().remove(&*arg_str(a, 1)?);
+    Ok(Value::Map(m.clone()))
 }
 
 pub(crate) fn has_key(a: &[Value]) -> R {
     let key = &*arg_str(a, 1)?;
     Ok(Value::Bool(
-        arg_map(a, 0)?.is_some_and(|m| m.entries.contains_key(key)),
+        arg_map(a, 0)?.is_some_and(|m| m.entries().contains_key(key)),
     ))
 }
 
@@ -205,8 +217,8 @@ pub(crate) fn pluck(a: &[Value]) -> R {
     let key = &*arg_str(a, 0)?;
     let mut out = Vec::new();
     for i in 1..a.len() {
-        if let Some(v) = arg_map(a, i)?.and_then(|m| m.entries.get(key)) {
-            out.push(v.clone());
+        if let Some(v) = arg_map(a, i)?.and_then(|m| m.get(key)) {
+            out.push(v);
         }
     }
     Ok(list_any(out))
@@ -217,7 +229,7 @@ pub(crate) fn keys(a: &[Value]) -> R {
     let mut out = Vec::new();
     for i in 0..a.len() {
         if let Some(m) = arg_map(a, i)? {
-            out.extend(m.entries.keys().cloned());
+            out.extend(m.entries().keys().cloned());
         }
     }
     Ok(list_str(out))
@@ -256,32 +268,27 @@ pub(crate) fn dict(a: &[Value]) -> R {
 /// Go's `SetMapIndex`: a value read from a map with element type `src_elem`
 /// can be stored in one with element type `dst_elem` only if the types agree or
 /// the destination holds `interface{}`.
-fn set_index(
-    dst: &mut BTreeMap<String, Value>,
-    dst_elem: &Type,
-    src_elem: &Type,
-    key: &str,
-    val: Value,
-) -> Result<(), FuncError> {
-    if *dst_elem != Type::Any && src_elem != dst_elem {
+fn set_index(dst: &Map, src_elem: &Type, key: &str, val: Value) -> Result<(), FuncError> {
+    if dst.elem != Type::Any && *src_elem != dst.elem {
         return Err(FuncError::new(format!(
-            "reflect.Value.SetMapIndex: value of type {src_elem} is not assignable to type {dst_elem}"
+            "reflect.Value.SetMapIndex: value of type {src_elem} is not assignable to type {}",
+            dst.elem
         )));
     }
-    dst.insert(key.to_string(), val);
+    dst.entries_mut().insert(key.to_string(), val);
     Ok(())
 }
 
-/// mergo v0.3.12's `deepMerge` of one `map[string]T` into another (Go mutates
-/// nested maps in place; here the merged nested map replaces the old one).
-fn merge_maps(
-    dst: &mut BTreeMap<String, Value>,
-    dst_elem: &Type,
-    src: &BTreeMap<String, Value>,
-    src_elem: &Type,
-    overwrite: bool,
-) -> Result<(), FuncError> {
-    for (k, sv) in src {
+/// mergo v0.3.12's `deepMerge` of one `map[string]T` into another, in place
+/// (nested maps too, as Go does).
+fn merge_maps(dst: &Map, src: &Map, overwrite: bool, depth: usize) -> Result<(), FuncError> {
+    if depth > MAX_MERGE_DEPTH {
+        return Err(FuncError::new(
+            "kapsel: merge of maps nested deeper than 100 levels (a map containing itself?)",
+        ));
+    }
+    let src_elem = &src.elem;
+    for (k, sv) in src.snapshot() {
         let src_nil = match sv {
             Value::Nil => true,
             Value::NilMap(_) | Value::NilSlice(_) | Value::NilPtr(_) | Value::NilBytes => {
@@ -291,41 +298,49 @@ fn merge_maps(
         };
         if src_nil {
             if overwrite {
-                set_index(dst, dst_elem, src_elem, k, sv.clone())?;
+                set_index(dst, src_elem, &k, sv.clone())?;
             }
             continue;
         }
-        let dv = dst.get(k).cloned();
+        let dv = dst.get(&k);
         let src_is_map = matches!(sv, Value::Map(_) | Value::NilMap(_));
         let src_is_slice = matches!(
             sv,
             Value::Slice(_) | Value::NilSlice(_) | Value::Bytes(_) | Value::NilBytes
         );
-        if let (Value::Map(sm), Some(Value::Map(dm))) = (sv, &dv) {
-            let mut entries = dm.entries.clone();
-            merge_maps(&mut entries, &dm.elem, &sm.entries, &sm.elem, overwrite)?;
-            dst.insert(k.clone(), Value::map(dm.elem.clone(), entries));
+        if let (Value::Map(sm), Some(Value::Map(dm))) = (&sv, &dv) {
+            merge_maps(dm, sm, overwrite, depth + 1)?;
         }
         match &dv {
             Some(d) if !empty(d) && (src_is_map || src_is_slice) => {
                 if src_is_slice && overwrite {
-                    set_index(dst, dst_elem, src_elem, k, sv.clone())?;
+                    set_index(dst, src_elem, &k, sv.clone())?;
                 }
             }
             Some(d) if !(overwrite || empty(d)) => {}
-            _ => set_index(dst, dst_elem, src_elem, k, sv.clone())?,
+            _ => set_index(dst, src_elem, &k, sv.clone())?,
         }
     }
     Ok(())
 }
 
+/// How deep `merge` follows nested maps (Go has no limit but would recurse
+/// for ever on a map that contains itself).
+const MAX_MERGE_DEPTH: usize = 100;
+
+/// Sprig's `merge`/`mergeOverwrite`: merges into the first map in place and
+/// returns it (a nil first map gives a new map).
 fn merge_impl(a: &[Value], overwrite: bool) -> R {
-    let mut dst = map_entries(a, 0)?;
+    let dst = match arg_map(a, 0)? {
+        Some(m) => m.clone(),
+        None => Arc::new(Map::new(Type::Any, BTreeMap::new())),
+    };
     for i in 1..a.len() {
-        let src = map_entries(a, i)?;
-        merge_maps(&mut dst, &Type::Any, &src, &Type::Any, overwrite)?;
+        if let Some(src) = arg_map(a, i)? {
+            merge_maps(&dst, src, overwrite, 0)?;
+        }
     }
-    Ok(map_any(dst))
+    Ok(Value::Map(dst))
 }
 
 pub(crate) fn merge(a: &[Value]) -> R {
@@ -378,7 +393,7 @@ fn json_ready(v: &Value) -> Value {
         Value::Slice(s) => Value::slice(s.elem.clone(), s.items.iter().map(json_ready).collect()),
         Value::Map(m) => Value::map(
             m.elem.clone(),
-            m.entries
+            m.entries()
                 .iter()
                 .map(|(k, v)| (k.clone(), json_ready(v)))
                 .collect(),

@@ -308,9 +308,7 @@ fn index(item: Rv, indexes: Vec<Rv>) -> BResult {
                     }
                 };
                 let (found, elem) = match &it {
-                    Rv::C(Value::Map(m)) => {
-                        (m.entries.get(&*key.to_str_lossy()).cloned(), m.elem.clone())
-                    }
+                    Rv::C(Value::Map(m)) => (m.get(&key.to_str_lossy()), m.elem.clone()),
                     Rv::C(Value::NilMap(e)) => (None, e.clone()),
                     _ => (None, Type::Any),
                 };
@@ -383,7 +381,7 @@ fn length(item: Rv) -> BResult {
         Rv::C(Value::String(s)) => s.len(),
         Rv::C(Value::Slice(s)) => s.items.len(),
         Rv::C(Value::Bytes(b)) => b.len(),
-        Rv::C(Value::Map(m)) => m.entries.len(),
+        Rv::C(Value::Map(m)) => m.len(),
         Rv::C(Value::NilSlice(_) | Value::NilBytes | Value::NilMap(_)) => 0,
         other => return Err(format!("len of type {}", other.type_name())),
     };

@@ -414,11 +414,18 @@ impl<'a> State<'a> {
                 !b.is_empty()
             }
             Rv::C(Value::Map(m)) => {
-                for (k, v) in &m.entries {
-                    let e = Rv::slot(v.clone(), &m.elem);
+                // Go sorts the keys first and reads each value when its turn
+                // comes (the body may change the map: a deleted entry gives
+                // no value).
+                let keys: Vec<String> = m.entries().keys().cloned().collect();
+                for k in &keys {
+                    let e = match m.get(k) {
+                        Some(v) => Rv::slot(v, &m.elem),
+                        None => Rv::Invalid,
+                    };
                     self.one_iteration(r, mark, Rv::C(Value::string(k.as_str())), e)?;
                 }
-                !m.entries.is_empty()
+                !keys.is_empty()
             }
             Rv::C(Value::NilSlice(_) | Value::NilMap(_) | Value::NilBytes) | Rv::Invalid => false,
             other => {
@@ -668,7 +675,7 @@ impl<'a> State<'a> {
                     return self.err(format!("{field} is not a method but has arguments"));
                 }
                 let (found, elem) = match &receiver {
-                    Rv::C(Value::Map(m)) => (m.entries.get(field).cloned(), m.elem.clone()),
+                    Rv::C(Value::Map(m)) => (m.get(field), m.elem.clone()),
                     Rv::C(Value::NilMap(e)) => (None, e.clone()),
                     _ => (None, Type::Any),
                 };
