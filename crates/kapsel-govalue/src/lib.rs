@@ -21,5 +21,6 @@ pub use func::{
     Func, FuncError, FuncImpl, FuncMap, Param, StringerFn, register_stringer, string_method,
 };
 pub use value::{
-    FieldDef, GoTime, JsonField, Map, Slice, Str, Struct, StructType, Type, Value, decode_lossy,
+    FieldDef, GoTime, JsonField, Map, Slice, Str, Struct, StructType, Type, Value, append_cap,
+    decode_lossy, grow_cap,
 };

@@ -465,12 +465,171 @@ impl PartialEq for Map {
 }
 
 /// A `[]T` that is not nil.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Go slices have a capacity: the builtin `slice x i j` may read past
+/// `len(x)` up to `cap(x)`, into the backing array. A `Slice` records its
+/// capacity as Go would have it (see [`append_cap`]) and the backing elements
+/// after its length that are not zero values (`spare`, e.g. what
+/// `slice x 0 1` hides). Equality ignores capacity.
+#[derive(Debug, Clone)]
 pub struct Slice {
     /// The element type `T`.
     pub elem: Type,
     /// The items.
     pub items: Vec<Value>,
+    cap: usize,
+    spare: Vec<Value>,
+}
+
+impl Slice {
+    /// A slice whose capacity is its length.
+    pub fn new(elem: Type, items: Vec<Value>) -> Slice {
+        let cap = items.len();
+        Slice {
+            elem,
+            items,
+            cap,
+            spare: Vec::new(),
+        }
+    }
+
+    /// A slice with capacity `cap` (at least the length); the elements past
+    /// the length are `spare` followed by zero values.
+    pub fn with_cap(elem: Type, items: Vec<Value>, cap: usize, spare: Vec<Value>) -> Slice {
+        let cap = cap.max(items.len() + spare.len());
+        Slice {
+            elem,
+            items,
+            cap,
+            spare,
+        }
+    }
+
+    /// Go's `cap`.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// The element at index `i` of the backing array (`i < cap`), as Go's
+    /// `x[:cap(x)][i]` would read it.
+    pub fn backing(&self, i: usize) -> Option<Value> {
+        if i >= self.cap {
+            return None;
+        }
+        if let Some(v) = self.items.get(i) {
+            return Some(v.clone());
+        }
+        let j = i - self.items.len();
+        Some(
+            self.spare
+                .get(j)
+                .cloned()
+                .unwrap_or_else(|| self.elem.zero()),
+        )
+    }
+
+    /// Go's `x[i:j:k]` (`k` = capacity when `None`); `None` if out of range.
+    pub fn reslice(&self, i: usize, j: usize, k: Option<usize>) -> Option<Slice> {
+        let k = k.unwrap_or(self.cap);
+        if i > j || j > k || k > self.cap {
+            return None;
+        }
+        let items = (i..j)
+            .map(|x| self.backing(x))
+            .collect::<Option<Vec<_>>>()?;
+        // Keep the non-zero spare elements up to the new capacity.
+        let known = self.items.len() + self.spare.len();
+        let spare = (j..k.min(known))
+            .map(|x| self.backing(x))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Slice::with_cap(self.elem.clone(), items, k - i, spare))
+    }
+}
+
+impl PartialEq for Slice {
+    fn eq(&self, other: &Slice) -> bool {
+        self.elem == other.elem && self.items == other.items
+    }
+}
+
+/// Go's size classes (`runtime/sizeclasses.go`, Go 1.26).
+const SIZE_CLASSES: [usize; 68] = [
+    0, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320,
+    352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792,
+    2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728,
+    10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672,
+    32768,
+];
+
+/// Go's `runtime.roundupsize` (amd64).
+fn roundupsize(size: usize, noscan: bool) -> usize {
+    let mut req = size;
+    if req <= 32768 - 8 {
+        if !noscan && req > 512 {
+            req += 8;
+        }
+        let class = SIZE_CLASSES
+            .iter()
+            .copied()
+            .find(|c| *c >= req)
+            .unwrap_or(32768);
+        return class - (req - size);
+    }
+    req.saturating_add(8191) & !8191
+}
+
+/// Go's `runtime.nextslicecap`.
+fn nextslicecap(new_len: usize, old_cap: usize) -> usize {
+    let mut newcap = old_cap;
+    let doublecap = newcap + newcap;
+    if new_len > doublecap {
+        return new_len;
+    }
+    if old_cap < 256 {
+        return doublecap;
+    }
+    while newcap < new_len {
+        newcap += (newcap + 3 * 256) >> 2;
+    }
+    newcap
+}
+
+/// Size in bytes of an element of type `t` on amd64 and whether it holds no
+/// pointers.
+fn elem_layout(t: &Type) -> (usize, bool) {
+    match t {
+        Type::Bool | Type::Uint8 => (1, true),
+        Type::Int | Type::Int64 | Type::Float64 => (8, true),
+        Type::Any | Type::String => (16, false),
+        Type::Bytes | Type::Slice(_) => (24, false),
+        Type::Map(_) | Type::Ptr(_) => (8, false),
+        Type::Time => (24, false),
+        // Kapsel never builds slices of structs during execution.
+        Type::Struct(_) => (8, false),
+    }
+}
+
+/// The capacity Go's `append` gives when a slice of capacity `old_cap` must
+/// grow to hold `new_len` elements of type `elem` (`runtime.growslice`).
+pub fn grow_cap(elem: &Type, old_cap: usize, new_len: usize) -> usize {
+    if new_len <= old_cap {
+        return old_cap;
+    }
+    let (size, noscan) = elem_layout(elem);
+    let newcap = nextslicecap(new_len, old_cap);
+    roundupsize(newcap.saturating_mul(size), noscan) / size
+}
+
+/// The capacity of a slice built by appending `len` elements one at a time
+/// to an empty slice (what `encoding/json` and most sprig list functions do).
+pub fn append_cap(elem: &Type, len: usize) -> usize {
+    let mut cap = 0;
+    let mut n = 1;
+    while n <= len {
+        cap = grow_cap(elem, cap, n);
+        n = cap + 1;
+    }
+    cap
 }
 
 /// A Go `time.Time`: an instant plus the zone it is shown in.
@@ -552,7 +711,15 @@ impl Value {
 
     /// A non-nil `[]T`.
     pub fn slice(elem: Type, items: Vec<Value>) -> Value {
-        Value::Slice(Arc::new(Slice { elem, items }))
+        Value::Slice(Arc::new(Slice::new(elem, items)))
+    }
+
+    /// A non-nil `[]T` built by appending its items one at a time to an
+    /// empty slice, with the capacity Go's `append` leaves (see
+    /// [`append_cap`]).
+    pub fn appended(elem: Type, items: Vec<Value>) -> Value {
+        let cap = append_cap(&elem, items.len());
+        Value::Slice(Arc::new(Slice::with_cap(elem, items, cap, Vec::new())))
     }
 
     /// A non-nil `map[string]T`.
@@ -619,7 +786,7 @@ impl Value {
             serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             serde_json::Value::String(s) => Value::string(s.as_str()),
             serde_json::Value::Array(a) => {
-                Value::slice(Type::Any, a.iter().map(Value::from_json).collect())
+                Value::appended(Type::Any, a.iter().map(Value::from_json).collect())
             }
             serde_json::Value::Object(o) => Value::map(
                 Type::Any,
@@ -639,7 +806,7 @@ impl Value {
                 Some(i) => Value::Int64(i),
                 None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
-            serde_json::Value::Array(a) => Value::slice(
+            serde_json::Value::Array(a) => Value::appended(
                 Type::Any,
                 a.iter().map(Value::from_unstructured_json).collect(),
             ),

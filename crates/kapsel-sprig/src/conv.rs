@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kapsel_govalue::{FuncError, Map, Str, Type, Value, gofmt, gotime};
+use kapsel_govalue::{FuncError, Map, Slice, Str, Type, Value, gofmt, gotime};
 
 /// Go's message for calling a method on a nil `reflect.Type` (what
 /// `reflect.TypeOf(nil).Kind()` panics with).
@@ -115,9 +115,22 @@ pub(crate) fn list_str(items: Vec<String>) -> Value {
     Value::slice(Type::String, items.into_iter().map(Value::from).collect())
 }
 
-/// A `[]int` result.
+/// A `[]int` result built by `append`ing one element at a time (Go's
+/// capacity, see [`kapsel_govalue::append_cap`]).
 pub(crate) fn list_int(items: Vec<i64>) -> Value {
-    Value::slice(Type::Int, items.into_iter().map(Value::Int).collect())
+    Value::appended(Type::Int, items.into_iter().map(Value::Int).collect())
+}
+
+/// A `[]interface{}` result built by `append`ing one element at a time to an
+/// empty slice (Go's capacity).
+pub(crate) fn list_any_appended(items: Vec<Value>) -> Value {
+    Value::appended(Type::Any, items)
+}
+
+/// A `[]T` result with capacity `cap` (Go's `make([]T, 0, cap)` then
+/// appends).
+pub(crate) fn list_with_cap(elem: Type, items: Vec<Value>, cap: usize) -> Value {
+    Value::Slice(Arc::new(Slice::with_cap(elem, items, cap, Vec::new())))
 }
 
 /// Go's `%T`: the dynamic type's name, `<nil>` for a nil interface.

@@ -1,10 +1,9 @@
 //! List and dict functions (sprig's `list.go` and `dict.go`) and the defaults and
 //! reflection helpers (`defaults.go`, `reflect.go`).
 //!
-//! Known difference from Go: Go maps are references, so `set`, `unset`, `merge`
-//! and `mergeOverwrite` also modify the map passed in. Kapsel values are
-//! immutable; these functions return the modified map and leave the argument
-//! as it was.
+//! Go maps are references: `set`, `unset`, `merge` and `mergeOverwrite`
+//! change the map passed in (see `kapsel_govalue::Map`). Lists carry Go's
+//! capacity (what `append` or `make` would leave), which `slice` can reach.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +12,8 @@ use kapsel_govalue::{FuncError, Map, Type, Value, gojson};
 
 use crate::conv::{
     MAX_OUTPUT, arg, arg_bool, arg_map, arg_str, deep_equal, empty, kind_name, list_any,
-    list_or_panic, list_str, map_any, map_entries, strval, to_int64, too_large, type_name,
+    list_any_appended, list_or_panic, list_with_cap, map_any, map_entries, strval, to_int64,
+    too_large, type_name,
 };
 
 type R = Result<Value, FuncError>;
@@ -24,8 +24,9 @@ pub(crate) fn list(a: &[Value]) -> R {
 
 pub(crate) fn push(a: &[Value]) -> R {
     let mut items = list_or_panic(arg(a, 0)?, |k| format!("Cannot push on type {k}"))?;
+    let cap = kapsel_govalue::grow_cap(&Type::Any, items.len(), items.len() + 1);
     items.push(arg(a, 1)?.clone());
-    Ok(list_any(items))
+    Ok(list_with_cap(Type::Any, items, cap))
 }
 
 pub(crate) fn prepend(a: &[Value]) -> R {
@@ -33,7 +34,9 @@ pub(crate) fn prepend(a: &[Value]) -> R {
     let mut out = Vec::with_capacity(items.len() + 1);
     out.push(arg(a, 1)?.clone());
     out.extend(items);
-    Ok(list_any(out))
+    // append([]interface{}{v}, nl...)
+    let cap = kapsel_govalue::grow_cap(&Type::Any, 1, out.len());
+    Ok(list_with_cap(Type::Any, out, cap))
 }
 
 pub(crate) fn last(a: &[Value]) -> R {
@@ -70,7 +73,9 @@ pub(crate) fn reverse(a: &[Value]) -> R {
 
 pub(crate) fn compact(a: &[Value]) -> R {
     let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot compact on type {k}"))?;
-    Ok(list_any(items.into_iter().filter(|v| !empty(v)).collect()))
+    Ok(list_any_appended(
+        items.into_iter().filter(|v| !empty(v)).collect(),
+    ))
 }
 
 fn in_list(hay: &[Value], needle: &Value) -> bool {
@@ -85,13 +90,13 @@ pub(crate) fn uniq(a: &[Value]) -> R {
             out.push(it);
         }
     }
-    Ok(list_any(out))
+    Ok(list_any_appended(out))
 }
 
 pub(crate) fn without(a: &[Value]) -> R {
     let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot find without on type {k}"))?;
     let omit = a.get(1..).unwrap_or_default();
-    Ok(list_any(
+    Ok(list_any_appended(
         items.into_iter().filter(|v| !in_list(omit, v)).collect(),
     ))
 }
@@ -117,16 +122,27 @@ pub(crate) fn slice(a: &[Value]) -> R {
     }
     let start = a.get(1).map(to_int64).unwrap_or(0);
     let end = a.get(2).map(to_int64).unwrap_or(len);
-    if start < 0 || end < start || end > len {
+    // reflect.Value.Slice: the end may reach the capacity.
+    let cap = match l {
+        Value::Slice(s) => s.cap() as i64,
+        _ => len,
+    };
+    if start < 0 || end < start || end > cap {
         return Err(FuncError::new(
             "reflect.Value.Slice: slice index out of bounds",
         ));
     }
-    let part = &items[start as usize..end as usize];
     Ok(match l {
         Value::Bytes(b) => Value::bytes(&b[start as usize..end as usize]),
-        Value::Slice(s) => Value::slice(s.elem.clone(), part.to_vec()),
-        _ => list_any(part.to_vec()),
+        Value::Slice(s) => match s.reslice(start as usize, end as usize, None) {
+            Some(part) => Value::Slice(Arc::new(part)),
+            None => {
+                return Err(FuncError::new(
+                    "reflect.Value.Slice: slice index out of bounds",
+                ));
+            }
+        },
+        _ => list_any(items[start as usize..end as usize].to_vec()),
     })
 }
 
@@ -140,7 +156,7 @@ pub(crate) fn concat(a: &[Value]) -> R {
     if out.is_empty() {
         return Ok(Value::NilSlice(Type::Any));
     }
-    Ok(list_any(out))
+    Ok(list_any_appended(out))
 }
 
 /// `until`/`untilStep`'s loop, with a size limit in place of Go's memory
@@ -221,7 +237,7 @@ pub(crate) fn pluck(a: &[Value]) -> R {
             out.push(v);
         }
     }
-    Ok(list_any(out))
+    Ok(list_any_appended(out))
 }
 
 /// `keys`: Go lists each map's keys in random order; Kapsel sorts them.
@@ -232,7 +248,10 @@ pub(crate) fn keys(a: &[Value]) -> R {
             out.extend(m.entries().keys().cloned());
         }
     }
-    Ok(list_str(out))
+    Ok(Value::appended(
+        Type::String,
+        out.into_iter().map(Value::from).collect(),
+    ))
 }
 
 pub(crate) fn pick(a: &[Value]) -> R {
@@ -353,7 +372,9 @@ pub(crate) fn merge_overwrite(a: &[Value]) -> R {
 
 /// `values`: Go gives random order; Kapsel gives key order.
 pub(crate) fn values(a: &[Value]) -> R {
-    Ok(list_any(map_entries(a, 0)?.into_values().collect()))
+    Ok(list_any_appended(
+        map_entries(a, 0)?.into_values().collect(),
+    ))
 }
 
 pub(crate) fn deep_copy(a: &[Value]) -> R {

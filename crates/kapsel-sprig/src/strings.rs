@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 
 use crate::conv::{
     MAX_OUTPUT, arg, arg_bytes, arg_int, arg_str, is_lower, is_space, is_title, is_upper, latin1,
-    list_gostr, list_items, strval, to_lower, to_title, to_upper, too_large,
+    list_gostr, list_items, list_with_cap, strval, to_lower, to_title, to_upper, too_large,
 };
 
 type R = Result<Value, FuncError>;
@@ -753,7 +753,25 @@ pub(crate) fn to_strings(a: &[Value]) -> R {
     if let Value::NilSlice(Type::String) = v {
         return Ok(v.clone());
     }
-    Ok(list_gostr(strslice(v)))
+    let cap = strslice_cap(v);
+    let items = strslice(v);
+    Ok(list_with_cap(
+        Type::String,
+        items.into_iter().map(Value::String).collect(),
+        cap,
+    ))
+}
+
+/// The capacity of sprig's `strslice` result: a `[]string` is returned as
+/// is, other lists go through `make([]string, 0, len)`.
+fn strslice_cap(v: &Value) -> usize {
+    match v {
+        Value::Slice(s) if s.elem == Type::String => s.cap(),
+        Value::Slice(s) => s.items.len(),
+        Value::Bytes(b) => b.len(),
+        Value::Nil | Value::NilSlice(_) | Value::NilBytes => 0,
+        _ => 1,
+    }
 }
 
 pub(crate) fn join(a: &[Value]) -> R {
@@ -768,9 +786,14 @@ pub(crate) fn sort_alpha(a: &[Value]) -> R {
         other => other,
     };
     if list_items(inner).is_some() {
+        let cap = strslice_cap(inner);
         let mut items = strslice(v);
         items.sort();
-        return Ok(list_gostr(items));
+        return Ok(list_with_cap(
+            Type::String,
+            items.into_iter().map(Value::String).collect(),
+            cap,
+        ));
     }
     Ok(list_gostr(vec![strval(v)]))
 }

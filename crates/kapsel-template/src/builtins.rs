@@ -335,21 +335,21 @@ fn slice(item: Rv, indexes: Vec<Rv>) -> BResult {
     if indexes.len() > 3 {
         return Err(format!("too many slice indexes: {}", indexes.len()));
     }
-    let len = match &item {
+    let (len, cap) = match &item {
         Rv::C(Value::String(s)) => {
             if indexes.len() == 3 {
                 return Err("cannot 3-index slice a string".to_string());
             }
-            s.len()
+            (s.len(), s.len())
         }
-        Rv::C(Value::Slice(s)) => s.items.len(),
-        Rv::C(Value::Bytes(b)) => b.len(),
-        Rv::C(Value::NilSlice(_) | Value::NilBytes) => 0,
+        Rv::C(Value::Slice(s)) => (s.items.len(), s.cap()),
+        Rv::C(Value::Bytes(b)) => (b.len(), b.len()),
+        Rv::C(Value::NilSlice(_) | Value::NilBytes) => (0, 0),
         other => return Err(format!("can't slice item of type {}", other.type_name())),
     };
     let mut idx = [0usize, len, 0];
     for (i, index) in indexes.iter().enumerate() {
-        idx[i] = index_arg(index, len)?;
+        idx[i] = index_arg(index, cap)?;
     }
     if idx[0] > idx[1] {
         return Err(format!("invalid slice index: {} > {}", idx[0], idx[1]));
@@ -360,10 +360,13 @@ fn slice(item: Rv, indexes: Vec<Rv>) -> BResult {
     let (i, j) = (idx[0], idx[1]);
     Ok(match item {
         Rv::C(Value::String(s)) => Rv::C(Value::string(s.as_bytes().get(i..j).unwrap_or(&[]))),
-        Rv::C(Value::Slice(s)) => Rv::C(Value::slice(
-            s.elem.clone(),
-            s.items.get(i..j).unwrap_or(&[]).to_vec(),
-        )),
+        Rv::C(Value::Slice(s)) => {
+            let k = (indexes.len() == 3).then_some(idx[2]);
+            match s.reslice(i, j, k) {
+                Some(part) => Rv::C(Value::Slice(Arc::new(part))),
+                None => return Err("reflect: slice index out of range".to_string()),
+            }
+        }
         Rv::C(Value::Bytes(b)) => Rv::C(Value::Bytes(Arc::from(b.get(i..j).unwrap_or(&[])))),
         other => other,
     })

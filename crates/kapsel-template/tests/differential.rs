@@ -72,15 +72,6 @@ const KNOWN: &[Known] = &[
         explains: |t, _, _| uses_word(t, &["sortAlpha"]),
     },
     Known {
-        id: "slice-capacity",
-        why: "slices have no spare capacity, so `slice` past the length fails where Go reads up to the capacity",
-        explains: |t, go, rs| {
-            uses_word(t, &["slice"])
-                && matches!(go, Outcome::Ok(_))
-                && text_of(rs).contains("slice index out of bounds")
-        },
-    },
-    Known {
         id: "go-internals",
         why: "printf of a semver or time.Time with a verb other than %v/%s shows Go's internal fields and addresses, which are not modelled",
         explains: |t, _, _| {
