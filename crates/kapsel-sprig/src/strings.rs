@@ -801,66 +801,71 @@ pub(crate) fn sort_alpha(a: &[Value]) -> R {
 // ---- path ----
 
 /// Go's `path.Clean`.
-pub(crate) fn path_clean(p: &str) -> String {
+pub(crate) fn path_clean(p: &[u8]) -> Vec<u8> {
     if p.is_empty() {
-        return ".".to_string();
+        return b".".to_vec();
     }
-    let rooted = p.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for part in p.split('/') {
+    let rooted = p.starts_with(b"/");
+    let mut out: Vec<&[u8]> = Vec::new();
+    for part in p.split(|c| *c == b'/') {
         match part {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
+            b"" | b"." => {}
+            b".." => {
+                if out.last().is_some_and(|l| *l != b"..") {
                     out.pop();
                 } else if !rooted {
-                    out.push("..");
+                    out.push(b"..");
                 }
             }
             other => out.push(other),
         }
     }
-    let joined = out.join("/");
+    let joined = out.join(&b'/');
     match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
+        (true, _) => [b"/".as_slice(), &joined].concat(),
+        (false, true) => b".".to_vec(),
         (false, false) => joined,
     }
 }
 
 pub(crate) fn base(a: &[Value]) -> R {
-    let p = &*arg_str(a, 0)?;
+    let p = arg_bytes(a, 0)?;
     if p.is_empty() {
         return s(".");
     }
-    let trimmed = p.trim_end_matches('/');
+    let end = p.iter().rposition(|c| *c != b'/').map_or(0, |i| i + 1);
+    let trimmed = &p[..end];
     if trimmed.is_empty() {
         return s("/");
     }
-    s(trimmed.rsplit('/').next().unwrap_or(trimmed))
+    let start = trimmed
+        .iter()
+        .rposition(|c| *c == b'/')
+        .map_or(0, |i| i + 1);
+    sb(&trimmed[start..])
 }
 
 pub(crate) fn dir(a: &[Value]) -> R {
-    let p = &*arg_str(a, 0)?;
-    let d = match p.rfind('/') {
+    let p = arg_bytes(a, 0)?;
+    let d = match p.iter().rposition(|c| *c == b'/') {
         Some(i) => &p[..=i],
-        None => "",
+        None => b"",
     };
-    s(path_clean(d))
+    sb(path_clean(d))
 }
 
 pub(crate) fn clean(a: &[Value]) -> R {
-    s(path_clean(&*arg_str(a, 0)?))
+    sb(path_clean(arg_bytes(a, 0)?))
 }
 
 pub(crate) fn ext(a: &[Value]) -> R {
-    let p = &*arg_str(a, 0)?;
-    for (i, c) in p.char_indices().rev() {
-        if c == '/' {
+    let p = arg_bytes(a, 0)?;
+    for i in (0..p.len()).rev() {
+        if p[i] == b'/' {
             break;
         }
-        if c == '.' {
-            return s(&p[i..]);
+        if p[i] == b'.' {
+            return sb(&p[i..]);
         }
     }
     s("")
