@@ -22,14 +22,9 @@ use kapsel_repo::restore::RestoreOptions;
 use kapsel_repo::{BackupOptions, InitOptions, RepoError, Repository};
 use kapsel_storage::{Profile, StorageError, backend_from_profile};
 
-/// Environment variable holding the repository password.
-pub const ENV_PASSWORD: &str = "KAPSEL_REPO_PASSWORD";
-/// Environment variable naming a file that holds the repository password.
-pub const ENV_PASSWORD_FILE: &str = "KAPSEL_REPO_PASSWORD_FILE";
+use kapsel_storage::password::ENV_PASSWORD_FILE;
 /// Seconds a pruned pack stays marked before deletion (default 3600).
 pub const ENV_KEEP_DELETE: &str = "KAPSEL_PRUNE_KEEP_DELETE_SECONDS";
-
-const DERIVE_CONTEXT: &str = "kapsel 2026-11 kando repository password from profile credential v1";
 
 #[derive(Debug, Args)]
 pub struct Common {
@@ -124,27 +119,15 @@ pub enum LocationError {
     Runtime(std::io::Error),
 }
 
-/// The password, by the rules in the module docs.
+/// The password, by the rules in the module docs (shared with `kapsel repo`:
+/// `kapsel_storage::password`).
 pub fn password(profile: &Profile) -> Result<Vec<u8>, LocationError> {
-    if let Ok(p) = std::env::var(ENV_PASSWORD)
-        && !p.is_empty()
-    {
-        return Ok(p.into_bytes());
-    }
-    if let Ok(path) = std::env::var(ENV_PASSWORD_FILE)
-        && !path.is_empty()
-    {
-        let s = std::fs::read_to_string(&path)
-            .map_err(|source| LocationError::PasswordFile { path, source })?;
-        return Ok(s.trim_end_matches(['\n', '\r']).as_bytes().to_vec());
-    }
-    let material = profile.credential_secret_material();
-    if material.is_empty() {
-        return Err(LocationError::NoPassword);
-    }
-    let mut h = blake3::Hasher::new_derive_key(DERIVE_CONTEXT);
-    h.update(&material);
-    Ok(format!("kapsel-derived-{}", h.finalize().to_hex()).into_bytes())
+    kapsel_storage::password::profile_password(profile)
+        .map_err(|e| LocationError::PasswordFile {
+            path: e.path,
+            source: e.source,
+        })?
+        .ok_or(LocationError::NoPassword)
 }
 
 /// Parse `--kopia-snapshot`: push's JSON descriptor or a bare id.
@@ -165,7 +148,7 @@ fn snapshot_arg(s: &str) -> Result<String, LocationError> {
     Err(LocationError::SnapshotArg(s.into()))
 }
 
-fn keep_delete() -> chrono::Duration {
+pub(crate) fn keep_delete() -> chrono::Duration {
     let secs = std::env::var(ENV_KEEP_DELETE)
         .ok()
         .and_then(|s| s.parse::<i64>().ok())

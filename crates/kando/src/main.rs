@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod data;
 mod location;
 
 /// The marker Kanister's output parser looks for in a phase's stdout.
@@ -44,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: location::LocationCommand,
     },
+    /// Back up and restore directory trees (Kanister's BackupData & co.).
+    Data {
+        #[command(subcommand)]
+        command: data::DataCommand,
+    },
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -57,6 +63,9 @@ enum KandoError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Location(#[from] location::LocationError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Data(#[from] data::DataError),
     #[error("cannot write to stdout: {0}")]
     Write(#[from] std::io::Error),
 }
@@ -95,6 +104,7 @@ fn run(cli: Cli) -> Result<(), KandoError> {
             Ok(())
         }
         Command::Location { command } => Ok(location::run(command)?),
+        Command::Data { command } => Ok(data::run(command)?),
     }
 }
 
@@ -110,8 +120,15 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // A repository that `kando data check` found damaged exits 1
+            // (CheckRepository tells it from unusable input, which exits 2).
+            let code = if matches!(e, KandoError::Data(data::DataError::CheckFailed(_))) {
+                1
+            } else {
+                2
+            };
             eprintln!("{:?}", miette::Report::new(e));
-            ExitCode::from(2)
+            ExitCode::from(code)
         }
     }
 }

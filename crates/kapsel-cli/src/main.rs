@@ -1,6 +1,7 @@
 //! `kapsel`: the user command line of Kapsel.
 //!
-//! Subcommands: `blueprint validate`, `blueprint render`, `run`, `crds`, `schema`.
+//! Subcommands: `blueprint validate`, `blueprint render`, `validate`, `run`,
+//! `repo`, `crds`, `schema`.
 //! Only data goes to stdout; diagnostics and errors go to stderr. Exit codes: 0
 //! success, 1 invalid input found (e.g. a Blueprint with errors), 2 usage or
 //! I/O error.
@@ -31,6 +32,9 @@ enum Command {
     /// Run one action of a Blueprint on this host (the local platform) and
     /// write the resulting ActionSet.
     Run(Box<cmd::run::RunArgs>),
+    /// Work with a Kapsel repository (the one kando writes): init, backup,
+    /// snapshots, ls, restore, check, forget, prune, stats, keys.
+    Repo(Box<cmd::repo::RepoArgs>),
     /// Print the CustomResourceDefinitions of ActionSet, Blueprint and Profile
     /// (YAML, one document each).
     Crds,
@@ -43,6 +47,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let Some(code) = cmd::repo::refuse_password_flag(&args) {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -55,6 +65,7 @@ fn main() -> ExitCode {
         Command::Blueprint(b) => cmd::blueprint::run(b),
         Command::Validate(a) => cmd::resource::validate(&a),
         Command::Run(a) => cmd::run::run(*a),
+        Command::Repo(a) => return cmd::repo::run(*a),
         Command::Crds => cmd::schema::crds(),
         Command::Schema { kind } => cmd::schema::schema(kind),
     };

@@ -36,6 +36,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("kapsel-repo", &[]),
     ("kapsel-storage", &[]),
+    ("kapsel-dbtests", &[]),
 ];
 
 /// Crates no library may depend on (binaries only).

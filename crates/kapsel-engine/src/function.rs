@@ -44,6 +44,24 @@ pub enum FunctionError {
     /// The function exists in Kanister but Kapsel does not run it yet.
     #[error("function {0} is not implemented by Kapsel yet")]
     NotImplemented(String),
+    /// The platform cannot run this function.
+    #[error("function {function} cannot run on the {platform} platform: it needs {needs}")]
+    Unsupported {
+        /// The function.
+        function: String,
+        /// The platform's name.
+        platform: String,
+        /// What it needs that the platform lacks.
+        needs: String,
+    },
+    /// The function needs the ActionSet's Profile and there is none.
+    #[error(
+        "the ActionSet has no Profile; this function reads and writes the Profile's location (kapsel run --profile FILE)"
+    )]
+    NoProfile,
+    /// Anything else the function found wrong (redacted).
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// What a function gets besides its arguments.
@@ -60,6 +78,72 @@ pub struct Context<'a> {
     pub namespace: &'a str,
     /// The ActionSpec's pod labels, annotations and override.
     pub pod: &'a PodOptions,
+    /// The ActionSet's object (defaults for ScaleWorkload, pods and volumes
+    /// for the `*All` functions and PrepareData).
+    pub object: &'a ObjectInfo,
+    /// The Profile as `{{ toJson .Profile }}` renders it (credentials in
+    /// plaintext: only ever handed to commands on stdin).
+    pub profile: Option<&'a str>,
+}
+
+/// The ActionSet's object, as the functions need it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Kind (`StatefulSet`, `Deployment`, `Namespace`, ...).
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Pods of a workload, in order.
+    pub pods: Vec<String>,
+    /// Containers of each pod, in the order of `pods`.
+    pub containers: Vec<Vec<String>>,
+    /// Pod → claim → mount path.
+    pub volumes: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl ObjectInfo {
+    /// From render parameters (`.Object` and the workload's pods and PVCs).
+    pub fn from_params(p: &kapsel_params::RenderParams) -> ObjectInfo {
+        let obj = p.object.as_ref();
+        let meta = |k: &str| {
+            obj.and_then(|o| o.get("metadata"))
+                .and_then(|m| m.get(k))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let w = p.workload.as_ref();
+        ObjectInfo {
+            kind: obj
+                .and_then(|o| o.get("kind"))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            namespace: meta("namespace"),
+            name: meta("name"),
+            pods: w.and_then(|w| w.pods.clone()).unwrap_or_default(),
+            containers: w
+                .and_then(|w| w.containers.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect(),
+            volumes: w
+                .and_then(|w| w.persistent_volume_claims.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether the object is a workload with pods (Deployment, StatefulSet,
+    /// DeploymentConfig).
+    pub fn is_workload(&self) -> bool {
+        matches!(
+            self.kind.to_ascii_lowercase().as_str(),
+            "statefulset" | "deployment" | "deploymentconfig"
+        )
+    }
 }
 
 /// ActionSet-level pod settings merged into the pods functions create.
@@ -137,8 +221,7 @@ impl Registry {
     /// The functions Kapsel implements.
     pub fn builtin() -> Registry {
         let mut r = Registry::default();
-        r.insert(Arc::new(crate::functions::KubeExec));
-        r.insert(Arc::new(crate::functions::KubeTask));
+        crate::functions::register_all(&mut r);
         r
     }
 
@@ -269,6 +352,52 @@ pub mod arg {
                 weak_string(v).ok_or_else(|| wrong(name, "a list of strings", v))?,
             ]),
         }
+    }
+
+    /// An optional boolean (mapstructure's weak decoding: `"true"`, `"1"`,
+    /// `"false"`, `"0"`, `""`, numbers, bools).
+    pub fn opt_bool(args: &Args, name: &str) -> Result<Option<bool>, FunctionError> {
+        match args.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::Bool(b)) => Ok(Some(*b)),
+            Some(serde_json::Value::Number(n)) => Ok(Some(n.as_f64() != Some(0.0))),
+            Some(serde_json::Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+                "1" | "t" | "true" => Ok(Some(true)),
+                "" | "0" | "f" | "false" => Ok(Some(false)),
+                _ => Err(FunctionError::Arg {
+                    arg: name.to_string(),
+                    message: format!("expected a boolean, got {s:?}"),
+                }),
+            },
+            Some(v) => Err(wrong(name, "a boolean", v)),
+        }
+    }
+
+    /// An optional integer (a number or a numeric string).
+    pub fn opt_int(args: &Args, name: &str) -> Result<Option<i64>, FunctionError> {
+        match args.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+                .map(Some)
+                .ok_or_else(|| wrong(name, "an integer", &serde_json::Value::Number(n.clone()))),
+            Some(serde_json::Value::String(s)) => {
+                s.trim()
+                    .parse::<i64>()
+                    .map(Some)
+                    .map_err(|_| FunctionError::Arg {
+                        arg: name.to_string(),
+                        message: format!("expected an integer, got {s:?}"),
+                    })
+            }
+            Some(v) => Err(wrong(name, "an integer", v)),
+        }
+    }
+
+    /// An optional non-empty string (empty counts as absent).
+    pub fn opt_nonempty(args: &Args, name: &str) -> Result<Option<String>, FunctionError> {
+        Ok(opt_string(args, name)?.filter(|s| !s.is_empty()))
     }
 
     /// An optional map of strings.

@@ -3,9 +3,10 @@
 //!
 //! - [`runner::run_action`]: objects, phases in order, the defer phase always,
 //!   output artifacts; deadlines per phase and per action; cancellation.
-//! - [`Function`] and [`Registry`]: the function library (KubeExec, KubeTask so
-//!   far), resolved at a version and checked against the catalog's argument
-//!   specs (the same ones `kapsel blueprint validate` uses).
+//! - [`Function`] and [`Registry`]: the function library (every Kanister
+//!   function; those needing Kubernetes, CSI or RDS fail with an error naming
+//!   the platform), resolved at a version and checked against the catalog's
+//!   argument specs (the same ones `kapsel blueprint validate` uses).
 //! - [`Platform`]: where functions run (the local host, later Kubernetes).
 //! - [`Event`]: what happens, as a stream of typed events, redacted.
 //! - [`output`]: the phase-output marker parser.
@@ -20,9 +21,13 @@ pub mod platform;
 pub mod runner;
 
 pub use event::{Event, EventSink, LogStream, Outcome};
-pub use function::{Function, FunctionError, PodOptions, Registry};
+pub use function::{Function, FunctionError, ObjectInfo, PodOptions, Registry};
 pub use output::{OutputError, OutputParser, PHASE_OUTPUT_MARKER};
 pub use platform::{
-    BoxFuture, ExecSpec, Exit, OutputSink, Platform, PlatformError, Stream, TaskSpec,
+    BoxFuture, ContainerCommand, ExecSpec, Exit, MultiContainerSpec, OutputSink, Platform,
+    PlatformError, ScaleSpec, Stdin, Stream, TaskSpec, VolumeMount,
 };
-pub use runner::{ActionRequest, ActionResult, PhaseResult, run_action};
+pub use runner::{
+    ACTION_TIMEOUT_OPTION, ActionRequest, ActionResult, PHASE_TIMEOUT_OPTION, PhaseResult,
+    parse_duration, run_action,
+};

@@ -25,8 +25,20 @@ pub trait OutputSink: Send {
     fn chunk(&mut self, stream: Stream, data: &[u8]);
 }
 
+/// Bytes written to a command's standard input, then closed. This is how
+/// secrets (a Profile's credentials, a repository password) reach a command:
+/// never in argv. `Debug` shows only the length.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Stdin(pub Vec<u8>);
+
+impl std::fmt::Debug for Stdin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stdin(<{} bytes>)", self.0.len())
+    }
+}
+
 /// Run a command in an existing workload container (KubeExec).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExecSpec {
     /// Namespace of the pod.
     pub namespace: String,
@@ -36,10 +48,22 @@ pub struct ExecSpec {
     pub container: Option<String>,
     /// argv.
     pub command: Vec<String>,
+    /// Standard input (`None`: closed).
+    pub stdin: Option<Stdin>,
 }
 
-/// Run a command in a new, short-lived task (KubeTask).
-#[derive(Debug, Clone, PartialEq)]
+/// A volume (a PersistentVolumeClaim) made available to a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// The claim's name (in the task's namespace).
+    pub claim: String,
+    /// Where the task sees it (a pod's mount path).
+    pub mount_path: String,
+}
+
+/// Run a command in a new, short-lived task (KubeTask, PrepareData, the data
+/// functions).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskSpec {
     /// Namespace (`None`: the platform's default).
     pub namespace: Option<String>,
@@ -53,6 +77,65 @@ pub struct TaskSpec {
     pub annotations: std::collections::BTreeMap<String, String>,
     /// Pod override (strategic merge patch).
     pub pod_override: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Volumes mounted into the task.
+    pub volumes: Vec<VolumeMount>,
+    /// The service account the task runs as (`None`: the default).
+    pub service_account: Option<String>,
+    /// Standard input (`None`: closed).
+    pub stdin: Option<Stdin>,
+}
+
+/// A command of a [`MultiContainerSpec`]: image and argv.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerCommand {
+    /// The image (recorded by platforms that cannot pull images).
+    pub image: String,
+    /// argv.
+    pub command: Vec<String>,
+}
+
+/// Two commands that run at the same time and share a volume
+/// (MultiContainerRun): `background` produces, `output` consumes and reports
+/// outputs; an optional `init` runs before both. The task ends when `output`
+/// ends; `background` is then stopped.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MultiContainerSpec {
+    /// Namespace (`None`: the platform's default).
+    pub namespace: Option<String>,
+    /// Runs first, to completion.
+    pub init: Option<ContainerCommand>,
+    /// Runs alongside `output`.
+    pub background: ContainerCommand,
+    /// Its exit ends the task; only its outputs count.
+    pub output: ContainerCommand,
+    /// Where the shared volume is mounted in the containers (Kanister default
+    /// `/tmp/`).
+    pub shared_volume_dir: String,
+    /// emptyDir medium (`""` or `Memory`).
+    pub shared_volume_medium: Option<String>,
+    /// emptyDir size limit (a Kubernetes quantity).
+    pub shared_volume_size_limit: Option<String>,
+    /// Labels for the pod.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Annotations for the pod.
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// Pod override (strategic merge patch).
+    pub pod_override: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Scale a workload (ScaleWorkload).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScaleSpec {
+    /// Kind: StatefulSet, Deployment or DeploymentConfig.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The wanted number of replicas.
+    pub replicas: i32,
+    /// Wait until the workload is ready (or, for 0, until it is down).
+    pub wait_for_ready: bool,
 }
 
 /// How a command ended.
@@ -120,6 +203,41 @@ pub trait Platform: Send + Sync {
         spec: &'a TaskSpec,
         sink: &'a mut dyn OutputSink,
     ) -> BoxFuture<'a, Result<Exit, PlatformError>>;
+
+    /// Runs a [`MultiContainerSpec`]: `background` and `output` concurrently
+    /// with a shared volume; returns how `output` ended.
+    fn multi_container<'a>(
+        &'a self,
+        spec: &'a MultiContainerSpec,
+        background: &'a mut dyn OutputSink,
+        output: &'a mut dyn OutputSink,
+    ) -> BoxFuture<'a, Result<Exit, PlatformError>>;
+
+    /// Scales a workload to `spec.replicas`; returns the replica count it had
+    /// before. Log lines of the commands it runs go to `sink`.
+    fn scale<'a>(
+        &'a self,
+        spec: &'a ScaleSpec,
+        sink: &'a mut dyn OutputSink,
+    ) -> BoxFuture<'a, Result<i32, PlatformError>>;
+
+    /// The volumes of a pod: claim name → mount path.
+    fn pod_volumes<'a>(
+        &'a self,
+        namespace: &'a str,
+        pod: &'a str,
+    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, String>, PlatformError>>;
+
+    /// Where a task that mounts `claim` at `mount_path` sees the volume's
+    /// files (Kubernetes: `mount_path`; a platform without mounts: the
+    /// volume's own directory). Functions put this path in the commands they
+    /// build.
+    fn volume_path<'a>(
+        &'a self,
+        namespace: &'a str,
+        claim: &'a str,
+        mount_path: &'a str,
+    ) -> BoxFuture<'a, Result<String, PlatformError>>;
 
     /// Reads a Secret.
     fn secret<'a>(

@@ -13,6 +13,9 @@
 //! Beyond Kanister (kanister#1175): a deadline per phase and per action. A
 //! phase that reaches either ends with a clear error, and the defer phase still
 //! runs (bounded by the phase deadline, not by the spent action deadline).
+//! They come from the request (`kapsel run --phase-timeout/--timeout`) or
+//! from the ActionSet's options [`PHASE_TIMEOUT_OPTION`] and
+//! [`ACTION_TIMEOUT_OPTION`] (Go duration syntax); the request wins.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -24,8 +27,55 @@ use kapsel_params::{Redactor, RenderParams, Renderer, template_params};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{Event, EventSink, Outcome};
-use crate::function::{Context, Outputs, PodOptions, Registry, check_args};
+use crate::function::{Context, ObjectInfo, Outputs, PodOptions, Registry, check_args};
 use crate::platform::Platform;
+
+/// ActionSet option (`spec.actions[].options`) setting each phase's
+/// deadline, e.g. `10m`.
+pub const PHASE_TIMEOUT_OPTION: &str = "kapsel.dev/phase-timeout";
+
+/// ActionSet option setting the whole action's deadline (the defer phase
+/// excepted), e.g. `1h30m`.
+pub const ACTION_TIMEOUT_OPTION: &str = "kapsel.dev/action-timeout";
+
+/// Parses a Go duration (`time.ParseDuration`): a sequence of decimal
+/// numbers with units `ns`, `us`, `µs`, `ms`, `s`, `m`, `h`, e.g. `1h30m`,
+/// `1.5s`, `250ms`. Negative durations are refused.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = |why: &str| format!("invalid duration {s:?}: {why} (e.g. 90s, 10m, 1h30m)");
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(bad("empty"));
+    }
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = t;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num: f64 = rest[..n].parse().map_err(|_| bad("expected a number"))?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let secs = match &rest[..u] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => return Err(bad("missing unit")),
+            _ => return Err(bad("unknown unit")),
+        };
+        rest = &rest[u..];
+        total += num * secs;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad("out of range"))
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -108,11 +158,38 @@ pub async fn run_action(
         .and_then(|n| n.as_str())
         .unwrap_or("default")
         .to_string();
+    let object = ObjectInfo::from_params(&req.params);
     let started = Instant::now();
-    let deadline = req.action_timeout.map(|t| started + t);
     events.send(Event::ActionStarted {
         action: req.name.clone(),
     });
+    let option = |key: &str| -> Result<Option<Duration>, String> {
+        req.params
+            .options
+            .as_ref()
+            .and_then(|o| o.get(key))
+            .map(|v| parse_duration(v).map_err(|e| format!("option {key}: {e}")))
+            .transpose()
+    };
+    let (phase_timeout, action_timeout) =
+        match (option(PHASE_TIMEOUT_OPTION), option(ACTION_TIMEOUT_OPTION)) {
+            (Ok(p), Ok(a)) => (req.phase_timeout.or(p), req.action_timeout.or(a)),
+            (Err(e), _) | (_, Err(e)) => {
+                events.send(Event::ActionEnded {
+                    action: req.name.clone(),
+                    outcome: Outcome::Failed,
+                    error: Some(e.clone()),
+                });
+                return ActionResult {
+                    outcome: Outcome::Failed,
+                    phases: req.action.phases.iter().map(pending).collect(),
+                    defer_phase: req.action.defer_phase.as_ref().map(pending),
+                    artifacts: BTreeMap::new(),
+                    error: Some(e),
+                };
+            }
+        };
+    let deadline = action_timeout.map(|t| started + t);
 
     let mut phases: Vec<PhaseResult> = req.action.phases.iter().map(pending).collect();
     let mut first_error: Option<String> = None;
@@ -141,7 +218,7 @@ pub async fn run_action(
                     defer: false,
                 });
                 let t0 = Instant::now();
-                let budget = phase_budget(req.phase_timeout, deadline);
+                let budget = phase_budget(phase_timeout, deadline);
                 let result = run_phase(
                     req,
                     phase,
@@ -154,6 +231,7 @@ pub async fn run_action(
                     events,
                     cancel,
                     &namespace,
+                    &object,
                     budget,
                     false,
                 )
@@ -210,7 +288,8 @@ pub async fn run_action(
             events,
             &never,
             &namespace,
-            req.phase_timeout,
+            &object,
+            phase_timeout,
             true,
         )
         .await;
@@ -310,6 +389,7 @@ async fn run_phase(
     events: &EventSink,
     cancel: &CancellationToken,
     namespace: &str,
+    object: &ObjectInfo,
     budget: Option<Duration>,
     defer: bool,
 ) -> Result<Outputs, Stop> {
@@ -355,6 +435,24 @@ async fn run_phase(
         .resolve(&phase.func, req.preferred_version.as_deref())
         .map_err(|e| Stop::Failed(e.to_string()))?;
     check_args(spec, &args).map_err(|e| Stop::Failed(e.to_string()))?;
+    // An encryption key given literally is as secret as one from a Secret.
+    if let Some(serde_json::Value::String(k)) = args.get("encryptionKey") {
+        redactor.add_secret(&k8s_openapi::api::core::v1::Secret {
+            string_data: Some([("encryptionKey".to_string(), k.clone())].into()),
+            ..Default::default()
+        });
+    }
+    // The Profile in Kanister's wire format, for functions that hand it to
+    // kando (on stdin).
+    let profile = if req.params.profile.is_some() {
+        Some(
+            renderer
+                .string("{{ toJson .Profile }}", &data)
+                .map_err(|e| Stop::Failed(format!("the Profile: {e}")))?,
+        )
+    } else {
+        None
+    };
 
     let cx = Context {
         platform,
@@ -363,6 +461,8 @@ async fn run_phase(
         redactor,
         namespace,
         pod: &req.pod,
+        object,
+        profile: profile.as_deref(),
     };
     let run = func.exec(cx, &args);
     let result = tokio::select! {
@@ -401,5 +501,25 @@ fn humanize(d: Duration) -> String {
         format!("{}s", d.as_secs())
     } else {
         format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("2µs"), Ok(Duration::from_micros(2)));
+        for bad in ["", "10", "ten minutes", "5d", "-1s", "1.2.3s"] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(e.contains("invalid duration"), "{bad}: {e}");
+        }
     }
 }

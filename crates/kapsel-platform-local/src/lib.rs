@@ -23,7 +23,10 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kapsel_engine::{BoxFuture, ExecSpec, Exit, OutputSink, Platform, PlatformError, TaskSpec};
+use kapsel_engine::{
+    BoxFuture, ExecSpec, Exit, MultiContainerSpec, OutputSink, Platform, PlatformError, ScaleSpec,
+    Stream, TaskSpec, VolumeMount,
+};
 use kapsel_params::file::{
     CredentialParams, KeyPairParams, LocationParams, ProfileParams, Workload as WorkloadParams,
 };
@@ -322,6 +325,127 @@ impl LocalPlatform {
         })
     }
 
+    /// The directory of a claim: the first workload of `namespace` that
+    /// lists it in `volumes`.
+    fn claim_dir(&self, namespace: &str, claim: &str) -> Result<PathBuf, PlatformError> {
+        self.inventory
+            .objects
+            .iter()
+            .filter(|w| w.namespace == namespace)
+            .find_map(|w| w.volumes.get(claim))
+            .map(|d| self.base.join(d))
+            .ok_or_else(|| PlatformError::NotFound {
+                kind: "PersistentVolumeClaim".to_string(),
+                namespace: namespace.to_string(),
+                name: claim.to_string(),
+                hint: known(
+                    self.inventory
+                        .objects
+                        .iter()
+                        .filter(|w| w.namespace == namespace)
+                        .flat_map(|w| w.volumes.keys().cloned()),
+                ),
+            })
+    }
+
+    /// Makes volumes available to a task: `KAPSEL_VOLUME_<CLAIM>` names the
+    /// claim's directory, and `<scratch>/<mount path>` is a symbolic link to
+    /// it (mount paths cannot be created on the host).
+    fn mount_volumes(
+        &self,
+        namespace: &str,
+        volumes: &[VolumeMount],
+        scratch: &Path,
+    ) -> Result<BTreeMap<String, String>, PlatformError> {
+        let mut env = BTreeMap::new();
+        for v in volumes {
+            let dir = self.claim_dir(namespace, &v.claim)?;
+            env.insert(volume_env(&v.claim), dir.display().to_string());
+            let rel = v.mount_path.trim_start_matches('/').trim_end_matches('/');
+            if rel.is_empty() || Path::new(&v.mount_path) == dir {
+                continue;
+            }
+            let link = scratch.join(rel);
+            if let Some(parent) = link.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    PlatformError::Other(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+            std::os::unix::fs::symlink(&dir, &link).map_err(|e| {
+                PlatformError::Other(format!("cannot link {}: {e}", link.display()))
+            })?;
+        }
+        Ok(env)
+    }
+
+    async fn scale_workload(
+        &self,
+        spec: &ScaleSpec,
+        sink: &mut dyn OutputSink,
+    ) -> Result<i32, PlatformError> {
+        let w = self
+            .workload(&spec.kind, &spec.namespace, &spec.name)
+            .map_err(not_found)?;
+        let what = format!("{} {}/{}", w.kind, w.namespace, w.name);
+        let scale = w.scale.as_ref().ok_or_else(|| {
+            PlatformError::Other(format!(
+                "{what} has no `scale` commands in the inventory (stop, start, ready): ScaleWorkload cannot scale it"
+            ))
+        })?;
+        let ready = scale.ready.as_ref().ok_or_else(|| {
+            PlatformError::Other(format!(
+                "{what} has no `scale.ready` command in the inventory: ScaleWorkload needs it to know whether the workload runs"
+            ))
+        })?;
+        let env = self.env_for(&[&w.env]);
+        let cwd = w.workdir.as_ref().map(|d| self.base.join(d));
+        let replicas = i32::try_from(w.pods().len()).unwrap_or(i32::MAX);
+        let probe = || async {
+            let mut quiet = Discard;
+            process::run(ready, &env, cwd.as_deref(), None, &mut quiet)
+                .await
+                .map(|e| e.success())
+        };
+        let running = probe().await?;
+        let original = if running { replicas } else { 0 };
+        let want_up = spec.replicas > 0;
+        if want_up != running {
+            let (cmd, verb) = if want_up {
+                (&scale.start, "start")
+            } else {
+                (&scale.stop, "stop")
+            };
+            sink.chunk(
+                Stream::Stderr,
+                format!(
+                    "scaling {what} from {original} to {} replicas: running its {verb} command\n",
+                    spec.replicas
+                )
+                .as_bytes(),
+            );
+            let exit = process::run(cmd, &env, cwd.as_deref(), None, sink).await?;
+            if !exit.success() {
+                return Err(PlatformError::Other(format!(
+                    "the {verb} command of {what} failed with {}",
+                    match exit.code {
+                        Some(c) => format!("exit code {c}"),
+                        None => "a signal".to_string(),
+                    }
+                )));
+            }
+        }
+        if spec.wait_for_ready {
+            // Poll until the probe agrees (bounded by the phase's deadline:
+            // this future is dropped when it passes).
+            let mut delay = std::time::Duration::from_millis(50);
+            while probe().await? != want_up {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(1));
+            }
+        }
+        Ok(original)
+    }
+
     fn env_for(&self, extra: &[&BTreeMap<String, String>]) -> Vec<(String, String)> {
         let mut env: BTreeMap<String, String> = self.inventory.env.clone();
         for e in extra {
@@ -342,6 +466,36 @@ impl LocalPlatform {
         env.insert("PATH".to_string(), path.join(":"));
         env.into_iter().collect()
     }
+}
+
+/// Drops output (readiness probes).
+struct Discard;
+
+impl OutputSink for Discard {
+    fn chunk(&mut self, _: Stream, _: &[u8]) {}
+}
+
+/// `KAPSEL_VOLUME_<CLAIM>`: the claim upper-cased, other than letters and
+/// digits replaced by `_`.
+pub fn volume_env(claim: &str) -> String {
+    let name: String = claim
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("KAPSEL_VOLUME_{name}")
+}
+
+fn scratch_dir() -> Result<tempfile::TempDir, PlatformError> {
+    tempfile::Builder::new()
+        .prefix("kapsel-task-")
+        .tempdir()
+        .map_err(|e| PlatformError::Other(format!("cannot create a scratch directory: {e}")))
 }
 
 fn known(items: impl Iterator<Item = String>) -> String {
@@ -418,9 +572,27 @@ impl Platform for LocalPlatform {
                     hint: format!("; pod {} has {}", pod.name, pod.containers.join(", ")),
                 });
             }
-            let env = self.env_for(&[&w.env, &pod.env]);
+            // As in a pod: HOSTNAME is the pod's name; KAPSEL_CONTAINER the
+            // container's (the pod's first when none is named).
+            let mut ids = BTreeMap::new();
+            ids.insert("HOSTNAME".to_string(), pod.name.clone());
+            ids.insert(
+                "KAPSEL_CONTAINER".to_string(),
+                spec.container
+                    .clone()
+                    .or_else(|| pod.containers.first().cloned())
+                    .unwrap_or_default(),
+            );
+            let env = self.env_for(&[&ids, &w.env, &pod.env]);
             let cwd = w.workdir.as_ref().map(|d| self.base.join(d));
-            process::run(&spec.command, &env, cwd.as_deref(), sink).await
+            process::run(
+                &spec.command,
+                &env,
+                cwd.as_deref(),
+                spec.stdin.as_ref(),
+                sink,
+            )
+            .await
         })
     }
 
@@ -431,14 +603,113 @@ impl Platform for LocalPlatform {
     ) -> BoxFuture<'a, Result<Exit, PlatformError>> {
         Box::pin(async move {
             tracing::debug!(image = %spec.image, "local task: image recorded, not pulled");
-            let scratch = tempfile::Builder::new()
-                .prefix("kapsel-task-")
-                .tempdir()
-                .map_err(|e| {
-                    PlatformError::Other(format!("cannot create a scratch directory: {e}"))
+            let scratch = scratch_dir()?;
+            let namespace = spec.namespace.as_deref().unwrap_or_default();
+            let vol_env = self.mount_volumes(namespace, &spec.volumes, scratch.path())?;
+            let env = self.env_for(&[&vol_env]);
+            process::run(
+                &spec.command,
+                &env,
+                Some(scratch.path()),
+                spec.stdin.as_ref(),
+                sink,
+            )
+            .await
+        })
+    }
+
+    fn multi_container<'a>(
+        &'a self,
+        spec: &'a MultiContainerSpec,
+        background: &'a mut dyn OutputSink,
+        output: &'a mut dyn OutputSink,
+    ) -> BoxFuture<'a, Result<Exit, PlatformError>> {
+        Box::pin(async move {
+            // The shared volume is one scratch directory: the working
+            // directory of all commands, also in KAPSEL_SHARED_DIR.
+            let scratch = scratch_dir()?;
+            let mut shared = BTreeMap::new();
+            shared.insert(
+                "KAPSEL_SHARED_DIR".to_string(),
+                scratch.path().display().to_string(),
+            );
+            let env = self.env_for(&[&shared]);
+            let cwd = Some(scratch.path());
+            if let Some(init) = &spec.init {
+                let exit = process::run(&init.command, &env, cwd, None, &mut *background).await?;
+                if !exit.success() {
+                    return Err(PlatformError::Other(format!(
+                        "the init command failed with {}",
+                        match exit.code {
+                            Some(c) => format!("exit code {c}"),
+                            None => "a signal".to_string(),
+                        }
+                    )));
+                }
+            }
+            // Both run in their own process groups; when the output command
+            // ends, the background one is killed (dropping its future kills
+            // its group), as Kanister deletes the pod.
+            let bg = process::run(&spec.background.command, &env, cwd, None, background);
+            let out = process::run(&spec.output.command, &env, cwd, None, output);
+            tokio::pin!(bg);
+            tokio::pin!(out);
+            let mut bg_done = false;
+            loop {
+                tokio::select! {
+                    r = &mut out => return r,
+                    r = &mut bg, if !bg_done => {
+                        bg_done = true;
+                        r?;
+                    }
+                }
+            }
+        })
+    }
+
+    fn scale<'a>(
+        &'a self,
+        spec: &'a ScaleSpec,
+        sink: &'a mut dyn OutputSink,
+    ) -> BoxFuture<'a, Result<i32, PlatformError>> {
+        Box::pin(async move { self.scale_workload(spec, sink).await })
+    }
+
+    fn pod_volumes<'a>(
+        &'a self,
+        namespace: &'a str,
+        pod: &'a str,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, String>, PlatformError>> {
+        Box::pin(async move {
+            let w = self
+                .inventory
+                .objects
+                .iter()
+                .filter(|w| w.namespace == namespace)
+                .find(|w| w.pods().iter().any(|p| p.name == pod))
+                .ok_or_else(|| PlatformError::NotFound {
+                    kind: "pod".to_string(),
+                    namespace: namespace.to_string(),
+                    name: pod.to_string(),
+                    hint: String::new(),
                 })?;
-            let env = self.env_for(&[]);
-            process::run(&spec.command, &env, Some(scratch.path()), sink).await
+            // On this host a volume is seen at its own directory.
+            Ok(w.volumes
+                .iter()
+                .map(|(claim, dir)| (claim.clone(), self.base.join(dir).display().to_string()))
+                .collect())
+        })
+    }
+
+    fn volume_path<'a>(
+        &'a self,
+        namespace: &'a str,
+        claim: &'a str,
+        _mount_path: &'a str,
+    ) -> BoxFuture<'a, Result<String, PlatformError>> {
+        Box::pin(async move {
+            self.claim_dir(namespace, claim)
+                .map(|d| d.display().to_string())
         })
     }
 

@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::process::Stdio;
 
-use kapsel_engine::{Exit, OutputSink, PlatformError, Stream};
+use kapsel_engine::{Exit, OutputSink, PlatformError, Stdin, Stream};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 /// Kills a process group when dropped while armed.
@@ -24,11 +24,13 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Runs `argv` with exactly `env`, in `cwd`, stdin closed.
+/// Runs `argv` with exactly `env`, in `cwd`; `stdin` is written to its
+/// standard input, which is then closed (closed at once when `None`).
 pub(crate) async fn run(
     argv: &[String],
     env: &[(String, String)],
     cwd: Option<&Path>,
+    stdin: Option<&Stdin>,
     sink: &mut dyn OutputSink,
 ) -> Result<Exit, PlatformError> {
     let (program, args) = argv
@@ -38,7 +40,11 @@ pub(crate) async fn run(
     cmd.args(args)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -59,6 +65,18 @@ pub(crate) async fn run(
         .map_err(|e| PlatformError::Other(format!("cannot start {program:?}: {e}")))?;
     let mut guard = GroupGuard {
         pgid: child.id().and_then(|id| i32::try_from(id).ok()),
+    };
+    // Feed stdin alongside reading the output (a command may print before it
+    // reads); a command that exits without reading it all is not an error.
+    let mut feed = match (child.stdin.take(), stdin) {
+        (Some(mut pipe), Some(data)) => {
+            let data = data.0.clone();
+            Some(tokio::spawn(async move {
+                let _ = pipe.write_all(&data).await;
+                let _ = pipe.shutdown().await;
+            }))
+        }
+        _ => None,
     };
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -102,6 +120,9 @@ pub(crate) async fn run(
             .await
             .map_err(|e| PlatformError::Other(format!("waiting for {program:?}: {e}")))?,
     };
+    if let Some(f) = feed.take() {
+        f.abort();
+    }
     // Finished normally: background processes it started (a server) live on.
     guard.pgid = None;
     Ok(Exit {

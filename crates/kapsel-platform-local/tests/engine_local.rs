@@ -337,11 +337,9 @@ actions:
         &CancellationToken::new(),
     )
     .await;
-    assert!(
-        res.error
-            .unwrap()
-            .contains("CreateRDSSnapshot is not implemented by Kapsel yet")
-    );
+    assert!(res.error.unwrap().contains(
+        "function CreateRDSSnapshot cannot run on the local platform: it needs Amazon RDS"
+    ));
     let (res, _) = run(
         &platform,
         &request(&platform, bp, "c"),

@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use crate::crypto::MasterKey;
 use crate::error::{RepoError, Result};
 use crate::format::{self, BlobEntry, BlobKind, Id, IndexFile};
-use crate::repo::{Index, Repository, Snapshot, Source, host_name};
+use crate::repo::{ChunkerParams, Index, Repository, Snapshot, Source, host_name};
 
 /// Data ids per Meta blob (512 KiB of ids).
 pub const IDS_PER_META: usize = 16 * 1024;
@@ -69,6 +69,27 @@ pub struct BackupSummary {
     pub adopted_packs: u64,
 }
 
+/// The state of one backup between [`Repository::begin_backup`] and
+/// [`Repository::commit_backup`]; it may store several streams.
+pub(crate) struct Session {
+    index: Arc<Index>,
+    adopted: Vec<(Id, Vec<BlobEntry>)>,
+    claimed: Arc<Mutex<HashSet<Id>>>,
+    uploader: Uploader,
+    data_packer: Packer,
+    meta_packer: Packer,
+    sum: BackupSummary,
+    unindexed_blobs: usize,
+    workers: usize,
+}
+
+/// One stream stored by a backup.
+pub(crate) struct StoredStream {
+    pub(crate) size: u64,
+    pub(crate) chunks: u64,
+    pub(crate) content: Vec<String>,
+}
+
 struct SealedBlob {
     entry: BlobEntry,
     bytes: Vec<u8>,
@@ -76,40 +97,234 @@ struct SealedBlob {
 
 type WorkerResult = Result<(u64, Id, Option<SealedBlob>)>;
 
-/// Compress (unless that saves under 1/64) and seal one chunk.
-fn seal_blob(
+/// A free list of byte buffers, so that steady-state backups allocate no
+/// large buffers at all: with glibc's per-thread arenas and its dynamic mmap
+/// threshold, buffers of hundreds of KiB allocated on one thread and freed on
+/// another fragment the heap until RSS is several times the live data.
+#[derive(Clone, Default)]
+pub(crate) struct BufPool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl BufPool {
+    /// An empty buffer with at least `cap` bytes of capacity.
+    pub(crate) fn get(&self, cap: usize) -> Vec<u8> {
+        let v = self.0.lock().ok().and_then(|mut f| f.pop());
+        match v {
+            Some(mut v) => {
+                v.clear();
+                v.reserve(cap);
+                v
+            }
+            None => Vec::with_capacity(cap),
+        }
+    }
+    /// Return a buffer (kept only while fewer than 64 are free).
+    pub(crate) fn put(&self, v: Vec<u8>) {
+        if let Ok(mut f) = self.0.lock()
+            && f.len() < 64
+        {
+            f.push(v);
+        }
+    }
+}
+
+/// One read buffer of the chunker, shared by the chunks cut from it; it goes
+/// back to the chunker's free list when the last chunk is done.
+struct ReadBuf {
+    data: Vec<u8>,
+    home: crossbeam_channel::Sender<Vec<u8>>,
+}
+
+impl Drop for ReadBuf {
+    fn drop(&mut self) {
+        let _ = self.home.try_send(std::mem::take(&mut self.data));
+    }
+}
+
+/// A chunk: a range of a shared read buffer.
+struct ChunkRef {
+    buf: Arc<ReadBuf>,
+    start: usize,
+    end: usize,
+}
+
+impl ChunkRef {
+    fn bytes(&self) -> &[u8] {
+        &self.buf.data[self.start..self.end]
+    }
+}
+
+/// Cuts a stream into chunks with FastCDC 2020 (exactly the cut points of
+/// `fastcdc::v2020::StreamCDC`), reading into a few large reusable buffers
+/// instead of allocating every chunk: at most `bufs` buffers of
+/// `clamp(4 × max, 2 × max, 4 MiB)` bytes exist, and reading waits for a free one.
+fn chunk_stream<R: Read>(
+    mut reader: R,
+    cfg: ChunkerParams,
+    seed: u64,
+    bufs: usize,
+    mut emit: impl FnMut(ChunkRef) -> bool,
+) -> Result<u64> {
+    let level = match cfg.normalization {
+        0 => fastcdc::v2020::Normalization::Level0,
+        1 => fastcdc::v2020::Normalization::Level1,
+        3 => fastcdc::v2020::Normalization::Level3,
+        _ => fastcdc::v2020::Normalization::Level2,
+    };
+    let (min, avg, max) = (cfg.min as usize, cfg.avg as usize, cfg.max as usize);
+    let (mask_s, mask_l) = fastcdc::v2020::select_masks(avg, level);
+    let (gear, gear_ls) = fastcdc::v2020::get_gear_with_seed(seed);
+    // Small enough that little read data waits for a cut when the producer
+    // dies (an interrupted backup has uploaded nearly all it read), large
+    // enough that carrying the tail (< max) over costs little.
+    let size = (4 * max).min(4 << 20).max(2 * max);
+    let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<u8>>(bufs);
+    let mut made = 0usize;
+    let mut carry: Option<ChunkRef> = None;
+    let mut eof = false;
+    let mut total = 0u64;
+    while !eof || carry.is_some() {
+        let mut v = match free_rx.try_recv() {
+            Ok(v) => v,
+            Err(_) if made < bufs => {
+                made += 1;
+                vec![0u8; size]
+            }
+            Err(_) => free_rx
+                .recv()
+                .map_err(|e| RepoError::Task(format!("chunker buffers: {e}")))?,
+        };
+        let mut filled = 0;
+        if let Some(c) = carry.take() {
+            let b = c.bytes();
+            v[..b.len()].copy_from_slice(b);
+            filled = b.len();
+        }
+        while !eof && filled < size {
+            match reader.read(&mut v[filled..]) {
+                Ok(0) => eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(RepoError::Io(e)),
+            }
+        }
+        let buf = Arc::new(ReadBuf {
+            data: v,
+            home: free_tx.clone(),
+        });
+        let mut pos = 0;
+        while pos < filled {
+            let remaining = filled - pos;
+            if !eof && remaining < max {
+                carry = Some(ChunkRef {
+                    buf: buf.clone(),
+                    start: pos,
+                    end: filled,
+                });
+                break;
+            }
+            let (_, count) = fastcdc::v2020::cut_gear(
+                &buf.data[pos..filled],
+                min,
+                avg,
+                max,
+                mask_s,
+                mask_l,
+                mask_s << 1,
+                mask_l << 1,
+                &gear,
+                &gear_ls,
+            );
+            if count == 0 {
+                break;
+            }
+            total += count as u64;
+            let c = ChunkRef {
+                buf: buf.clone(),
+                start: pos,
+                end: pos + count,
+            };
+            pos += count;
+            if !emit(c) {
+                return Ok(total);
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Compress (unless that saves under 1/64) and seal one chunk into `out`.
+/// `zbuf` is the caller's reusable compression buffer.
+fn seal_blob_into(
     key: &MasterKey,
-    comp: Option<&mut zstd::bulk::Compressor<'static>>,
+    comp: Option<(&mut zstd::bulk::Compressor<'static>, &mut Vec<u8>)>,
     id: Id,
     kind: BlobKind,
     data: &[u8],
+    mut out: Vec<u8>,
 ) -> SealedBlob {
-    let compressed = comp.and_then(|c| c.compress(data).ok());
-    let (flags, payload): (u8, &[u8]) = match &compressed {
-        Some(z) if z.len() < data.len() - data.len() / 64 => (format::FLAG_ZSTD, z),
-        _ => (0, data),
+    let limit = data.len() - data.len() / 64;
+    let compressed = comp.and_then(|(c, zbuf)| {
+        zbuf.clear();
+        zbuf.reserve(zstd::zstd_safe::compress_bound(data.len()));
+        match c.compress_to_buffer(data, zbuf) {
+            Ok(n) if n < limit => Some(&zbuf[..n]),
+            _ => None,
+        }
+    });
+    let (flags, payload): (u8, &[u8]) = match compressed {
+        Some(z) => (format::FLAG_ZSTD, z),
+        None => (0, data),
     };
-    let bytes = key
-        .data_key()
-        .seal(&format::blob_aad(&id, kind, flags), payload);
+    out.clear();
+    key.data_key()
+        .seal_into(&format::blob_aad(&id, kind, flags), payload, &mut out);
     SealedBlob {
         entry: BlobEntry {
             id,
             kind,
             flags,
             offset: 0,
-            length: bytes.len() as u32,
+            length: out.len() as u32,
             raw_length: data.len() as u32,
         },
-        bytes,
+        bytes: out,
     }
 }
 
-/// Accumulates sealed blobs into one pack.
-#[derive(Default)]
-struct Packer {
-    blobs: Vec<(BlobEntry, Vec<u8>)>,
-    bytes: usize,
+/// Assembles one pack in a single reusable buffer: the 8-byte prefix, then
+/// sealed blobs appended as they come. [`Uploader::upload`] writes them in a
+/// shuffled order without copying (the payload is a list of slices).
+pub(crate) struct Packer {
+    buf: Vec<u8>,
+    entries: Vec<BlobEntry>,
+}
+
+impl Packer {
+    pub(crate) fn new(buf: Vec<u8>) -> Self {
+        let mut buf = buf;
+        buf.clear();
+        buf.extend_from_slice(format::PACK_MAGIC);
+        buf.extend_from_slice(&[format::FORMAT_VERSION, 0, 0, 0]);
+        Packer {
+            buf,
+            entries: Vec::new(),
+        }
+    }
+    /// Append a sealed blob (offset and length are set here).
+    pub(crate) fn push(&mut self, entry: BlobEntry, sealed: &[u8]) {
+        let mut e = entry;
+        e.offset = self.buf.len() as u32;
+        e.length = sealed.len() as u32;
+        self.buf.extend_from_slice(sealed);
+        self.entries.push(e);
+    }
+    /// Bytes of blobs held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.buf.len() - format::PACK_PREFIX_LEN
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 /// Uploads packs with bounded concurrency and remembers what they hold.
@@ -117,6 +332,9 @@ pub(crate) struct Uploader {
     repo: Repository,
     permits: Arc<Semaphore>,
     tasks: JoinSet<Result<(Id, Vec<BlobEntry>, u64)>>,
+    /// Pack buffers that came back from finished uploads.
+    pool: BufPool,
+    pack_cap: usize,
     /// Uploaded packs not yet in an index file.
     pub(crate) done: Vec<(Id, Vec<BlobEntry>)>,
     pub(crate) packs: u64,
@@ -129,10 +347,19 @@ impl Uploader {
             repo: repo.clone(),
             permits: Arc::new(Semaphore::new(uploads.max(1))),
             tasks: JoinSet::new(),
+            pool: BufPool::default(),
+            // A pack is closed once it reaches pack_size, so it holds at most
+            // one more blob (max chunk + seal overhead).
+            pack_cap: repo.config.pack_size as usize + repo.config.chunker.max as usize + 4096,
             done: Vec::new(),
             packs: 0,
             pack_bytes: 0,
         }
+    }
+
+    /// An empty packer on a recycled buffer.
+    pub(crate) fn packer(&self) -> Packer {
+        Packer::new(self.pool.get(self.pack_cap))
     }
 
     fn reap(&mut self) -> Result<()> {
@@ -145,13 +372,15 @@ impl Uploader {
         Ok(())
     }
 
-    /// Build a pack from `blobs` (shuffled, so a pack does not reveal the
-    /// stream's chunk order) and upload it in the background.
-    pub(crate) async fn upload(&mut self, mut blobs: Vec<(BlobEntry, Vec<u8>)>) -> Result<()> {
-        if blobs.is_empty() {
+    /// Upload the packer's blobs as one pack (shuffled, so a pack does not
+    /// reveal the stream's chunk order) in the background, and reset it.
+    pub(crate) async fn upload(&mut self, packer: &mut Packer) -> Result<()> {
+        if packer.is_empty() {
             return Ok(());
         }
-        blobs.shuffle(&mut rand::rng());
+        let fresh = self.packer();
+        let Packer { buf, mut entries } = std::mem::replace(packer, fresh);
+        entries.shuffle(&mut rand::rng());
         let permit = self
             .permits
             .clone()
@@ -160,19 +389,24 @@ impl Uploader {
             .map_err(|e| RepoError::Task(e.to_string()))?;
         self.reap()?;
         let repo = self.repo.clone();
-        let key = repo.key.clone();
+        let pool = self.pool.clone();
         self.tasks.spawn(async move {
-            let (pack, entries) =
-                tokio::task::spawn_blocking(move || format::build_pack(key.data_key(), blobs))
+            let body = bytes::Bytes::from(buf);
+            let key = repo.key.clone();
+            let (payload, entries, id, n) =
+                tokio::task::spawn_blocking(move || assemble_pack(key.data_key(), &body, entries))
                     .await
                     .map_err(|e| RepoError::Task(e.to_string()))?;
-            let id = Id::of_stored(&pack);
-            let n = pack.len() as u64;
             let p = repo.pack_path(&id);
-            repo.store
-                .put(&p, PutPayload::from(pack))
-                .await
-                .map_err(|e| RepoError::store(&p, e))?;
+            let r = repo.store.put(&p, payload.0).await;
+            // Every slice of the buffer is gone with the payload: take the
+            // allocation back for the next pack.
+            // (Measured: always unique once `put` returns; if a store kept a
+            // reference, the next pack would simply allocate.)
+            if let Ok(m) = payload.1.try_into_mut() {
+                pool.put(Vec::from(m));
+            }
+            r.map_err(|e| RepoError::store(&p, e))?;
             drop(permit);
             Ok((id, entries, n))
         });
@@ -210,15 +444,44 @@ impl Uploader {
     }
 }
 
-impl Packer {
-    fn push(&mut self, b: SealedBlob) {
-        self.bytes += b.bytes.len();
-        self.blobs.push((b.entry, b.bytes));
+/// The payload of a pack whose blobs sit in `body` (after its 8-byte
+/// prefix) in arrival order, written in the order of `entries`: a list of
+/// slices of `body`, then the sealed header and its length. Returns the
+/// payload, `body` (to recycle once the payload is dropped), the entries
+/// with their offsets in the pack, the pack id and its length.
+fn assemble_pack(
+    key: &crate::crypto::AeadKey,
+    body: &bytes::Bytes,
+    entries: Vec<BlobEntry>,
+) -> ((PutPayload, bytes::Bytes), Vec<BlobEntry>, Id, u64) {
+    let mut parts = Vec::with_capacity(entries.len() + 3);
+    let mut hasher = blake3::Hasher::new();
+    let prefix = body.slice(..format::PACK_PREFIX_LEN);
+    hasher.update(&prefix);
+    parts.push(prefix);
+    let mut pos = format::PACK_PREFIX_LEN as u32;
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let s = body.slice(e.offset as usize..(e.offset + e.length) as usize);
+        hasher.update(&s);
+        parts.push(s);
+        out.push(BlobEntry { offset: pos, ..e });
+        pos += e.length;
     }
-    fn take(&mut self) -> Vec<(BlobEntry, Vec<u8>)> {
-        self.bytes = 0;
-        std::mem::take(&mut self.blobs)
-    }
+    let header = format::seal_object(
+        key,
+        format::ObjectKind::PackHeader,
+        &format::encode_pack_header(&out),
+    );
+    let hlen = (header.len() as u32).to_le_bytes();
+    hasher.update(&header);
+    hasher.update(&hlen);
+    let n = pos as u64 + header.len() as u64 + 4;
+    parts.push(bytes::Bytes::from(header));
+    parts.push(bytes::Bytes::copy_from_slice(&hlen));
+    let id = Id(*hasher.finalize().as_bytes());
+    let payload: PutPayload = parts.into_iter().collect();
+    ((payload, body.clone()), out, id, n)
 }
 
 impl Repository {
@@ -262,54 +525,75 @@ impl Repository {
         reader: R,
         opts: BackupOptions,
     ) -> Result<BackupSummary> {
-        let time = opts.time.unwrap_or_else(Utc::now);
+        let mut session = self.begin_backup(&opts).await?;
+        let st = self.store_stream(&mut session, reader).await?;
+        let source = Source::Stream {
+            size: st.size,
+            chunks: st.chunks,
+            content: st.content,
+        };
+        self.commit_backup(session, source, opts, st.size).await
+    }
+
+    /// Start a backup: load the index, adopt orphan packs, set up uploads.
+    pub(crate) async fn begin_backup(&self, opts: &BackupOptions) -> Result<Session> {
         let mut index = self.load_index().await?;
-        let mut adopted = self.adoptable_packs(&index).await?;
+        let adopted = self.adoptable_packs(&index).await?;
         for (p, entries) in &adopted {
             index.add_pack(*p, entries.clone());
         }
-        let adopted_packs = adopted.len() as u64;
-        let index = Arc::new(index);
         let workers = if opts.workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
             opts.workers
         };
+        let uploader = Uploader::new(self, if opts.uploads == 0 { 2 } else { opts.uploads });
+        Ok(Session {
+            index: Arc::new(index),
+            sum: BackupSummary {
+                adopted_packs: adopted.len() as u64,
+                ..Default::default()
+            },
+            adopted,
+            claimed: Arc::default(),
+            data_packer: uploader.packer(),
+            meta_packer: uploader.packer(),
+            uploader,
+            unindexed_blobs: 0,
+            workers,
+        })
+    }
+
+    /// Chunk, deduplicate, seal and upload one stream within a backup.
+    pub(crate) async fn store_stream<R: Read + Send + 'static>(
+        &self,
+        session: &mut Session,
+        reader: R,
+    ) -> Result<StoredStream> {
+        let workers = session.workers;
+        let index = session.index.clone();
+        let claimed = session.claimed.clone();
         let cfg = self.config.chunker;
-        let level = match cfg.normalization {
-            0 => fastcdc::v2020::Normalization::Level0,
-            1 => fastcdc::v2020::Normalization::Level1,
-            3 => fastcdc::v2020::Normalization::Level3,
-            _ => fastcdc::v2020::Normalization::Level2,
-        };
-        let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<(u64, Vec<u8>)>(workers * 2);
+        let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<(u64, ChunkRef)>(workers * 2);
         let (res_tx, mut res_rx) = tokio::sync::mpsc::channel::<WorkerResult>(workers * 2);
         let seed = self.key.chunker_seed();
+        // Sealed blobs travel from the workers to the collector in recycled
+        // buffers; at most `workers × 4` are in flight.
+        let sealed_pool = BufPool::default();
+        let sealed_cap = cfg.max as usize + crate::crypto::SEAL_OVERHEAD;
 
+        // Read buffers: one being filled, the rest pinned by chunks in the
+        // channel or in the workers.
+        let read_bufs = workers + 3;
         let chunker = tokio::task::spawn_blocking(move || -> Result<u64> {
-            let cdc = fastcdc::v2020::StreamCDC::with_level_and_seed(
-                reader,
-                cfg.min as usize,
-                cfg.avg as usize,
-                cfg.max as usize,
-                level,
-                seed,
-            );
-            let mut size = 0u64;
-            for (seq, c) in cdc.enumerate() {
-                let c = c.map_err(|e| match e {
-                    fastcdc::v2020::Error::IoError(io) => RepoError::Io(io),
-                    other => RepoError::Io(std::io::Error::other(other.to_string())),
-                })?;
-                size += c.length as u64;
-                if chunk_tx.send((seq as u64, c.data)).is_err() {
-                    break;
-                }
-            }
-            Ok(size)
+            let mut seq = 0u64;
+            chunk_stream(reader, cfg, seed, read_bufs, |c| {
+                let ok = chunk_tx.send((seq, c)).is_ok();
+                seq += 1;
+                ok
+            })
         });
 
-        let claimed: Arc<Mutex<HashSet<Id>>> = Arc::default();
         let mut worker_handles = Vec::new();
         for _ in 0..workers {
             let rx = chunk_rx.clone();
@@ -318,6 +602,7 @@ impl Repository {
             let index = index.clone();
             let claimed = claimed.clone();
             let zlevel = self.config.zstd_level;
+            let pool = sealed_pool.clone();
             worker_handles.push(tokio::task::spawn_blocking(move || {
                 let mut comp = match zstd::bulk::Compressor::new(zlevel) {
                     Ok(c) => c,
@@ -326,13 +611,23 @@ impl Repository {
                         return;
                     }
                 };
-                while let Ok((seq, data)) = rx.recv() {
-                    let id = key.blob_id(&data);
+                let mut zbuf = Vec::new();
+                while let Ok((seq, chunk)) = rx.recv() {
+                    let data = chunk.bytes();
+                    let id = key.blob_id(data);
                     let new = !index.blobs.contains_key(&id)
                         && claimed.lock().map(|mut c| c.insert(id)).unwrap_or(true);
-                    let blob =
-                        new.then(|| seal_blob(&key, Some(&mut comp), id, BlobKind::Data, &data));
-                    drop(data);
+                    let blob = new.then(|| {
+                        seal_blob_into(
+                            &key,
+                            Some((&mut comp, &mut zbuf)),
+                            id,
+                            BlobKind::Data,
+                            data,
+                            pool.get(sealed_cap),
+                        )
+                    });
+                    drop(chunk);
                     if tx.blocking_send(Ok((seq, id, blob))).is_err() {
                         break;
                     }
@@ -343,29 +638,23 @@ impl Repository {
         drop(res_tx);
 
         let pack_size = self.config.pack_size as usize;
-        let mut uploader = Uploader::new(self, if opts.uploads == 0 { 2 } else { opts.uploads });
-        let mut data_packer = Packer::default();
-        let mut meta_packer = Packer::default();
         let mut pending: BTreeMap<u64, Id> = BTreeMap::new();
         let mut next = 0u64;
         let mut list: Vec<Id> = Vec::with_capacity(IDS_PER_META);
         let mut content: Vec<String> = Vec::new();
-        let mut sum = BackupSummary {
-            adopted_packs,
-            ..Default::default()
-        };
-        let mut unindexed_blobs = 0usize;
+        let s = session;
 
         let result: Result<()> = async {
             while let Some(r) = res_rx.recv().await {
                 let (seq, id, blob) = r?;
                 if let Some(b) = blob {
-                    sum.new_chunks += 1;
-                    sum.added_bytes += b.bytes.len() as u64;
-                    unindexed_blobs += 1;
-                    data_packer.push(b);
-                    if data_packer.bytes >= pack_size {
-                        uploader.upload(data_packer.take()).await?;
+                    s.sum.new_chunks += 1;
+                    s.sum.added_bytes += b.bytes.len() as u64;
+                    s.unindexed_blobs += 1;
+                    s.data_packer.push(b.entry, &b.bytes);
+                    sealed_pool.put(b.bytes);
+                    if s.data_packer.bytes() >= pack_size {
+                        s.uploader.upload(&mut s.data_packer).await?;
                     }
                 }
                 pending.insert(seq, id);
@@ -373,22 +662,15 @@ impl Repository {
                     next += 1;
                     list.push(id);
                     if list.len() == IDS_PER_META {
-                        self.emit_meta(
-                            &index,
-                            &claimed,
-                            &mut list,
-                            &mut content,
-                            &mut meta_packer,
-                            &mut sum,
-                        );
-                        if meta_packer.bytes >= pack_size {
-                            uploader.upload(meta_packer.take()).await?;
+                        self.emit_meta(s, &mut list, &mut content);
+                        if s.meta_packer.bytes() >= pack_size {
+                            s.uploader.upload(&mut s.meta_packer).await?;
                         }
                     }
                 }
-                if unindexed_blobs >= INDEX_FLUSH_BLOBS && !uploader.done.is_empty() {
-                    unindexed_blobs = 0;
-                    uploader.write_index(&mut adopted).await?;
+                if s.unindexed_blobs >= INDEX_FLUSH_BLOBS && !s.uploader.done.is_empty() {
+                    s.unindexed_blobs = 0;
+                    s.uploader.write_index(&mut s.adopted).await?;
                 }
             }
             Ok(())
@@ -405,34 +687,42 @@ impl Repository {
             return Err(RepoError::Task("chunk sequence has a gap".into()));
         }
         if !list.is_empty() {
-            self.emit_meta(
-                &index,
-                &claimed,
-                &mut list,
-                &mut content,
-                &mut meta_packer,
-                &mut sum,
-            );
+            self.emit_meta(s, &mut list, &mut content);
         }
-        uploader.upload(data_packer.take()).await?;
-        uploader.upload(meta_packer.take()).await?;
-        uploader.finish().await?;
+        s.sum.chunks += next;
+        Ok(StoredStream {
+            size,
+            chunks: next,
+            content,
+        })
+    }
+
+    /// Finish a backup: upload the last packs, write the index, then the
+    /// snapshot (the commit point).
+    pub(crate) async fn commit_backup(
+        &self,
+        session: Session,
+        source: Source,
+        opts: BackupOptions,
+        size: u64,
+    ) -> Result<BackupSummary> {
+        let time = opts.time.unwrap_or_else(Utc::now);
+        let mut s = session;
+        s.uploader.upload(&mut s.data_packer).await?;
+        s.uploader.upload(&mut s.meta_packer).await?;
+        s.uploader.finish().await?;
         // Commit order: packs (done) → index → snapshot.
-        uploader.write_index(&mut adopted).await?;
+        s.uploader.write_index(&mut s.adopted).await?;
+        let mut sum = s.sum;
         sum.size = size;
-        sum.chunks = next;
-        sum.packs = uploader.packs;
+        sum.packs = s.uploader.packs;
         let snap = Snapshot {
             version: format::FORMAT_VERSION,
             time,
             host: opts.host.unwrap_or_else(host_name),
             paths: opts.paths,
             tags: opts.tags,
-            source: Source::Stream {
-                size,
-                chunks: next,
-                content,
-            },
+            source,
             added_bytes: sum.added_bytes,
             program: format!("kapsel {}", env!("CARGO_PKG_VERSION")),
         };
@@ -440,26 +730,18 @@ impl Repository {
         Ok(sum)
     }
 
-    fn emit_meta(
-        &self,
-        index: &Index,
-        claimed: &Mutex<HashSet<Id>>,
-        list: &mut Vec<Id>,
-        content: &mut Vec<String>,
-        packer: &mut Packer,
-        sum: &mut BackupSummary,
-    ) {
+    fn emit_meta(&self, s: &mut Session, list: &mut Vec<Id>, content: &mut Vec<String>) {
         let bytes = format::encode_id_list(list);
         list.clear();
         let id = self.key.blob_id(&bytes);
         content.push(id.to_hex());
-        let new = !index.blobs.contains_key(&id)
-            && claimed.lock().map(|mut c| c.insert(id)).unwrap_or(true);
+        let new = !s.index.blobs.contains_key(&id)
+            && s.claimed.lock().map(|mut c| c.insert(id)).unwrap_or(true);
         if new {
             // Ids are random bytes: never worth compressing.
-            let b = seal_blob(&self.key, None, id, BlobKind::Meta, &bytes);
-            sum.added_bytes += b.bytes.len() as u64;
-            packer.push(b);
+            let b = seal_blob_into(&self.key, None, id, BlobKind::Meta, &bytes, Vec::new());
+            s.sum.added_bytes += b.bytes.len() as u64;
+            s.meta_packer.push(b.entry, &b.bytes);
         }
     }
 }

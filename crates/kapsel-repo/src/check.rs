@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::format::{self, Id};
-use crate::repo::{Index, Repository, Source, get_bytes, open_blob};
+use crate::repo::{Index, Repository, get_bytes, open_blob};
 
 /// Options for [`Repository::check`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -108,52 +108,51 @@ impl Repository {
                     continue;
                 }
             };
-            let Source::Stream {
-                content, chunks, ..
-            } = &snap.source;
-            let mut n = 0u64;
-            for h in content {
-                let Some(mid) = Id::from_hex(h) else {
-                    rep.errors
-                        .push(format!("snapshot {sid}: malformed meta id {h:?}"));
-                    continue;
-                };
-                let Some(loc) = index.blobs.get(&mid) else {
-                    rep.errors.push(format!(
-                        "snapshot {sid}: meta blob {mid} is not in the index"
-                    ));
-                    continue;
-                };
-                let ids = match self.read_blob(loc).await {
-                    Ok(b) => match format::decode_id_list(&b) {
-                        Ok(ids) => ids,
+            for (chunks, content) in snap.source.streams() {
+                let mut n = 0u64;
+                for h in content {
+                    let Some(mid) = Id::from_hex(h) else {
+                        rep.errors
+                            .push(format!("snapshot {sid}: malformed meta id {h:?}"));
+                        continue;
+                    };
+                    let Some(loc) = index.blobs.get(&mid) else {
+                        rep.errors.push(format!(
+                            "snapshot {sid}: meta blob {mid} is not in the index"
+                        ));
+                        continue;
+                    };
+                    let ids = match self.read_blob(loc).await {
+                        Ok(b) => match format::decode_id_list(&b) {
+                            Ok(ids) => ids,
+                            Err(e) => {
+                                rep.errors
+                                    .push(format!("snapshot {sid}: meta blob {mid}: {e:?}"));
+                                continue;
+                            }
+                        },
                         Err(e) => {
-                            rep.errors
-                                .push(format!("snapshot {sid}: meta blob {mid}: {e:?}"));
+                            rep.errors.push(format!("snapshot {sid}: {e}"));
                             continue;
                         }
-                    },
-                    Err(e) => {
-                        rep.errors.push(format!("snapshot {sid}: {e}"));
+                    };
+                    n += ids.len() as u64;
+                    if !checked_meta.insert(mid) {
                         continue;
                     }
-                };
-                n += ids.len() as u64;
-                if !checked_meta.insert(mid) {
-                    continue;
-                }
-                for id in ids {
-                    if !index.blobs.contains_key(&id) {
-                        rep.errors.push(format!(
-                            "snapshot {sid}: data blob {id} is not in the index"
-                        ));
+                    for id in ids {
+                        if !index.blobs.contains_key(&id) {
+                            rep.errors.push(format!(
+                                "snapshot {sid}: data blob {id} is not in the index"
+                            ));
+                        }
                     }
                 }
-            }
-            if n != *chunks {
-                rep.errors.push(format!(
-                    "snapshot {sid}: lists {n} chunks, its manifest says {chunks}"
-                ));
+                if n != chunks {
+                    rep.errors.push(format!(
+                        "snapshot {sid}: lists {n} chunks, its manifest says {chunks}"
+                    ));
+                }
             }
         }
         if opts.read_data {

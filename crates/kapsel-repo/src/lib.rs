@@ -19,6 +19,7 @@ pub mod format;
 pub mod prune;
 mod repo;
 pub mod restore;
+pub mod tree;
 
 pub use backup::{BackupOptions, BackupSummary};
 pub use crypto::KdfParams;
@@ -26,13 +27,35 @@ pub use error::{RepoError, Result};
 pub use format::Id;
 pub use repo::{
     ChunkerAlgorithm, ChunkerParams, Config, Index, InitOptions, KeyFile, KeyInfo, Location,
-    Repository, Snapshot, Source,
+    Repository, Snapshot, Source, StreamContent,
 };
 
 /// Hooks for tests of crash and concurrency behaviour (not a stable API).
 #[doc(hidden)]
 pub mod testing {
-    use crate::{Id, Repository, Result, Snapshot};
+    use crate::{Id, InitOptions, Repository, Result, Snapshot};
+    use object_store::ObjectStore;
+    use object_store::path::Path;
+    use std::sync::Arc;
+
+    /// Create a repository whose master secret is `secret` (so chunk
+    /// boundaries, which depend on the key, are reproducible in tests).
+    pub async fn init_with_secret(
+        store: Arc<dyn ObjectStore>,
+        root: Path,
+        password: &[u8],
+        opts: InitOptions,
+        secret: [u8; 32],
+    ) -> Result<Repository> {
+        Repository::init_with_master(
+            store,
+            root,
+            password,
+            opts,
+            crate::crypto::MasterKey::from_secret(secret),
+        )
+        .await
+    }
 
     /// Commit a snapshot manifest as a backup would at its end.
     pub async fn commit_snapshot(repo: &Repository, s: &Snapshot) -> Result<Id> {

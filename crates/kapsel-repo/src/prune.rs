@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::backup::Uploader;
 use crate::error::{RepoError, Result};
 use crate::format::{self, BlobEntry, Id, IndexFile, MarkedPack};
-use crate::repo::{Location, Repository, Source};
+use crate::repo::{Location, Repository};
 
 /// Options for [`Repository::prune`].
 #[derive(Debug, Clone, Copy)]
@@ -69,8 +69,7 @@ impl Repository {
     async fn used_blobs(&self, all: &HashMap<Id, Location>) -> Result<HashSet<Id>> {
         let mut used = HashSet::new();
         for (sid, snap) in self.snapshots().await? {
-            let Source::Stream { content, .. } = &snap.source;
-            for h in content {
+            for h in snap.source.streams().into_iter().flat_map(|(_, c)| c) {
                 let mid = Id::from_hex(h)
                     .ok_or_else(|| RepoError::corrupt(format!("snapshots/{sid}"), "bad meta id"))?;
                 let loc = all.get(&mid).ok_or_else(|| RepoError::Restore {
@@ -156,8 +155,7 @@ impl Repository {
         }
         // Phase one for live packs.
         let mut uploader = Uploader::new(self, 2);
-        let mut repack_buf: Vec<(BlobEntry, Vec<u8>)> = Vec::new();
-        let mut repack_bytes = 0usize;
+        let mut repack = uploader.packer();
         let mut packs: Vec<(&Id, &Vec<BlobEntry>)> = index.packs.iter().collect();
         packs.sort_by_key(|(p, _)| **p);
         for (p, blobs) in packs {
@@ -193,13 +191,11 @@ impl Repository {
                         // Verify before copying: never spread damage.
                         crate::repo::open_blob(&self.key, b, s)
                             .map_err(|r| RepoError::corrupt(self.pack_path(p).to_string(), r))?;
-                        repack_bytes += s.len();
-                        repack_buf.push((**b, s.to_vec()));
+                        repack.push(**b, s);
                         provided.insert(b.id);
                     }
-                    if repack_bytes >= self.config.pack_size as usize {
-                        repack_bytes = 0;
-                        uploader.upload(std::mem::take(&mut repack_buf)).await?;
+                    if repack.bytes() >= self.config.pack_size as usize {
+                        uploader.upload(&mut repack).await?;
                     }
                 }
                 self.mark_or_delete(&opts, now, *p, blobs, &mut marked, &mut delete);
@@ -224,7 +220,7 @@ impl Repository {
         if opts.dry_run {
             return Ok(rep);
         }
-        uploader.upload(repack_buf).await?;
+        uploader.upload(&mut repack).await?;
         uploader.finish().await?;
         live.append(&mut uploader.done);
         // New index first, then drop the files it replaces, then the packs.

@@ -40,13 +40,14 @@ pub enum ChunkerAlgorithm {
 }
 
 impl Default for ChunkerParams {
-    /// 128 KiB / 512 KiB / 2 MiB, normalization 2.
+    /// 64 KiB / 256 KiB / 1 MiB, normalization 2 (docs/format.md §5 says
+    /// why). Existing repositories keep the parameters in their config.
     fn default() -> Self {
         ChunkerParams {
             algorithm: ChunkerAlgorithm::FastCdc2020,
-            min: 128 * 1024,
-            avg: 512 * 1024,
-            max: 2 * 1024 * 1024,
+            min: 64 * 1024,
+            avg: 256 * 1024,
+            max: 1024 * 1024,
             normalization: 2,
         }
     }
@@ -162,6 +163,45 @@ pub enum Source {
         /// Meta blobs (each a list of data blob ids), in order.
         content: Vec<String>,
     },
+    /// A directory tree (docs/format.md §8.1): the entry records and the
+    /// concatenated contents of its regular files, each stored as a stream.
+    Tree {
+        /// Regular files (each hardlinked inode once).
+        files: u64,
+        /// Entries of every type.
+        entries: u64,
+        /// Bytes of regular files (the length of `data`).
+        size: u64,
+        /// The tree stream (entry records).
+        tree: StreamContent,
+        /// The content stream (file contents in entry order).
+        data: StreamContent,
+    },
+}
+
+/// One stored stream of a tree snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamContent {
+    /// Length in bytes.
+    pub size: u64,
+    /// Number of chunks.
+    pub chunks: u64,
+    /// Meta blobs (each a list of data blob ids), in order.
+    pub content: Vec<String>,
+}
+
+impl Source {
+    /// The streams of this source: (chunks, meta blob ids) each.
+    pub fn streams(&self) -> Vec<(u64, &[String])> {
+        match self {
+            Source::Stream {
+                chunks, content, ..
+            } => vec![(*chunks, content)],
+            Source::Tree { tree, data, .. } => {
+                vec![(tree.chunks, &tree.content), (data.chunks, &data.content)]
+            }
+        }
+    }
 }
 
 /// A snapshot manifest (`snapshots/<id>`, encrypted JSON).
@@ -190,7 +230,7 @@ impl Snapshot {
     /// Logical size of the source.
     pub fn size(&self) -> u64 {
         match &self.source {
-            Source::Stream { size, .. } => *size,
+            Source::Stream { size, .. } | Source::Tree { size, .. } => *size,
         }
     }
 }
@@ -366,6 +406,18 @@ impl Repository {
         password: &[u8],
         opts: InitOptions,
     ) -> Result<Repository> {
+        Self::init_with_master(store, root, password, opts, MasterKey::generate()).await
+    }
+
+    /// [`Self::init`] with a given master key (tests use fixed keys to make
+    /// key-dependent results such as chunk boundaries reproducible).
+    pub(crate) async fn init_with_master(
+        store: Arc<dyn ObjectStore>,
+        root: Path,
+        password: &[u8],
+        opts: InitOptions,
+        master: MasterKey,
+    ) -> Result<Repository> {
         opts.validate()?;
         let location = format!("{store}/{root}");
         let config_path = join(&root, &["config"]);
@@ -374,7 +426,6 @@ impl Repository {
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(RepoError::store(&config_path, e)),
         }
-        let master = MasterKey::generate();
         let mut rid = [0u8; 16];
         random_bytes(&mut rid);
         let config = Config {

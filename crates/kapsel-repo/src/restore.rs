@@ -47,12 +47,37 @@ impl Repository {
         writer: W,
         opts: RestoreOptions,
     ) -> Result<u64> {
+        let (size, content) = match &snap.source {
+            Source::Stream { size, content, .. } => (*size, content),
+            Source::Tree { .. } => {
+                return Err(RepoError::Restore {
+                    snapshot: id.to_hex(),
+                    reason: "is a directory tree, not a stream: restore it to a directory".into(),
+                });
+            }
+        };
+        let (n, _) = self
+            .restore_content(index, id, size, content, writer, opts)
+            .await?;
+        Ok(n)
+    }
+
+    /// Write the stream whose chunk lists are the meta blobs `content` to
+    /// `writer`; check that it has `size` bytes; hand the writer back.
+    pub(crate) async fn restore_content<W: Write + Send + 'static>(
+        &self,
+        index: &Index,
+        id: &Id,
+        size: u64,
+        content: &[String],
+        writer: W,
+        opts: RestoreOptions,
+    ) -> Result<(u64, W)> {
         let sid = id.to_hex();
         let fail = |reason: String| RepoError::Restore {
             snapshot: sid.clone(),
             reason,
         };
-        let Source::Stream { size, content, .. } = &snap.source;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
         let writer_task = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, W)> {
             let mut w = writer;
@@ -111,12 +136,12 @@ impl Repository {
             .await
             .map_err(|e| RepoError::Task(e.to_string()))?;
         result?;
-        let (n, _) = written?;
-        if n != *size {
+        let (n, w) = written?;
+        if n != size {
             return Err(fail(format!(
                 "restored {n} bytes, the snapshot records {size}"
             )));
         }
-        Ok(n)
+        Ok((n, w))
     }
 }

@@ -1,6 +1,8 @@
 //! The subcommands.
 
 pub mod blueprint;
+pub mod live;
+pub mod repo;
 pub mod resource;
 pub mod run;
 pub mod schema;

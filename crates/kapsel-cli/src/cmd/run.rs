@@ -6,30 +6,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use k8s_openapi::api::core::v1::Secret;
 use kapsel_api::{
     ActionSet, ActionSetSpec, ActionSetStatus, ActionSpec, ActionStatus, Blueprint, ErrorStatus,
     ObjectReference, Phase, Profile, State,
 };
-use kapsel_engine::{ActionRequest, Event, EventSink, Outcome, PodOptions, Registry, run_action};
+use kapsel_engine::{ActionRequest, EventSink, Outcome, PodOptions, Registry, run_action};
 use kapsel_platform_local::LocalPlatform;
 use kapsel_platform_local::inventory::Inventory;
 use tokio_util::sync::CancellationToken;
 
 use super::{CliError, out, read};
 
-/// How progress is reported.
-#[derive(Debug, Clone, Copy, Default, ValueEnum)]
-pub enum RunOutput {
-    /// Lines on stderr as phases start and end, with the command's output.
-    #[default]
-    Human,
-    /// One JSON event per line on stderr.
-    Json,
-    /// Nothing but errors.
-    Quiet,
-}
+pub use super::live::RunOutput;
 
 /// `kapsel run`.
 #[derive(Debug, Args)]
@@ -72,9 +62,10 @@ pub struct RunArgs {
     /// Write the resulting ActionSet here instead of stdout.
     #[arg(long, short = 'w')]
     pub write: Option<String>,
-    /// Progress reporting.
-    #[arg(long, value_enum, default_value_t)]
-    pub progress: RunOutput,
+    /// Progress on stderr: text (a live view on a terminal, plain lines
+    /// otherwise), json (one engine event per line) or quiet.
+    #[arg(long, alias = "progress", value_enum, default_value_t)]
+    pub output: RunOutput,
 }
 
 /// Parses `90s`, `5m`, `1h30m`, `250ms`.
@@ -306,10 +297,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
             }
         });
         let (sink, mut rx) = EventSink::channel();
-        let progress = a.progress;
+        let mut reporter = super::live::Reporter::new(a.output, console::Term::stderr().is_term());
         let printer = tokio::spawn(async move {
             while let Some(e) = rx.recv().await {
-                report(progress, &e);
+                reporter.event(&e);
             }
         });
         let result = run_action(&req, &platform, &Registry::builtin(), &sink, &cancel).await;
@@ -370,7 +361,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         Some(f) => fs_err::write(f, text).map_err(CliError::Write)?,
         None => out(&text)?,
     }
-    if let Some(e) = &result.error {
+    // In JSON mode the actionEnded event carries the error: stderr stays
+    // one JSON value per line.
+    if let Some(e) = &result.error
+        && a.output != RunOutput::Json
+    {
         eprintln!("error: {e}");
     }
     Ok(if result.outcome == Outcome::Complete {
@@ -380,7 +375,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-fn resolve_profile(
+/// A Kanister Profile with its credential resolved from the inventory and
+/// Secret files (also used by `kapsel repo --profile`).
+pub(crate) fn resolve_profile(
     platform: &LocalPlatform,
     profile: &Profile,
     files: &[Secret],
@@ -422,40 +419,4 @@ fn resolve_profile(
     LocalPlatform::new(inv, std::path::Path::new("."), Vec::new())
         .resolve_profile(profile)
         .map_err(|e| e.to_string())
-}
-
-fn report(mode: RunOutput, e: &Event) {
-    match mode {
-        RunOutput::Quiet => {}
-        RunOutput::Json => {
-            if let Ok(j) = serde_json::to_string(e) {
-                eprintln!("{j}");
-            }
-        }
-        RunOutput::Human => match e {
-            Event::ActionStarted { action } => eprintln!("action {action}: started"),
-            Event::PhaseStarted { phase, func, defer } => {
-                eprintln!(
-                    "{} {phase} ({func}): running",
-                    if *defer { "defer phase" } else { "phase" }
-                );
-            }
-            Event::Log { phase, line, .. } => eprintln!("  {phase} | {line}"),
-            Event::PhaseEnded {
-                phase,
-                outcome,
-                duration,
-                error,
-            } => {
-                let took = format!("{:.1}s", duration.as_secs_f64());
-                match error {
-                    Some(err) => eprintln!("{phase}: {outcome:?} after {took}: {err}"),
-                    None => eprintln!("{phase}: {outcome:?} in {took}"),
-                }
-            }
-            Event::ActionEnded {
-                action, outcome, ..
-            } => eprintln!("action {action}: {outcome:?}"),
-        },
-    }
 }

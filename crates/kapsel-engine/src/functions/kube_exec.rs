@@ -26,6 +26,7 @@ impl Function for KubeExec {
                 pod: arg::string(args, "pod")?,
                 container: arg::opt_string(args, "container")?.filter(|c| !c.is_empty()),
                 command: arg::strings(args, "command")?,
+                stdin: None,
             };
             let mut collector = Collector::new(&cx);
             let exit = cx.platform.exec(&spec, &mut collector).await?;

@@ -1,6 +1,8 @@
 //! KubeTask: run a command in a new task pod; its stdout markers are the
 //! phase's outputs.
 
+use std::collections::BTreeMap;
+
 use crate::function::{Args, Context, Function, FunctionError, Outputs, arg};
 use crate::platform::{BoxFuture, TaskSpec};
 
@@ -21,12 +23,7 @@ impl Function for KubeTask {
         args: &'a Args,
     ) -> BoxFuture<'a, Result<Outputs, FunctionError>> {
         Box::pin(async move {
-            // Kanister: the blueprint's labels and annotations win over the
-            // ActionSet's; the ActionSet's podOverride is merged on top.
-            let mut labels = cx.pod.labels.clone();
-            labels.extend(arg::string_map(args, "podLabels")?);
-            let mut annotations = cx.pod.annotations.clone();
-            annotations.extend(arg::string_map(args, "podAnnotations")?);
+            let (labels, annotations) = pod_labels_annotations(&cx, args)?;
             let spec = TaskSpec {
                 namespace: arg::opt_string(args, "namespace")?.filter(|n| !n.is_empty()),
                 image: arg::string(args, "image")?,
@@ -34,6 +31,7 @@ impl Function for KubeTask {
                 labels,
                 annotations,
                 pod_override: merge_override(args.get("podOverride"), cx.pod.pod_override.as_ref()),
+                ..TaskSpec::default()
             };
             let mut collector = Collector::new(&cx);
             let exit = cx.platform.task(&spec, &mut collector).await?;
@@ -42,7 +40,44 @@ impl Function for KubeTask {
     }
 }
 
-fn merge_override(
+/// Labels or annotations.
+type Labels = BTreeMap<String, String>;
+
+/// Labels and annotations of a pod a function creates. Kanister: the
+/// blueprint's win over the ActionSet's.
+pub(crate) fn pod_labels_annotations(
+    cx: &Context<'_>,
+    args: &Args,
+) -> Result<(Labels, Labels), FunctionError> {
+    let mut labels = cx.pod.labels.clone();
+    labels.extend(arg::string_map(args, "podLabels")?);
+    let mut annotations = cx.pod.annotations.clone();
+    annotations.extend(arg::string_map(args, "podAnnotations")?);
+    Ok((labels, annotations))
+}
+
+/// A task for a function's pod: namespace, image, command, pod options.
+pub(crate) fn task_spec(
+    cx: &Context<'_>,
+    args: &Args,
+    namespace: Option<String>,
+    image: String,
+    command: Vec<String>,
+) -> Result<TaskSpec, FunctionError> {
+    let (labels, annotations) = pod_labels_annotations(cx, args)?;
+    Ok(TaskSpec {
+        namespace,
+        image,
+        command,
+        labels,
+        annotations,
+        pod_override: merge_override(args.get("podOverride"), cx.pod.pod_override.as_ref()),
+        ..TaskSpec::default()
+    })
+}
+
+/// The ActionSet's podOverride merged on top of the blueprint's.
+pub(crate) fn merge_override(
     blueprint: Option<&serde_json::Value>,
     actionset: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> Option<serde_json::Map<String, serde_json::Value>> {

@@ -1,12 +1,98 @@
 //! The function library, each written once against [`crate::Platform`].
 
+mod data;
 mod kube_exec;
+mod kube_exec_all;
 mod kube_task;
+mod location_delete;
+mod multi_container_run;
+mod prepare_data;
+mod scale_workload;
+mod unsupported;
 
+pub use data::{
+    BackupData, BackupDataAll, BackupDataStats, CheckRepository, CopyVolumeData, DeleteData,
+    DeleteDataAll, RestoreData, RestoreDataAll,
+};
 pub use kube_exec::KubeExec;
+pub use kube_exec_all::KubeExecAll;
 pub use kube_task::KubeTask;
+pub use location_delete::LocationDelete;
+pub use multi_container_run::MultiContainerRun;
+pub use prepare_data::PrepareData;
+pub use scale_workload::ScaleWorkload;
+pub use unsupported::Unsupported;
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use crate::function::Registry;
+
+/// Registers every function: those Kapsel runs, and those no platform of
+/// Kapsel can run yet (they fail with a clear error naming the platform).
+pub(crate) fn register_all(r: &mut Registry) {
+    r.insert(Arc::new(KubeExec));
+    r.insert(Arc::new(KubeExecAll));
+    r.insert(Arc::new(KubeTask));
+    r.insert(Arc::new(MultiContainerRun));
+    r.insert(Arc::new(ScaleWorkload));
+    r.insert(Arc::new(PrepareData));
+    r.insert(Arc::new(BackupData));
+    r.insert(Arc::new(BackupDataAll));
+    r.insert(Arc::new(RestoreData));
+    r.insert(Arc::new(RestoreDataAll));
+    r.insert(Arc::new(CopyVolumeData));
+    r.insert(Arc::new(DeleteData));
+    r.insert(Arc::new(DeleteDataAll));
+    r.insert(Arc::new(BackupDataStats));
+    r.insert(Arc::new(CheckRepository));
+    r.insert(Arc::new(LocationDelete));
+    for u in unsupported::ALL {
+        r.insert(Arc::new(*u));
+    }
+}
+
+/// Runs futures concurrently on the current task and returns their results in
+/// order (all of them, even when some fail).
+pub(crate) async fn join_all<T>(futs: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
+    let mut futs: Vec<Option<Pin<Box<dyn Future<Output = T> + Send + '_>>>> =
+        futs.into_iter().map(Some).collect();
+    let mut out: Vec<Option<T>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, res) in futs.iter_mut().zip(out.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *res = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// A random tag of 10 lowercase letters and digits, as Kanister tags backups.
+pub(crate) fn random_tag() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..10)
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+        .collect()
+}
 
 use crate::event::{Event, LogStream};
 use crate::function::{Context, FunctionError, Outputs};
@@ -24,6 +110,12 @@ pub(crate) struct Collector<'a> {
     stderr_line: Vec<u8>,
     tail: VecDeque<String>,
     error: Option<FunctionError>,
+    /// Prefix of log lines (`pod/container: `) for commands run side by side.
+    prefix: String,
+    /// Whether stdout markers count (false: a background command's output).
+    markers: bool,
+    /// Raw stdout lines kept for the caller (kando's JSON result).
+    captured: Option<Vec<Vec<u8>>>,
 }
 
 impl<'a> Collector<'a> {
@@ -34,11 +126,40 @@ impl<'a> Collector<'a> {
             stderr_line: Vec::new(),
             tail: VecDeque::new(),
             error: None,
+            prefix: String::new(),
+            markers: true,
+            captured: None,
         }
     }
 
-    fn log(cx: &Context<'_>, tail: &mut VecDeque<String>, stream: LogStream, bytes: &[u8]) {
-        let line = cx.redactor.redact(&String::from_utf8_lossy(bytes));
+    /// Log lines start with `prefix` (e.g. `pod/container: `).
+    pub(crate) fn with_prefix(mut self, prefix: String) -> Self {
+        self.prefix = prefix;
+        self
+    }
+
+    /// Stdout markers are logged, not collected (a background command).
+    pub(crate) fn without_markers(mut self) -> Self {
+        self.markers = false;
+        self
+    }
+
+    /// Keeps the raw stdout lines (see [`Collector::finish_captured`]).
+    pub(crate) fn capturing(mut self) -> Self {
+        self.captured = Some(Vec::new());
+        self
+    }
+
+    fn log(
+        cx: &Context<'_>,
+        tail: &mut VecDeque<String>,
+        prefix: &str,
+        stream: LogStream,
+        bytes: &[u8],
+    ) {
+        let line = cx
+            .redactor
+            .redact(&format!("{prefix}{}", String::from_utf8_lossy(bytes)));
         if tail.len() == TAIL_LINES {
             tail.pop_front();
         }
@@ -52,31 +173,87 @@ impl<'a> Collector<'a> {
 
     /// Ends collection: the outputs, or the error the exit status or a
     /// malformed marker gives.
-    pub(crate) fn finish(mut self, exit: Exit) -> Result<Outputs, FunctionError> {
+    pub(crate) fn finish(self, exit: Exit) -> Result<Outputs, FunctionError> {
+        self.finish_with(exit, true).map(|(o, _)| o)
+    }
+
+    /// Ends collection without failing on the exit status: the outputs and
+    /// the error the status would give (PrepareData's `failOnError: false`).
+    pub(crate) fn finish_lenient(
+        self,
+        exit: Exit,
+    ) -> Result<(Outputs, Option<FunctionError>), FunctionError> {
+        self.finish_with(exit, false)
+    }
+
+    /// Ends collection of a command that prints one JSON object on stdout
+    /// (kando data): that object, or the command's error.
+    pub(crate) fn finish_json(
+        mut self,
+        exit: Exit,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, FunctionError> {
+        let captured = self.captured.take().unwrap_or_default();
+        self.finish(exit)?;
+        let line = captured
+            .iter()
+            .rev()
+            .find(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+            .ok_or_else(|| FunctionError::Failed("the command printed no result".to_string()))?;
+        match serde_json::from_slice::<serde_json::Value>(line) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            _ => Err(FunctionError::Failed(format!(
+                "the command's result is not a JSON object: {}",
+                String::from_utf8_lossy(&line[..line.len().min(200)])
+            ))),
+        }
+    }
+
+    fn status_error(tail: &VecDeque<String>, exit: Exit) -> Option<FunctionError> {
+        (!exit.success()).then(|| FunctionError::Command {
+            status: match exit.code {
+                Some(c) => format!("exit code {c}"),
+                None => "a signal".to_string(),
+            },
+            tail: tail.iter().cloned().collect::<Vec<_>>().join("\n"),
+        })
+    }
+
+    fn finish_with(
+        mut self,
+        exit: Exit,
+        strict: bool,
+    ) -> Result<(Outputs, Option<FunctionError>), FunctionError> {
         let cx = self.cx;
         let tail = &mut self.tail;
-        let mut log = |b: &[u8]| Collector::log(cx, tail, LogStream::Stdout, b);
+        let prefix = &self.prefix;
+        let captured = &mut self.captured;
+        let mut log = |b: &[u8]| {
+            if let Some(c) = captured.as_mut() {
+                c.push(b.to_vec());
+            }
+            Collector::log(cx, tail, prefix, LogStream::Stdout, b)
+        };
         let outputs = self.parser.finish(&mut log);
         if !self.stderr_line.is_empty() {
             let line = std::mem::take(&mut self.stderr_line);
-            Collector::log(cx, &mut self.tail, LogStream::Stderr, &line);
+            Collector::log(cx, &mut self.tail, &self.prefix, LogStream::Stderr, &line);
         }
-        if let Some(e) = self.error {
+        if let Some(e) = self.error.take() {
             return Err(e);
         }
-        if !exit.success() {
-            return Err(FunctionError::Command {
-                status: match exit.code {
-                    Some(c) => format!("exit code {c}"),
-                    None => "a signal".to_string(),
-                },
-                tail: self.tail.iter().cloned().collect::<Vec<_>>().join("\n"),
-            });
+        let status = Collector::status_error(&self.tail, exit);
+        if strict && let Some(e) = status {
+            return Err(e);
         }
-        Ok(outputs?
-            .into_iter()
-            .map(|(k, v)| (k, serde_json::Value::String(v)))
-            .collect())
+        let outputs = if self.markers {
+            outputs?
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect()
+        } else {
+            Outputs::new()
+        };
+        Ok((outputs, status))
     }
 }
 
@@ -86,7 +263,14 @@ impl OutputSink for Collector<'_> {
         match stream {
             Stream::Stdout => {
                 let tail = &mut self.tail;
-                let mut log = |b: &[u8]| Collector::log(cx, tail, LogStream::Stdout, b);
+                let prefix = &self.prefix;
+                let captured = &mut self.captured;
+                let mut log = |b: &[u8]| {
+                    if let Some(c) = captured.as_mut() {
+                        c.push(b.to_vec());
+                    }
+                    Collector::log(cx, tail, prefix, LogStream::Stdout, b)
+                };
                 if let Err(e) = self.parser.feed(data, &mut log)
                     && self.error.is_none()
                 {
@@ -99,12 +283,12 @@ impl OutputSink for Collector<'_> {
                     self.stderr_line.extend_from_slice(&rest[..nl]);
                     rest = &rest[nl + 1..];
                     let line = std::mem::take(&mut self.stderr_line);
-                    Collector::log(cx, &mut self.tail, LogStream::Stderr, &line);
+                    Collector::log(cx, &mut self.tail, &self.prefix, LogStream::Stderr, &line);
                 }
                 self.stderr_line.extend_from_slice(rest);
                 if self.stderr_line.len() > crate::output::MAX_LOG_LINE {
                     let line = std::mem::take(&mut self.stderr_line);
-                    Collector::log(cx, &mut self.tail, LogStream::Stderr, &line);
+                    Collector::log(cx, &mut self.tail, &self.prefix, LogStream::Stderr, &line);
                 }
             }
         }

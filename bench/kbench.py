@@ -1,0 +1,1284 @@
+#!/usr/bin/env python3
+"""Kapsel benchmarks (never run by CI; see bench/README.md and docs/benchmarks.md).
+
+Subcommands:
+  datamover        Kapsel's mover (kando) side by side with restic, borg, rustic and kopia
+  engine-overhead  per-phase overhead of `kapsel run` on the local platform
+  postgres-e2e     `kapsel run` with blueprints/postgresql.yaml against `pg_dump | zstd` / `zstd -d | psql`
+  all              the three above, one results directory
+  tools            install the missing peers (rustic, kopia) into ~/.cache/kapsel-bench/tools
+
+Every subcommand takes --quick (small sizes, to check that everything works) and writes
+results.json and results.md into bench/results/<UTC time>-<quick|full>/ (or --results DIR).
+Exit status: 0 when every measurement ran and every restore verified, 1 otherwise, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CACHE = Path(os.environ.get("KAPSEL_BENCH_CACHE", Path.home() / ".cache" / "kapsel-bench"))
+TOOLS_ROOT = CACHE / "tools"
+TOOLS_BIN = TOOLS_ROOT / "bin"
+DATA = CACHE / "data"
+# PostgreSQL refuses to run as root and cannot enter /root: its clusters live here (same disk).
+PG_ROOT = Path(os.environ.get("KAPSEL_BENCH_PG_ROOT", "/var/tmp/kapsel-bench"))
+GO = shutil.which("go") or "/usr/local/go/bin/go"
+KOPIA_VERSION = "v0.23.1"
+MiB = 1 << 20
+PASSWORD = "kapsel-bench-password-not-secret"  # throwaway repositories; passed by environment only
+SEED = 20261125
+
+
+class BenchError(Exception):
+    """A benchmark step failed (message says which and why)."""
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%H:%M:%S")
+
+
+def log(msg: str) -> None:
+    print(f"[{now()}] {msg}", file=sys.stderr, flush=True)
+
+
+def loadavg() -> str:
+    a, b, c = os.getloadavg()
+    return f"{a:.2f} {b:.2f} {c:.2f}"
+
+
+def sh(cmd: list[str], **kw) -> str:
+    """Run a command that must succeed; return its stdout."""
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        raise BenchError(f"{' '.join(map(str, cmd))} exited {p.returncode}: {p.stderr.strip()[-2000:]}")
+    return p.stdout
+
+
+def which(name: str) -> str | None:
+    p = TOOLS_BIN / name
+    if p.is_file() and os.access(p, os.X_OK):
+        return str(p)
+    return shutil.which(name)
+
+
+def dir_size(path: Path) -> int:
+    """Apparent size in bytes of every regular file under path (du -sb)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(root, f)).st_size
+    return total
+
+
+def b3_file(path: Path) -> str:
+    side = path.with_name(path.name + ".b3")
+    if side.exists() and side.stat().st_mtime >= path.stat().st_mtime:
+        return side.read_text().strip()
+    h = sh(["b3sum", "--no-names", str(path)]).strip()
+    side.write_text(h + "\n")
+    return h
+
+
+# --------------------------------------------------------------------------------------------
+# Measurement
+
+
+class Results:
+    def __init__(self, out: Path, quick: bool):
+        self.out = out
+        self.logs = out / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.data: dict = {"quick": quick, "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        self.failures: list[str] = []
+        self._n = 0
+
+    def logfile(self, label: str) -> Path:
+        self._n += 1
+        return self.logs / f"{self._n:03d}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', label)}.log"
+
+    def save(self) -> None:
+        self.data["failures"] = self.failures
+        (self.out / "results.json").write_text(json.dumps(self.data, indent=2) + "\n")
+
+
+def timed(
+    res: Results,
+    label: str,
+    cmd: list[str],
+    env: dict | None = None,
+    stdin_path: Path | None = None,
+    hash_stdout: bool = False,
+    capture_stdout: bool = False,
+    cwd: Path | None = None,
+) -> dict:
+    """Run cmd under /usr/bin/time; wall time from this process (monotonic clock).
+
+    hash_stdout pipes the command's stdout into b3sum (its time is part of the wall time; b3sum
+    hashes ~5 GB/s on one core here, far above any tool's restore speed)."""
+    logf = res.logfile(label)
+    with tempfile.NamedTemporaryFile(prefix="kbench-time-", delete=False) as tf:
+        tpath = tf.name
+    full = ["/usr/bin/time", "-f", "%U %S %M", "-o", tpath] + [str(c) for c in cmd]
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    out_target = subprocess.PIPE if (hash_stdout or capture_stdout) else subprocess.DEVNULL
+    digest = None
+    stdout_text = ""
+    with open(logf, "wb") as errf:
+        errf.write(("$ " + " ".join(str(c) for c in cmd) + "\n").encode())
+        errf.flush()
+        t0 = time.monotonic()
+        p = subprocess.Popen(full, stdin=stdin, stdout=out_target, stderr=errf, env=env, cwd=cwd)
+        if hash_stdout:
+            h = subprocess.Popen(["b3sum", "--no-names"], stdin=p.stdout, stdout=subprocess.PIPE)
+            assert p.stdout is not None
+            p.stdout.close()
+            digest = h.communicate()[0].decode().strip()
+            rc_h = h.returncode
+        elif capture_stdout:
+            stdout_text = p.communicate()[0].decode(errors="replace")
+            rc_h = 0
+        else:
+            rc_h = 0
+        rc = p.wait()
+        wall = time.monotonic() - t0
+    if stdin_path:
+        stdin.close()  # type: ignore[union-attr]
+    tlines = [ln for ln in Path(tpath).read_text().splitlines() if ln.strip()]
+    os.unlink(tpath)
+    if rc != 0 or rc_h != 0:
+        tail = logf.read_text(errors="replace")[-1500:]
+        raise BenchError(f"{label}: exit {rc} (log {logf}):\n{tail}")
+    user, sys_, rss_kb = tlines[-1].split()
+    r = {
+        "wall": round(wall, 3),
+        "cpu": round(float(user) + float(sys_), 2),
+        "user": float(user),
+        "sys": float(sys_),
+        "rss_mib": round(int(rss_kb) / 1024, 1),
+        "log": str(logf.relative_to(res.out)),
+    }
+    if digest is not None:
+        r["b3"] = digest
+    if capture_stdout:
+        r["stdout"] = stdout_text
+    return r
+
+
+# --------------------------------------------------------------------------------------------
+# Building Kapsel and installing peers
+
+
+def build_kapsel(args) -> dict:
+    if args.kapsel_bin:
+        bindir = Path(args.kapsel_bin).resolve()
+        commit = "given binaries (" + str(bindir) + ")"
+        src = REPO
+    else:
+        if args.commit:
+            rev = sh(["git", "-C", str(REPO), "rev-parse", args.commit]).strip()
+            src = CACHE / "src" / rev
+            if not (src / "Cargo.toml").exists():
+                log(f"exporting commit {rev[:12]} to {src}")
+                src.mkdir(parents=True, exist_ok=True)
+                arch = subprocess.Popen(["git", "-C", str(REPO), "archive", rev], stdout=subprocess.PIPE)
+                subprocess.run(["tar", "-x", "-C", str(src)], stdin=arch.stdout, check=True)
+                if arch.wait() != 0:
+                    raise BenchError(f"git archive {rev} failed")
+            target = CACHE / "target"
+            commit = rev
+        else:
+            src = REPO
+            target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+            commit = sh(["git", "-C", str(REPO), "describe", "--always", "--dirty", "--abbrev=40"]).strip()
+        log(f"cargo build --release -p kando -p kapsel-cli (in {src})")
+        env = dict(os.environ, CARGO_TARGET_DIR=str(target))
+        p = subprocess.run(["cargo", "build", "--release", "-q", "-p", "kando", "-p", "kapsel-cli"], cwd=src, env=env)
+        if p.returncode != 0:
+            raise BenchError("cargo build --release -p kando -p kapsel-cli failed")
+        bindir = target / "release"
+    for b in ("kando", "kapsel"):
+        if not (bindir / b).is_file():
+            raise BenchError(f"{bindir / b} not found")
+    return {"bin": bindir, "commit": commit, "src": src}
+
+
+def ensure_rustic() -> str | None:
+    if which("rustic"):
+        return which("rustic")
+    log("installing rustic-rs from crates.io (nice -n 19 cargo install rustic-rs --locked; ~15+ min on 2 cores)")
+    p = subprocess.run(
+        ["nice", "-n", "19", "cargo", "install", "rustic-rs", "--locked", "--root", str(TOOLS_ROOT)],
+        cwd=tempfile.gettempdir(),
+    )
+    return which("rustic") if p.returncode == 0 else None
+
+
+def ensure_kopia() -> str | None:
+    if which("kopia"):
+        return which("kopia")
+    # `go install github.com/kopia/kopia@VERSION` asks the proxy for the module's version list
+    # (deprecation check), which the proxy here refuses; a throwaway module that requires the
+    # exact version builds the same binary.
+    log(f"building kopia {KOPIA_VERSION} with Go (nice -n 19)")
+    mod = CACHE / "kopia-build"
+    mod.mkdir(parents=True, exist_ok=True)
+    (mod / "go.mod").write_text(f"module kapselbench/kopiabuild\n\ngo 1.26\n\nrequire github.com/kopia/kopia {KOPIA_VERSION}\n")
+    (mod / "tools.go").write_text('//go:build tools\n\npackage tools\n\nimport _ "github.com/kopia/kopia"\n')
+    TOOLS_BIN.mkdir(parents=True, exist_ok=True)
+    for cmd in (["mod", "tidy"], ["build", "-o", str(TOOLS_BIN / "kopia"), "github.com/kopia/kopia"]):
+        if subprocess.run(["nice", "-n", "19", GO, *cmd], cwd=mod).returncode != 0:
+            return None
+    return which("kopia")
+
+
+def ensure_time() -> None:
+    if not Path("/usr/bin/time").exists() or not shutil.which("b3sum"):
+        log("apt-get install time b3sum")
+        subprocess.run(["apt-get", "install", "-y", "-q", "time", "b3sum"], check=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Datasets (generated from a fixed seed, cached in ~/.cache/kapsel-bench/data)
+
+_SYLL = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ber", "dan", "el", "fin", "gor", "han", "is", "jul", "kor", "lem", "mar", "nor"]
+
+
+class TextGen:
+    """CSV-like rows (order exports); no repetition beyond what real exports have."""
+
+    def __init__(self, seed: int):
+        r = random.Random(seed)
+        self.r = r
+        self.names = ["".join(r.choices(_SYLL, k=r.randint(2, 4))).capitalize() for _ in range(5000)]
+        self.cities = ["".join(r.choices(_SYLL, k=3)).capitalize() for _ in range(300)]
+        self.dates = [f"2026-{m:02d}-{d:02d}T{h:02d}:{mi:02d}:00Z" for m in range(1, 13) for d in range(1, 29) for h in range(0, 24, 3) for mi in (0, 15, 30, 45)]
+        self.amounts = [f"{r.randrange(0, 10**7) / 100:.2f}" for _ in range(100000)]
+        self.refs = [f"{r.randrange(10**9, 10**10)}" for _ in range(200000)]
+        self.status = ["shipped", "pending", "returned", "paid", "cancelled"]
+        self.next_id = seed % 1000 * 10**9
+
+    def block(self, size: int) -> bytes:
+        r, out, n = self.r, [], 0
+        while n < size:
+            k = min(200000, max(1000, (size - n) // 60 + 1000))
+            i = self.next_id
+            cols = [map(str, range(i, i + k)), r.choices(self.dates, k=k), r.choices(self.names, k=k), r.choices(self.names, k=k),
+                    r.choices(self.cities, k=k), r.choices(self.amounts, k=k), r.choices(self.status, k=k), r.choices(self.refs, k=k)]
+            s = "\n".join(map(",".join, zip(*cols))) + "\n"
+            self.next_id += k
+            out.append(s)
+            n += len(s)
+        return "".join(out).encode()[:size]
+
+
+def mixed_stream(size: int) -> tuple[Path, Path]:
+    """A: size bytes of 64 MiB blocks alternating random and text; A': 5% overwritten in 2 MiB
+    regions at seeded offsets (each region refilled with content of its block's kind)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    a = DATA / f"mixed-{size // MiB}MiB-1.bin"
+    b = DATA / f"mixed-{size // MiB}MiB-2.bin"
+    blk = 64 * MiB
+    if not a.exists():
+        log(f"generating {a.name} ({size // MiB} MiB)")
+        tmp = a.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            text = TextGen(SEED)
+            for i in range(size // blk):
+                if i % 2 == 0:
+                    f.write(random.Random(SEED * 1000 + i).randbytes(blk))
+                else:
+                    f.write(text.block(blk))
+        tmp.rename(a)
+    if not b.exists():
+        log(f"generating {b.name} (5% changed)")
+        region = 2 * MiB
+        n_regions = max(1, round(size * 0.05 / region))
+        r = random.Random(SEED + 1)
+        slots = sorted(r.sample(range(size // region), n_regions))
+        tmp = b.with_suffix(".tmp")
+        shutil.copyfile(a, tmp)
+        text = TextGen(SEED + 2)
+        with open(tmp, "r+b") as f:
+            for s in slots:
+                off = s * region
+                kind_random = (off // blk) % 2 == 0
+                f.seek(off)
+                f.write(r.randbytes(region) if kind_random else text.block(region))
+        tmp.rename(b)
+    return a, b
+
+
+class PgServer:
+    """A throwaway PostgreSQL 15 on 127.0.0.1 (as scripts/quickstart.sh starts it)."""
+
+    def __init__(self, datadir: Path):
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name)
+        if not bins or not (bins[-1] / "initdb").exists():
+            raise BenchError("PostgreSQL server binaries not found (apt-get install postgresql-15)")
+        self.bin = bins[-1]
+        self.datadir = datadir
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+
+    def as_pg(self, cmd: list[str]) -> list[str]:
+        return (["runuser", "-u", "postgres", "--"] + cmd) if os.getuid() == 0 else cmd
+
+    def env(self) -> dict:
+        return dict(os.environ, PGHOST="127.0.0.1", PGPORT=str(self.port), PGUSER="postgres")
+
+    def start(self) -> "PgServer":
+        PG_ROOT.mkdir(parents=True, exist_ok=True)
+        os.chmod(PG_ROOT, 0o755)
+        if not (self.datadir / "PG_VERSION").exists():
+            self.datadir.mkdir(parents=True, exist_ok=True)
+            if os.getuid() == 0:
+                shutil.chown(self.datadir, "postgres")
+            sh(self.as_pg([str(self.bin / "initdb"), "-D", str(self.datadir), "-U", "postgres", "--auth=trust"]))
+        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.datadir} -c max_wal_size=4GB -c checkpoint_timeout=30min"
+        sh(self.as_pg([str(self.bin / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.datadir / "log"), "-w", "-o", opts, "start"]))
+        return self
+
+    def stop(self) -> None:
+        if (self.datadir / "postmaster.pid").exists():
+            subprocess.run(self.as_pg([str(self.bin / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]), capture_output=True)
+
+    def psql(self, db: str, sql: str) -> str:
+        return sh(["psql", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql], env=self.env())
+
+    def pgbench_init(self, db: str, scale: int) -> None:
+        self.psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        self.psql("postgres", f"CREATE DATABASE {db}")
+        log(f"pgbench -i -s {scale} {db}")
+        sh(["pgbench", "-i", "-q", "-s", str(scale), db], env=self.env())
+
+    def fingerprint(self, db: str) -> str:
+        return self.psql(
+            db,
+            "SELECT (SELECT count(*) FROM pgbench_accounts) || ' ' || (SELECT sum(abalance) FROM pgbench_accounts) || ' ' || "
+            "(SELECT count(*) FROM pgbench_branches) || ' ' || (SELECT count(*) FROM pgbench_tellers) || ' ' || "
+            "(SELECT count(*) FROM pgbench_history)",
+        ).strip()
+
+
+def pg_dumps(scale: int) -> tuple[Path, Path]:
+    """P: pg_dump -Fp of a pgbench database; P': after a localized change (5% of the accounts
+    updated in one contiguous range, 20,000 history rows inserted)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    p1, p2 = DATA / f"pgdump-s{scale}-1.sql", DATA / f"pgdump-s{scale}-2.sql"
+    if p1.exists() and p2.exists():
+        return p1, p2
+    pg = PgServer(PG_ROOT / f"pg-dumpgen-s{scale}")
+    try:
+        pg.start()
+        pg.pgbench_init("bench", scale)
+        log(f"pg_dump -> {p1.name}")
+        with open(p1.with_suffix(".tmp"), "wb") as f:
+            subprocess.run(["pg_dump", "-Fp", "-d", "bench"], stdout=f, env=pg.env(), check=True)
+        n = scale * 100000
+        pg.psql("bench", f"UPDATE pgbench_accounts SET abalance = abalance + 7 WHERE aid <= {n // 20}")
+        pg.psql("bench", "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) SELECT 1 + g % 10, 1, g, g % 1000, now() FROM generate_series(1, 20000) g")
+        log(f"pg_dump -> {p2.name}")
+        with open(p2.with_suffix(".tmp"), "wb") as f:
+            subprocess.run(["pg_dump", "-Fp", "-d", "bench"], stdout=f, env=pg.env(), check=True)
+    finally:
+        pg.stop()
+        shutil.rmtree(pg.datadir, ignore_errors=True)
+    p1.with_suffix(".tmp").rename(p1)
+    p2.with_suffix(".tmp").rename(p2)
+    return p1, p2
+
+
+TREE_MARKER = ".kbench-tree-root"
+
+
+def tree_hash(root: Path) -> tuple[str, int, int]:
+    """(digest, files, bytes) over sorted relative paths and contents of regular files."""
+    h = hashlib.sha256()
+    files = total = 0
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for f in filenames:
+            entries.append(os.path.join(dirpath, f))
+    entries.sort()
+    for p in entries:
+        rel = os.path.relpath(p, root)
+        with open(p, "rb") as fh:
+            data = fh.read()
+        h.update(rel.encode() + b"\0" + str(len(data)).encode() + b"\0" + hashlib.sha256(data).digest())
+        files += 1
+        total += len(data)
+    return h.hexdigest(), files, total
+
+
+def file_tree(n_files: int) -> tuple[Path, Path]:
+    """F: n_files small files (1-16 KiB, two thirds text, one third random) in 100-file directories;
+    F': 5% rewritten, 0.5% deleted, 0.5% added (unchanged files are hard links to F's)."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    t1, t2 = DATA / f"tree-{n_files}-1", DATA / f"tree-{n_files}-2"
+    if t1.exists() and t2.exists():
+        return t1, t2
+    shutil.rmtree(t1, ignore_errors=True)
+    shutil.rmtree(t2, ignore_errors=True)
+    log(f"generating {t1.name} ({n_files} files)")
+    r = random.Random(SEED + 10)
+    text = TextGen(SEED + 11)
+    pool = text.block(24 * MiB)
+    pool_off = 0
+
+    def content(rr: random.Random) -> bytes:
+        nonlocal pool, pool_off
+        size = int(1024 * 16 ** rr.random())  # 1 KiB .. 16 KiB, log-uniform
+        if rr.random() < 1 / 3:
+            return rr.randbytes(size)
+        if pool_off + size > len(pool):
+            pool, pool_off = text.block(24 * MiB), 0
+        c = pool[pool_off:pool_off + size]
+        pool_off += size
+        return c
+
+    def path(root: Path, i: int) -> Path:
+        return root / f"d{i // 10000:02d}" / f"s{i // 100 % 100:02d}" / f"f{i:06d}.dat"
+
+    tmp1 = t1.with_name(t1.name + ".tmp")
+    shutil.rmtree(tmp1, ignore_errors=True)
+    for i in range(n_files):
+        p = path(tmp1, i)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content(r))
+    (tmp1 / TREE_MARKER).write_text("kapsel bench tree\n")
+    tmp1.rename(t1)
+    log(f"generating {t2.name}")
+    tmp2 = t2.with_name(t2.name + ".tmp")
+    shutil.rmtree(tmp2, ignore_errors=True)
+    subprocess.run(["cp", "-al", str(t1), str(tmp2)], check=True)
+    r2 = random.Random(SEED + 12)
+    idx = r2.sample(range(n_files), n_files // 20 + n_files // 200)
+    for i in idx[: n_files // 20]:
+        p = path(tmp2, i)
+        p.unlink()
+        p.write_bytes(content(r2))
+    for i in idx[n_files // 20:]:
+        path(tmp2, i).unlink()
+    for i in range(n_files, n_files + n_files // 200):
+        p = path(tmp2, i)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content(r2))
+    tmp2.rename(t2)
+    return t1, t2
+
+
+# --------------------------------------------------------------------------------------------
+# The movers
+
+
+class Tool:
+    name = ""
+    settings = ""
+    tree_supported = True
+
+    def __init__(self, exe: str, work: Path):
+        self.exe = exe
+        self.work = work
+        self.repo = work / "repo"
+        self.cache = work / "cache"
+        self.n = 0
+
+    def prepare(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+        self.cache.mkdir(parents=True)
+
+    def env(self) -> dict:
+        return dict(os.environ)
+
+    def version(self) -> str:
+        return sh([self.exe, "--version"], env=self.env()).strip().splitlines()[0]
+
+    def init(self) -> None:
+        raise NotImplementedError
+
+    def repo_size(self) -> int:
+        return dir_size(self.repo)
+
+    # Stream mode: returns (cmd, cwd); snapshot id taken afterwards with last_snapshot()
+    def backup_stream(self, name: str) -> list[str]:
+        raise NotImplementedError
+
+    def restore_stream(self, snap: str, name: str) -> list[str]:
+        raise NotImplementedError
+
+    def backup_dir(self, src: Path) -> tuple[list[str], Path | None]:
+        raise NotImplementedError
+
+    def restore_dir(self, snap: str, target: Path) -> tuple[list[str], Path | None]:
+        raise NotImplementedError
+
+    def snapshot_id(self, backup: dict) -> str:
+        raise NotImplementedError
+
+
+class Kando(Tool):
+    name = "kapsel (kando)"
+    settings = "kando location push/pull, filesystem Profile; FastCDC + keyed BLAKE3 + zstd 3 + AES-256-GCM (fixed, always on)"
+
+    def __init__(self, exe: str, work: Path):
+        super().__init__(exe, work)
+        self.profile = json.dumps({"Location": {"type": "filesystem", "bucket": str(self.repo)}, "Credential": {}})
+        h = subprocess.run([exe, "data", "backup", "--help"], capture_output=True)
+        self.tree_supported = h.returncode == 0
+
+    def env(self) -> dict:
+        return dict(os.environ, KAPSEL_REPO_PASSWORD=PASSWORD)
+
+    def init(self) -> None:
+        self.repo.mkdir(parents=True)  # the repository is created by the first push
+
+    def backup_stream(self, name):
+        return [self.exe, "location", "push", "--profile", self.profile, "--path", name, "-"]
+
+    def snapshot_id(self, backup):
+        m = re.search(r"###Phase-output###: (\{.*\})", backup.get("stdout", ""))
+        if m:
+            return json.loads(json.loads(m.group(1))["value"])["id"]
+        return json.loads(backup["stdout"].strip().splitlines()[-1])["snapshotID"]
+
+    def restore_stream(self, snap, name):
+        return [self.exe, "location", "pull", "--profile", self.profile, "--path", name, "--kopia-snapshot", snap, "-"]
+
+    def backup_dir(self, src):
+        return [self.exe, "data", "backup", "--profile", self.profile, "--path", "tree", str(src)], None
+
+    def restore_dir(self, snap, target):
+        return [self.exe, "data", "restore", "--profile", self.profile, "--path", "tree", "--id", snap, str(target)], None
+
+
+class Restic(Tool):
+    name = "restic"
+    settings = "repository v2, --compression auto (zstd default level), AES-256-CTR + Poly1305-AES (always on), extra verify as the version does by default"
+
+    def env(self):
+        return dict(os.environ, RESTIC_REPOSITORY=str(self.repo), RESTIC_PASSWORD=PASSWORD, RESTIC_CACHE_DIR=str(self.cache))
+
+    def version(self):
+        return sh([self.exe, "version"]).strip()
+
+    def init(self):
+        sh([self.exe, "init", "--repository-version", "2"], env=self.env())
+
+    def backup_stream(self, name):
+        return [self.exe, "backup", "--compression", "auto", "--host", "bench", "--stdin", "--stdin-filename", name, "--json"]
+
+    def snapshot_id(self, backup):
+        for ln in reversed(backup["stdout"].splitlines()):
+            with contextlib.suppress(ValueError):
+                j = json.loads(ln)
+                if j.get("message_type") == "summary":
+                    return j["snapshot_id"]
+        raise BenchError("restic: no summary in backup output")
+
+    def restore_stream(self, snap, name):
+        return [self.exe, "dump", snap, "/" + name]
+
+    def backup_dir(self, src):
+        return [self.exe, "backup", "--compression", "auto", "--host", "bench", "--json", "."], src
+
+    def restore_dir(self, snap, target):
+        return [self.exe, "restore", snap, "--target", str(target)], None
+
+
+class Rustic(Tool):
+    name = "rustic"
+    settings = "defaults: zstd level 0 (= libzstd 3), AES-256-CTR + Poly1305-AES (always on); --force on every backup (rustic#1793: a repeated stdin backup otherwise reuses the old content)"
+
+    def env(self):
+        return dict(os.environ, RUSTIC_REPOSITORY=str(self.repo), RUSTIC_PASSWORD=PASSWORD, RUSTIC_CACHE_DIR=str(self.cache), RUSTIC_NO_PROGRESS="true")
+
+    def init(self):
+        sh([self.exe, "init"], env=self.env())
+
+    def backup_stream(self, name):
+        return [self.exe, "backup", "--force", "--json", "--stdin-filename", name, "-"]
+
+    def snapshot_id(self, backup):
+        out = backup["stdout"]
+        j = json.loads(out[out.index("{"):])
+        return j["id"]
+
+    def restore_stream(self, snap, name):
+        return [self.exe, "dump", f"{snap}:{name}"]
+
+    def backup_dir(self, src):
+        return [self.exe, "backup", "--json", "."], src
+
+    def restore_dir(self, snap, target):
+        return [self.exe, "restore", snap, str(target)], None
+
+
+class Borg(Tool):
+    name = "borg"
+    settings = "borg init -e repokey (AES-256-CTR + HMAC-SHA256: SHA-NI here), --compression zstd,3"
+
+    def env(self):
+        return dict(os.environ, BORG_REPO=str(self.repo), BORG_PASSPHRASE=PASSWORD, BORG_BASE_DIR=str(self.cache),
+                    BORG_RELOCATED_REPO_ACCESS_IS_OK="yes", BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK="no")
+
+    def init(self):
+        sh([self.exe, "init", "-e", "repokey"], env=self.env())
+
+    def backup_stream(self, name):
+        self.n += 1
+        return [self.exe, "create", "--compression", "zstd,3", "--stdin-name", name, f"::a{self.n}", "-"]
+
+    def snapshot_id(self, backup):
+        return f"a{self.n}"
+
+    def restore_stream(self, snap, name):
+        return [self.exe, "extract", "--stdout", f"::{snap}"]
+
+    def backup_dir(self, src):
+        self.n += 1
+        return [self.exe, "create", "--compression", "zstd,3", f"::a{self.n}", "."], src
+
+    def restore_dir(self, snap, target):
+        return [self.exe, "extract", f"::{snap}"], target
+
+
+class Kopia(Tool):
+    name = "kopia"
+    settings = "filesystem repository, AES256-GCM-HMAC-SHA256 + BLAKE2B-256-128 (defaults), splitter DYNAMIC-4M-BUZHASH (default), policy --compression zstd"
+
+    def env(self):
+        return dict(os.environ, KOPIA_PASSWORD=PASSWORD, KOPIA_CONFIG_PATH=str(self.cache / "repository.config"),
+                    KOPIA_CACHE_DIRECTORY=str(self.cache / "c"), KOPIA_LOG_DIR=str(self.cache / "logs"),
+                    KOPIA_CHECK_FOR_UPDATES="false")
+
+    def init(self):
+        self.repo.mkdir(parents=True)
+        sh([self.exe, "repository", "create", "filesystem", "--path", str(self.repo)], env=self.env())
+        sh([self.exe, "policy", "set", "--global", "--compression", "zstd"], env=self.env())
+
+    def backup_stream(self, name):
+        # the source path names a virtual directory holding one streaming file
+        return [self.exe, "snapshot", "create", "--json", "--stdin-file", name, "/kbench/stream"]
+
+    def snapshot_id(self, backup):
+        out = backup["stdout"]
+        j = json.loads(out[out.index("{"):])
+        return j["id"]
+
+    def restore_stream(self, snap, name):
+        return [self.exe, "show", f"{self.root_oid(snap)}/{name}"]
+
+    def root_oid(self, snap):
+        out = sh([self.exe, "snapshot", "list", "--all", "--json"], env=self.env())
+        for s in json.loads(out):
+            if s["id"] == snap:
+                return s["rootEntry"]["obj"]
+        raise BenchError(f"kopia: snapshot {snap} not found")
+
+    def backup_dir(self, src):
+        return [self.exe, "snapshot", "create", "--json", str(src)], None
+
+    def restore_dir(self, snap, target):
+        return [self.exe, "snapshot", "restore", snap, str(target)], None
+
+
+# --------------------------------------------------------------------------------------------
+# datamover
+
+
+def make_tools(names: list[str], kapsel: dict, work: Path, res: Results) -> list[Tool]:
+    tools: list[Tool] = []
+    for n in names:
+        if n == "kando":
+            tools.append(Kando(str(kapsel["bin"] / "kando"), work / "kando"))
+        elif n == "restic":
+            tools.append(Restic(which("restic") or "restic", work / "restic"))
+        elif n == "borg":
+            tools.append(Borg(which("borg") or "borg", work / "borg"))
+        elif n == "rustic":
+            exe = ensure_rustic()
+            if exe:
+                tools.append(Rustic(exe, work / "rustic"))
+            else:
+                res.failures.append("rustic could not be installed")
+        elif n == "kopia":
+            exe = ensure_kopia()
+            if exe:
+                tools.append(Kopia(exe, work / "kopia"))
+            else:
+                res.failures.append("kopia could not be built")
+        else:
+            raise BenchError(f"unknown tool {n!r} (kando, restic, borg, rustic, kopia)")
+    return tools
+
+
+def bench_stream(tool: Tool, wl: str, src1: Path, src2: Path, res: Results) -> dict:
+    name = "data.bin" if wl == "mixed" else "dump.sql"
+    size1, size2 = src1.stat().st_size, src2.stat().st_size
+    h1, h2 = b3_file(src1), b3_file(src2)
+    tool.prepare()
+    tool.init()
+    base = tool.repo_size()
+    cap = True
+    b1 = timed(res, f"{wl}-{tool.name}-backup1", tool.backup_stream(name), tool.env(), stdin_path=src1, capture_stdout=cap)
+    id1 = tool.snapshot_id(b1)
+    repo1 = tool.repo_size()
+    b2 = timed(res, f"{wl}-{tool.name}-backup2", tool.backup_stream(name), tool.env(), stdin_path=src2, capture_stdout=cap)
+    id2 = tool.snapshot_id(b2)
+    repo2 = tool.repo_size()
+    r2 = timed(res, f"{wl}-{tool.name}-restore2", tool.restore_stream(id2, name), tool.env(), hash_stdout=True)
+    r1 = timed(res, f"{wl}-{tool.name}-restore1", tool.restore_stream(id1, name), tool.env(), hash_stdout=True)
+    for b in (b1, b2):
+        b.pop("stdout", None)
+    ok = r2["b3"] == h2 and r1["b3"] == h1
+    out = {
+        "backup1": b1, "backup2": b2, "restore_latest": r2, "restore_first": r1,
+        "bytes1": size1, "bytes2": size2,
+        "backup1_mbps": round(size1 / 1e6 / b1["wall"], 1),
+        "backup2_mbps": round(size2 / 1e6 / b2["wall"], 1),
+        "restore_mbps": round(size2 / 1e6 / r2["wall"], 1),
+        "repo_after1": repo1 - base, "repo_after2": repo2 - base, "added2": repo2 - repo1,
+        "peak_rss_mib": max(x["rss_mib"] for x in (b1, b2, r1, r2)),
+        "verified": ok,
+    }
+    if not ok:
+        raise BenchError(f"{wl}/{tool.name}: restored data differs from the source (b3 {r2['b3']} vs {h2}, {r1['b3']} vs {h1})")
+    return out
+
+
+def find_marker(target: Path) -> Path:
+    for dirpath, _dirs, files in os.walk(target):
+        if TREE_MARKER in files:
+            return Path(dirpath)
+    raise BenchError(f"restored tree under {target} has no {TREE_MARKER}")
+
+
+def bench_tree(tool: Tool, t1: Path, t2: Path, hashes: dict, res: Results) -> dict:
+    if not tool.tree_supported:
+        return {"unsupported": "not supported yet (no `kando data backup` in this build)"}
+    tool.prepare()
+    tool.init()
+    base = tool.repo_size()
+    src = tool.work / "src"
+    subprocess.run(["cp", "-a", str(t1), str(src)], check=True)
+    n1, bytes1 = hashes["t1"][1], hashes["t1"][2]
+    n2, bytes2 = hashes["t2"][1], hashes["t2"][2]
+    cmd, cwd = tool.backup_dir(src)
+    b1 = timed(res, f"tree-{tool.name}-backup1", cmd, tool.env(), cwd=cwd, capture_stdout=True)
+    id1 = tool.snapshot_id(b1)
+    repo1 = tool.repo_size()
+    # F -> F': rsync copies only what differs (size/mtime); the path stays the same for every tool.
+    subprocess.run(["rsync", "-a", "--delete", f"{t2}/", f"{src}/"], check=True)
+    cmd, cwd = tool.backup_dir(src)
+    b2 = timed(res, f"tree-{tool.name}-backup2", cmd, tool.env(), cwd=cwd, capture_stdout=True)
+    id2 = tool.snapshot_id(b2)
+    repo2 = tool.repo_size()
+    results = {}
+    for label, snap, want in (("restore_latest", id2, hashes["t2"]), ("restore_first", id1, hashes["t1"])):
+        target = tool.work / f"restore-{label}"
+        target.mkdir()
+        cmd, cwd = tool.restore_dir(snap, target)
+        r = timed(res, f"tree-{tool.name}-{label}", cmd, tool.env(), cwd=cwd)
+        got = tree_hash(find_marker(target))
+        r["verified"] = got == want
+        if got != want:
+            raise BenchError(f"tree/{tool.name}: {label} differs from the source ({got[1]} files, {got[2]} bytes; want {want[1]}, {want[2]})")
+        results[label] = r
+        shutil.rmtree(target)
+    for b in (b1, b2):
+        b.pop("stdout", None)
+    return {
+        "backup1": b1, "backup2": b2, **results,
+        "files1": n1, "files2": n2, "bytes1": bytes1, "bytes2": bytes2,
+        "backup1_mbps": round(bytes1 / 1e6 / b1["wall"], 1),
+        "backup2_mbps": round(bytes2 / 1e6 / b2["wall"], 1),
+        "restore_mbps": round(bytes2 / 1e6 / results["restore_latest"]["wall"], 1),
+        "repo_after1": repo1 - base, "repo_after2": repo2 - base, "added2": repo2 - repo1,
+        "peak_rss_mib": max(x["rss_mib"] for x in (b1, b2, results["restore_latest"], results["restore_first"])),
+        "verified": True,
+    }
+
+
+def cmd_datamover(args, res: Results, kapsel: dict) -> None:
+    quick = args.quick
+    work = CACHE / "work" / "datamover"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    tools = make_tools(args.tools.split(","), kapsel, work, res)
+    dm: dict = {"tools": {}, "workloads": {}}
+    res.data["datamover"] = dm
+    for t in tools:
+        try:
+            dm["tools"][t.name] = {"version": t.version(), "settings": t.settings}
+        except BenchError as e:
+            dm["tools"][t.name] = {"version": f"unknown ({e})", "settings": t.settings}
+    workloads = args.workloads.split(",")
+    for wl in workloads:
+        if wl == "mixed":
+            size = args.mixed_mib * MiB if args.mixed_mib else (256 * MiB if quick else 2048 * MiB)
+            s1, s2 = mixed_stream(size)
+            desc = f"{size // MiB} MiB mixed stream (64 MiB blocks alternating random and CSV-like text), then the same with 5% rewritten in 2 MiB regions"
+        elif wl == "pgdump":
+            scale = args.pg_scale or (10 if quick else 150)
+            s1, s2 = pg_dumps(scale)
+            desc = f"pg_dump -Fp of a pgbench database at scale {scale} ({s1.stat().st_size / 1e6:.0f} MB), then after a localized change (5% of accounts updated in one range, 20,000 history rows)"
+        elif wl == "tree":
+            n = args.files or (5000 if quick else 50000)
+            t1, t2 = file_tree(n)
+            hashes = {"t1": tree_hash(t1), "t2": tree_hash(t2)}
+            desc = f"{hashes['t1'][1] - 1} small files (1-16 KiB, {hashes['t1'][2] / 1e6:.0f} MB), then 5% rewritten, 0.5% deleted, 0.5% added"
+        else:
+            raise BenchError(f"unknown workload {wl!r} (mixed, pgdump, tree)")
+        w = dm["workloads"].setdefault(wl, {"description": desc, "load_before": loadavg(), "tools": {}})
+        for t in tools:
+            log(f"datamover {wl}: {t.name} (load {loadavg()})")
+            try:
+                if wl == "tree":
+                    r = bench_tree(t, t1, t2, hashes, res)
+                else:
+                    r = bench_stream(t, wl, s1, s2, res)
+                r["load_after"] = loadavg()
+                w["tools"][t.name] = r
+                if "unsupported" not in r:
+                    log(f"  backup {r['backup1_mbps']} MB/s, 2nd {r['backup2_mbps']} MB/s, restore {r['restore_mbps']} MB/s, "
+                        f"repo {r['repo_after2'] / 1e6:.1f} MB, added {r['added2'] / 1e6:.1f} MB, RSS {r['peak_rss_mib']} MiB")
+            except BenchError as e:
+                log(f"  FAILED: {e}")
+                w["tools"][t.name] = {"failed": str(e)}
+                res.failures.append(f"datamover {wl}/{t.name}: {e}")
+            finally:
+                shutil.rmtree(t.work, ignore_errors=True)
+            res.save()
+        w["load_after"] = loadavg()
+
+
+# --------------------------------------------------------------------------------------------
+# engine-overhead
+
+OVERHEAD_BP = """apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata:
+  name: engine-overhead
+actions:
+  overhead:
+    kind: StatefulSet
+    phases:
+""" + "".join(
+    f"""    - func: KubeExec
+      name: p{i}
+      args:
+        namespace: '{{{{ .StatefulSet.Namespace }}}}'
+        pod: '{{{{ index .StatefulSet.Pods 0 }}}}'
+        command: ["true"]
+"""
+    for i in range(10)
+)
+
+OVERHEAD_INV = """apiVersion: kapsel.dev/v1alpha1
+kind: Inventory
+objects:
+- kind: StatefulSet
+  namespace: bench
+  name: app
+  pods: [{name: app-0, containers: [main]}]
+"""
+
+
+def spawn_true_ms(n: int = 300) -> float:
+    """Median wall time of one posix_spawn + wait of /bin/true: the commands' own time."""
+    exe = shutil.which("true") or "/bin/true"
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        pid = os.posix_spawn(exe, [exe], os.environ)
+        os.waitpid(pid, 0)
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts) * 1000
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    k = (len(xs) - 1) * p
+    f = int(k)
+    c = min(f + 1, len(xs) - 1)
+    return xs[f] + (xs[c] - xs[f]) * (k - f)
+
+
+def cmd_engine(args, res: Results, kapsel: dict) -> None:
+    runs = args.runs or (5 if args.quick else 20)
+    work = CACHE / "work" / "engine"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / "bp.yaml").write_text(OVERHEAD_BP)
+    (work / "inventory.yaml").write_text(OVERHEAD_INV)
+    kapsel_exe = str(kapsel["bin"] / "kapsel")
+    t_true = spawn_true_ms()
+    phases = 10
+    rows = []
+    load0 = loadavg()
+    for i in range(runs + 1):  # the first run warms the page cache and is not counted
+        cmd = [kapsel_exe, "run", "-b", str(work / "bp.yaml"), "-a", "overhead", "-o", "statefulset/bench/app",
+               "-i", str(work / "inventory.yaml"), "--progress", "json", "-w", str(work / "actionset.yaml")]
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=work)
+        assert p.stderr is not None
+        stamps: list[tuple[float, dict]] = []
+        for line in p.stderr:
+            t = time.perf_counter()
+            with contextlib.suppress(ValueError):
+                stamps.append((t, json.loads(line)))
+        rc = p.wait()
+        t_proc = time.perf_counter() - t0
+        if rc != 0:
+            raise BenchError(f"kapsel run (engine overhead) exited {rc}")
+
+        def at(kind: str) -> list[float]:
+            return [t for t, e in stamps if e.get("event") == kind]
+
+        started, ended = at("actionStarted"), at("actionEnded")
+        outcomes = [e.get("outcome") for _, e in stamps if e.get("event") in ("phaseEnded", "actionEnded")]
+        if len(started) != 1 or len(ended) != 1 or len(at("phaseEnded")) != phases or set(outcomes) != {"complete"}:
+            raise BenchError(f"engine overhead: unexpected events {[list(e) for _, e in stamps]}")
+        action_ms = (ended[0] - started[0]) * 1000
+        if i == 0:
+            continue
+        rows.append({
+            "process_ms": round(t_proc * 1000, 2),
+            "action_ms": round(action_ms, 2),
+            "per_phase_overhead_ms": round((action_ms - phases * t_true) / phases, 3),
+            "per_phase_overhead_process_ms": round((t_proc * 1000 - phases * t_true) / phases, 3),
+        })
+    ov = [r["per_phase_overhead_ms"] for r in rows]
+    ovp = [r["per_phase_overhead_process_ms"] for r in rows]
+    res.data["engine_overhead"] = {
+        "runs": runs, "phases": phases, "true_spawn_ms": round(t_true, 3),
+        "load_before": load0, "load_after": loadavg(),
+        "per_phase_overhead_ms": {"median": round(statistics.median(ov), 3), "p95": round(pct(ov, 0.95), 3), "min": min(ov), "max": max(ov)},
+        "per_phase_overhead_process_ms": {"median": round(statistics.median(ovp), 3), "p95": round(pct(ovp, 0.95), 3)},
+        "action_ms_median": round(statistics.median(r["action_ms"] for r in rows), 2),
+        "process_ms_median": round(statistics.median(r["process_ms"] for r in rows), 2),
+        "samples": rows,
+    }
+    log(f"engine overhead: per phase median {statistics.median(ov):.3f} ms, p95 {pct(ov, 0.95):.3f} ms (true spawn {t_true:.3f} ms)")
+    res.save()
+
+
+# --------------------------------------------------------------------------------------------
+# postgres-e2e
+
+
+def cmd_pg_e2e(args, res: Results, kapsel: dict) -> None:
+    scale = args.pg_e2e_scale or (10 if args.quick else 100)
+    reps = args.reps or 1
+    work = CACHE / "work" / "pg-e2e"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    pg = PgServer(PG_ROOT / f"pg-e2e-s{scale}")
+    ready = pg.datadir / "kbench-ready"
+    out: dict = {"scale": scale, "reps": reps, "runs": []}
+    res.data["postgres_e2e"] = out
+    try:
+        pg.start()
+        if not ready.exists() or args.fresh:
+            pg.pgbench_init("bench", scale)
+            # some transactions, so that balances and history are not all zero/empty
+            sh(["pgbench", "-n", "-c", "2", "-t", "1000", "bench"], env=pg.env())
+            pg.psql("bench", "VACUUM ANALYZE")
+            ready.write_text(pg.fingerprint("bench") + "\n")
+        want = ready.read_text().strip()
+        if pg.fingerprint("bench") != want:
+            pg.pgbench_init("bench", scale)
+            want = pg.fingerprint("bench")
+            ready.write_text(want + "\n")
+        out["fingerprint"] = want
+        out["db_bytes"] = int(pg.psql("bench", "SELECT pg_database_size('bench')").strip())
+        env = pg.env()
+        pwfile = work / "repo-password"
+        pwfile.write_text(PASSWORD + "\n")
+        (work / "inventory.yaml").write_text(
+            f"""apiVersion: kapsel.dev/v1alpha1
+kind: Inventory
+env:
+  KAPSEL_REPO_PASSWORD_FILE: {pwfile}
+objects:
+- kind: StatefulSet
+  namespace: demo
+  name: bench-postgresql
+  pods: [{{name: bench-postgresql-0, containers: [postgresql]}}]
+  env: {{PGHOST: 127.0.0.1, PGPORT: "{pg.port}", PGUSER: postgres}}
+""")
+        (work / "profile.yaml").write_text(
+            f"""apiVersion: cr.kanister.io/v1alpha1
+kind: Profile
+metadata: {{name: local, namespace: demo}}
+location: {{type: filesystem, bucket: {work / 'backups'}}}
+credential: {{}}
+""")
+        kapsel_exe = str(kapsel["bin"] / "kapsel")
+        bp = str(kapsel["src"] / "blueprints" / "postgresql.yaml")
+        common = ["-i", str(work / "inventory.yaml"), "-p", str(work / "profile.yaml"), "--progress", "quiet"]
+        dump_flags = "pg_dump --create --clean --if-exists --no-password -d bench"
+        raw_file = work / "raw" / "bench.sql.zst"
+        raw_file.parent.mkdir()
+
+        def drop():
+            pg.psql("postgres", "DROP DATABASE IF EXISTS bench WITH (FORCE)")
+
+        def verify(label):
+            got = pg.fingerprint("bench")
+            if got != want:
+                raise BenchError(f"{label}: restored database differs: {got} (want {want})")
+            return got
+
+        for rep in range(reps):
+            log(f"postgres-e2e rep {rep + 1}/{reps} (scale {scale}, load {loadavg()})")
+            run: dict = {"load_before": loadavg()}
+            run["raw_backup"] = timed(res, "pg-raw-backup", ["bash", "-o", "pipefail", "-c", f"{dump_flags} | zstd -q -3 > {raw_file}"], env)
+            run["raw_bytes"] = raw_file.stat().st_size
+            aset = work / f"backup-{rep}.yaml"
+            run["kapsel_backup"] = timed(res, "pg-kapsel-backup", [kapsel_exe, "run", "-b", bp, "-a", "backup", "-o", "statefulset/demo/bench-postgresql",
+                                                                  "--option", "database=bench", "-w", str(aset), *common], env)
+            run["kapsel_repo_bytes"] = dir_size(work / "backups")
+            drop()
+            run["raw_restore"] = timed(res, "pg-raw-restore", ["bash", "-o", "pipefail", "-c",
+                                                             f"zstd -d -q < {raw_file} | psql --no-password -v ON_ERROR_STOP=1 -q -o /dev/null -d template1"], env)
+            verify("raw restore")
+            drop()
+            run["kapsel_restore"] = timed(res, "pg-kapsel-restore", [kapsel_exe, "run", "-b", bp, "-a", "restore", "--from", str(aset), *common], env)
+            run["verified"] = verify("kapsel restore")
+            run["backup_ratio"] = round(run["kapsel_backup"]["wall"] / run["raw_backup"]["wall"], 3)
+            run["restore_ratio"] = round(run["kapsel_restore"]["wall"] / run["raw_restore"]["wall"], 3)
+            run["load_after"] = loadavg()
+            log(f"  backup raw {run['raw_backup']['wall']:.1f} s, kapsel {run['kapsel_backup']['wall']:.1f} s (x{run['backup_ratio']}); "
+                f"restore raw {run['raw_restore']['wall']:.1f} s, kapsel {run['kapsel_restore']['wall']:.1f} s (x{run['restore_ratio']})")
+            out["runs"].append(run)
+            res.save()
+        out["backup_ratio_median"] = statistics.median(r["backup_ratio"] for r in out["runs"])
+        out["restore_ratio_median"] = statistics.median(r["restore_ratio"] for r in out["runs"])
+    finally:
+        pg.stop()
+    res.save()
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def machine() -> dict:
+    def first(cmd, pat=None):
+        with contextlib.suppress(Exception):
+            out = subprocess.run(cmd, capture_output=True, text=True).stdout
+            if pat:
+                m = re.search(pat, out, re.M)
+                return m.group(1).strip() if m else ""
+            return out.strip()
+        return ""
+
+    mem = first(["grep", "MemTotal", "/proc/meminfo"], r"MemTotal:\s+(\d+)")
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": first(["lscpu"], r"^Model name:\s+(.*)$") + " (family " + first(["lscpu"], r"^CPU family:\s+(.*)$")
+        + ", model " + first(["lscpu"], r"^Model:\s+(.*)$") + ")",
+        "cpu_flags": " ".join(f for f in first(["lscpu"], r"^Flags:\s+(.*)$").split()
+                              if f in ("aes", "vaes", "pclmulqdq", "vpclmulqdq", "sha_ni", "avx2", "avx512f", "avx512vl", "bmi2")),
+        "ram_gib": round(int(mem) / 1024 / 1024, 1) if mem else None,
+        "kernel": os.uname().release,
+        "disk": first(["df", "-h", "--output=source,fstype,size,avail", str(CACHE)]).splitlines()[-1:],
+        "pg_root_disk": first(["df", "-h", "--output=source", str(PG_ROOT if PG_ROOT.exists() else "/var/tmp")]).splitlines()[-1:],
+        "postgres": first(["psql", "--version"]),
+        "zstd": first(["zstd", "--version"]),
+        "load_at_start": loadavg(),
+    }
+
+
+def mb(x) -> str:
+    return f"{x / 1e6:,.1f}"
+
+
+def render(res: Results) -> str:
+    d = res.data
+    L = [f"# Kapsel benchmark results ({'quick' if d['quick'] else 'full'} run)", ""]
+    L.append(f"Started {d['started']}, finished {d.get('finished', '?')}; Kapsel commit `{d.get('kapsel_commit', '?')}`.")
+    m = d.get("machine", {})
+    L.append(f"Machine: {m.get('nproc')} CPUs ({m.get('cpu')}; {m.get('cpu_flags')}), {m.get('ram_gib')} GiB RAM, kernel {m.get('kernel')}, "
+             f"disk {' '.join(m.get('disk', []))}; load average at start {m.get('load_at_start')}.")
+    L.append("")
+    dm = d.get("datamover")
+    if dm:
+        L.append("## Data movers")
+        L.append("")
+        L.append("| Tool | Version | Settings |")
+        L.append("|---|---|---|")
+        for n, t in dm["tools"].items():
+            L.append(f"| {n} | {t['version']} | {t['settings']} |")
+        L.append("")
+        for wl, w in dm["workloads"].items():
+            L.append(f"### {wl}: {w['description']}")
+            L.append("")
+            L.append(f"Load average before {w['load_before']}, after {w.get('load_after', '?')}.")
+            L.append("")
+            L.append("| Tool | Backup MB/s | 2nd backup MB/s | Added by 2nd | Restore MB/s | Repo MB | Peak RSS MiB | CPU s backup / 2nd / restore | Verified |")
+            L.append("|---|---|---|---|---|---|---|---|---|")
+            for n, r in w["tools"].items():
+                if "failed" in r:
+                    L.append(f"| {n} | FAILED: {r['failed'].splitlines()[0][:200]} | | | | | | | no |")
+                    continue
+                if "unsupported" in r:
+                    L.append(f"| {n} | {r['unsupported']} | | | | | | | |")
+                    continue
+                L.append(f"| {n} | {r['backup1_mbps']} | {r['backup2_mbps']} | {mb(r['added2'])} MB ({100 * r['added2'] / r['bytes2']:.1f}%) | "
+                         f"{r['restore_mbps']} | {mb(r['repo_after2'])} | {r['peak_rss_mib']} | "
+                         f"{r['backup1']['cpu']} / {r['backup2']['cpu']} / {r['restore_latest']['cpu']} | yes |")
+            L.append("")
+        L.extend(targets_datamover(dm))
+    eo = d.get("engine_overhead")
+    if eo:
+        L.append("## Engine overhead")
+        L.append("")
+        o, op = eo["per_phase_overhead_ms"], eo["per_phase_overhead_process_ms"]
+        L.append(f"{eo['phases']}-phase action of KubeExec `true`, {eo['runs']} runs (+1 warm-up), load {eo['load_before']} -> {eo['load_after']}. "
+                 f"One posix_spawn+wait of `true` takes {eo['true_spawn_ms']} ms here.")
+        L.append("")
+        L.append("| Measure | Median | p95 |")
+        L.append("|---|---|---|")
+        L.append(f"| action wall (ActionStarted..ActionEnded), ms | {eo['action_ms_median']} | |")
+        L.append(f"| whole `kapsel run` process, ms | {eo['process_ms_median']} | |")
+        L.append(f"| per-phase overhead (action wall - 10 x spawn) / 10, ms | {o['median']} | {o['p95']} |")
+        L.append(f"| per-phase overhead incl. process start-up, ms | {op['median']} | {op['p95']} |")
+        L.append("")
+        L.append(f"Target < 5 ms per phase: median {o['median']} ms {'met' if o['median'] < 5 else 'MISSED'}; "
+                 f"p95 {o['p95']} ms {'also under' if o['p95'] < 5 else 'over'} 5 ms.")
+        L.append("")
+    pe = d.get("postgres_e2e")
+    if pe and pe.get("runs"):
+        L.append(f"## PostgreSQL end to end (pgbench scale {pe['scale']}, database {mb(pe.get('db_bytes', 0))} MB)")
+        L.append("")
+        L.append("| Run | Raw backup s | Kapsel backup s | Ratio | Raw restore s | Kapsel restore s | Ratio | Raw file MB | Kapsel repo MB | Load |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|")
+        for i, r in enumerate(pe["runs"], 1):
+            L.append(f"| {i} | {r['raw_backup']['wall']:.2f} | {r['kapsel_backup']['wall']:.2f} | {r['backup_ratio']} | "
+                     f"{r['raw_restore']['wall']:.2f} | {r['kapsel_restore']['wall']:.2f} | {r['restore_ratio']} | "
+                     f"{mb(r['raw_bytes'])} | {mb(r['kapsel_repo_bytes'])} | {r['load_before']} |")
+        L.append("")
+        if "backup_ratio_median" in pe:
+            b, rr = pe["backup_ratio_median"], pe["restore_ratio_median"]
+            L.append(f"Targets (within 10% of the raw pipeline): backup x{b} {'met' if b <= 1.10 else 'MISSED'}, restore x{rr} {'met' if rr <= 1.10 else 'MISSED'}. "
+                     f"Row counts and sum(abalance) verified after every restore: `{pe['fingerprint']}`.")
+            L.append("")
+    if res.failures:
+        L.append("## Failures")
+        L.append("")
+        L.extend(f"- {f}" for f in res.failures)
+        L.append("")
+    return "\n".join(L) + "\n"
+
+
+def targets_datamover(dm: dict) -> list[str]:
+    L = ["### Issue 4 targets", ""]
+    k = "kapsel (kando)"
+    w = dm["workloads"].get("mixed", {}).get("tools", {})
+    kr, rr = w.get(k), w.get("rustic")
+    if kr and rr and "failed" not in kr and "failed" not in rr:
+        b = kr["backup1_mbps"] / rr["backup1_mbps"]
+        r = kr["restore_mbps"] / rr["restore_mbps"]
+        L.append(f"- backup >= 2.5x rustic on the mixed stream: x{b:.2f} ({kr['backup1_mbps']} vs {rr['backup1_mbps']} MB/s): {'met' if b >= 2.5 else 'MISSED'}")
+        L.append(f"- restore >= 1.2x rustic: x{r:.2f} ({kr['restore_mbps']} vs {rr['restore_mbps']} MB/s): {'met' if r >= 1.2 else 'MISSED'}")
+    else:
+        L.append("- backup/restore vs rustic: not measured (kando or rustic missing or failed)")
+    rss = [t["peak_rss_mib"] for ww in dm["workloads"].values() for n, t in ww["tools"].items() if n == k and "peak_rss_mib" in t]
+    if rss:
+        L.append(f"- peak RSS < 128 MiB: {max(rss)} MiB (max over workloads): {'met' if max(rss) < 128 else 'MISSED'}")
+    for wl, ww in dm["workloads"].items():
+        t = ww["tools"]
+        if k in t and "repo_after2" in t[k]:
+            peers = {n: x["repo_after2"] for n, x in t.items() if n != k and "repo_after2" in x}
+            if peers:
+                best = min(peers, key=peers.get)
+                ratio = t[k]["repo_after2"] / peers[best]
+                L.append(f"- repository <= smallest peer + 2% ({wl}): {mb(t[k]['repo_after2'])} MB vs {best} {mb(peers[best])} MB = "
+                         f"{100 * (ratio - 1):+.1f}%: {'met' if ratio <= 1.02 else 'MISSED'}")
+    L.append("")
+    return L
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["datamover", "engine-overhead", "postgres-e2e", "all", "tools"])
+    ap.add_argument("--quick", action="store_true", help="small sizes (256 MiB stream, pgbench scale 10, 5,000 files, 5 engine runs)")
+    ap.add_argument("--results", help="results directory (default bench/results/<UTC time>-<quick|full>)")
+    ap.add_argument("--commit", help="build this commit from a clean export (git archive) instead of the work tree")
+    ap.add_argument("--kapsel-bin", help="directory holding release builds of kando and kapsel (no build)")
+    ap.add_argument("--tools", default="kando,rustic,restic,borg,kopia", help="datamover: tools, comma-separated")
+    ap.add_argument("--workloads", default="mixed,pgdump,tree", help="datamover: workloads (mixed, pgdump, tree)")
+    ap.add_argument("--mixed-mib", type=int, help="datamover: size of the mixed stream (MiB, multiple of 128)")
+    ap.add_argument("--pg-scale", type=int, help="datamover: pgbench scale for the dump (default 150, quick 10)")
+    ap.add_argument("--files", type=int, help="datamover: files in the tree (default 50000, quick 5000)")
+    ap.add_argument("--runs", type=int, help="engine-overhead: runs (default 20, quick 5)")
+    ap.add_argument("--pg-e2e-scale", type=int, help="postgres-e2e: pgbench scale (default 100, quick 10)")
+    ap.add_argument("--reps", type=int, help="postgres-e2e: repetitions (default 1)")
+    ap.add_argument("--fresh", action="store_true", help="postgres-e2e: re-create the cached pgbench cluster")
+    args = ap.parse_args()
+
+    ensure_time()
+    if args.command == "tools":
+        ok = bool(ensure_rustic()) & bool(ensure_kopia())
+        return 0 if ok else 1
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.results) if args.results else HERE / "results" / f"{stamp}-{'quick' if args.quick else 'full'}"
+    res = Results(out, args.quick)
+    res.data["machine"] = machine()
+    res.data["argv"] = sys.argv[1:]
+    try:
+        kapsel = build_kapsel(args)
+        res.data["kapsel_commit"] = kapsel["commit"]
+        if args.command in ("datamover", "all"):
+            cmd_datamover(args, res, kapsel)
+        if args.command in ("engine-overhead", "all"):
+            try:
+                cmd_engine(args, res, kapsel)
+            except BenchError as e:
+                res.failures.append(f"engine-overhead: {e}")
+        if args.command in ("postgres-e2e", "all"):
+            try:
+                cmd_pg_e2e(args, res, kapsel)
+            except BenchError as e:
+                res.failures.append(f"postgres-e2e: {e}")
+    except BenchError as e:
+        res.failures.append(str(e))
+    res.data["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    res.data["load_at_end"] = loadavg()
+    res.save()
+    (out / "results.md").write_text(render(res))
+    log(f"results: {out / 'results.md'}")
+    for f in res.failures:
+        log(f"FAILED: {f}")
+    return 1 if res.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1047 @@
+//! `kapsel repo`: the repository kando writes, for people and scripts.
+//!
+//! The repository is addressed by `--profile FILE` (a Kanister Profile, or the
+//! JSON kando receives) or `--repo DIR` (a local directory). Its password comes
+//! from `KAPSEL_REPO_PASSWORD`, the file named by `KAPSEL_REPO_PASSWORD_FILE`,
+//! the default kando derives from a Profile's credential, or a prompt on a
+//! terminal: never from the command line (`--password` is refused by design,
+//! since argv is visible to every user of the host through `ps`).
+//!
+//! Results go to stdout (a table, or JSON with `--output json`); progress bars
+//! and notes to stderr, only on a terminal. Exit codes: 0 ok, 1 problems found
+//! (check) or invalid input (wrong password, unknown snapshot, bad Profile),
+//! 2 usage or I/O error.
+
+mod progress;
+mod target;
+
+use std::io::{BufWriter, Read};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+use kapsel_repo::check::CheckOptions;
+use kapsel_repo::forget::KeepPolicy;
+use kapsel_repo::prune::PruneOptions;
+use kapsel_repo::restore::RestoreOptions;
+use kapsel_repo::{BackupOptions, Id, InitOptions, KdfParams, RepoError, Repository, Snapshot};
+use serde_json::json;
+
+use progress::{Ui, human_bytes};
+pub use target::Target;
+
+/// Result format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tables and sentences.
+    #[default]
+    Text,
+    /// JSON on stdout.
+    Json,
+}
+
+/// `kapsel repo`.
+#[derive(Debug, Args)]
+pub struct RepoArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The logical path (kando's `--path`): the path a backup is stored
+    /// under; elsewhere it selects the snapshots of that path.
+    #[arg(long, short = 's', global = true)]
+    path: Option<String>,
+    /// Result format.
+    #[arg(long, value_enum, default_value_t, global = true)]
+    output: Format,
+    /// No progress bars and no notes (errors are still reported).
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    cmd: RepoCmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum RepoCmd {
+    /// Create a repository (its first key has the password given as usual).
+    Init,
+    /// Store a file or stdin (`-`) as a snapshot of --path.
+    Backup {
+        /// A file, or `-` for stdin.
+        #[arg(default_value = "-")]
+        source: String,
+        /// A tag. Repeatable.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// List snapshots (of --path, if given), oldest first.
+    Snapshots {
+        /// Only snapshots with this tag. Repeatable (any matches).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// What a snapshot holds.
+    Ls {
+        /// Snapshot id (a unique prefix of at least 4 digits) or `latest`.
+        snapshot: String,
+    },
+    /// Restore a snapshot to a file, into a directory, or to stdout.
+    Restore {
+        /// Snapshot id (a unique prefix of at least 4 digits) or `latest`.
+        snapshot: String,
+        /// `-` for stdout, a directory (the file is named after the
+        /// snapshot's path), or a new file. An existing file is never
+        /// overwritten; nothing is left behind on failure.
+        #[arg(long, short = 't')]
+        target: String,
+    },
+    /// Check the structure and the index; with --read-data every blob too.
+    /// Exit code 1 when problems are found.
+    Check {
+        /// Download, decrypt and verify every pack and blob.
+        #[arg(long)]
+        read_data: bool,
+    },
+    /// Remove snapshots that a retention policy does not keep.
+    Forget(ForgetArgs),
+    /// Delete data no snapshot needs (two-phase: marked, then deleted after
+    /// --keep-delete, so that running backups are safe).
+    Prune(PruneArgs),
+    /// Sizes: logical, unique, stored; dedup and compression ratios.
+    Stats,
+    /// Manage the repository's keys (passwords).
+    #[command(subcommand)]
+    Key(KeyCmd),
+}
+
+#[derive(Debug, Args)]
+struct ForgetArgs {
+    /// Keep the N newest snapshots.
+    #[arg(long)]
+    keep_last: Option<u32>,
+    /// Keep the newest snapshot of each of the last N hours.
+    #[arg(long)]
+    keep_hourly: Option<u32>,
+    /// ... of each of the last N days.
+    #[arg(long)]
+    keep_daily: Option<u32>,
+    /// ... of each of the last N ISO weeks.
+    #[arg(long)]
+    keep_weekly: Option<u32>,
+    /// ... of each of the last N months.
+    #[arg(long)]
+    keep_monthly: Option<u32>,
+    /// ... of each of the last N years.
+    #[arg(long)]
+    keep_yearly: Option<u32>,
+    /// Keep everything younger than this, relative to the newest snapshot
+    /// of its path (e.g. 7d, 12h, 2w, 1y; units s m h d w y).
+    #[arg(long, value_parser = parse_age)]
+    keep_within: Option<chrono::Duration>,
+    /// Keep every snapshot with this tag. Repeatable.
+    #[arg(long = "keep-tag")]
+    keep_tags: Vec<String>,
+    /// Show the decisions, remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Prune afterwards (with prune's defaults).
+    #[arg(long)]
+    prune: bool,
+}
+
+#[derive(Debug, Args)]
+struct PruneArgs {
+    /// How long unused packs stay marked before they are deleted (default
+    /// 1h; 0s deletes at once, safe only when no backup is running).
+    #[arg(long, value_parser = parse_age, default_value = "1h")]
+    keep_delete: chrono::Duration,
+    /// Report what would be done, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCmd {
+    /// List the keys.
+    List,
+    /// Add a key for a new password (KAPSEL_REPO_NEW_PASSWORD,
+    /// KAPSEL_REPO_NEW_PASSWORD_FILE, or a prompt).
+    Add,
+    /// Remove a key (not the one in use).
+    Remove {
+        /// Key id (or a unique prefix).
+        id: String,
+    },
+    /// Change the password: add a key for the new password, remove the one
+    /// used to open the repository.
+    Passwd,
+}
+
+/// Why a `kapsel repo` command failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RepoCmdError {
+    /// Bad usage.
+    #[error("{message}")]
+    #[diagnostic(code(kapsel::repo::usage))]
+    Usage {
+        /// What.
+        message: String,
+        /// What to do.
+        #[help]
+        help: String,
+    },
+    /// A file or argument is not what it should be.
+    #[error("{place}: {message}")]
+    #[diagnostic(code(kapsel::repo::input))]
+    Input {
+        /// The file or argument.
+        place: String,
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+    /// No password source.
+    #[error("no repository password")]
+    #[diagnostic(
+        code(kapsel::repo::no_password),
+        help(
+            "set KAPSEL_REPO_PASSWORD or KAPSEL_REPO_PASSWORD_FILE, or run on a terminal to be asked; passwords are never taken from the command line"
+        )
+    )]
+    NoPassword,
+    /// No source for the new password.
+    #[error("no new password")]
+    #[diagnostic(
+        code(kapsel::repo::no_new_password),
+        help(
+            "set KAPSEL_REPO_NEW_PASSWORD or KAPSEL_REPO_NEW_PASSWORD_FILE, or run on a terminal to be asked"
+        )
+    )]
+    NoNewPassword,
+    /// The password file cannot be read.
+    #[error(transparent)]
+    #[diagnostic(code(kapsel::repo::password_file))]
+    PasswordFile(#[from] kapsel_storage::password::PasswordFileError),
+    /// The repository refused or failed.
+    #[error("{error}")]
+    #[diagnostic(code(kapsel::repo::repository))]
+    Repo {
+        /// The repository's error.
+        error: RepoError,
+        /// What to do.
+        #[help]
+        help: Option<String>,
+    },
+    /// A local file operation failed.
+    #[error("{what} {path}: {source}")]
+    #[diagnostic(code(kapsel::repo::io))]
+    Io {
+        /// What was done.
+        what: &'static str,
+        /// On what.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl RepoCmdError {
+    /// 1 for findings and invalid input, 2 for usage and I/O errors.
+    fn exit_code(&self) -> u8 {
+        match self {
+            RepoCmdError::Usage { .. }
+            | RepoCmdError::Io { .. }
+            | RepoCmdError::Repo {
+                error: RepoError::Store { .. } | RepoError::Io(_) | RepoError::Task(_),
+                ..
+            } => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl From<RepoError> for RepoCmdError {
+    fn from(source: RepoError) -> Self {
+        let help = match &source {
+            RepoError::NotFound { .. } => {
+                Some("check --profile / --repo, or create one with `kapsel repo init`")
+            }
+            RepoError::AlreadyInitialized { .. } => {
+                Some("use it as it is: `kapsel repo snapshots` lists its content")
+            }
+            RepoError::WrongPassword { .. } => Some(
+                "check KAPSEL_REPO_PASSWORD / KAPSEL_REPO_PASSWORD_FILE; a repository kando created without one opens with the password derived from the Profile's credential (unset both variables)",
+            ),
+            RepoError::SnapshotNotFound(_) => Some("`kapsel repo snapshots` lists the ids"),
+            RepoError::AmbiguousSnapshot(_) => Some("give more digits of the id"),
+            RepoError::Key(_) => Some("`kapsel repo key list` shows the keys"),
+            RepoError::Corrupt { .. } | RepoError::Restore { .. } => Some(
+                "`kapsel repo check --read-data` lists every damaged object; restore from another snapshot",
+            ),
+            RepoError::Foreign { .. } => {
+                Some("this location holds something that is not a Kapsel repository")
+            }
+            _ => None,
+        };
+        RepoCmdError::Repo {
+            error: source,
+            help: help.map(str::to_string),
+        }
+    }
+}
+
+type R<T> = Result<T, RepoCmdError>;
+
+/// Parses `7d`, `12h`, `1d12h`, `30m`, `2w`, `1y`, `0s`.
+pub fn parse_age(s: &str) -> Result<chrono::Duration, String> {
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total = chrono::Duration::zero();
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: i64 = num
+            .parse()
+            .map_err(|_| format!("{s:?}: expected a number before {c:?}"))?;
+        num.clear();
+        let secs = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            'y' => 365 * 86_400,
+            _ => {
+                return Err(format!(
+                    "{s:?}: unknown unit {c:?} (use s, m, h, d, w or y)"
+                ));
+            }
+        };
+        total += n
+            .checked_mul(secs)
+            .and_then(chrono::Duration::try_seconds)
+            .ok_or_else(|| format!("{s:?} is too long"))?;
+    }
+    if !num.is_empty() {
+        return Err(format!(
+            "{s:?}: a unit is missing after {num} (use s, m, h, d, w or y)"
+        ));
+    }
+    Ok(total)
+}
+
+/// Runs `kapsel repo`: prints its own errors and returns the exit code.
+pub fn run(a: RepoArgs) -> ExitCode {
+    let ui = Ui::new(a.output == Format::Json, a.quiet);
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RepoCmdError::Io {
+            what: "cannot start",
+            path: "the async runtime".into(),
+            source: e,
+        })
+        .and_then(|rt| rt.block_on(dispatch(&a, ui)));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.exit_code();
+            eprintln!("{:?}", miette::Report::new(e));
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn open(a: &RepoArgs) -> R<Repository> {
+    let place = a.target.place(false)?;
+    let pw = target::password(&place, false)?;
+    Ok(Repository::open(place.store, place.root, &pw).await?)
+}
+
+fn print(text: &str) -> R<()> {
+    crate::cmd::out(text).map_err(|e| RepoCmdError::Io {
+        what: "cannot write to",
+        path: "stdout".into(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+fn print_json(v: &serde_json::Value) -> R<()> {
+    print(&format!("{v:#}\n"))
+}
+
+fn short(id: &Id) -> String {
+    id.to_hex()[..8].to_string()
+}
+
+fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn source_type(s: &Snapshot) -> String {
+    serde_json::to_value(&s.source)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn snapshot_json(id: &Id, s: &Snapshot) -> serde_json::Value {
+    json!({
+        "id": id.to_hex(),
+        "shortId": short(id),
+        "time": s.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "host": s.host,
+        "paths": s.paths,
+        "tags": s.tags,
+        "type": source_type(s),
+        "size": s.size(),
+        "addedBytes": s.added_bytes,
+        "program": s.program,
+    })
+}
+
+/// A table with left-aligned columns.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                l.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        out.push_str(&line(r.clone()));
+    }
+    out
+}
+
+/// The snapshot an argument names: an id prefix, or `latest` (of --path).
+async fn pick(repo: &Repository, arg: &str, path: Option<&str>) -> R<(Id, Snapshot)> {
+    if arg == "latest" {
+        return repo
+            .snapshots()
+            .await?
+            .into_iter()
+            .rev()
+            .find(|(_, s)| path.is_none_or(|p| s.paths.iter().any(|x| x == p)))
+            .ok_or_else(|| RepoCmdError::Input {
+                place: "latest".into(),
+                message: match path {
+                    Some(p) => format!("no snapshot of path {p:?}"),
+                    None => "the repository has no snapshot".into(),
+                },
+                help: Some("`kapsel repo snapshots` lists them".into()),
+            });
+    }
+    Ok(repo.find_snapshot(arg).await?)
+}
+
+async fn dispatch(a: &RepoArgs, ui: Ui) -> R<ExitCode> {
+    match &a.cmd {
+        RepoCmd::Init => init(a, ui).await,
+        RepoCmd::Backup { source, tags } => backup(a, ui, source, tags).await,
+        RepoCmd::Snapshots { tags } => snapshots(a, tags).await,
+        RepoCmd::Ls { snapshot } => ls(a, snapshot).await,
+        RepoCmd::Restore { snapshot, target } => restore(a, ui, snapshot, target).await,
+        RepoCmd::Check { read_data } => check(a, ui, *read_data).await,
+        RepoCmd::Forget(f) => forget(a, ui, f).await,
+        RepoCmd::Prune(p) => {
+            let repo = open(a).await?;
+            prune(&repo, a, ui, p.keep_delete, p.dry_run).await
+        }
+        RepoCmd::Stats => stats(a).await,
+        RepoCmd::Key(k) => key(a, k).await,
+    }
+}
+
+async fn init(a: &RepoArgs, ui: Ui) -> R<ExitCode> {
+    let place = a.target.place(true)?;
+    let pw = target::password(&place, true)?;
+    let location = place.description.clone();
+    let repo = Repository::init(place.store, place.root, &pw, InitOptions::default()).await?;
+    let keys = repo.key_list().await?;
+    if ui.json {
+        print_json(&json!({
+            "id": repo.config().id,
+            "location": location,
+            "formatVersion": repo.config().version,
+            "key": keys.first().map(|k| k.id.clone()),
+        }))?;
+    } else {
+        print(&format!(
+            "created repository {} (format v{}) at {location}\n",
+            repo.config().id,
+            repo.config().version
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn backup(a: &RepoArgs, ui: Ui, source: &str, tags: &[String]) -> R<ExitCode> {
+    let (reader, total, default_path): (Box<dyn Read + Send>, Option<u64>, Option<String>) =
+        if source == "-" {
+            (Box::new(std::io::stdin()), None, None)
+        } else {
+            let f = std::fs::File::open(source).map_err(|e| RepoCmdError::Io {
+                what: "cannot open",
+                path: source.to_string(),
+                source: e,
+            })?;
+            let len = f.metadata().ok().map(|m| m.len());
+            let abs = std::path::absolute(source)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| source.to_string());
+            (Box::new(f), len, Some(abs))
+        };
+    let Some(path) = a.path.clone().or(default_path) else {
+        return Err(RepoCmdError::Usage {
+            message: "a backup of stdin needs --path".into(),
+            help: "name the data, e.g. --path /backups/db.dump (kando's --path)".into(),
+        });
+    };
+    let repo = open(a).await?;
+    let bar = ui.bytes(total, "backup");
+    let s = repo
+        .backup_stream(
+            bar.wrap_read(reader),
+            BackupOptions {
+                paths: vec![path.clone()],
+                tags: tags.to_vec(),
+                ..Default::default()
+            },
+        )
+        .await;
+    bar.finish_and_clear();
+    let s = s?;
+    if ui.json {
+        print_json(&json!({
+            "snapshot": s.snapshot,
+            "path": path,
+            "size": s.size,
+            "chunks": s.chunks,
+            "newChunks": s.new_chunks,
+            "addedBytes": s.added_bytes,
+            "packs": s.packs,
+            "adoptedPacks": s.adopted_packs,
+        }))?;
+    } else if !ui.quiet {
+        print(&format!(
+            "snapshot {} of {path}: {} ({} of {} chunks new, {} added)\n",
+            s.snapshot,
+            human_bytes(s.size),
+            s.new_chunks,
+            s.chunks,
+            human_bytes(s.added_bytes)
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn snapshots(a: &RepoArgs, tags: &[String]) -> R<ExitCode> {
+    let repo = open(a).await?;
+    let snaps: Vec<(Id, Snapshot)> = repo
+        .snapshots()
+        .await?
+        .into_iter()
+        .filter(|(_, s)| a.path.as_ref().is_none_or(|p| s.paths.contains(p)))
+        .filter(|(_, s)| tags.is_empty() || s.tags.iter().any(|t| tags.contains(t)))
+        .collect();
+    if a.output == Format::Json {
+        let v: Vec<_> = snaps.iter().map(|(i, s)| snapshot_json(i, s)).collect();
+        print_json(&serde_json::Value::Array(v))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = snaps
+        .iter()
+        .map(|(i, s)| {
+            vec![
+                short(i),
+                time(&s.time),
+                s.host.clone(),
+                s.tags.join(","),
+                human_bytes(s.size()),
+                human_bytes(s.added_bytes),
+                s.paths.join(","),
+            ]
+        })
+        .collect();
+    let mut t = table(
+        &["ID", "TIME (UTC)", "HOST", "TAGS", "SIZE", "ADDED", "PATHS"],
+        &rows,
+    );
+    t.push_str(&format!("{} snapshot(s)\n", snaps.len()));
+    print(&t)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ls(a: &RepoArgs, arg: &str) -> R<ExitCode> {
+    let repo = open(a).await?;
+    let (id, s) = pick(&repo, arg, a.path.as_deref()).await?;
+    let mut source = serde_json::to_value(&s.source).unwrap_or_default();
+    if let Some(o) = source.as_object_mut() {
+        // The ids of the chunk lists are internal.
+        o.remove("content");
+    }
+    if a.output == Format::Json {
+        print_json(&json!({
+            "snapshot": snapshot_json(&id, &s),
+            "entries": s.paths.iter().map(|p| json!({"path": p, "source": source})).collect::<Vec<_>>(),
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = format!(
+        "snapshot {} of {} at {} UTC\n",
+        short(&id),
+        s.host,
+        time(&s.time)
+    );
+    let chunks = source.get("chunks").and_then(|c| c.as_u64());
+    for p in &s.paths {
+        out.push_str(&format!(
+            "{:<8} {:>12}  {p}{}\n",
+            source_type(&s),
+            s.size(),
+            chunks
+                .map(|c| format!("  ({c} chunks)"))
+                .unwrap_or_default()
+        ));
+    }
+    print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The file a restore writes, from `--target` and the snapshot.
+fn restore_file(target: &str, id: &Id, s: &Snapshot) -> std::path::PathBuf {
+    let t = std::path::Path::new(target);
+    if t.is_dir() || target.ends_with('/') {
+        let name = s
+            .paths
+            .first()
+            .and_then(|p| std::path::Path::new(p).file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| n != "." && n != ".." && !n.is_empty())
+            .unwrap_or_else(|| format!("snapshot-{}", short(id)));
+        t.join(name)
+    } else {
+        t.to_path_buf()
+    }
+}
+
+async fn restore(a: &RepoArgs, ui: Ui, arg: &str, target: &str) -> R<ExitCode> {
+    let repo = open(a).await?;
+    let (id, s) = pick(&repo, arg, a.path.as_deref()).await?;
+    let bar = ui.bytes(Some(s.size()), "restore");
+    let opts = RestoreOptions::default();
+    let (written, file) = if target == "-" {
+        let out = BufWriter::with_capacity(1 << 20, std::io::stdout());
+        let n = repo
+            .restore_stream(&id, &s, bar.wrap_write(out), opts)
+            .await;
+        bar.finish_and_clear();
+        (n?, None)
+    } else {
+        let file = restore_file(target, &id, &s);
+        if file.exists() {
+            return Err(RepoCmdError::Input {
+                place: file.display().to_string(),
+                message: "exists already".into(),
+                help: Some("remove it, or restore to another --target".into()),
+            });
+        }
+        let dir = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let partial = dir.join(format!(".{name}.kapsel-partial-{}", std::process::id()));
+        let f = std::fs::File::create(&partial).map_err(|e| RepoCmdError::Io {
+            what: "cannot create",
+            path: partial.display().to_string(),
+            source: e,
+        })?;
+        let n = repo
+            .restore_stream(
+                &id,
+                &s,
+                bar.wrap_write(BufWriter::with_capacity(1 << 20, f)),
+                opts,
+            )
+            .await;
+        bar.finish_and_clear();
+        let done = n.map_err(RepoCmdError::from).and_then(|n| {
+            std::fs::rename(&partial, &file)
+                .map(|()| n)
+                .map_err(|e| RepoCmdError::Io {
+                    what: "cannot move the restored file to",
+                    path: file.display().to_string(),
+                    source: e,
+                })
+        });
+        match done {
+            Ok(n) => (n, Some(file)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e);
+            }
+        }
+    };
+    let summary = json!({
+        "snapshot": id.to_hex(),
+        "bytes": written,
+        "target": file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "-".into()),
+    });
+    if ui.json {
+        // With `-` stdout carries the data: the summary goes to stderr.
+        if file.is_some() {
+            print_json(&summary)?;
+        } else {
+            eprintln!("{summary}");
+        }
+    } else if let Some(f) = file {
+        ui.note(&format!(
+            "restored snapshot {} ({}) to {}",
+            short(&id),
+            human_bytes(written),
+            f.display()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn check(a: &RepoArgs, ui: Ui, read_data: bool) -> R<ExitCode> {
+    let repo = open(a).await?;
+    let bar = ui.spinner(if read_data {
+        "checking structure, index and every blob"
+    } else {
+        "checking structure and index"
+    });
+    let rep = repo.check(CheckOptions { read_data }).await;
+    bar.finish_and_clear();
+    let rep = rep?;
+    if ui.json {
+        print_json(&json!({
+            "ok": rep.is_ok(),
+            "readData": read_data,
+            "errors": rep.errors,
+            "warnings": rep.warnings,
+            "snapshots": rep.snapshots,
+            "packs": rep.packs,
+            "blobs": rep.blobs,
+            "readBytes": rep.read_bytes,
+        }))?;
+    } else {
+        let mut out = String::new();
+        for e in &rep.errors {
+            out.push_str(&format!("error: {e}\n"));
+        }
+        for w in &rep.warnings {
+            out.push_str(&format!("warning: {w}\n"));
+        }
+        out.push_str(&format!(
+            "{}: {} snapshot(s), {} pack(s), {} blob(s){}; {} error(s), {} warning(s)\n",
+            if rep.is_ok() { "ok" } else { "FAILED" },
+            rep.snapshots,
+            rep.packs,
+            rep.blobs,
+            if read_data {
+                format!(", {} read and verified", human_bytes(rep.read_bytes))
+            } else {
+                String::new()
+            },
+            rep.errors.len(),
+            rep.warnings.len()
+        ));
+        if !ui.quiet || !rep.is_ok() {
+            print(&out)?;
+        }
+    }
+    Ok(if rep.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn forget(a: &RepoArgs, ui: Ui, f: &ForgetArgs) -> R<ExitCode> {
+    let policy = KeepPolicy {
+        last: f.keep_last,
+        hourly: f.keep_hourly,
+        daily: f.keep_daily,
+        weekly: f.keep_weekly,
+        monthly: f.keep_monthly,
+        yearly: f.keep_yearly,
+        within: f.keep_within,
+        tags: f.keep_tags.clone(),
+    };
+    if policy.is_empty() {
+        return Err(RepoCmdError::Usage {
+            message: "no retention rule given: forget would remove every snapshot".into(),
+            help: "give at least one --keep-* option, e.g. --keep-last 7 --keep-daily 14".into(),
+        });
+    }
+    let repo = open(a).await?;
+    let all = repo.snapshots().await?;
+    let decisions = repo.forget(&policy, a.path.as_deref(), f.dry_run).await?;
+    let removed = decisions.iter().filter(|d| !d.keep).count();
+    if ui.json {
+        print_json(&json!({
+            "dryRun": f.dry_run,
+            "removed": removed,
+            "decisions": decisions,
+        }))?;
+    } else if !ui.quiet {
+        let rows: Vec<Vec<String>> = decisions
+            .iter()
+            .map(|d| {
+                let s = all.iter().find(|(i, _)| i.to_hex() == d.id).map(|(_, s)| s);
+                vec![
+                    d.id[..8.min(d.id.len())].to_string(),
+                    s.map(|s| time(&s.time)).unwrap_or_default(),
+                    if d.keep { "keep" } else { "remove" }.to_string(),
+                    d.reasons.join(","),
+                    s.map(|s| s.paths.join(",")).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let mut t = table(&["ID", "TIME (UTC)", "DECISION", "KEPT BY", "PATHS"], &rows);
+        t.push_str(&if f.dry_run {
+            format!("dry run: {removed} snapshot(s) would be removed\n")
+        } else {
+            format!("removed {removed} snapshot(s)\n")
+        });
+        print(&t)?;
+    }
+    if f.prune && !f.dry_run {
+        return prune(&repo, a, ui, PruneOptions::default().keep_delete, false).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn prune(
+    repo: &Repository,
+    a: &RepoArgs,
+    ui: Ui,
+    keep_delete: chrono::Duration,
+    dry_run: bool,
+) -> R<ExitCode> {
+    let _ = a;
+    let bar = ui.spinner("pruning");
+    let r = repo
+        .prune(PruneOptions {
+            keep_delete,
+            dry_run,
+            ..Default::default()
+        })
+        .await;
+    bar.finish_and_clear();
+    let r = r?;
+    if ui.json {
+        print_json(&json!({
+            "dryRun": dry_run,
+            "marked": r.marked,
+            "deleted": r.deleted,
+            "recovered": r.recovered,
+            "repacked": r.repacked,
+            "orphansDeleted": r.orphans_deleted,
+            "bytesFreed": r.bytes_freed,
+            "usedBlobs": r.used_blobs,
+        }))?;
+    } else if !ui.quiet {
+        print(&format!(
+            "{}marked {} pack(s) unused, deleted {} ({} orphaned), repacked {}, recovered {}; {} freed; {} blob(s) in use\n",
+            if dry_run { "dry run: " } else { "" },
+            r.marked,
+            r.deleted + r.orphans_deleted,
+            r.orphans_deleted,
+            r.repacked,
+            r.recovered,
+            human_bytes(r.bytes_freed),
+            r.used_blobs
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn stats(a: &RepoArgs) -> R<ExitCode> {
+    let repo = open(a).await?;
+    let snaps = repo.snapshots().await?;
+    let index = repo.load_index().await?;
+    let logical: u64 = snaps.iter().map(|(_, s)| s.size()).sum();
+    let (mut raw, mut stored) = (0u64, 0u64);
+    for loc in index.blobs.values() {
+        raw += u64::from(loc.entry.raw_length);
+        stored += u64::from(loc.entry.length);
+    }
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let v = json!({
+        "snapshots": snaps.len(),
+        "logicalBytes": logical,
+        "uniqueBytes": raw,
+        "storedBytes": stored,
+        "blobs": index.blobs.len(),
+        "packs": index.packs.len(),
+        "packsMarkedForDeletion": index.marked.len(),
+        "indexFiles": index.files.len(),
+        "dedupRatio": ratio(logical, raw),
+        "compressionRatio": ratio(raw, stored),
+    });
+    if a.output == Format::Json {
+        print_json(&v)?;
+    } else {
+        print(&format!(
+            "snapshots:        {}\nlogical size:     {} ({logical} B)\nunique data:      {} ({raw} B)\nstored (sealed):  {} ({stored} B)\nblobs:            {}\npacks:            {} ({} marked for deletion)\nindex files:      {}\ndedup ratio:      {:.2}x\ncompression:      {:.2}x\n",
+            snaps.len(),
+            human_bytes(logical),
+            human_bytes(raw),
+            human_bytes(stored),
+            index.blobs.len(),
+            index.packs.len(),
+            index.marked.len(),
+            index.files.len(),
+            ratio(logical, raw),
+            ratio(raw, stored),
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn key(a: &RepoArgs, k: &KeyCmd) -> R<ExitCode> {
+    let mut repo = open(a).await?;
+    let json = a.output == Format::Json;
+    match k {
+        KeyCmd::List => {
+            let keys = repo.key_list().await?;
+            if json {
+                let v: Vec<_> = keys
+                    .iter()
+                    .map(|k| {
+                        json!({
+                            "id": k.id,
+                            "current": k.current,
+                            "created": k.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            "host": k.host,
+                        })
+                    })
+                    .collect();
+                print_json(&serde_json::Value::Array(v))?;
+            } else {
+                let rows: Vec<Vec<String>> = keys
+                    .iter()
+                    .map(|k| {
+                        vec![
+                            if k.current { "*" } else { "" }.to_string(),
+                            k.id[..16.min(k.id.len())].to_string(),
+                            time(&k.created),
+                            k.host.clone(),
+                        ]
+                    })
+                    .collect();
+                print(&table(&["", "ID", "CREATED (UTC)", "HOST"], &rows))?;
+            }
+        }
+        KeyCmd::Add => {
+            let pw = target::new_password()?;
+            let id = repo.key_add(&pw, KdfParams::default()).await?;
+            if json {
+                print_json(&json!({"added": id}))?;
+            } else {
+                print(&format!("added key {id}\n"))?;
+            }
+        }
+        KeyCmd::Remove { id } => {
+            let keys = repo.key_list().await?;
+            let matches: Vec<_> = keys.iter().filter(|k| k.id.starts_with(id)).collect();
+            let full = match matches.as_slice() {
+                [one] => one.id.clone(),
+                [] => return Err(RepoError::Key(format!("no key {id}")).into()),
+                _ => {
+                    return Err(RepoCmdError::Input {
+                        place: id.clone(),
+                        message: "matches several keys".into(),
+                        help: Some("give more digits of the key id".into()),
+                    });
+                }
+            };
+            repo.key_remove(&full).await?;
+            if json {
+                print_json(&json!({"removed": full}))?;
+            } else {
+                print(&format!("removed key {full}\n"))?;
+            }
+        }
+        KeyCmd::Passwd => {
+            let pw = target::new_password()?;
+            let id = repo.key_passwd(&pw, KdfParams::default()).await?;
+            if json {
+                print_json(&json!({"key": id}))?;
+            } else {
+                print(&format!(
+                    "password changed: new key {id}; the old password no longer opens the repository\n"
+                ))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses `--password` before clap sees it, with the reason.
+pub fn refuse_password_flag(args: &[String]) -> Option<ExitCode> {
+    let is_repo = args
+        .iter()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .map(String::as_str)
+        == Some("repo");
+    if is_repo
+        && args
+            .iter()
+            .any(|a| a == "--password" || a.starts_with("--password="))
+    {
+        let e = RepoCmdError::Usage {
+            message: "--password is refused: a password on the command line is visible to every user of this host (ps, /proc)".into(),
+            help: "set KAPSEL_REPO_PASSWORD or KAPSEL_REPO_PASSWORD_FILE, or run on a terminal to be asked".into(),
+        };
+        eprintln!("{:?}", miette::Report::new(e));
+        return Some(ExitCode::from(2));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(parse_age("7d").unwrap(), chrono::Duration::days(7));
+        assert_eq!(parse_age("1d12h").unwrap(), chrono::Duration::hours(36));
+        assert_eq!(parse_age("0s").unwrap(), chrono::Duration::zero());
+        assert!(parse_age("7").is_err());
+        assert!(parse_age("7x").is_err());
+        assert!(parse_age("").is_err());
+    }
+
+    #[test]
+    fn tables_align() {
+        let t = table(&["A", "BB"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "A    BB\nxxx  y\n");
+    }
+}

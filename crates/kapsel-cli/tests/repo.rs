@@ -1,0 +1,581 @@
+//! `kapsel repo` end to end: the real `kapsel` and `kando` binaries on a
+//! filesystem repository (no mock: the filesystem is the embedded default
+//! location; the S3 path is the same code below `kapsel-storage`, tested there).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `kando` is a separate package: build it, then find it next to `kapsel`.
+fn kando_bin() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "kando"])
+        .current_dir(root())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Path::new(env!("CARGO_BIN_EXE_kapsel"))
+        .with_file_name("kando")
+        .to_path_buf()
+}
+
+fn tempdir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "kapsel-repo-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs a binary with only the environment given (no inherited password).
+fn run(bin: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
+    let mut c = Command::new(bin);
+    c.args(args)
+        .env_remove("KAPSEL_REPO_PASSWORD")
+        .env_remove("KAPSEL_REPO_PASSWORD_FILE")
+        .env_remove("KAPSEL_REPO_NEW_PASSWORD")
+        .env_remove("KAPSEL_REPO_NEW_PASSWORD_FILE")
+        .env("NO_COLOR", "1")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    if let Some(data) = stdin {
+        let mut si = child.stdin.take().unwrap();
+        si.write_all(data).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn kapsel(args: &[&str], env: &[(&str, &str)]) -> Output {
+    run(Path::new(env!("CARGO_BIN_EXE_kapsel")), args, env, None)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// stderr with miette's frame and line wrapping undone.
+fn err_text(o: &Output) -> String {
+    text(&o.stderr)
+        .replace(['│', '×', '╰', '─', '▶'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        text(&o.stdout),
+        err_text(o)
+    );
+    text(&o.stdout)
+}
+
+/// Deterministic incompressible bytes (xorshift).
+fn data(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Ids, times and the host name out of a listing.
+fn redact(s: &str) -> String {
+    let s = regex::Regex::new(r"\b[0-9a-f]{64}\b")
+        .unwrap()
+        .replace_all(s, "[id]");
+    let s = regex::Regex::new(r"\b[0-9a-f]{8}\b")
+        .unwrap()
+        .replace_all(&s, "[short]");
+    let s = regex::Regex::new(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?Z?")
+        .unwrap()
+        .replace_all(&s, "[time]");
+    let host = kapsel_host();
+    s.replace(&format!("\"host\": \"{host}\""), "\"host\": \"[host]\"")
+        .replace(&format!("  {host}  "), "  [host]  ")
+}
+
+fn kapsel_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+const PW: &str = "correct horse battery staple";
+
+#[test]
+fn repo_lifecycle_with_kando() {
+    let kando = kando_bin();
+    let dir = tempdir();
+    let store = dir.join("store");
+    // The same location as a Kanister Profile (for people) and as the JSON
+    // kando receives from `{{ toJson .Profile }}`.
+    let cr = dir.join("profile.yaml");
+    std::fs::write(
+        &cr,
+        format!(
+            "apiVersion: cr.kanister.io/v1alpha1\nkind: Profile\nmetadata: {{name: local, namespace: demo}}\nlocation: {{type: filesystem, bucket: {}, prefix: team-a}}\n",
+            store.display()
+        ),
+    )
+    .unwrap();
+    let wire = format!(
+        r#"{{"Location":{{"type":"filesystem","bucket":"{}","prefix":"team-a"}}}}"#,
+        store.display()
+    );
+    let p = cr.to_str().unwrap();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+
+    // init, then pushes through kando into the same repository.
+    let out = ok(&kapsel(&["repo", "init", "--profile", p], &env));
+    assert!(out.starts_with("created repository "), "{out}");
+    let again = kapsel(&["repo", "init", "--profile", p], &env);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(err_text(&again).contains("already exists"));
+    let (a, b) = (data(50_000, 1), data(40_000, 2));
+    for (payload, path) in [(&a, "/db/dump"), (&b, "/db/dump"), (&a, "/other")] {
+        let o = run(
+            &kando,
+            &["location", "push", "--profile", &wire, "--path", path, "-"],
+            &env,
+            Some(payload),
+        );
+        ok(&o);
+        // Snapshot times have a resolution of the clock; keep them apart.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    // snapshots: table and JSON.
+    let table = ok(&kapsel(&["repo", "snapshots", "--profile", p], &env));
+    insta::assert_snapshot!("snapshots_table", redact(&table));
+    let json = ok(&kapsel(
+        &[
+            "repo",
+            "snapshots",
+            "--profile",
+            p,
+            "--path",
+            "/db/dump",
+            "--output",
+            "json",
+        ],
+        &env,
+    ));
+    insta::assert_snapshot!("snapshots_json", redact(&json));
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let first_id = listed[0]["id"].as_str().unwrap().to_string();
+
+    // ls and restore: latest of a path, and by id prefix; byte-exact.
+    let ls = ok(&kapsel(
+        &["repo", "ls", &first_id[..10], "--profile", p],
+        &env,
+    ));
+    assert!(ls.contains("/db/dump") && ls.contains("50000"), "{ls}");
+    let latest = kapsel(
+        &[
+            "repo",
+            "restore",
+            "latest",
+            "--path",
+            "/db/dump",
+            "-t",
+            "-",
+            "--profile",
+            p,
+        ],
+        &env,
+    );
+    assert!(ok(&latest).is_empty() || latest.stdout == b);
+    assert_eq!(latest.stdout, b, "restore to stdout must be byte-exact");
+    let older = kapsel(
+        &["repo", "restore", &first_id[..8], "-t", "-", "--profile", p],
+        &env,
+    );
+    ok(&older);
+    assert_eq!(older.stdout, a);
+    let outdir = dir.join("restored");
+    std::fs::create_dir_all(&outdir).unwrap();
+    ok(&kapsel(
+        &[
+            "repo",
+            "restore",
+            &first_id,
+            "-t",
+            outdir.to_str().unwrap(),
+            "--profile",
+            p,
+        ],
+        &env,
+    ));
+    assert_eq!(std::fs::read(outdir.join("dump")).unwrap(), a);
+    // Never overwritten, nothing half-written.
+    let again = kapsel(
+        &[
+            "repo",
+            "restore",
+            &first_id,
+            "-t",
+            outdir.to_str().unwrap(),
+            "--profile",
+            p,
+        ],
+        &env,
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(err_text(&again).contains("exists already"));
+    assert_eq!(std::fs::read_dir(&outdir).unwrap().count(), 1);
+
+    // A bigger stream through `kapsel repo backup` (many chunks).
+    let big = data(3 << 20, 3);
+    let src = dir.join("big.bin");
+    std::fs::write(&src, &big).unwrap();
+    let o = ok(&kapsel(
+        &[
+            "repo",
+            "backup",
+            src.to_str().unwrap(),
+            "--path",
+            "/big",
+            "--tag",
+            "nightly",
+            "--profile",
+            p,
+            "--output",
+            "json",
+        ],
+        &env,
+    ));
+    let summary: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(summary["size"], 3 << 20);
+    let r = kapsel(
+        &[
+            "repo",
+            "restore",
+            "latest",
+            "--path",
+            "/big",
+            "-t",
+            "-",
+            "--profile",
+            p,
+        ],
+        &env,
+    );
+    ok(&r);
+    assert!(r.stdout == big, "3 MiB restore differs");
+
+    // check, with and without reading the data.
+    let c = ok(&kapsel(&["repo", "check", "--profile", p], &env));
+    assert!(c.starts_with("ok: 4 snapshot(s)"), "{c}");
+    let c = ok(&kapsel(
+        &[
+            "repo",
+            "check",
+            "--read-data",
+            "--profile",
+            p,
+            "--output",
+            "json",
+        ],
+        &env,
+    ));
+    let c: serde_json::Value = serde_json::from_str(&c).unwrap();
+    assert_eq!(c["ok"], true);
+    assert!(c["readBytes"].as_u64().unwrap() > 3 << 20);
+
+    // forget with a policy: the newest of /db/dump stays, and the tagged one.
+    let dry = ok(&kapsel(
+        &[
+            "repo",
+            "forget",
+            "--keep-last",
+            "1",
+            "--keep-tag",
+            "nightly",
+            "--dry-run",
+            "--profile",
+            p,
+        ],
+        &env,
+    ));
+    assert!(
+        dry.contains("dry run: 1 snapshot(s) would be removed"),
+        "{dry}"
+    );
+    let f = ok(&kapsel(
+        &[
+            "repo",
+            "forget",
+            "--keep-last",
+            "1",
+            "--path",
+            "/db/dump",
+            "--profile",
+            p,
+            "--output",
+            "json",
+        ],
+        &env,
+    ));
+    let f: serde_json::Value = serde_json::from_str(&f).unwrap();
+    assert_eq!(f["removed"], 1);
+    let gone = f["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["keep"] == false)
+        .unwrap();
+    assert_eq!(gone["id"], first_id.as_str());
+    let empty = kapsel(&["repo", "forget", "--profile", p], &env);
+    assert_eq!(
+        empty.status.code(),
+        Some(2),
+        "forget without a rule is refused"
+    );
+
+    // prune: snapshot a's data is still used by /other, b's chunk stays; a
+    // forgotten snapshot that shared nothing would be freed. Delete at once.
+    let before: serde_json::Value = serde_json::from_str(&ok(&kapsel(
+        &["repo", "stats", "--profile", p, "--output", "json"],
+        &env,
+    )))
+    .unwrap();
+    assert_eq!(before["snapshots"], 3);
+    let pr = ok(&kapsel(
+        &[
+            "repo",
+            "prune",
+            "--keep-delete",
+            "0s",
+            "--profile",
+            p,
+            "--output",
+            "json",
+        ],
+        &env,
+    ));
+    let pr: serde_json::Value = serde_json::from_str(&pr).unwrap();
+    assert!(pr["usedBlobs"].as_u64().unwrap() > 0, "{pr}");
+    let c = ok(&kapsel(
+        &["repo", "check", "--read-data", "--profile", p],
+        &env,
+    ));
+    assert!(c.starts_with("ok: 3 snapshot(s)"), "{c}");
+    let r = kapsel(
+        &[
+            "repo",
+            "restore",
+            "latest",
+            "--path",
+            "/other",
+            "-t",
+            "-",
+            "--profile",
+            p,
+        ],
+        &env,
+    );
+    ok(&r);
+    assert_eq!(r.stdout, a);
+    let st = ok(&kapsel(&["repo", "stats", "--profile", p], &env));
+    assert!(st.contains("snapshots:        3"), "{st}");
+
+    // Keys: add, list, passwd (old password stops working), remove.
+    let pw2 = "second password";
+    let added = ok(&kapsel(
+        &["repo", "key", "add", "--profile", p, "--output", "json"],
+        &[
+            ("KAPSEL_REPO_PASSWORD", PW),
+            ("KAPSEL_REPO_NEW_PASSWORD", pw2),
+        ],
+    ));
+    let added: serde_json::Value = serde_json::from_str(&added).unwrap();
+    let keys = ok(&kapsel(
+        &["repo", "key", "list", "--profile", p, "--output", "json"],
+        &[("KAPSEL_REPO_PASSWORD", pw2)],
+    ));
+    let keys: serde_json::Value = serde_json::from_str(&keys).unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+    let current: Vec<_> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["current"] == true)
+        .collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["id"], added["added"]);
+    let pwfile = dir.join("new-password");
+    std::fs::write(&pwfile, "third password\n").unwrap();
+    ok(&kapsel(
+        &["repo", "key", "passwd", "--profile", p],
+        &[
+            ("KAPSEL_REPO_PASSWORD", pw2),
+            ("KAPSEL_REPO_NEW_PASSWORD_FILE", pwfile.to_str().unwrap()),
+        ],
+    ));
+    let old = kapsel(
+        &["repo", "snapshots", "--profile", p],
+        &[("KAPSEL_REPO_PASSWORD", pw2)],
+    );
+    assert_eq!(old.status.code(), Some(1));
+    let err = err_text(&old);
+    assert!(
+        err.contains("wrong password") && err.contains("KAPSEL_REPO_PASSWORD"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(pw2),
+        "the password must never be printed: {err}"
+    );
+    let third = [("KAPSEL_REPO_PASSWORD", "third password")];
+    ok(&kapsel(&["repo", "snapshots", "--profile", p], &third));
+    // The first key (PW) still opens; remove it by a prefix of its id.
+    let keys: serde_json::Value = serde_json::from_str(&ok(&kapsel(
+        &["repo", "key", "list", "--profile", p, "--output", "json"],
+        &third,
+    )))
+    .unwrap();
+    let first = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&kapsel(&["repo", "snapshots", "--profile", p], &env));
+    ok(&kapsel(
+        &["repo", "key", "remove", &first[..12], "--profile", p],
+        &third,
+    ));
+    let o = kapsel(&["repo", "snapshots", "--profile", p], &env);
+    assert_eq!(o.status.code(), Some(1), "a removed key must not open");
+    // The key in use cannot be removed.
+    let keys: serde_json::Value = serde_json::from_str(&ok(&kapsel(
+        &["repo", "key", "list", "--profile", p, "--output", "json"],
+        &third,
+    )))
+    .unwrap();
+    let cur = keys[0]["id"].as_str().unwrap();
+    let o = kapsel(&["repo", "key", "remove", cur, "--profile", p], &third);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err_text(&o).contains("key operation refused"));
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn passwords_never_on_the_command_line_and_clear_errors() {
+    let dir = tempdir();
+    let r = dir.join("r");
+    let rs = r.to_str().unwrap();
+    // `--password` is refused by design (argv is public through ps and /proc).
+    let o = kapsel(
+        &["repo", "snapshots", "--repo", rs, "--password", "hunter2"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = err_text(&o);
+    assert!(
+        err.contains("--password is refused") && !err.contains("hunter2"),
+        "{err}"
+    );
+    // No password source and no terminal.
+    let o = kapsel(&["repo", "init", "--repo", rs], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err_text(&o).contains("no repository password"));
+    // A missing repository.
+    let o = kapsel(
+        &["repo", "snapshots", "--repo", rs],
+        &[("KAPSEL_REPO_PASSWORD", "x")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err_text(&o).contains("no Kapsel repository"),
+        "{}",
+        err_text(&o)
+    );
+    // A password file that does not exist.
+    let o = kapsel(
+        &["repo", "init", "--repo", rs],
+        &[("KAPSEL_REPO_PASSWORD_FILE", "/nonexistent/pw")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err_text(&o).contains("/nonexistent/pw"));
+    // Neither --profile nor --repo.
+    let o = kapsel(&["repo", "snapshots"], &[("KAPSEL_REPO_PASSWORD", "x")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err_text(&o).contains("--profile FILE or --repo DIR"));
+    // A file that is no Profile.
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "kind: Blueprint\n").unwrap();
+    let o = kapsel(
+        &["repo", "snapshots", "--profile", bad.to_str().unwrap()],
+        &[("KAPSEL_REPO_PASSWORD", "x")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err_text(&o).contains("bad.yaml: not a Profile"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A repository kando created with no password set (the one derived from the
+/// Profile's credential) opens with `kapsel repo` and the same Profile.
+#[test]
+fn derived_password_is_shared_with_kando() {
+    let kando = kando_bin();
+    let dir = tempdir();
+    let wire = format!(
+        r#"{{"Location":{{"type":"filesystem","bucket":"{}"}},"Credential":{{"Type":"keyPair","KeyPair":{{"ID":"AKID","Secret":"not-a-password-flag"}}}}}}"#,
+        dir.join("store").display()
+    );
+    let pf = dir.join("profile.json");
+    std::fs::write(&pf, &wire).unwrap();
+    ok(&run(
+        &kando,
+        &["location", "push", "--profile", &wire, "--path", "/p", "-"],
+        &[],
+        Some(b"hello"),
+    ));
+    let o = ok(&kapsel(
+        &[
+            "repo",
+            "restore",
+            "latest",
+            "-t",
+            "-",
+            "--profile",
+            pf.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert_eq!(o, "hello");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
