@@ -8,7 +8,9 @@
 //! render byte for byte as Kanister does, every [`Value`] therefore carries enough
 //! of its Go type ([`Type`]) to reproduce those differences.
 //!
-//! Values are cheap to clone: aggregates are behind [`Arc`].
+//! Values are cheap to clone: aggregates are behind [`Arc`]. As in Go, a
+//! cloned map is the same map ([`Map`] is shared and mutable); strings are
+//! Go's bytes ([`Str`]); slices carry Go's capacity ([`Slice::cap`]).
 //!
 //! This module is the contract between the engine (lexer, parser, executor,
 //! formatting), the sprig library and the producers of template data

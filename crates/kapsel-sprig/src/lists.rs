@@ -452,7 +452,7 @@ pub(crate) fn type_of(a: &[Value]) -> R {
 }
 
 pub(crate) fn type_is(a: &[Value]) -> R {
-    Ok(Value::Bool(&*arg_str(a, 0)? == type_name(arg(a, 1)?)))
+    Ok(Value::Bool(*arg_str(a, 0)? == type_name(arg(a, 1)?)))
 }
 
 pub(crate) fn type_is_like(a: &[Value]) -> R {

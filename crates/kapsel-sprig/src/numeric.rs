@@ -11,7 +11,7 @@ const DIV_ZERO: &str = "runtime error: integer divide by zero";
 
 pub(crate) fn atoi(a: &[Value]) -> R {
     Ok(Value::Int(
-        crate::conv::parse_int10(&*arg_str(a, 0)?).unwrap_or(0),
+        crate::conv::parse_int10(&arg_str(a, 0)?).unwrap_or(0),
     ))
 }
 

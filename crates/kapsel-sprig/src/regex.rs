@@ -615,13 +615,13 @@ fn all_matches<'h>(re: &Regex, s: &'h str, n: i64) -> Vec<regex::Captures<'h>> {
 }
 
 pub(crate) fn regex_match(a: &[Value]) -> R {
-    let re = compile(&*arg_str(a, 0)?);
+    let re = compile(&arg_str(a, 0)?);
     let st = &*arg_str(a, 1)?;
     Ok(Value::Bool(re.is_ok_and(|re| re.is_match(st))))
 }
 
 pub(crate) fn regex_find_all(a: &[Value]) -> R {
-    let re = must_compile(&*arg_str(a, 0)?)?;
+    let re = must_compile(&arg_str(a, 0)?)?;
     let st = &*arg_str(a, 1)?;
     let n = arg_int(a, 2)?;
     if n == 0 {
@@ -638,7 +638,7 @@ pub(crate) fn regex_find_all(a: &[Value]) -> R {
 }
 
 pub(crate) fn regex_find(a: &[Value]) -> R {
-    let re = must_compile(&*arg_str(a, 0)?)?;
+    let re = must_compile(&arg_str(a, 0)?)?;
     let st = &*arg_str(a, 1)?;
     Ok(Value::string(re.find(st).map_or("", |m| m.as_str())))
 }
@@ -726,7 +726,7 @@ fn replace_all(
 }
 
 pub(crate) fn regex_replace_all(a: &[Value]) -> R {
-    let re = must_compile(&*arg_str(a, 0)?)?;
+    let re = must_compile(&arg_str(a, 0)?)?;
     let st = &*arg_str(a, 1)?;
     let repl = &*arg_str(a, 2)?;
     Ok(Value::string(replace_all(&re, st, |caps, out| {
@@ -735,7 +735,7 @@ pub(crate) fn regex_replace_all(a: &[Value]) -> R {
 }
 
 pub(crate) fn regex_replace_all_literal(a: &[Value]) -> R {
-    let re = must_compile(&*arg_str(a, 0)?)?;
+    let re = must_compile(&arg_str(a, 0)?)?;
     let st = &*arg_str(a, 1)?;
     let repl = &*arg_str(a, 2)?;
     Ok(Value::string(replace_all(&re, st, |_, out| {

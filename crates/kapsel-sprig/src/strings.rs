@@ -398,11 +398,11 @@ fn camel_to_lower(st: &str, conn: char) -> String {
 }
 
 pub(crate) fn snakecase(a: &[Value]) -> R {
-    s(camel_to_lower(&*arg_str(a, 0)?, '_'))
+    s(camel_to_lower(&arg_str(a, 0)?, '_'))
 }
 
 pub(crate) fn kebabcase(a: &[Value]) -> R {
-    s(camel_to_lower(&*arg_str(a, 0)?, '-'))
+    s(camel_to_lower(&arg_str(a, 0)?, '-'))
 }
 
 pub(crate) fn camelcase(a: &[Value]) -> R {
@@ -884,7 +884,7 @@ fn getenv(name: &str) -> String {
 }
 
 pub(crate) fn env(a: &[Value]) -> R {
-    s(getenv(&*arg_str(a, 0)?))
+    s(getenv(&arg_str(a, 0)?))
 }
 
 fn is_shell_special(c: u8) -> bool {
@@ -953,5 +953,5 @@ pub(crate) fn expand(st: &str, mapping: impl Fn(&str) -> String) -> String {
 }
 
 pub(crate) fn expandenv(a: &[Value]) -> R {
-    s(expand(&*arg_str(a, 0)?, getenv))
+    s(expand(&arg_str(a, 0)?, getenv))
 }
