@@ -20,14 +20,13 @@
 //! - `time.Time` printed with a verb that does not use its `String` method (e.g.
 //!   `%d`) shows its internal fields as Go does (`{wall ext loc}`) assuming no
 //!   monotonic clock reading; a non-UTC location prints as the fixed address.
-//! - Output is a Rust `String`: each byte of invalid UTF-8 that Go would write
-//!   raw (from `%s` of a `[]byte`) becomes U+FFFD, as Go's `encoding/json`
-//!   writes such bytes.
+//! - The `*_str` functions give Go's exact bytes; the `String`-returning ones
+//!   ([`sprint`], [`sprintf`], ...) replace each byte of invalid UTF-8 by U+FFFD.
 //! - `%v` of `time.Now()` has no ` m=+…` monotonic suffix.
 
 use crate::gostrconv;
 use crate::gotime;
-use crate::value::{GoTime, Type, Value};
+use crate::value::{GoTime, Str, Type, Value};
 
 /// The address printed for pointers whose real address Go would print.
 pub const FAKE_ADDRESS: u64 = 0xc0_0000_0000;
@@ -35,9 +34,57 @@ pub const FAKE_ADDRESS: u64 = 0xc0_0000_0000;
 const LDIGITS: &[u8; 17] = b"0123456789abcdefx";
 const UDIGITS: &[u8; 17] = b"0123456789ABCDEFX";
 
+/// Go's `utf8.DecodeRune`: the first rune of `b` and its length in bytes; an
+/// invalid or empty sequence gives U+FFFD of length 1 (0 for empty input).
+pub fn decode_rune(b: &[u8]) -> (char, usize) {
+    let Some(&first) = b.first() else {
+        return ('\u{FFFD}', 0);
+    };
+    if first < 0x80 {
+        return (char::from(first), 1);
+    }
+    let n = match first {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return ('\u{FFFD}', 1),
+    };
+    match b.get(..n).and_then(|s| std::str::from_utf8(s).ok()) {
+        Some(s) => (s.chars().next().unwrap_or('\u{FFFD}'), n),
+        None => ('\u{FFFD}', 1),
+    }
+}
+
+/// `fmt.Sprint(args...)` as Go's bytes (see [`sprint`]).
+pub fn sprint_str(args: &[Value]) -> Str {
+    sprint_printer(args).buf.into()
+}
+
+/// `fmt.Sprintln(args...)` as Go's bytes (see [`sprintln`]).
+pub fn sprintln_str(args: &[Value]) -> Str {
+    sprintln_printer(args).buf.into()
+}
+
+/// `fmt.Sprintf(format, args...)` as Go's bytes (see [`sprintf`]); the format
+/// may itself be any bytes.
+pub fn sprintf_str(format: &[u8], args: &[Value]) -> Str {
+    let mut p = Printer::default();
+    p.do_printf(format, args);
+    p.buf.into()
+}
+
+/// `fmt.Sprintf("%v", v)` as Go's bytes.
+pub fn format_v_str(v: &Value) -> Str {
+    sprint_str(std::slice::from_ref(v))
+}
+
 /// `fmt.Sprint(args...)`: operands joined with a space where neither side is a
-/// string.
+/// string. Lossy where Go's bytes are not UTF-8 (see [`sprint_str`]).
 pub fn sprint(args: &[Value]) -> String {
+    sprint_printer(args).finish()
+}
+
+fn sprint_printer(args: &[Value]) -> Printer {
     let mut p = Printer::default();
     let mut prev_string = false;
     for (i, a) in args.iter().enumerate() {
@@ -48,11 +95,16 @@ pub fn sprint(args: &[Value]) -> String {
         p.print_arg(a, 'v');
         prev_string = is_string;
     }
-    p.finish()
+    p
 }
 
 /// `fmt.Sprintln(args...)`: operands always space-separated, newline appended.
+/// Lossy where Go's bytes are not UTF-8 (see [`sprintln_str`]).
 pub fn sprintln(args: &[Value]) -> String {
+    sprintln_printer(args).finish()
+}
+
+fn sprintln_printer(args: &[Value]) -> Printer {
     let mut p = Printer::default();
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
@@ -61,14 +113,15 @@ pub fn sprintln(args: &[Value]) -> String {
         p.print_arg(a, 'v');
     }
     p.buf.push(b'\n');
-    p.finish()
+    p
 }
 
 /// `fmt.Sprintf(format, args...)`, including Go's in-band error notes such as
-/// `%!d(string=x)`, `%!(EXTRA int=1)` and `%!s(MISSING)`.
+/// `%!d(string=x)`, `%!(EXTRA int=1)` and `%!s(MISSING)`. Lossy where Go's
+/// bytes are not UTF-8 (see [`sprintf_str`]).
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut p = Printer::default();
-    p.do_printf(format, args);
+    p.do_printf(format.as_bytes(), args);
     p.finish()
 }
 
@@ -783,6 +836,7 @@ impl Printer {
         match v {
             Value::Bool(b) => self.fmt_bool(*b, verb, Bad::Val(v)),
             Value::Int(i) | Value::Int64(i) => self.fmt_integer(*i as u64, true, verb, Bad::Val(v)),
+            Value::Uint8(b) => self.fmt_integer(u64::from(*b), false, verb, Bad::Val(v)),
             Value::Float(x) => self.fmt_float(*x, verb, Bad::Val(v)),
             Value::String(s) => self.fmt_string(s.as_bytes(), verb, Bad::Val(v)),
             Value::Bytes(b) => self.fmt_bytes(v, b, false, verb, "[]byte"),
@@ -893,6 +947,7 @@ impl Printer {
             }
             Value::Bool(b) => self.fmt_bool(*b, verb, Bad::Val(v)),
             Value::Int(i) | Value::Int64(i) => self.fmt_integer(*i as u64, true, verb, Bad::Val(v)),
+            Value::Uint8(b) => self.fmt_integer(u64::from(*b), false, verb, Bad::Val(v)),
             Value::Float(x) => self.fmt_float(*x, verb, Bad::Val(v)),
             Value::String(s) => self.fmt_string(s.as_bytes(), verb, Bad::Val(v)),
             Value::Bytes(_) | Value::NilBytes => {
@@ -946,7 +1001,7 @@ impl Printer {
                     self.write_str("map[");
                 }
                 if let Value::Map(m) = v {
-                    for (i, (k, val)) in m.entries.iter().enumerate() {
+                    for (i, (k, val)) in m.entries().iter().enumerate() {
                         if i > 0 {
                             if self.f.sharp_v {
                                 self.write_str(", ");
@@ -1029,8 +1084,8 @@ impl Printer {
         (arg_num, i + wid, ok)
     }
 
-    fn do_printf(&mut self, format: &str, args: &[Value]) {
-        let fb = format.as_bytes();
+    fn do_printf(&mut self, format: &[u8], args: &[Value]) {
+        let fb = format;
         let end = fb.len();
         let mut arg_num: usize = 0;
         let mut after_index;
@@ -1121,8 +1176,8 @@ impl Printer {
                 self.write_str("%!(NOVERB)");
                 break;
             }
-            let verb = format[i..].chars().next().unwrap_or('\u{FFFD}');
-            i += verb.len_utf8();
+            let (verb, size) = decode_rune(&fb[i..]);
+            i += size;
             if verb == '%' {
                 self.buf.push(b'%');
             } else if !st.good_arg_num {

@@ -166,11 +166,12 @@ fn is_empty_value(v: &Value) -> bool {
         }
         Value::Bool(b) => !b,
         Value::Int(i) | Value::Int64(i) => *i == 0,
+        Value::Uint8(b) => *b == 0,
         Value::Float(f) => *f == 0.0,
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
         Value::Slice(s) => s.items.is_empty(),
-        Value::Map(m) => m.entries.is_empty(),
+        Value::Map(m) => m.is_empty(),
         Value::Struct(_) | Value::Ptr(_) | Value::Time(_) => false,
     }
 }
@@ -216,6 +217,7 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>, html: bool) -> Result<()
         }
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Uint8(b) => out.push_str(&b.to_string()),
         Value::Float(f) => out.push_str(&format_float(*f)?),
         Value::String(s) => append_string_with(out, s.as_bytes(), html),
         Value::Bytes(b) => {
@@ -245,8 +247,8 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>, html: bool) -> Result<()
             out.push(']');
         }
         Value::Map(m) => {
-            let entries: Vec<(&str, &Value)> =
-                m.entries.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            let guard = m.entries();
+            let entries: Vec<(&str, &Value)> = guard.iter().map(|(k, v)| (k.as_str(), v)).collect();
             encode_object(out, &entries, ind, html)?;
         }
         Value::Struct(s) => {

@@ -748,7 +748,7 @@ pub fn call_method(
         "UTC" => time(utc(t)),
         "Local" => time(local(t)),
         "Format" => match args {
-            [Value::String(layout)] => Value::string(format(t, layout)),
+            [Value::String(layout)] => Value::string(format(t, &layout.to_str_lossy())),
             _ => return None,
         },
         "Equal" => Value::Bool(whole == other()?),

@@ -20,4 +20,7 @@ pub mod value;
 pub use func::{
     Func, FuncError, FuncImpl, FuncMap, Param, StringerFn, register_stringer, string_method,
 };
-pub use value::{FieldDef, GoTime, JsonField, Map, Slice, Struct, StructType, Type, Value};
+pub use value::{
+    FieldDef, GoTime, JsonField, Map, Slice, Str, Struct, StructType, Type, Value, append_cap,
+    decode_lossy, grow_cap,
+};

@@ -8,15 +8,152 @@
 //! render byte for byte as Kanister does, every [`Value`] therefore carries enough
 //! of its Go type ([`Type`]) to reproduce those differences.
 //!
-//! Values are cheap to clone: aggregates are behind [`Arc`].
+//! Values are cheap to clone: aggregates are behind [`Arc`]. As in Go, a
+//! cloned map is the same map ([`Map`] is shared and mutable); strings are
+//! Go's bytes ([`Str`]); slices carry Go's capacity ([`Slice::cap`]).
 //!
 //! This module is the contract between the engine (lexer, parser, executor,
 //! formatting), the sprig library and the producers of template data
 //! (`kapsel-params`). Change it with care.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// A Go `string`: an immutable sequence of bytes, usually but not necessarily
+/// valid UTF-8. Go functions that cut strings by bytes (`slice`, sprig's
+/// `trunc`, `substr`, `abbrev`) or decode binary data (`b64dec`) produce
+/// invalid UTF-8, and Go keeps those bytes: so does `Str`, losslessly.
+///
+/// It dereferences to its bytes (`len()` counts bytes, as Go's `len` does).
+/// [`Str::as_str`] gives the text when it is valid UTF-8, [`Str::to_str_lossy`]
+/// decodes it the way Go's `range` over a string does (each byte of an invalid
+/// sequence becomes U+FFFD).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Str(Arc<[u8]>);
+
+impl Str {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The text, if the bytes are valid UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+
+    /// The text, with each byte of an invalid UTF-8 sequence replaced by
+    /// U+FFFD as Go's `range` over a string (and `[]rune(s)`) decodes it.
+    pub fn to_str_lossy(&self) -> Cow<'_, str> {
+        decode_lossy(&self.0)
+    }
+
+    /// Whether the bytes are valid UTF-8.
+    pub fn is_utf8(&self) -> bool {
+        self.as_str().is_some()
+    }
+}
+
+/// Decodes bytes as Go does when it ranges over a string: valid UTF-8 is
+/// kept, each byte of an invalid sequence becomes one U+FFFD (unlike
+/// [`String::from_utf8_lossy`], which replaces a maximal invalid subsequence
+/// by a single U+FFFD).
+pub fn decode_lossy(b: &[u8]) -> Cow<'_, str> {
+    if let Ok(s) = std::str::from_utf8(b) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(b.len() + 8);
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push('\u{FFFD}');
+        }
+    }
+    Cow::Owned(out)
+}
+
+impl Deref for Str {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for Str {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.as_str() {
+            Some(s) => fmt::Debug::fmt(s, f),
+            None => write!(f, "b{:?}", self.0.escape_ascii().to_string()),
+        }
+    }
+}
+
+/// Lossy: see [`Str::to_str_lossy`].
+impl fmt::Display for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_str_lossy())
+    }
+}
+
+impl From<&str> for Str {
+    fn from(s: &str) -> Str {
+        Str(Arc::from(s.as_bytes()))
+    }
+}
+impl From<String> for Str {
+    fn from(s: String) -> Str {
+        Str(Arc::from(s.into_bytes()))
+    }
+}
+impl From<&String> for Str {
+    fn from(s: &String) -> Str {
+        Str::from(s.as_str())
+    }
+}
+impl From<Cow<'_, str>> for Str {
+    fn from(s: Cow<'_, str>) -> Str {
+        Str::from(s.as_ref())
+    }
+}
+impl From<Arc<str>> for Str {
+    fn from(s: Arc<str>) -> Str {
+        Str::from(&*s)
+    }
+}
+impl From<&[u8]> for Str {
+    fn from(b: &[u8]) -> Str {
+        Str(Arc::from(b))
+    }
+}
+impl From<Vec<u8>> for Str {
+    fn from(b: Vec<u8>) -> Str {
+        Str(Arc::from(b))
+    }
+}
+impl From<Arc<[u8]>> for Str {
+    fn from(b: Arc<[u8]>) -> Str {
+        Str(b)
+    }
+}
+impl PartialEq<str> for Str {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other.as_bytes()
+    }
+}
+impl PartialEq<&str> for Str {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == *other.as_bytes()
+    }
+}
 
 /// A Go type, as far as templates can observe it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,6 +166,8 @@ pub enum Type {
     Int,
     /// `int64` (what sprig's arithmetic returns).
     Int64,
+    /// `uint8` (`byte`): what indexing a string or a `[]byte` gives.
+    Uint8,
     /// `float64`
     Float64,
     /// `string`
@@ -69,6 +208,7 @@ impl Type {
             Type::Bool => Value::Bool(false),
             Type::Int => Value::Int(0),
             Type::Int64 => Value::Int64(0),
+            Type::Uint8 => Value::Uint8(0),
             Type::Float64 => Value::Float(0.0),
             Type::String => Value::string(""),
             Type::Bytes => Value::NilBytes,
@@ -92,6 +232,7 @@ impl fmt::Display for Type {
             Type::Bool => f.write_str("bool"),
             Type::Int => f.write_str("int"),
             Type::Int64 => f.write_str("int64"),
+            Type::Uint8 => f.write_str("uint8"),
             Type::Float64 => f.write_str("float64"),
             Type::String => f.write_str("string"),
             Type::Bytes => f.write_str("[]uint8"),
@@ -254,21 +395,243 @@ impl Struct {
 
 /// A `map[string]T` that is not nil. Keys are kept sorted, which is the order Go's
 /// `fmt`, `range` and `encoding/json` use for string keys.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Go maps are references: sprig's `set`, `unset`, `merge` and
+/// `mergeOverwrite` change a map in place, and every holder of the same map
+/// (the template data, a variable, a list element) sees the change. A `Map`
+/// behind [`Value::Map`]'s [`Arc`] is therefore shared and mutable
+/// ([`Map::entries_mut`]); cloning a [`Value`] shares the map, as copying a Go
+/// map value does.
+#[derive(Debug)]
 pub struct Map {
     /// The element type `T` (gives `index` its zero value for a missing key).
     pub elem: Type,
-    /// The entries.
-    pub entries: BTreeMap<String, Value>,
+    entries: RwLock<BTreeMap<String, Value>>,
+}
+
+impl Map {
+    /// A map with the given entries.
+    pub fn new(elem: Type, entries: BTreeMap<String, Value>) -> Map {
+        Map {
+            elem,
+            entries: RwLock::new(entries),
+        }
+    }
+
+    /// The entries, for reading. Do not hold the guard while the map may be
+    /// changed (e.g. while executing template code): take a snapshot.
+    pub fn entries(&self) -> RwLockReadGuard<'_, BTreeMap<String, Value>> {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The entries, for changing in place (visible to every holder).
+    pub fn entries_mut(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Value>> {
+        self.entries.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A copy of the entries (the values themselves are shared).
+    pub fn snapshot(&self) -> BTreeMap<String, Value> {
+        self.entries().clone()
+    }
+
+    /// The value for `key`.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.entries().get(key).cloned()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// Whether the map has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries().is_empty()
+    }
+}
+
+impl Clone for Map {
+    /// A new map with the same entries (not shared with `self`).
+    fn clone(&self) -> Map {
+        Map::new(self.elem.clone(), self.snapshot())
+    }
+}
+
+impl PartialEq for Map {
+    fn eq(&self, other: &Map) -> bool {
+        if std::ptr::eq(self, other) {
+            return true;
+        }
+        self.elem == other.elem && *self.entries() == *other.entries()
+    }
 }
 
 /// A `[]T` that is not nil.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Go slices have a capacity: the builtin `slice x i j` may read past
+/// `len(x)` up to `cap(x)`, into the backing array. A `Slice` records its
+/// capacity as Go would have it (see [`append_cap`]) and the backing elements
+/// after its length that are not zero values (`spare`, e.g. what
+/// `slice x 0 1` hides). Equality ignores capacity.
+#[derive(Debug, Clone)]
 pub struct Slice {
     /// The element type `T`.
     pub elem: Type,
     /// The items.
     pub items: Vec<Value>,
+    cap: usize,
+    spare: Vec<Value>,
+}
+
+impl Slice {
+    /// A slice whose capacity is its length.
+    pub fn new(elem: Type, items: Vec<Value>) -> Slice {
+        let cap = items.len();
+        Slice {
+            elem,
+            items,
+            cap,
+            spare: Vec::new(),
+        }
+    }
+
+    /// A slice with capacity `cap` (at least the length); the elements past
+    /// the length are `spare` followed by zero values.
+    pub fn with_cap(elem: Type, items: Vec<Value>, cap: usize, spare: Vec<Value>) -> Slice {
+        let cap = cap.max(items.len() + spare.len());
+        Slice {
+            elem,
+            items,
+            cap,
+            spare,
+        }
+    }
+
+    /// Go's `cap`.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// The element at index `i` of the backing array (`i < cap`), as Go's
+    /// `x[:cap(x)][i]` would read it.
+    pub fn backing(&self, i: usize) -> Option<Value> {
+        if i >= self.cap {
+            return None;
+        }
+        if let Some(v) = self.items.get(i) {
+            return Some(v.clone());
+        }
+        let j = i - self.items.len();
+        Some(
+            self.spare
+                .get(j)
+                .cloned()
+                .unwrap_or_else(|| self.elem.zero()),
+        )
+    }
+
+    /// Go's `x[i:j:k]` (`k` = capacity when `None`); `None` if out of range.
+    pub fn reslice(&self, i: usize, j: usize, k: Option<usize>) -> Option<Slice> {
+        let k = k.unwrap_or(self.cap);
+        if i > j || j > k || k > self.cap {
+            return None;
+        }
+        let items = (i..j)
+            .map(|x| self.backing(x))
+            .collect::<Option<Vec<_>>>()?;
+        // Keep the non-zero spare elements up to the new capacity.
+        let known = self.items.len() + self.spare.len();
+        let spare = (j..k.min(known))
+            .map(|x| self.backing(x))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Slice::with_cap(self.elem.clone(), items, k - i, spare))
+    }
+}
+
+impl PartialEq for Slice {
+    fn eq(&self, other: &Slice) -> bool {
+        self.elem == other.elem && self.items == other.items
+    }
+}
+
+/// Go's size classes (`runtime/sizeclasses.go`, Go 1.26).
+const SIZE_CLASSES: [usize; 68] = [
+    0, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320,
+    352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792,
+    2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728,
+    10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672,
+    32768,
+];
+
+/// Go's `runtime.roundupsize` (amd64).
+fn roundupsize(size: usize, noscan: bool) -> usize {
+    let mut req = size;
+    if req <= 32768 - 8 {
+        if !noscan && req > 512 {
+            req += 8;
+        }
+        let class = SIZE_CLASSES
+            .iter()
+            .copied()
+            .find(|c| *c >= req)
+            .unwrap_or(32768);
+        return class - (req - size);
+    }
+    req.saturating_add(8191) & !8191
+}
+
+/// Go's `runtime.nextslicecap`.
+fn nextslicecap(new_len: usize, old_cap: usize) -> usize {
+    let mut newcap = old_cap;
+    let doublecap = newcap + newcap;
+    if new_len > doublecap {
+        return new_len;
+    }
+    if old_cap < 256 {
+        return doublecap;
+    }
+    while newcap < new_len {
+        newcap += (newcap + 3 * 256) >> 2;
+    }
+    newcap
+}
+
+/// Size in bytes of an element of type `t` on amd64 and whether it holds no
+/// pointers.
+fn elem_layout(t: &Type) -> (usize, bool) {
+    match t {
+        Type::Bool | Type::Uint8 => (1, true),
+        Type::Int | Type::Int64 | Type::Float64 => (8, true),
+        Type::Any | Type::String => (16, false),
+        Type::Bytes | Type::Slice(_) => (24, false),
+        Type::Map(_) | Type::Ptr(_) => (8, false),
+        Type::Time => (24, false),
+        // Kapsel never builds slices of structs during execution.
+        Type::Struct(_) => (8, false),
+    }
+}
+
+/// The capacity Go's `append` gives when a slice of capacity `old_cap` must
+/// grow to hold `new_len` elements of type `elem` (`runtime.growslice`).
+pub fn grow_cap(elem: &Type, old_cap: usize, new_len: usize) -> usize {
+    if new_len <= old_cap {
+        return old_cap;
+    }
+    let (size, noscan) = elem_layout(elem);
+    let newcap = nextslicecap(new_len, old_cap);
+    roundupsize(newcap.saturating_mul(size), noscan) / size
+}
+
+/// The capacity of a slice built by appending `len` elements one at a time
+/// to an empty slice (what `encoding/json` and most sprig list functions do).
+pub fn append_cap(elem: &Type, len: usize) -> usize {
+    let mut cap = 0;
+    let mut n = 1;
+    while n <= len {
+        cap = grow_cap(elem, cap, n);
+        n = cap + 1;
+    }
+    cap
 }
 
 /// A Go `time.Time`: an instant plus the zone it is shown in.
@@ -309,10 +672,12 @@ pub enum Value {
     Int(i64),
     /// `int64`
     Int64(i64),
+    /// `uint8` (`byte`)
+    Uint8(u8),
     /// `float64`
     Float(f64),
-    /// `string`
-    String(Arc<str>),
+    /// `string` (any bytes, see [`Str`]).
+    String(Str),
     /// A non-nil `[]byte`.
     Bytes(Arc<[u8]>),
     /// A nil `[]byte`.
@@ -337,7 +702,7 @@ pub enum Value {
 
 impl Value {
     /// A `string`.
-    pub fn string(s: impl Into<Arc<str>>) -> Value {
+    pub fn string(s: impl Into<Str>) -> Value {
         Value::String(s.into())
     }
 
@@ -348,12 +713,20 @@ impl Value {
 
     /// A non-nil `[]T`.
     pub fn slice(elem: Type, items: Vec<Value>) -> Value {
-        Value::Slice(Arc::new(Slice { elem, items }))
+        Value::Slice(Arc::new(Slice::new(elem, items)))
+    }
+
+    /// A non-nil `[]T` built by appending its items one at a time to an
+    /// empty slice, with the capacity Go's `append` leaves (see
+    /// [`append_cap`]).
+    pub fn appended(elem: Type, items: Vec<Value>) -> Value {
+        let cap = append_cap(&elem, items.len());
+        Value::Slice(Arc::new(Slice::with_cap(elem, items, cap, Vec::new())))
     }
 
     /// A non-nil `map[string]T`.
     pub fn map(elem: Type, entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Arc::new(Map { elem, entries }))
+        Value::Map(Arc::new(Map::new(elem, entries)))
     }
 
     /// A pointer to `v`.
@@ -368,6 +741,7 @@ impl Value {
             Value::Bool(_) => Type::Bool,
             Value::Int(_) => Type::Int,
             Value::Int64(_) => Type::Int64,
+            Value::Uint8(_) => Type::Uint8,
             Value::Float(_) => Type::Float64,
             Value::String(_) => Type::String,
             Value::Bytes(_) | Value::NilBytes => Type::Bytes,
@@ -389,12 +763,13 @@ impl Value {
             Value::Nil => false,
             Value::Bool(b) => *b,
             Value::Int(i) | Value::Int64(i) => *i != 0,
+            Value::Uint8(b) => *b != 0,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             Value::NilBytes | Value::NilSlice(_) | Value::NilMap(_) | Value::NilPtr(_) => false,
             Value::Slice(s) => !s.items.is_empty(),
-            Value::Map(m) => !m.entries.is_empty(),
+            Value::Map(m) => !m.is_empty(),
             // Go: a struct value is always true.
             Value::Struct(_) => true,
             Value::Ptr(_) => true,
@@ -413,7 +788,7 @@ impl Value {
             serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             serde_json::Value::String(s) => Value::string(s.as_str()),
             serde_json::Value::Array(a) => {
-                Value::slice(Type::Any, a.iter().map(Value::from_json).collect())
+                Value::appended(Type::Any, a.iter().map(Value::from_json).collect())
             }
             serde_json::Value::Object(o) => Value::map(
                 Type::Any,
@@ -433,7 +808,7 @@ impl Value {
                 Some(i) => Value::Int64(i),
                 None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
-            serde_json::Value::Array(a) => Value::slice(
+            serde_json::Value::Array(a) => Value::appended(
                 Type::Any,
                 a.iter().map(Value::from_unstructured_json).collect(),
             ),

@@ -1,10 +1,11 @@
 //! Shared conversions: argument access, sprig's `strval`/`toInt64`/`toFloat64`/
 //! `empty`, reflection-style list access and Go's `reflect.DeepEqual`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kapsel_govalue::{FuncError, Map, Type, Value, gofmt, gotime};
+use kapsel_govalue::{FuncError, Map, Slice, Str, Type, Value, gofmt, gotime};
 
 /// Go's message for calling a method on a nil `reflect.Type` (what
 /// `reflect.TypeOf(nil).Kind()` panics with).
@@ -38,10 +39,20 @@ pub(crate) fn arg(args: &[Value], i: usize) -> Result<&Value, FuncError> {
         .ok_or_else(|| FuncError::new(format!("kapsel-sprig: missing argument {}", i + 1)))
 }
 
-/// A `string` argument.
-pub(crate) fn arg_str(args: &[Value], i: usize) -> Result<&str, FuncError> {
+/// A `string` argument as text: each byte of invalid UTF-8 becomes U+FFFD, as
+/// when Go ranges over the string (right for functions that work on runes; see
+/// [`arg_bytes`] for the others).
+pub(crate) fn arg_str(args: &[Value], i: usize) -> Result<Cow<'_, str>, FuncError> {
     match arg(args, i)? {
-        Value::String(s) => Ok(s),
+        Value::String(s) => Ok(s.to_str_lossy()),
+        other => Err(bad_arg(i, "string", other)),
+    }
+}
+
+/// A `string` argument as Go's bytes.
+pub(crate) fn arg_bytes(args: &[Value], i: usize) -> Result<&[u8], FuncError> {
+    match arg(args, i)? {
+        Value::String(s) => Ok(s.as_bytes()),
         other => Err(bad_arg(i, "string", other)),
     }
 }
@@ -81,9 +92,7 @@ pub(crate) fn arg_map(args: &[Value], i: usize) -> Result<Option<&Arc<Map>>, Fun
 
 /// The entries of a `map[string]interface{}` argument (empty for nil).
 pub(crate) fn map_entries(args: &[Value], i: usize) -> Result<BTreeMap<String, Value>, FuncError> {
-    Ok(arg_map(args, i)?
-        .map(|m| m.entries.clone())
-        .unwrap_or_default())
+    Ok(arg_map(args, i)?.map(|m| m.snapshot()).unwrap_or_default())
 }
 
 /// A `map[string]interface{}` result.
@@ -96,14 +105,32 @@ pub(crate) fn list_any(items: Vec<Value>) -> Value {
     Value::slice(Type::Any, items)
 }
 
+/// A `[]string` result from Go strings.
+pub(crate) fn list_gostr(items: Vec<Str>) -> Value {
+    Value::slice(Type::String, items.into_iter().map(Value::String).collect())
+}
+
 /// A `[]string` result.
 pub(crate) fn list_str(items: Vec<String>) -> Value {
     Value::slice(Type::String, items.into_iter().map(Value::from).collect())
 }
 
-/// A `[]int` result.
+/// A `[]int` result built by `append`ing one element at a time (Go's
+/// capacity, see [`kapsel_govalue::append_cap`]).
 pub(crate) fn list_int(items: Vec<i64>) -> Value {
-    Value::slice(Type::Int, items.into_iter().map(Value::Int).collect())
+    Value::appended(Type::Int, items.into_iter().map(Value::Int).collect())
+}
+
+/// A `[]interface{}` result built by `append`ing one element at a time to an
+/// empty slice (Go's capacity).
+pub(crate) fn list_any_appended(items: Vec<Value>) -> Value {
+    Value::appended(Type::Any, items)
+}
+
+/// A `[]T` result with capacity `cap` (Go's `make([]T, 0, cap)` then
+/// appends).
+pub(crate) fn list_with_cap(elem: Type, items: Vec<Value>, cap: usize) -> Value {
+    Value::Slice(Arc::new(Slice::with_cap(elem, items, cap, Vec::new())))
 }
 
 /// Go's `%T`: the dynamic type's name, `<nil>` for a nil interface.
@@ -121,6 +148,7 @@ pub(crate) fn kind_name(v: &Value) -> &'static str {
         Value::Bool(_) => "bool",
         Value::Int(_) => "int",
         Value::Int64(_) => "int64",
+        Value::Uint8(_) => "uint8",
         Value::Float(_) => "float64",
         Value::String(_) => "string",
         Value::Bytes(_) | Value::NilBytes | Value::Slice(_) | Value::NilSlice(_) => "slice",
@@ -144,23 +172,26 @@ pub(crate) fn semver_string(v: &Value) -> Option<String> {
 
 /// `fmt.Sprintf("%v", v)`, calling the `String()` of values whose Go type has
 /// one but which Kapsel models as plain data (`*semver.Version`).
-pub(crate) fn fmt_v(v: &Value) -> String {
-    semver_string(v).unwrap_or_else(|| gofmt::format_v(v))
+pub(crate) fn fmt_v(v: &Value) -> Str {
+    match semver_string(v) {
+        Some(s) => s.into(),
+        None => gofmt::format_v_str(v),
+    }
 }
 
 /// Sprig's `strval`: strings as is, `[]byte` as text, `Stringer`s (`time.Time`,
-/// `*semver.Version`) by their `String()`, everything else by `%v`.
-pub(crate) fn strval(v: &Value) -> String {
+/// `*semver.Version`) by their `String()`, everything else by `%v`. Go's bytes.
+pub(crate) fn strval(v: &Value) -> Str {
     match v {
-        Value::String(s) => s.to_string(),
-        Value::Bytes(b) => bytes_to_string(b),
-        Value::NilBytes => String::new(),
-        Value::Time(t) => gotime::to_string(t),
+        Value::String(s) => s.clone(),
+        Value::Bytes(b) => Str::from(&b[..]),
+        Value::NilBytes => Str::default(),
+        Value::Time(t) => gotime::to_string(t).into(),
         Value::Ptr(inner) => match &**inner {
-            Value::Time(t) => gotime::to_string(t),
-            _ => semver_string(v).unwrap_or_else(|| gofmt::format_v(v)),
+            Value::Time(t) => gotime::to_string(t).into(),
+            _ => fmt_v(v),
         },
-        other => gofmt::format_v(other),
+        other => fmt_v(other),
     }
 }
 
@@ -316,12 +347,13 @@ pub(crate) fn f64_to_i64(f: f64) -> i64 {
 /// Sprig's `toInt64`.
 pub(crate) fn to_int64(v: &Value) -> i64 {
     match v {
-        Value::String(s) => parse_int10(s).unwrap_or(0),
+        Value::String(s) => parse_int10(&s.to_str_lossy()).unwrap_or(0),
         Value::Ptr(inner) => match &**inner {
             Value::String(_) => 0,
             other => to_int64(other),
         },
         Value::Int(n) | Value::Int64(n) => *n,
+        Value::Uint8(n) => i64::from(*n),
         Value::Float(f) => f64_to_i64(*f),
         Value::Bool(b) => i64::from(*b),
         _ => 0,
@@ -331,12 +363,13 @@ pub(crate) fn to_int64(v: &Value) -> i64 {
 /// Sprig's `toFloat64`.
 pub(crate) fn to_float64(v: &Value) -> f64 {
     match v {
-        Value::String(s) => parse_float(s).unwrap_or(0.0),
+        Value::String(s) => parse_float(&s.to_str_lossy()).unwrap_or(0.0),
         Value::Ptr(inner) => match &**inner {
             Value::String(_) => 0.0,
             other => to_float64(other),
         },
         Value::Int(n) | Value::Int64(n) => *n as f64,
+        Value::Uint8(n) => f64::from(*n),
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
         _ => 0.0,
@@ -350,12 +383,13 @@ pub(crate) fn empty(v: &Value) -> bool {
         Value::Nil => true,
         Value::Bool(b) => !b,
         Value::Int(n) | Value::Int64(n) => *n == 0,
+        Value::Uint8(n) => *n == 0,
         Value::Float(f) => *f == 0.0,
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
         Value::NilBytes | Value::NilSlice(_) | Value::NilMap(_) | Value::NilPtr(_) => true,
         Value::Slice(s) => s.items.is_empty(),
-        Value::Map(m) => m.entries.is_empty(),
+        Value::Map(m) => m.is_empty(),
         Value::Struct(_) | Value::Time(_) | Value::Ptr(_) => false,
     }
 }
@@ -372,7 +406,7 @@ pub(crate) fn list_items(v: &Value) -> Option<Vec<Value>> {
         Value::Slice(s) => Some(s.items.clone()),
         Value::NilSlice(_) | Value::NilBytes => Some(Vec::new()),
         // uint8 elements: Kapsel has no uint8 value and uses int.
-        Value::Bytes(b) => Some(b.iter().map(|x| Value::Int(i64::from(*x))).collect()),
+        Value::Bytes(b) => Some(b.iter().map(|x| Value::Uint8(*x)).collect()),
         _ => None,
     }
 }

@@ -5,7 +5,7 @@ use base64::Engine;
 use kapsel_govalue::{FuncError, Value};
 use sha1::Digest;
 
-use crate::conv::{arg_str, bytes_to_string};
+use crate::conv::{arg_bytes, arg_str, bytes_to_string};
 
 type R = Result<Value, FuncError>;
 
@@ -28,7 +28,7 @@ pub(crate) fn not_supported(name: &str) -> FuncError {
 }
 
 pub(crate) fn b64enc(a: &[Value]) -> R {
-    s(base64::engine::general_purpose::STANDARD.encode(arg_str(a, 0)?))
+    s(base64::engine::general_purpose::STANDARD.encode(arg_bytes(a, 0)?))
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -105,8 +105,8 @@ pub(crate) fn go_b64_decode(src: &[u8]) -> Result<Vec<u8>, usize> {
 }
 
 pub(crate) fn b64dec(a: &[Value]) -> R {
-    match go_b64_decode(arg_str(a, 0)?.as_bytes()) {
-        Ok(b) => s(bytes_to_string(&b)),
+    match go_b64_decode(arg_bytes(a, 0)?) {
+        Ok(b) => Ok(Value::string(b)),
         Err(at) => s(format!("illegal base64 data at input byte {at}")),
     }
 }
@@ -114,7 +114,7 @@ pub(crate) fn b64dec(a: &[Value]) -> R {
 const B32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 pub(crate) fn b32enc(a: &[Value]) -> R {
-    let src = arg_str(a, 0)?.as_bytes();
+    let src = arg_bytes(a, 0)?;
     let mut out = String::new();
     for chunk in src.chunks(5) {
         let mut buf = [0u8; 5];
@@ -207,18 +207,18 @@ pub(crate) fn go_b32_decode(input: &[u8]) -> Result<Vec<u8>, usize> {
 }
 
 pub(crate) fn b32dec(a: &[Value]) -> R {
-    match go_b32_decode(arg_str(a, 0)?.as_bytes()) {
-        Ok(b) => s(bytes_to_string(&b)),
+    match go_b32_decode(arg_bytes(a, 0)?) {
+        Ok(b) => Ok(Value::string(b)),
         Err(at) => s(format!("illegal base32 data at input byte {at}")),
     }
 }
 
 pub(crate) fn sha1sum(a: &[Value]) -> R {
-    s(hex::encode(sha1::Sha1::digest(arg_str(a, 0)?.as_bytes())))
+    s(hex::encode(sha1::Sha1::digest(arg_bytes(a, 0)?)))
 }
 
 pub(crate) fn sha256sum(a: &[Value]) -> R {
-    s(hex::encode(sha2::Sha256::digest(arg_str(a, 0)?.as_bytes())))
+    s(hex::encode(sha2::Sha256::digest(arg_bytes(a, 0)?)))
 }
 
 /// Adler-32 as Go's `hash/adler32` computes it.
@@ -236,7 +236,7 @@ pub(crate) fn adler32(data: &[u8]) -> u32 {
 }
 
 pub(crate) fn adler32sum(a: &[Value]) -> R {
-    s(adler32(arg_str(a, 0)?.as_bytes()).to_string())
+    s(adler32(arg_bytes(a, 0)?).to_string())
 }
 
 pub(crate) fn uuidv4(_: &[Value]) -> R {
@@ -247,7 +247,7 @@ pub(crate) fn uuidv4(_: &[Value]) -> R {
 /// P-256 as sprig; not rsa yet), other types are refused as not FIPS
 /// compatible; sprig v2.22 itself answers `Unknown type ed25519`.
 pub(crate) fn gen_private_key(a: &[Value]) -> R {
-    match arg_str(a, 0)? {
+    match &*arg_str(a, 0)? {
         "rsa" => Err(not_supported("genPrivateKey")),
         "ecdsa" => s(crate::p256::pem(
             "EC PRIVATE KEY",
@@ -263,7 +263,7 @@ pub(crate) fn derive_password(_: &[Value]) -> R {
 }
 
 pub(crate) fn build_custom_cert(a: &[Value]) -> R {
-    if go_b64_decode(arg_str(a, 0)?.as_bytes()).is_err() {
+    if go_b64_decode(arg_bytes(a, 0)?).is_err() {
         return Err(FuncError::new("unable to decode base64 certificate"));
     }
     if go_b64_decode(arg_str(a, 1)?.as_bytes()).is_err() {
@@ -298,8 +298,8 @@ fn aes_key(password: &str) -> crate::aes::Aes256 {
 /// N bytes of value N, base64.
 pub(crate) fn encrypt_aes(a: &[Value]) -> R {
     use rand::RngCore;
-    let password = arg_str(a, 0)?;
-    let plaintext = arg_str(a, 1)?;
+    let password = &*arg_str(a, 0)?;
+    let plaintext = &*arg_str(a, 1)?;
     if plaintext.is_empty() {
         return s("");
     }
@@ -325,8 +325,8 @@ pub(crate) fn encrypt_aes(a: &[Value]) -> R {
 
 /// Sprig's `decryptAES`, with Go's panics for malformed input as errors.
 pub(crate) fn decrypt_aes(a: &[Value]) -> R {
-    let password = arg_str(a, 0)?;
-    let crypt64 = arg_str(a, 1)?;
+    let password = &*arg_str(a, 0)?;
+    let crypt64 = &*arg_str(a, 1)?;
     if crypt64.is_empty() {
         return s("");
     }

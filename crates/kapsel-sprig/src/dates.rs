@@ -49,7 +49,7 @@ fn date_in_zone_impl(layout: &str, d: &Value, zone: &str) -> String {
 
 pub(crate) fn date(a: &[Value]) -> R {
     Ok(Value::string(date_in_zone_impl(
-        arg_str(a, 0)?,
+        &arg_str(a, 0)?,
         arg(a, 1)?,
         "Local",
     )))
@@ -67,20 +67,20 @@ pub(crate) fn html_date_in_zone(a: &[Value]) -> R {
     Ok(Value::string(date_in_zone_impl(
         "2006-01-02",
         arg(a, 0)?,
-        arg_str(a, 1)?,
+        &arg_str(a, 1)?,
     )))
 }
 
 pub(crate) fn date_in_zone(a: &[Value]) -> R {
     Ok(Value::string(date_in_zone_impl(
-        arg_str(a, 0)?,
+        &arg_str(a, 0)?,
         arg(a, 1)?,
-        arg_str(a, 2)?,
+        &arg_str(a, 2)?,
     )))
 }
 
 pub(crate) fn date_modify(a: &[Value]) -> R {
-    let d = arg_str(a, 0)?;
+    let d = &*arg_str(a, 0)?;
     let t = arg_time(a, 1)?;
     Ok(Value::Time(std::sync::Arc::new(match parse_duration(d) {
         Some(n) => gotime::add_nanos(t, n),
@@ -159,7 +159,7 @@ pub(crate) fn ago(a: &[Value]) -> R {
 
 pub(crate) fn to_date(a: &[Value]) -> R {
     let t =
-        gotime::parse_in_local(arg_str(a, 0)?, arg_str(a, 1)?).unwrap_or_else(|_| GoTime::zero());
+        gotime::parse_in_local(&arg_str(a, 0)?, &arg_str(a, 1)?).unwrap_or_else(|_| GoTime::zero());
     Ok(Value::Time(std::sync::Arc::new(t)))
 }
 

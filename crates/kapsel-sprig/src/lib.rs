@@ -12,19 +12,19 @@
 //! them and neither does Kapsel.
 //!
 //! Differences from Go that the engine cannot hide:
-//! - Go maps and slices are references: `set`, `unset`, `merge`,
-//!   `mergeOverwrite` modify their map argument in Go, and `sortAlpha` sorts a
-//!   `[]string` argument in place; here they only return the result and leave
-//!   the argument as it was.
+//! - Go slices are references: `sortAlpha` sorts a `[]string` argument in
+//!   place in Go; here it only returns the sorted list. (Maps are shared and
+//!   changed in place as in Go: `set`, `unset`, `merge`, `mergeOverwrite`.)
 //! - `keys` and `values` follow key order (Go: random order).
 //! - Time zones: the local zone is UTC (as in `kapsel_govalue::gotime`);
 //!   `dateInZone`/`htmlDateInZone` load other zones from the system zoneinfo
 //!   files like Go (no embedded tz database: where the files are missing, UTC).
-//! - Strings are UTF-8: where Go would produce invalid UTF-8 (`trunc`, `substr`,
-//!   `abbrev`, `b64dec` of binary data, ...), each invalid byte becomes U+FFFD,
-//!   as Go's `encoding/json` (and so the Kubernetes API) would write it.
-//! - Kapsel has no `uint8` value: the elements of a `[]byte` seen as a list
-//!   (`first`, `has`, ...) are `int`.
+//! - Strings are Go's bytes ([`kapsel_govalue::Str`]): `trunc`, `substr`,
+//!   `abbrev`, `b64dec`, ... keep invalid UTF-8 as Go does. Functions that work
+//!   on runes see each byte of an invalid sequence as U+FFFD, as Go does; a
+//!   few that Go runs on bytes but that are rarely fed invalid UTF-8 (regular
+//!   expressions, URL, path and semver parsing, case conversions) read such
+//!   bytes as U+FFFD.
 //! - Where Go would allocate without bound (`repeat`, `until`, `randAlpha`,
 //!   `indent`, `replace`, `wrapWith`, `regexReplaceAll` with huge results),
 //!   Kapsel returns an error beyond 2^28 bytes or elements.
@@ -85,7 +85,7 @@ const fn v(
 }
 
 fn fail(a: &[Value]) -> Result<Value, FuncError> {
-    Err(FuncError::new(conv::arg_str(a, 0)?))
+    Err(FuncError::new(conv::arg_str(a, 0)?.into_owned()))
 }
 
 /// Every function, in the order of sprig's `genericMap`.
@@ -290,11 +290,10 @@ pub fn txt_func_map() -> FuncMap {
 
 /// Functions that, in Go, modify the map or slice passed as their first
 /// argument (Go maps and slices are references) and return it: `set`,
-/// `unset`, `merge`, `mergeOverwrite` (a `map[string]interface{}`) and
-/// `sortAlpha` (sorts a `[]string` in place). Kapsel's versions leave the
-/// argument unchanged and return the modified value; an engine that wants Go's
-/// effect for the common `{{ $_ := set $d "k" "v" }}` idiom can store the
-/// result back into the variable the first argument came from.
+/// `unset`, `merge`, `mergeOverwrite` (a `map[string]interface{}`; Kapsel's
+/// maps are shared and changed in place too, see `kapsel_govalue::Map`) and
+/// `sortAlpha` (sorts a `[]string` in place in Go; Kapsel's slices are
+/// values, so it only returns the sorted list).
 pub const MUTATES_FIRST_ARG: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "sortAlpha"];
 
 /// Go's `String()` of a value that has one in Go but is modelled as plain data

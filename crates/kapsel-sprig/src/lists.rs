@@ -1,18 +1,19 @@
 //! List and dict functions (sprig's `list.go` and `dict.go`) and the defaults and
 //! reflection helpers (`defaults.go`, `reflect.go`).
 //!
-//! Known difference from Go: Go maps are references, so `set`, `unset`, `merge`
-//! and `mergeOverwrite` also modify the map passed in. Kapsel values are
-//! immutable; these functions return the modified map and leave the argument
-//! as it was.
+//! Go maps are references: `set`, `unset`, `merge` and `mergeOverwrite`
+//! change the map passed in (see `kapsel_govalue::Map`). Lists carry Go's
+//! capacity (what `append` or `make` would leave), which `slice` can reach.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use kapsel_govalue::{FuncError, Type, Value, gojson};
+use kapsel_govalue::{FuncError, Map, Type, Value, gojson};
 
 use crate::conv::{
     MAX_OUTPUT, arg, arg_bool, arg_map, arg_str, deep_equal, empty, kind_name, list_any,
-    list_or_panic, list_str, map_any, map_entries, strval, to_int64, too_large, type_name,
+    list_any_appended, list_or_panic, list_with_cap, map_any, map_entries, strval, to_int64,
+    too_large, type_name,
 };
 
 type R = Result<Value, FuncError>;
@@ -23,8 +24,9 @@ pub(crate) fn list(a: &[Value]) -> R {
 
 pub(crate) fn push(a: &[Value]) -> R {
     let mut items = list_or_panic(arg(a, 0)?, |k| format!("Cannot push on type {k}"))?;
+    let cap = kapsel_govalue::grow_cap(&Type::Any, items.len(), items.len() + 1);
     items.push(arg(a, 1)?.clone());
-    Ok(list_any(items))
+    Ok(list_with_cap(Type::Any, items, cap))
 }
 
 pub(crate) fn prepend(a: &[Value]) -> R {
@@ -32,7 +34,9 @@ pub(crate) fn prepend(a: &[Value]) -> R {
     let mut out = Vec::with_capacity(items.len() + 1);
     out.push(arg(a, 1)?.clone());
     out.extend(items);
-    Ok(list_any(out))
+    // append([]interface{}{v}, nl...)
+    let cap = kapsel_govalue::grow_cap(&Type::Any, 1, out.len());
+    Ok(list_with_cap(Type::Any, out, cap))
 }
 
 pub(crate) fn last(a: &[Value]) -> R {
@@ -69,7 +73,9 @@ pub(crate) fn reverse(a: &[Value]) -> R {
 
 pub(crate) fn compact(a: &[Value]) -> R {
     let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot compact on type {k}"))?;
-    Ok(list_any(items.into_iter().filter(|v| !empty(v)).collect()))
+    Ok(list_any_appended(
+        items.into_iter().filter(|v| !empty(v)).collect(),
+    ))
 }
 
 fn in_list(hay: &[Value], needle: &Value) -> bool {
@@ -84,13 +90,13 @@ pub(crate) fn uniq(a: &[Value]) -> R {
             out.push(it);
         }
     }
-    Ok(list_any(out))
+    Ok(list_any_appended(out))
 }
 
 pub(crate) fn without(a: &[Value]) -> R {
     let items = list_or_panic(arg(a, 0)?, |k| format!("Cannot find without on type {k}"))?;
     let omit = a.get(1..).unwrap_or_default();
-    Ok(list_any(
+    Ok(list_any_appended(
         items.into_iter().filter(|v| !in_list(omit, v)).collect(),
     ))
 }
@@ -116,16 +122,27 @@ pub(crate) fn slice(a: &[Value]) -> R {
     }
     let start = a.get(1).map(to_int64).unwrap_or(0);
     let end = a.get(2).map(to_int64).unwrap_or(len);
-    if start < 0 || end < start || end > len {
+    // reflect.Value.Slice: the end may reach the capacity.
+    let cap = match l {
+        Value::Slice(s) => s.cap() as i64,
+        _ => len,
+    };
+    if start < 0 || end < start || end > cap {
         return Err(FuncError::new(
             "reflect.Value.Slice: slice index out of bounds",
         ));
     }
-    let part = &items[start as usize..end as usize];
     Ok(match l {
         Value::Bytes(b) => Value::bytes(&b[start as usize..end as usize]),
-        Value::Slice(s) => Value::slice(s.elem.clone(), part.to_vec()),
-        _ => list_any(part.to_vec()),
+        Value::Slice(s) => match s.reslice(start as usize, end as usize, None) {
+            Some(part) => Value::Slice(Arc::new(part)),
+            None => {
+                return Err(FuncError::new(
+                    "reflect.Value.Slice: slice index out of bounds",
+                ));
+            }
+        },
+        _ => list_any(items[start as usize..end as usize].to_vec()),
     })
 }
 
@@ -139,7 +156,7 @@ pub(crate) fn concat(a: &[Value]) -> R {
     if out.is_empty() {
         return Ok(Value::NilSlice(Type::Any));
     }
-    Ok(list_any(out))
+    Ok(list_any_appended(out))
 }
 
 /// `until`/`untilStep`'s loop, with a size limit in place of Go's memory
@@ -176,40 +193,51 @@ pub(crate) fn until_step(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, F
 
 // ---- dicts ----
 
+/// Sprig's `set`: changes the map in place (every holder sees it) and
+/// returns it.
 pub(crate) fn set(a: &[Value]) -> R {
     let Some(m) = arg_map(a, 0)? else {
         return Err(FuncError::new("assignment to entry in nil map"));
     };
-    let mut entries = m.entries.clone();
-    entries.insert(arg_str(a, 1)?.to_string(), arg(a, 2)?.clone());
-    Ok(Value::map(m.elem.clone(), entries))
+    let key = arg_str(a, 1)?.into_owned();
+    let val = arg(a, 2)?.clone();
+    if let Value::Map(v) = &val
+        && Arc::ptr_eq(v, m)
+    {
+        // Go would build the cycle and overflow its stack printing it.
+        return Err(FuncError::new(
+            "kapsel: a map cannot be set as its own entry",
+        ));
+    }
+    m.entries_mut().insert(key, val);
+    Ok(Value::Map(m.clone()))
 }
 
+/// Sprig's `unset`: deletes in place and returns the map.
 pub(crate) fn unset(a: &[Value]) -> R {
     let Some(m) = arg_map(a, 0)? else {
         return Ok(arg(a, 0)?.clone());
     };
-    let mut entries = m.entries.clone();
-    entries.remove(arg_str(a, 1)?);
-    Ok(Value::map(m.elem.clone(), entries))
+    m.entries_mut().remove(&*arg_str(a, 1)?);
+    Ok(Value::Map(m.clone()))
 }
 
 pub(crate) fn has_key(a: &[Value]) -> R {
-    let key = arg_str(a, 1)?;
+    let key = &*arg_str(a, 1)?;
     Ok(Value::Bool(
-        arg_map(a, 0)?.is_some_and(|m| m.entries.contains_key(key)),
+        arg_map(a, 0)?.is_some_and(|m| m.entries().contains_key(key)),
     ))
 }
 
 pub(crate) fn pluck(a: &[Value]) -> R {
-    let key = arg_str(a, 0)?;
+    let key = &*arg_str(a, 0)?;
     let mut out = Vec::new();
     for i in 1..a.len() {
-        if let Some(v) = arg_map(a, i)?.and_then(|m| m.entries.get(key)) {
-            out.push(v.clone());
+        if let Some(v) = arg_map(a, i)?.and_then(|m| m.get(key)) {
+            out.push(v);
         }
     }
-    Ok(list_any(out))
+    Ok(list_any_appended(out))
 }
 
 /// `keys`: Go lists each map's keys in random order; Kapsel sorts them.
@@ -217,17 +245,20 @@ pub(crate) fn keys(a: &[Value]) -> R {
     let mut out = Vec::new();
     for i in 0..a.len() {
         if let Some(m) = arg_map(a, i)? {
-            out.extend(m.entries.keys().cloned());
+            out.extend(m.entries().keys().cloned());
         }
     }
-    Ok(list_str(out))
+    Ok(Value::appended(
+        Type::String,
+        out.into_iter().map(Value::from).collect(),
+    ))
 }
 
 pub(crate) fn pick(a: &[Value]) -> R {
     let d = map_entries(a, 0)?;
     let mut out = BTreeMap::new();
     for i in 1..a.len() {
-        let k = arg_str(a, i)?;
+        let k = &*arg_str(a, i)?;
         if let Some(v) = d.get(k) {
             out.insert(k.to_string(), v.clone());
         }
@@ -238,7 +269,7 @@ pub(crate) fn pick(a: &[Value]) -> R {
 pub(crate) fn omit(a: &[Value]) -> R {
     let mut d = map_entries(a, 0)?;
     for i in 1..a.len() {
-        d.remove(arg_str(a, i)?);
+        d.remove(&*arg_str(a, i)?);
     }
     Ok(map_any(d))
 }
@@ -246,7 +277,7 @@ pub(crate) fn omit(a: &[Value]) -> R {
 pub(crate) fn dict(a: &[Value]) -> R {
     let mut out = BTreeMap::new();
     for pair in a.chunks(2) {
-        let key = strval(&pair[0]);
+        let key = strval(&pair[0]).to_str_lossy().into_owned();
         let val = pair.get(1).cloned().unwrap_or_else(|| Value::string(""));
         out.insert(key, val);
     }
@@ -256,32 +287,27 @@ pub(crate) fn dict(a: &[Value]) -> R {
 /// Go's `SetMapIndex`: a value read from a map with element type `src_elem`
 /// can be stored in one with element type `dst_elem` only if the types agree or
 /// the destination holds `interface{}`.
-fn set_index(
-    dst: &mut BTreeMap<String, Value>,
-    dst_elem: &Type,
-    src_elem: &Type,
-    key: &str,
-    val: Value,
-) -> Result<(), FuncError> {
-    if *dst_elem != Type::Any && src_elem != dst_elem {
+fn set_index(dst: &Map, src_elem: &Type, key: &str, val: Value) -> Result<(), FuncError> {
+    if dst.elem != Type::Any && *src_elem != dst.elem {
         return Err(FuncError::new(format!(
-            "reflect.Value.SetMapIndex: value of type {src_elem} is not assignable to type {dst_elem}"
+            "reflect.Value.SetMapIndex: value of type {src_elem} is not assignable to type {}",
+            dst.elem
         )));
     }
-    dst.insert(key.to_string(), val);
+    dst.entries_mut().insert(key.to_string(), val);
     Ok(())
 }
 
-/// mergo v0.3.12's `deepMerge` of one `map[string]T` into another (Go mutates
-/// nested maps in place; here the merged nested map replaces the old one).
-fn merge_maps(
-    dst: &mut BTreeMap<String, Value>,
-    dst_elem: &Type,
-    src: &BTreeMap<String, Value>,
-    src_elem: &Type,
-    overwrite: bool,
-) -> Result<(), FuncError> {
-    for (k, sv) in src {
+/// mergo v0.3.12's `deepMerge` of one `map[string]T` into another, in place
+/// (nested maps too, as Go does).
+fn merge_maps(dst: &Map, src: &Map, overwrite: bool, depth: usize) -> Result<(), FuncError> {
+    if depth > MAX_MERGE_DEPTH {
+        return Err(FuncError::new(
+            "kapsel: merge of maps nested deeper than 100 levels (a map containing itself?)",
+        ));
+    }
+    let src_elem = &src.elem;
+    for (k, sv) in src.snapshot() {
         let src_nil = match sv {
             Value::Nil => true,
             Value::NilMap(_) | Value::NilSlice(_) | Value::NilPtr(_) | Value::NilBytes => {
@@ -291,41 +317,49 @@ fn merge_maps(
         };
         if src_nil {
             if overwrite {
-                set_index(dst, dst_elem, src_elem, k, sv.clone())?;
+                set_index(dst, src_elem, &k, sv.clone())?;
             }
             continue;
         }
-        let dv = dst.get(k).cloned();
+        let dv = dst.get(&k);
         let src_is_map = matches!(sv, Value::Map(_) | Value::NilMap(_));
         let src_is_slice = matches!(
             sv,
             Value::Slice(_) | Value::NilSlice(_) | Value::Bytes(_) | Value::NilBytes
         );
-        if let (Value::Map(sm), Some(Value::Map(dm))) = (sv, &dv) {
-            let mut entries = dm.entries.clone();
-            merge_maps(&mut entries, &dm.elem, &sm.entries, &sm.elem, overwrite)?;
-            dst.insert(k.clone(), Value::map(dm.elem.clone(), entries));
+        if let (Value::Map(sm), Some(Value::Map(dm))) = (&sv, &dv) {
+            merge_maps(dm, sm, overwrite, depth + 1)?;
         }
         match &dv {
             Some(d) if !empty(d) && (src_is_map || src_is_slice) => {
                 if src_is_slice && overwrite {
-                    set_index(dst, dst_elem, src_elem, k, sv.clone())?;
+                    set_index(dst, src_elem, &k, sv.clone())?;
                 }
             }
             Some(d) if !(overwrite || empty(d)) => {}
-            _ => set_index(dst, dst_elem, src_elem, k, sv.clone())?,
+            _ => set_index(dst, src_elem, &k, sv.clone())?,
         }
     }
     Ok(())
 }
 
+/// How deep `merge` follows nested maps (Go has no limit but would recurse
+/// for ever on a map that contains itself).
+const MAX_MERGE_DEPTH: usize = 100;
+
+/// Sprig's `merge`/`mergeOverwrite`: merges into the first map in place and
+/// returns it (a nil first map gives a new map).
 fn merge_impl(a: &[Value], overwrite: bool) -> R {
-    let mut dst = map_entries(a, 0)?;
+    let dst = match arg_map(a, 0)? {
+        Some(m) => m.clone(),
+        None => Arc::new(Map::new(Type::Any, BTreeMap::new())),
+    };
     for i in 1..a.len() {
-        let src = map_entries(a, i)?;
-        merge_maps(&mut dst, &Type::Any, &src, &Type::Any, overwrite)?;
+        if let Some(src) = arg_map(a, i)? {
+            merge_maps(&dst, src, overwrite, 0)?;
+        }
     }
-    Ok(map_any(dst))
+    Ok(Value::Map(dst))
 }
 
 pub(crate) fn merge(a: &[Value]) -> R {
@@ -338,7 +372,9 @@ pub(crate) fn merge_overwrite(a: &[Value]) -> R {
 
 /// `values`: Go gives random order; Kapsel gives key order.
 pub(crate) fn values(a: &[Value]) -> R {
-    Ok(list_any(map_entries(a, 0)?.into_values().collect()))
+    Ok(list_any_appended(
+        map_entries(a, 0)?.into_values().collect(),
+    ))
 }
 
 pub(crate) fn deep_copy(a: &[Value]) -> R {
@@ -378,7 +414,7 @@ fn json_ready(v: &Value) -> Value {
         Value::Slice(s) => Value::slice(s.elem.clone(), s.items.iter().map(json_ready).collect()),
         Value::Map(m) => Value::map(
             m.elem.clone(),
-            m.entries
+            m.entries()
                 .iter()
                 .map(|(k, v)| (k.clone(), json_ready(v)))
                 .collect(),
@@ -416,11 +452,11 @@ pub(crate) fn type_of(a: &[Value]) -> R {
 }
 
 pub(crate) fn type_is(a: &[Value]) -> R {
-    Ok(Value::Bool(arg_str(a, 0)? == type_name(arg(a, 1)?)))
+    Ok(Value::Bool(*arg_str(a, 0)? == type_name(arg(a, 1)?)))
 }
 
 pub(crate) fn type_is_like(a: &[Value]) -> R {
-    let target = arg_str(a, 0)?;
+    let target = &*arg_str(a, 0)?;
     let t = type_name(arg(a, 1)?);
     Ok(Value::Bool(t == target || t == format!("*{target}")))
 }
@@ -430,7 +466,7 @@ pub(crate) fn kind_of(a: &[Value]) -> R {
 }
 
 pub(crate) fn kind_is(a: &[Value]) -> R {
-    Ok(Value::Bool(arg_str(a, 0)? == kind_name(arg(a, 1)?)))
+    Ok(Value::Bool(&*arg_str(a, 0)? == kind_name(arg(a, 1)?)))
 }
 
 pub(crate) fn deep_equal_fn(a: &[Value]) -> R {

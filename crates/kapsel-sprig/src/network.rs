@@ -13,7 +13,7 @@ use crate::conv::arg_str;
 const NO_ADDRS: &str = "invalid argument to Intn";
 
 pub(crate) fn get_host_by_name(a: &[Value]) -> Result<Value, FuncError> {
-    let name = arg_str(a, 0)?;
+    let name = &*arg_str(a, 0)?;
     let mut addrs: Vec<String> = Vec::new();
     if let Ok(it) = (name, 0u16).to_socket_addrs() {
         for sa in it {

@@ -11,7 +11,7 @@ const DIV_ZERO: &str = "runtime error: integer divide by zero";
 
 pub(crate) fn atoi(a: &[Value]) -> R {
     Ok(Value::Int(
-        crate::conv::parse_int10(arg_str(a, 0)?).unwrap_or(0),
+        crate::conv::parse_int10(&arg_str(a, 0)?).unwrap_or(0),
     ))
 }
 
@@ -53,7 +53,7 @@ pub(crate) fn to_decimal(a: &[Value]) -> R {
     let text = match v {
         Value::String(s) => s.to_string(),
         Value::Int(n) | Value::Int64(n) => n.to_string(),
-        other => crate::conv::fmt_v(other),
+        other => crate::conv::fmt_v(other).to_str_lossy().into_owned(),
     };
     Ok(Value::Int64(parse_octal(&text).unwrap_or(0)))
 }

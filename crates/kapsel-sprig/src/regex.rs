@@ -615,14 +615,14 @@ fn all_matches<'h>(re: &Regex, s: &'h str, n: i64) -> Vec<regex::Captures<'h>> {
 }
 
 pub(crate) fn regex_match(a: &[Value]) -> R {
-    let re = compile(arg_str(a, 0)?);
-    let st = arg_str(a, 1)?;
+    let re = compile(&arg_str(a, 0)?);
+    let st = &*arg_str(a, 1)?;
     Ok(Value::Bool(re.is_ok_and(|re| re.is_match(st))))
 }
 
 pub(crate) fn regex_find_all(a: &[Value]) -> R {
-    let re = must_compile(arg_str(a, 0)?)?;
-    let st = arg_str(a, 1)?;
+    let re = must_compile(&arg_str(a, 0)?)?;
+    let st = &*arg_str(a, 1)?;
     let n = arg_int(a, 2)?;
     if n == 0 {
         return Ok(Value::NilSlice(Type::String));
@@ -638,8 +638,8 @@ pub(crate) fn regex_find_all(a: &[Value]) -> R {
 }
 
 pub(crate) fn regex_find(a: &[Value]) -> R {
-    let re = must_compile(arg_str(a, 0)?)?;
-    let st = arg_str(a, 1)?;
+    let re = must_compile(&arg_str(a, 0)?)?;
+    let st = &*arg_str(a, 1)?;
     Ok(Value::string(re.find(st).map_or("", |m| m.as_str())))
 }
 
@@ -726,27 +726,27 @@ fn replace_all(
 }
 
 pub(crate) fn regex_replace_all(a: &[Value]) -> R {
-    let re = must_compile(arg_str(a, 0)?)?;
-    let st = arg_str(a, 1)?;
-    let repl = arg_str(a, 2)?;
+    let re = must_compile(&arg_str(a, 0)?)?;
+    let st = &*arg_str(a, 1)?;
+    let repl = &*arg_str(a, 2)?;
     Ok(Value::string(replace_all(&re, st, |caps, out| {
         expand(&re, repl, caps, out)
     })?))
 }
 
 pub(crate) fn regex_replace_all_literal(a: &[Value]) -> R {
-    let re = must_compile(arg_str(a, 0)?)?;
-    let st = arg_str(a, 1)?;
-    let repl = arg_str(a, 2)?;
+    let re = must_compile(&arg_str(a, 0)?)?;
+    let st = &*arg_str(a, 1)?;
+    let repl = &*arg_str(a, 2)?;
     Ok(Value::string(replace_all(&re, st, |_, out| {
         out.push_str(repl)
     })?))
 }
 
 pub(crate) fn regex_split(a: &[Value]) -> R {
-    let pattern = arg_str(a, 0)?;
+    let pattern = &*arg_str(a, 0)?;
     let re = must_compile(pattern)?;
-    let st = arg_str(a, 1)?;
+    let st = &*arg_str(a, 1)?;
     let n = arg_int(a, 2)?;
     if n == 0 {
         return Ok(Value::NilSlice(Type::String));

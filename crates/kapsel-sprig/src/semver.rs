@@ -368,9 +368,9 @@ pub fn version_string(s: &Struct) -> Option<String> {
 }
 
 pub(crate) fn semver(a: &[Value]) -> R {
-    Ok(to_value(&new_version(arg_str(a, 0)?)?))
+    Ok(to_value(&new_version(&arg_str(a, 0)?)?))
 }
 
 pub(crate) fn semver_compare(a: &[Value]) -> R {
-    Ok(Value::Bool(compare(arg_str(a, 0)?, arg_str(a, 1)?)?))
+    Ok(Value::Bool(compare(&arg_str(a, 0)?, &arg_str(a, 1)?)?))
 }

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use kapsel_govalue::{FuncError, Type, Value, gofmt};
+use kapsel_govalue::{FuncError, Str, Type, Value, gofmt};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
 use crate::conv::{
-    MAX_OUTPUT, arg, arg_int, arg_str, is_lower, is_space, is_title, is_upper, latin1, list_items,
-    list_str, strval, to_lower, to_title, to_upper, too_large,
+    MAX_OUTPUT, arg, arg_bytes, arg_int, arg_str, is_lower, is_space, is_title, is_upper, latin1,
+    list_gostr, list_items, list_with_cap, strval, to_lower, to_title, to_upper, too_large,
 };
 
 type R = Result<Value, FuncError>;
@@ -28,8 +28,7 @@ fn slice_panic(msg: String) -> FuncError {
 
 /// Go's `s[lo:hi]` on the bytes of `s` (`lo` absent means 0, `hi` absent means
 /// `len(s)`), with Go's runtime panics as errors.
-fn go_slice(s: &str, lo: Option<i64>, hi: Option<i64>) -> Result<String, FuncError> {
-    let bytes = s.as_bytes();
+fn go_slice(bytes: &[u8], lo: Option<i64>, hi: Option<i64>) -> Result<Vec<u8>, FuncError> {
     let len = bytes.len() as i64;
     let h = hi.unwrap_or(len);
     if hi.is_some() && h < 0 {
@@ -45,7 +44,7 @@ fn go_slice(s: &str, lo: Option<i64>, hi: Option<i64>) -> Result<String, FuncErr
     if l > h {
         return Err(slice_panic(format!("[{l}:{h}]")));
     }
-    Ok(crate::conv::bytes_to_string(&bytes[l as usize..h as usize]))
+    Ok(bytes[l as usize..h as usize].to_vec())
 }
 
 pub(crate) fn hello(_: &[Value]) -> R {
@@ -87,42 +86,66 @@ fn abbreviate_full(b: &[u8], offset: i64, max_width: i64) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn abbreviated(st: &str, offset: i64, max_width: i64) -> String {
-    crate::conv::bytes_to_string(
-        &abbreviate_full(st.as_bytes(), offset, max_width).unwrap_or_default(),
-    )
+fn abbreviated(st: &[u8], offset: i64, max_width: i64) -> Vec<u8> {
+    abbreviate_full(st, offset, max_width).unwrap_or_default()
+}
+
+/// A string result from Go's bytes.
+fn sb(v: impl Into<Str>) -> R {
+    Ok(Value::String(v.into()))
 }
 
 pub(crate) fn abbrev(a: &[Value]) -> R {
     let width = arg_int(a, 0)?;
-    let st = arg_str(a, 1)?;
+    let st = arg_bytes(a, 1)?;
     if width < 4 {
-        return s(st);
+        return sb(st);
     }
-    s(abbreviated(st, 0, width))
+    sb(abbreviated(st, 0, width))
 }
 
 pub(crate) fn abbrevboth(a: &[Value]) -> R {
     let left = arg_int(a, 0)?;
     let right = arg_int(a, 1)?;
-    let st = arg_str(a, 2)?;
+    let st = arg_bytes(a, 2)?;
     if right < 4 || left > 0 && right < 7 {
-        return s(st);
+        return sb(st);
     }
-    s(abbreviated(st, left, right))
+    sb(abbreviated(st, left, right))
 }
 
 pub(crate) fn trunc(a: &[Value]) -> R {
     let c = arg_int(a, 0)?;
-    let st = arg_str(a, 1)?;
+    let st = arg_bytes(a, 1)?;
     if st.len() as i64 <= c {
-        return s(st);
+        return sb(st);
     }
-    s(go_slice(st, None, Some(c))?)
+    sb(go_slice(st, None, Some(c))?)
+}
+
+/// The runes of Go's bytes as Go decodes them: `(start, end, rune)` with
+/// U+FFFD for each byte of an invalid sequence.
+fn go_runes(b: &[u8]) -> Vec<(usize, usize, char)> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let (c, n) = gofmt::decode_rune(&b[i..]);
+        out.push((i, i + n, c));
+        i += n;
+    }
+    out
+}
+
+/// Go's `strings.TrimFunc` on bytes.
+fn trim_runes(b: &[u8], cut: impl Fn(char) -> bool) -> &[u8] {
+    let runes = go_runes(b);
+    let lo = runes.iter().find(|r| !cut(r.2)).map_or(b.len(), |r| r.0);
+    let hi = runes.iter().rev().find(|r| !cut(r.2)).map_or(lo, |r| r.1);
+    &b[lo..hi.max(lo)]
 }
 
 pub(crate) fn trim(a: &[Value]) -> R {
-    s(arg_str(a, 0)?.trim_matches(is_space))
+    sb(trim_runes(arg_bytes(a, 0)?, is_space))
 }
 
 pub(crate) fn upper(a: &[Value]) -> R {
@@ -178,44 +201,44 @@ pub(crate) fn untitle(a: &[Value]) -> R {
 pub(crate) fn substr(a: &[Value]) -> R {
     let start = arg_int(a, 0)?;
     let end = arg_int(a, 1)?;
-    let st = arg_str(a, 2)?;
+    let st = arg_bytes(a, 2)?;
     if start < 0 {
-        return s(go_slice(st, None, Some(end))?);
+        return sb(go_slice(st, None, Some(end))?);
     }
     if end < 0 || end > st.len() as i64 {
-        return s(go_slice(st, Some(start), None)?);
+        return sb(go_slice(st, Some(start), None)?);
     }
-    s(go_slice(st, Some(start), Some(end))?)
+    sb(go_slice(st, Some(start), Some(end))?)
 }
 
 pub(crate) fn repeat(a: &[Value]) -> R {
     let count = arg_int(a, 0)?;
-    let st = arg_str(a, 1)?;
+    let st = arg_bytes(a, 1)?;
     if count < 0 {
         return Err(FuncError::new("strings: negative Repeat count"));
     }
     if (count as u128) * (st.len() as u128) > MAX_OUTPUT as u128 {
         return Err(too_large("repeat"));
     }
-    s(st.repeat(count as usize))
+    sb(st.repeat(count as usize))
 }
 
 pub(crate) fn trim_all(a: &[Value]) -> R {
     let cut = arg_str(a, 0)?;
-    let st = arg_str(a, 1)?;
-    s(st.trim_matches(|c| cut.contains(c)))
+    let st = arg_bytes(a, 1)?;
+    sb(trim_runes(st, |c| cut.contains(c)))
 }
 
 pub(crate) fn trim_suffix(a: &[Value]) -> R {
-    let suf = arg_str(a, 0)?;
-    let st = arg_str(a, 1)?;
-    s(st.strip_suffix(suf).unwrap_or(st))
+    let suf = arg_bytes(a, 0)?;
+    let st = arg_bytes(a, 1)?;
+    sb(st.strip_suffix(suf).unwrap_or(st))
 }
 
 pub(crate) fn trim_prefix(a: &[Value]) -> R {
-    let pre = arg_str(a, 0)?;
-    let st = arg_str(a, 1)?;
-    s(st.strip_prefix(pre).unwrap_or(st))
+    let pre = arg_bytes(a, 0)?;
+    let st = arg_bytes(a, 1)?;
+    sb(st.strip_prefix(pre).unwrap_or(st))
 }
 
 /// Go's `unicode.IsSpace` on one byte taken as a rune (goutils' byte loops).
@@ -224,7 +247,7 @@ fn byte_is_space(b: u8) -> bool {
 }
 
 pub(crate) fn nospace(a: &[Value]) -> R {
-    let st = arg_str(a, 0)?;
+    let st = &*arg_str(a, 0)?;
     let kept: Vec<u8> = st.bytes().filter(|b| !byte_is_space(*b)).collect();
     if kept.len() == st.len() {
         return s(st);
@@ -234,7 +257,7 @@ pub(crate) fn nospace(a: &[Value]) -> R {
 }
 
 pub(crate) fn initials(a: &[Value]) -> R {
-    let st = arg_str(a, 0)?;
+    let st = &*arg_str(a, 0)?;
     let mut out = Vec::new();
     let mut gap = true;
     for b in st.bytes() {
@@ -375,15 +398,15 @@ fn camel_to_lower(st: &str, conn: char) -> String {
 }
 
 pub(crate) fn snakecase(a: &[Value]) -> R {
-    s(camel_to_lower(arg_str(a, 0)?, '_'))
+    s(camel_to_lower(&arg_str(a, 0)?, '_'))
 }
 
 pub(crate) fn kebabcase(a: &[Value]) -> R {
-    s(camel_to_lower(arg_str(a, 0)?, '-'))
+    s(camel_to_lower(&arg_str(a, 0)?, '-'))
 }
 
 pub(crate) fn camelcase(a: &[Value]) -> R {
-    let st = arg_str(a, 0)?;
+    let st = &*arg_str(a, 0)?;
     let mut out = String::new();
     let mut chars = st.chars();
     let mut r0 = '\0';
@@ -423,13 +446,12 @@ pub(crate) fn camelcase(a: &[Value]) -> R {
 }
 
 /// goutils' `WrapCustom`, on bytes.
-fn wrap_custom(st: &str, wrap_len: i64, nl: &str, long_words: bool) -> Result<String, FuncError> {
-    if st.is_empty() {
-        return Ok(String::new());
+fn wrap_custom(b: &[u8], wrap_len: i64, nl: &[u8], long_words: bool) -> Result<Vec<u8>, FuncError> {
+    if b.is_empty() {
+        return Ok(Vec::new());
     }
-    let nl = if nl.is_empty() { "\n" } else { nl };
+    let nl: &[u8] = if nl.is_empty() { b"\n" } else { nl };
     let wl = wrap_len.max(1) as usize;
-    let b = st.as_bytes();
     let len = b.len();
     let mut off = 0usize;
     let mut out: Vec<u8> = Vec::new();
@@ -445,12 +467,12 @@ fn wrap_custom(st: &str, wrap_len: i64, nl: &str, long_words: bool) -> Result<St
         let space = b[off..end].iter().rposition(|c| *c == b' ');
         if let Some(sp) = space.map(|p| p + off) {
             out.extend_from_slice(&b[off..sp]);
-            out.extend_from_slice(nl.as_bytes());
+            out.extend_from_slice(nl);
             off = sp + 1;
         } else if long_words {
             let end = wl + off;
             out.extend_from_slice(&b[off..end]);
-            out.extend_from_slice(nl.as_bytes());
+            out.extend_from_slice(nl);
             off += wl;
         } else {
             let end = wl + off;
@@ -462,182 +484,256 @@ fn wrap_custom(st: &str, wrap_len: i64, nl: &str, long_words: bool) -> Result<St
                 Some(i) => {
                     let sp = i + end;
                     out.extend_from_slice(&b[off..sp]);
-                    out.extend_from_slice(nl.as_bytes());
+                    out.extend_from_slice(nl);
                     off = sp + 1;
                 }
             }
         }
     }
     out.extend_from_slice(&b[off..]);
-    Ok(crate::conv::bytes_to_string(&out))
+    Ok(out)
 }
 
 pub(crate) fn wrap(a: &[Value]) -> R {
-    s(wrap_custom(arg_str(a, 1)?, arg_int(a, 0)?, "", false)?)
+    sb(wrap_custom(arg_bytes(a, 1)?, arg_int(a, 0)?, b"", false)?)
 }
 
 pub(crate) fn wrap_with(a: &[Value]) -> R {
-    s(wrap_custom(
-        arg_str(a, 2)?,
+    sb(wrap_custom(
+        arg_bytes(a, 2)?,
         arg_int(a, 0)?,
-        arg_str(a, 1)?,
+        arg_bytes(a, 1)?,
         true,
     )?)
 }
 
 pub(crate) fn contains(a: &[Value]) -> R {
-    b(arg_str(a, 1)?.contains(arg_str(a, 0)?))
+    let sub = arg_bytes(a, 0)?;
+    let st = arg_bytes(a, 1)?;
+    b(sub.is_empty() || st.windows(sub.len()).any(|w| w == sub))
 }
 
 pub(crate) fn has_prefix(a: &[Value]) -> R {
-    b(arg_str(a, 1)?.starts_with(arg_str(a, 0)?))
+    b(arg_bytes(a, 1)?.starts_with(arg_bytes(a, 0)?))
 }
 
 pub(crate) fn has_suffix(a: &[Value]) -> R {
-    b(arg_str(a, 1)?.ends_with(arg_str(a, 0)?))
+    b(arg_bytes(a, 1)?.ends_with(arg_bytes(a, 0)?))
 }
 
 pub(crate) fn quote(a: &[Value]) -> R {
-    let parts: Vec<String> = a
+    let parts: Vec<Str> = a
         .iter()
         .filter(|v| !matches!(v, Value::Nil))
-        .map(|v| gofmt::sprintf("%q", &[Value::string(strval(v))]))
+        .map(|v| gofmt::sprintf_str(b"%q", &[Value::String(strval(v))]))
         .collect();
-    s(parts.join(" "))
+    sb(join_bytes(&parts, b" "))
 }
 
 pub(crate) fn squote(a: &[Value]) -> R {
-    let parts: Vec<String> = a
+    let parts: Vec<Str> = a
         .iter()
         .filter(|v| !matches!(v, Value::Nil))
-        .map(|v| format!("'{}'", crate::conv::fmt_v(v)))
+        .map(|v| {
+            let mut q = b"'".to_vec();
+            q.extend_from_slice(&crate::conv::fmt_v(v));
+            q.push(b'\'');
+            Str::from(q)
+        })
         .collect();
-    s(parts.join(" "))
+    sb(join_bytes(&parts, b" "))
 }
 
 pub(crate) fn cat(a: &[Value]) -> R {
-    let parts: Vec<String> = a
+    let parts: Vec<Str> = a
         .iter()
         .filter(|v| !matches!(v, Value::Nil))
         .map(crate::conv::fmt_v)
         .collect();
-    s(parts.join(" "))
+    sb(join_bytes(&parts, b" "))
 }
 
-fn indent_str(spaces: i64, v: &str) -> Result<String, FuncError> {
+/// Go's `strings.Join` on byte strings.
+fn join_bytes(parts: &[Str], sep: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+fn indent_str(spaces: i64, v: &[u8]) -> Result<Vec<u8>, FuncError> {
     if spaces < 0 {
         return Err(FuncError::new("strings: negative Repeat count"));
     }
-    let lines = v.matches('\n').count() as u128 + 1;
+    let lines = v.iter().filter(|b| **b == b'\n').count() as u128 + 1;
     if (spaces as u128) * lines + v.len() as u128 > MAX_OUTPUT as u128 {
         return Err(too_large("indent"));
     }
-    let pad = " ".repeat(spaces as usize);
-    Ok(format!("{pad}{}", v.replace('\n', &format!("\n{pad}"))))
+    let pad = b" ".repeat(spaces as usize);
+    let mut out = pad.clone();
+    for &c in v {
+        out.push(c);
+        if c == b'\n' {
+            out.extend_from_slice(&pad);
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) fn indent(a: &[Value]) -> R {
-    s(indent_str(arg_int(a, 0)?, arg_str(a, 1)?)?)
+    sb(indent_str(arg_int(a, 0)?, arg_bytes(a, 1)?)?)
 }
 
 pub(crate) fn nindent(a: &[Value]) -> R {
-    s(format!("\n{}", indent_str(arg_int(a, 0)?, arg_str(a, 1)?)?))
+    let mut out = b"\n".to_vec();
+    out.extend(indent_str(arg_int(a, 0)?, arg_bytes(a, 1)?)?);
+    sb(out)
 }
 
-/// Go's `strings.Replace(src, old, new, -1)` (an empty `old` matches before
-/// every rune and at the end).
-pub(crate) fn go_replace_all(src: &str, old: &str, new: &str) -> String {
+/// Go's `strings.Replace(src, old, new, -1)` on bytes (an empty `old` matches
+/// before every rune, each byte of invalid UTF-8 being one rune, and at the
+/// end).
+pub(crate) fn go_replace_all(src: &[u8], old: &[u8], new: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(src.len());
     if old.is_empty() {
-        let mut out = String::with_capacity(src.len() + new.len() * (src.len() + 1));
-        out.push_str(new);
-        for c in src.chars() {
-            out.push(c);
-            out.push_str(new);
+        out.extend_from_slice(new);
+        for (lo, hi, _) in go_runes(src) {
+            out.extend_from_slice(&src[lo..hi]);
+            out.extend_from_slice(new);
         }
         return out;
     }
-    src.replace(old, new)
+    let mut i = 0;
+    while i < src.len() {
+        if src[i..].starts_with(old) {
+            out.extend_from_slice(new);
+            i += old.len();
+        } else {
+            out.push(src[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Non-overlapping occurrences of a non-empty `pat` in `s`.
+fn count_bytes(s: &[u8], pat: &[u8]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i + pat.len() <= s.len() {
+        if s[i..].starts_with(pat) {
+            n += 1;
+            i += pat.len();
+        } else {
+            i += 1;
+        }
+    }
+    n
 }
 
 pub(crate) fn replace(a: &[Value]) -> R {
-    let old = arg_str(a, 0)?;
-    let new = arg_str(a, 1)?;
-    let src = arg_str(a, 2)?;
+    let old = arg_bytes(a, 0)?;
+    let new = arg_bytes(a, 1)?;
+    let src = arg_bytes(a, 2)?;
     let hits = if old.is_empty() {
-        src.chars().count() + 1
+        go_runes(src).len() + 1
     } else {
-        src.matches(old).count()
+        count_bytes(src, old)
     };
     if (hits as u128) * (new.len() as u128) + src.len() as u128 > MAX_OUTPUT as u128 {
         return Err(too_large("replace"));
     }
-    s(go_replace_all(src, old, new))
+    sb(go_replace_all(src, old, new))
 }
 
 pub(crate) fn plural(a: &[Value]) -> R {
-    let one = arg_str(a, 0)?;
-    let many = arg_str(a, 1)?;
-    s(if arg_int(a, 2)? == 1 { one } else { many })
+    let one = arg_bytes(a, 0)?;
+    let many = arg_bytes(a, 1)?;
+    sb(if arg_int(a, 2)? == 1 { one } else { many })
 }
 
 pub(crate) fn to_string(a: &[Value]) -> R {
-    s(strval(arg(a, 0)?))
+    sb(strval(arg(a, 0)?))
 }
 
-/// Go's `strings.SplitN` (`n < 0`: all parts).
-pub(crate) fn go_split_n(st: &str, sep: &str, n: i64) -> Vec<String> {
+/// Go's `strings.SplitN` on bytes (`n < 0`: all parts; an empty `sep`
+/// splits into runes, each byte of invalid UTF-8 being one).
+pub(crate) fn go_split_n(st: &[u8], sep: &[u8], n: i64) -> Vec<Str> {
     if n == 0 {
         return Vec::new();
     }
     if sep.is_empty() {
-        let chars: Vec<char> = st.chars().collect();
-        let limit = if n < 0 || n as usize > chars.len() {
-            chars.len()
+        let runes = go_runes(st);
+        let limit = if n < 0 || n as usize > runes.len() {
+            runes.len()
         } else {
             n as usize
         };
-        let mut out: Vec<String> = Vec::with_capacity(limit);
-        for (i, c) in chars.iter().enumerate() {
-            if i + 1 == limit && limit < chars.len() {
-                out.push(chars[i..].iter().collect());
+        let mut out: Vec<Str> = Vec::with_capacity(limit);
+        for (i, (lo, hi, _)) in runes.iter().enumerate() {
+            if i + 1 == limit && limit < runes.len() {
+                out.push(Str::from(&st[*lo..]));
                 break;
             }
-            out.push(c.to_string());
+            out.push(Str::from(&st[*lo..*hi]));
         }
         return out;
     }
-    if n < 0 {
-        st.split(sep).map(str::to_string).collect()
-    } else {
-        st.splitn(n as usize, sep).map(str::to_string).collect()
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + sep.len() <= st.len() {
+        if n > 0 && out.len() as i64 == n - 1 {
+            break;
+        }
+        if st[i..].starts_with(sep) {
+            out.push(Str::from(&st[start..i]));
+            i += sep.len();
+            start = i;
+        } else {
+            i += 1;
+        }
     }
+    out.push(Str::from(&st[start..]));
+    out
 }
 
-fn indexed_map(parts: Vec<String>) -> Value {
+fn indexed_map(parts: Vec<Str>) -> Value {
     let entries: BTreeMap<String, Value> = parts
         .into_iter()
         .enumerate()
-        .map(|(i, p)| (format!("_{i}"), Value::string(p)))
+        .map(|(i, p)| (format!("_{i}"), Value::String(p)))
         .collect();
     Value::map(Type::String, entries)
 }
 
 pub(crate) fn split(a: &[Value]) -> R {
-    Ok(indexed_map(go_split_n(arg_str(a, 1)?, arg_str(a, 0)?, -1)))
+    Ok(indexed_map(go_split_n(
+        arg_bytes(a, 1)?,
+        arg_bytes(a, 0)?,
+        -1,
+    )))
 }
 
 pub(crate) fn split_list(a: &[Value]) -> R {
-    Ok(list_str(go_split_n(arg_str(a, 1)?, arg_str(a, 0)?, -1)))
+    Ok(list_gostr(go_split_n(
+        arg_bytes(a, 1)?,
+        arg_bytes(a, 0)?,
+        -1,
+    )))
 }
 
 pub(crate) fn splitn(a: &[Value]) -> R {
-    let sep = arg_str(a, 0)?;
+    let sep = arg_bytes(a, 0)?;
     let n = arg_int(a, 1)?;
-    Ok(indexed_map(go_split_n(arg_str(a, 2)?, sep, n)))
+    Ok(indexed_map(go_split_n(arg_bytes(a, 2)?, sep, n)))
 }
 
 /// Sprig's `strslice`.
-pub(crate) fn strslice(v: &Value) -> Vec<String> {
+pub(crate) fn strslice(v: &Value) -> Vec<Str> {
     match v {
         Value::Slice(sl) if sl.elem == Type::String => sl.items.iter().map(strval).collect(),
         Value::Nil => Vec::new(),
@@ -657,12 +753,30 @@ pub(crate) fn to_strings(a: &[Value]) -> R {
     if let Value::NilSlice(Type::String) = v {
         return Ok(v.clone());
     }
-    Ok(list_str(strslice(v)))
+    let cap = strslice_cap(v);
+    let items = strslice(v);
+    Ok(list_with_cap(
+        Type::String,
+        items.into_iter().map(Value::String).collect(),
+        cap,
+    ))
+}
+
+/// The capacity of sprig's `strslice` result: a `[]string` is returned as
+/// is, other lists go through `make([]string, 0, len)`.
+fn strslice_cap(v: &Value) -> usize {
+    match v {
+        Value::Slice(s) if s.elem == Type::String => s.cap(),
+        Value::Slice(s) => s.items.len(),
+        Value::Bytes(b) => b.len(),
+        Value::Nil | Value::NilSlice(_) | Value::NilBytes => 0,
+        _ => 1,
+    }
 }
 
 pub(crate) fn join(a: &[Value]) -> R {
-    let sep = arg_str(a, 0)?;
-    s(strslice(arg(a, 1)?).join(sep))
+    let sep = arg_bytes(a, 0)?;
+    sb(join_bytes(&strslice(arg(a, 1)?), sep))
 }
 
 pub(crate) fn sort_alpha(a: &[Value]) -> R {
@@ -672,76 +786,86 @@ pub(crate) fn sort_alpha(a: &[Value]) -> R {
         other => other,
     };
     if list_items(inner).is_some() {
+        let cap = strslice_cap(inner);
         let mut items = strslice(v);
         items.sort();
-        return Ok(list_str(items));
+        return Ok(list_with_cap(
+            Type::String,
+            items.into_iter().map(Value::String).collect(),
+            cap,
+        ));
     }
-    Ok(list_str(vec![strval(v)]))
+    Ok(list_gostr(vec![strval(v)]))
 }
 
 // ---- path ----
 
 /// Go's `path.Clean`.
-pub(crate) fn path_clean(p: &str) -> String {
+pub(crate) fn path_clean(p: &[u8]) -> Vec<u8> {
     if p.is_empty() {
-        return ".".to_string();
+        return b".".to_vec();
     }
-    let rooted = p.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for part in p.split('/') {
+    let rooted = p.starts_with(b"/");
+    let mut out: Vec<&[u8]> = Vec::new();
+    for part in p.split(|c| *c == b'/') {
         match part {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
+            b"" | b"." => {}
+            b".." => {
+                if out.last().is_some_and(|l| *l != b"..") {
                     out.pop();
                 } else if !rooted {
-                    out.push("..");
+                    out.push(b"..");
                 }
             }
             other => out.push(other),
         }
     }
-    let joined = out.join("/");
+    let joined = out.join(&b'/');
     match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_string(),
+        (true, _) => [b"/".as_slice(), &joined].concat(),
+        (false, true) => b".".to_vec(),
         (false, false) => joined,
     }
 }
 
 pub(crate) fn base(a: &[Value]) -> R {
-    let p = arg_str(a, 0)?;
+    let p = arg_bytes(a, 0)?;
     if p.is_empty() {
         return s(".");
     }
-    let trimmed = p.trim_end_matches('/');
+    let end = p.iter().rposition(|c| *c != b'/').map_or(0, |i| i + 1);
+    let trimmed = &p[..end];
     if trimmed.is_empty() {
         return s("/");
     }
-    s(trimmed.rsplit('/').next().unwrap_or(trimmed))
+    let start = trimmed
+        .iter()
+        .rposition(|c| *c == b'/')
+        .map_or(0, |i| i + 1);
+    sb(&trimmed[start..])
 }
 
 pub(crate) fn dir(a: &[Value]) -> R {
-    let p = arg_str(a, 0)?;
-    let d = match p.rfind('/') {
+    let p = arg_bytes(a, 0)?;
+    let d = match p.iter().rposition(|c| *c == b'/') {
         Some(i) => &p[..=i],
-        None => "",
+        None => b"",
     };
-    s(path_clean(d))
+    sb(path_clean(d))
 }
 
 pub(crate) fn clean(a: &[Value]) -> R {
-    s(path_clean(arg_str(a, 0)?))
+    sb(path_clean(arg_bytes(a, 0)?))
 }
 
 pub(crate) fn ext(a: &[Value]) -> R {
-    let p = arg_str(a, 0)?;
-    for (i, c) in p.char_indices().rev() {
-        if c == '/' {
+    let p = arg_bytes(a, 0)?;
+    for i in (0..p.len()).rev() {
+        if p[i] == b'/' {
             break;
         }
-        if c == '.' {
-            return s(&p[i..]);
+        if p[i] == b'.' {
+            return sb(&p[i..]);
         }
     }
     s("")
@@ -760,7 +884,7 @@ fn getenv(name: &str) -> String {
 }
 
 pub(crate) fn env(a: &[Value]) -> R {
-    s(getenv(arg_str(a, 0)?))
+    s(getenv(&arg_str(a, 0)?))
 }
 
 fn is_shell_special(c: u8) -> bool {
@@ -829,5 +953,5 @@ pub(crate) fn expand(st: &str, mapping: impl Fn(&str) -> String) -> String {
 }
 
 pub(crate) fn expandenv(a: &[Value]) -> R {
-    s(expand(arg_str(a, 0)?, getenv))
+    s(expand(&arg_str(a, 0)?, getenv))
 }

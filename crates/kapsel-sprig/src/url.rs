@@ -474,7 +474,7 @@ impl Url {
 }
 
 pub(crate) fn url_parse(a: &[Value]) -> R {
-    let v = arg_str(a, 0)?;
+    let v = &*arg_str(a, 0)?;
     let u = parse(v).map_err(|e| FuncError::new(format!("unable to parse url: {e}")))?;
     let mut d = BTreeMap::new();
     let mut put = |k: &str, v: String| {
@@ -508,9 +508,7 @@ fn dict_get(d: &BTreeMap<String, Value>, key: &str) -> Result<String, FuncError>
 }
 
 pub(crate) fn url_join(a: &[Value]) -> R {
-    let d = arg_map(a, 0)?
-        .map(|m| m.entries.clone())
-        .unwrap_or_default();
+    let d = arg_map(a, 0)?.map(|m| m.snapshot()).unwrap_or_default();
     let mut u = Url {
         scheme: dict_get(&d, "scheme")?,
         host: dict_get(&d, "host")?,

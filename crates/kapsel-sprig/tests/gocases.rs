@@ -147,7 +147,7 @@ fn field(v: &Value, name: &str) -> Value {
     match v {
         Value::Ptr(inner) => field(inner, name),
         Value::Struct(s) => s.field(name).cloned().unwrap(),
-        Value::Map(m) => m.entries.get(name).cloned().unwrap_or(Value::Nil),
+        Value::Map(m) => m.get(name).unwrap_or(Value::Nil),
         other => panic!("no field {name} on {other:?}"),
     }
 }

@@ -510,9 +510,23 @@ fn mutating_functions_return_the_modified_value() {
     let Value::Map(m) = out else {
         panic!("set must return the map")
     };
-    assert_eq!(m.entries.len(), 2);
-    let Value::Map(orig) = d else { unreachable!() };
-    assert_eq!(orig.entries.len(), 1, "Kapsel values are immutable");
+    assert_eq!(m.len(), 2);
+    let Value::Map(orig) = &d else { unreachable!() };
+    assert_eq!(
+        orig.len(),
+        2,
+        "Go maps are references: set changes its argument"
+    );
+    assert!(std::sync::Arc::ptr_eq(&m, orig), "set returns the same map");
+    let out = call("unset", &[d.clone(), s("a")]).unwrap();
+    assert_eq!(out, d);
+    assert_eq!(orig.len(), 1);
+    let src = Value::map(
+        Type::Any,
+        BTreeMap::from([("c".to_string(), Value::Int(3))]),
+    );
+    call("merge", &[d.clone(), src]).unwrap();
+    assert_eq!(orig.len(), 2, "merge changes its first argument");
 }
 
 #[test]

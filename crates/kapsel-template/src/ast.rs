@@ -327,8 +327,8 @@ pub struct StringNode {
     pub span: Span,
     /// The source text, quotes included.
     pub quoted: String,
-    /// The unquoted value.
-    pub text: String,
+    /// The unquoted value (Go's bytes: `"\xff"` is not UTF-8).
+    pub text: kapsel_govalue::Str,
 }
 
 // ---- Go's String() forms ----

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use kapsel_govalue::{Param, Type, Value, gofmt, gostrconv};
+use kapsel_govalue::{Param, Str, Type, Value, gofmt, gostrconv};
 
 use crate::exec::{ArgType, Rv, truth};
 
@@ -115,18 +115,18 @@ pub(crate) fn call(b: Builtin, callee: &str, mut argv: Vec<Rv>) -> BResult {
                 .map(Rv::value)
                 .collect();
             Ok(str_rv(if b == Print {
-                gofmt::sprint(&all)
+                gofmt::sprint_str(&all)
             } else {
-                gofmt::sprintln(&all)
+                gofmt::sprintln_str(&all)
             }))
         }
         Printf => {
             let fmt = match first.value() {
-                Value::String(s) => s.to_string(),
-                _ => String::new(),
+                Value::String(s) => s,
+                _ => Str::default(),
             };
             let rest: Vec<Value> = argv.iter().map(Rv::value).collect();
-            Ok(str_rv(gofmt::sprintf(&fmt, &rest)))
+            Ok(str_rv(gofmt::sprintf_str(&fmt, &rest)))
         }
         Html | Js | Urlquery => {
             let all = all_args(had_first, first, &argv);
@@ -153,16 +153,16 @@ fn bool_rv(b: bool) -> Rv {
     Rv::C(Value::Bool(b))
 }
 
-fn str_rv(s: String) -> Rv {
-    Rv::C(Value::string(s))
+fn str_rv(s: impl Into<Str>) -> Rv {
+    Rv::C(Value::String(s.into()))
 }
 
 /// Go's `evalArgs`: `fmt.Sprint` of the arguments, each made printable first.
-fn eval_args(args: &[Rv]) -> String {
+fn eval_args(args: &[Rv]) -> Str {
     if let [one] = args
         && let Value::String(s) = one.value()
     {
-        return s.to_string();
+        return s;
     }
     let vals: Vec<Value> = args
         .iter()
@@ -178,57 +178,61 @@ fn eval_args(args: &[Rv]) -> String {
             v => v,
         })
         .collect();
-    gofmt::sprint(&vals)
+    gofmt::sprint_str(&vals)
 }
 
-/// Go's `HTMLEscapeString`.
-pub(crate) fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+/// Go's `HTMLEscapeString` (byte-wise: other bytes are copied as they are).
+pub(crate) fn html_escape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &c in s {
         match c {
-            '\0' => out.push('\u{FFFD}'),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
+            0 => out.extend_from_slice("\u{FFFD}".as_bytes()),
+            b'"' => out.extend_from_slice(b"&#34;"),
+            b'\'' => out.extend_from_slice(b"&#39;"),
+            b'&' => out.extend_from_slice(b"&amp;"),
+            b'<' => out.extend_from_slice(b"&lt;"),
+            b'>' => out.extend_from_slice(b"&gt;"),
             c => out.push(c),
         }
     }
     out
 }
 
-/// Go's `JSEscapeString`.
-pub(crate) fn js_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+/// Go's `JSEscapeString`: printable runes (and the bytes of invalid UTF-8,
+/// which decode as the printable U+FFFD) are copied as they are.
+pub(crate) fn js_escape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let (c, size) = gofmt::decode_rune(&s[i..]);
+        let raw = &s[i..i + size];
+        i += size;
         match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '"' => out.push_str("\\\""),
-            '<' => out.push_str("\\u003C"),
-            '>' => out.push_str("\\u003E"),
-            '&' => out.push_str("\\u0026"),
-            '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u00{:02X}", c as u32)),
-            c if c.is_ascii() => out.push(c),
-            c if gostrconv::is_print(c) => out.push(c),
-            c => out.push_str(&format!("\\u{:04X}", c as u32)),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\'' => out.extend_from_slice(b"\\'"),
+            '"' => out.extend_from_slice(b"\\\""),
+            '<' => out.extend_from_slice(b"\\u003C"),
+            '>' => out.extend_from_slice(b"\\u003E"),
+            '&' => out.extend_from_slice(b"\\u0026"),
+            '=' => out.extend_from_slice(b"\\u003D"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u00{:02X}", c as u32).as_bytes())
+            }
+            c if c.is_ascii() || gostrconv::is_print(c) => out.extend_from_slice(raw),
+            c => out.extend_from_slice(format!("\\u{:04X}", c as u32).as_bytes()),
         }
     }
     out
 }
 
 /// Go's `url.QueryEscape`.
-pub(crate) fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
+pub(crate) fn query_escape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &b in s {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{b:02X}")),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b),
+            b' ' => out.push(b'+'),
+            b => out.extend_from_slice(format!("%{b:02X}").as_bytes()),
         }
     }
     out
@@ -238,6 +242,7 @@ pub(crate) fn query_escape(s: &str) -> String {
 fn index_arg(index: &Rv, cap: usize) -> Result<usize, String> {
     let x = match index {
         Rv::C(Value::Int(i) | Value::Int64(i)) => *i,
+        Rv::C(Value::Uint8(i)) => i64::from(*i),
         Rv::Invalid => return Err("cannot index slice/array with nil".to_string()),
         other => {
             return Err(format!(
@@ -278,14 +283,14 @@ fn index(item: Rv, indexes: Vec<Rv>) -> BResult {
             Rv::C(Value::Bytes(b)) => {
                 let x = index_arg(&index, b.len())?;
                 match b.get(x) {
-                    Some(v) => Rv::C(Value::Int(i64::from(*v))),
+                    Some(v) => Rv::C(Value::Uint8(*v)),
                     None => return Err("reflect: slice index out of range".to_string()),
                 }
             }
             Rv::C(Value::String(s)) => {
                 let x = index_arg(&index, s.len())?;
                 match s.as_bytes().get(x) {
-                    Some(v) => Rv::C(Value::Int(i64::from(*v))),
+                    Some(v) => Rv::C(Value::Uint8(*v)),
                     None => return Err("reflect: string index out of range".to_string()),
                 }
             }
@@ -303,7 +308,7 @@ fn index(item: Rv, indexes: Vec<Rv>) -> BResult {
                     }
                 };
                 let (found, elem) = match &it {
-                    Rv::C(Value::Map(m)) => (m.entries.get(&*key).cloned(), m.elem.clone()),
+                    Rv::C(Value::Map(m)) => (m.get(&key.to_str_lossy()), m.elem.clone()),
                     Rv::C(Value::NilMap(e)) => (None, e.clone()),
                     _ => (None, Type::Any),
                 };
@@ -330,21 +335,21 @@ fn slice(item: Rv, indexes: Vec<Rv>) -> BResult {
     if indexes.len() > 3 {
         return Err(format!("too many slice indexes: {}", indexes.len()));
     }
-    let len = match &item {
+    let (len, cap) = match &item {
         Rv::C(Value::String(s)) => {
             if indexes.len() == 3 {
                 return Err("cannot 3-index slice a string".to_string());
             }
-            s.len()
+            (s.len(), s.len())
         }
-        Rv::C(Value::Slice(s)) => s.items.len(),
-        Rv::C(Value::Bytes(b)) => b.len(),
-        Rv::C(Value::NilSlice(_) | Value::NilBytes) => 0,
+        Rv::C(Value::Slice(s)) => (s.items.len(), s.cap()),
+        Rv::C(Value::Bytes(b)) => (b.len(), b.len()),
+        Rv::C(Value::NilSlice(_) | Value::NilBytes) => (0, 0),
         other => return Err(format!("can't slice item of type {}", other.type_name())),
     };
     let mut idx = [0usize, len, 0];
     for (i, index) in indexes.iter().enumerate() {
-        idx[i] = index_arg(index, len)?;
+        idx[i] = index_arg(index, cap)?;
     }
     if idx[0] > idx[1] {
         return Err(format!("invalid slice index: {} > {}", idx[0], idx[1]));
@@ -354,14 +359,14 @@ fn slice(item: Rv, indexes: Vec<Rv>) -> BResult {
     }
     let (i, j) = (idx[0], idx[1]);
     Ok(match item {
-        Rv::C(Value::String(s)) => {
-            let bytes = s.as_bytes().get(i..j).unwrap_or(&[]);
-            Rv::C(Value::string(String::from_utf8_lossy(bytes).into_owned()))
+        Rv::C(Value::String(s)) => Rv::C(Value::string(s.as_bytes().get(i..j).unwrap_or(&[]))),
+        Rv::C(Value::Slice(s)) => {
+            let k = (indexes.len() == 3).then_some(idx[2]);
+            match s.reslice(i, j, k) {
+                Some(part) => Rv::C(Value::Slice(Arc::new(part))),
+                None => return Err("reflect: slice index out of range".to_string()),
+            }
         }
-        Rv::C(Value::Slice(s)) => Rv::C(Value::slice(
-            s.elem.clone(),
-            s.items.get(i..j).unwrap_or(&[]).to_vec(),
-        )),
         Rv::C(Value::Bytes(b)) => Rv::C(Value::Bytes(Arc::from(b.get(i..j).unwrap_or(&[])))),
         other => other,
     })
@@ -379,7 +384,7 @@ fn length(item: Rv) -> BResult {
         Rv::C(Value::String(s)) => s.len(),
         Rv::C(Value::Slice(s)) => s.items.len(),
         Rv::C(Value::Bytes(b)) => b.len(),
-        Rv::C(Value::Map(m)) => m.entries.len(),
+        Rv::C(Value::Map(m)) => m.len(),
         Rv::C(Value::NilSlice(_) | Value::NilBytes | Value::NilMap(_)) => 0,
         other => return Err(format!("len of type {}", other.type_name())),
     };
@@ -391,6 +396,7 @@ enum Kind {
     Invalid,
     Bool,
     Int,
+    Uint,
     Float,
     String,
 }
@@ -399,6 +405,7 @@ fn basic_kind(v: &Rv) -> Kind {
     match v {
         Rv::C(Value::Bool(_)) => Kind::Bool,
         Rv::C(Value::Int(_) | Value::Int64(_)) => Kind::Int,
+        Rv::C(Value::Uint8(_)) => Kind::Uint,
         Rv::C(Value::Float(_)) => Kind::Float,
         Rv::C(Value::String(_)) => Kind::String,
         _ => Kind::Invalid,
@@ -414,6 +421,7 @@ fn reflect_kind(v: &Rv) -> u8 {
             Value::Nil => 0,
             Value::Bool(_) => 2,
             Value::Int(_) | Value::Int64(_) => 3,
+            Value::Uint8(_) => 10,
             Value::Float(_) => 4,
             Value::String(_) => 5,
             Value::Bytes(_) | Value::NilBytes | Value::Slice(_) | Value::NilSlice(_) => 6,
@@ -467,7 +475,12 @@ fn eq(arg1: Rv, rest: &[Rv]) -> Result<bool, String> {
     for arg in rest {
         let arg = arg.clone().deiface();
         let k2 = basic_kind(&arg);
-        let truth = if k1 != k2 {
+        let truth = if let (Some(a), Some(b)) = (integer(&arg1), integer(&arg))
+            && k1 != k2
+        {
+            // Go compares signed and unsigned integers regardless of sign.
+            a == b
+        } else if k1 != k2 {
             if arg1 != Rv::Invalid && arg != Rv::Invalid {
                 return Err(format!(
                     "incompatible types for comparison: {} and {}",
@@ -484,6 +497,7 @@ fn eq(arg1: Rv, rest: &[Rv]) -> Result<bool, String> {
                     Rv::C(Value::Int(a) | Value::Int64(a)),
                     Rv::C(Value::Int(b) | Value::Int64(b)),
                 ) => a == b,
+                (Rv::C(Value::Uint8(a)), Rv::C(Value::Uint8(b))) => a == b,
                 (Rv::C(Value::String(a)), Rv::C(Value::String(b))) => a == b,
                 _ => {
                     let (ka, kb) = (reflect_kind(&arg1), reflect_kind(&arg));
@@ -531,6 +545,9 @@ fn lt(arg1: Rv, arg2: Rv) -> Result<bool, String> {
         return Err("invalid type for comparison".to_string());
     }
     if k1 != k2 {
+        if let (Some(a), Some(b)) = (integer(&arg1), integer(&arg2)) {
+            return Ok(a < b);
+        }
         return Err(format!(
             "incompatible types for comparison: {} and {}",
             arg1.type_name(),
@@ -538,12 +555,22 @@ fn lt(arg1: Rv, arg2: Rv) -> Result<bool, String> {
         ));
     }
     match (&arg1, &arg2) {
+        (Rv::C(Value::Uint8(a)), Rv::C(Value::Uint8(b))) => Ok(a < b),
         (Rv::C(Value::Float(a)), Rv::C(Value::Float(b))) => Ok(a < b),
         (Rv::C(Value::Int(a) | Value::Int64(a)), Rv::C(Value::Int(b) | Value::Int64(b))) => {
             Ok(a < b)
         }
         (Rv::C(Value::String(a)), Rv::C(Value::String(b))) => Ok(a.as_bytes() < b.as_bytes()),
         _ => Err("invalid type for comparison".to_string()),
+    }
+}
+
+/// The value of a signed or unsigned integer.
+fn integer(v: &Rv) -> Option<i128> {
+    match v {
+        Rv::C(Value::Int(i) | Value::Int64(i)) => Some(i128::from(*i)),
+        Rv::C(Value::Uint8(b)) => Some(i128::from(*b)),
+        _ => None,
     }
 }
 
@@ -561,13 +588,16 @@ mod tests {
     #[test]
     fn escapers() {
         assert_eq!(
-            html_escape("<a href='x'>&\"</a>"),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&#34;&lt;/a&gt;"
+            html_escape(b"<a href='x'>&\"</a>"),
+            b"&lt;a href=&#39;x&#39;&gt;&amp;&#34;&lt;/a&gt;"
         );
         assert_eq!(
-            js_escape("a'b\"c<d>=\\\n"),
-            "a\\'b\\\"c\\u003Cd\\u003E\\u003D\\\\\\u000A"
+            js_escape(b"a'b\"c<d>=\\\n"),
+            b"a\\'b\\\"c\\u003Cd\\u003E\\u003D\\\\\\u000A"
         );
-        assert_eq!(query_escape("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+        assert_eq!(
+            query_escape("a b&c=d/é".as_bytes()),
+            b"a+b%26c%3Dd%2F%C3%A9"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The executor: Go's `text/template/exec.go`, step for step where it shows
 //! (evaluation order, which node an error is reported at, the messages).
 
-use kapsel_govalue::{Func, FuncError, Param, Type, Value, gofmt};
+use kapsel_govalue::{Func, FuncError, Param, Str, Type, Value, gofmt};
 
 use crate::ast::*;
 use crate::builtins::{self, Builtin};
@@ -168,7 +168,7 @@ enum FuncRef<'a> {
 struct State<'a> {
     t: &'a Template,
     opts: &'a Options,
-    out: String,
+    out: Vec<u8>,
     vars: Vec<(String, Rv)>,
     tmpl_name: String,
     node: At<'a>,
@@ -177,12 +177,12 @@ struct State<'a> {
     iterations: u64,
 }
 
-pub(crate) fn execute(t: &Template, data: &Value, opts: &Options) -> Result<String, ExecError> {
+pub(crate) fn execute(t: &Template, data: &Value, opts: &Options) -> Result<Vec<u8>, ExecError> {
     let dot = Rv::conc(data.clone());
     let mut s = State {
         t,
         opts,
-        out: String::new(),
+        out: Vec::new(),
         vars: vec![("$".to_string(), dot.clone())],
         tmpl_name: t.name.clone(),
         node: At::None,
@@ -299,7 +299,7 @@ impl<'a> State<'a> {
             Node::With(b) => self.walk_if_or_with(true, dot, b),
             Node::Range(b) => self.walk_range(dot, node, b),
             Node::Template(t) => self.walk_template(dot, node, t),
-            Node::Text(t) => self.write(&t.text),
+            Node::Text(t) => self.write(t.text.as_bytes()),
         }
     }
 
@@ -375,18 +375,25 @@ impl<'a> State<'a> {
         let (val, _) = self.eval_pipeline(dot, Some(&r.pipe))?.indirect();
         let mark = self.mark();
         let ran = match &val {
-            Rv::C(Value::Int(n)) | Rv::C(Value::Int64(n)) => {
+            Rv::C(Value::Int(_) | Value::Int64(_) | Value::Uint8(_)) => {
                 if r.pipe.decl.len() > 1 {
                     return self.err(format!(
                         "can't use {} to iterate over more than one variable",
                         gofmt::format_v(&val.value())
                     ));
                 }
-                let is64 = matches!(val, Rv::C(Value::Int64(_)));
-                let n = *n;
+                let n = match val {
+                    Rv::C(Value::Int(n) | Value::Int64(n)) => n,
+                    Rv::C(Value::Uint8(n)) => i64::from(n),
+                    _ => 0,
+                };
                 let mut i = 0;
                 while i < n {
-                    let e = if is64 { Value::Int64(i) } else { Value::Int(i) };
+                    let e = match val {
+                        Rv::C(Value::Int64(_)) => Value::Int64(i),
+                        Rv::C(Value::Uint8(_)) => Value::Uint8(i as u8),
+                        _ => Value::Int(i),
+                    };
                     self.one_iteration(r, mark, Rv::Invalid, Rv::C(e))?;
                     i += 1;
                 }
@@ -401,17 +408,24 @@ impl<'a> State<'a> {
             }
             Rv::C(Value::Bytes(b)) => {
                 for (i, item) in b.iter().enumerate() {
-                    let e = Rv::C(Value::Int(i64::from(*item)));
+                    let e = Rv::C(Value::Uint8(*item));
                     self.one_iteration(r, mark, Rv::C(Value::Int(i as i64)), e)?;
                 }
                 !b.is_empty()
             }
             Rv::C(Value::Map(m)) => {
-                for (k, v) in &m.entries {
-                    let e = Rv::slot(v.clone(), &m.elem);
+                // Go sorts the keys first and reads each value when its turn
+                // comes (the body may change the map: a deleted entry gives
+                // no value).
+                let keys: Vec<String> = m.entries().keys().cloned().collect();
+                for k in &keys {
+                    let e = match m.get(k) {
+                        Some(v) => Rv::slot(v, &m.elem),
+                        None => Rv::Invalid,
+                    };
                     self.one_iteration(r, mark, Rv::C(Value::string(k.as_str())), e)?;
                 }
-                !m.entries.is_empty()
+                !keys.is_empty()
             }
             Rv::C(Value::NilSlice(_) | Value::NilMap(_) | Value::NilBytes) | Rv::Invalid => false,
             other => {
@@ -509,7 +523,7 @@ impl<'a> State<'a> {
             Arg::Dot(_) => Ok(dot.clone()),
             Arg::Nil(_) => self.err("nil is not a command"),
             Arg::Number(n) => self.ideal_constant(first, n),
-            Arg::String(s) => Ok(Rv::C(Value::string(s.text.as_str()))),
+            Arg::String(s) => Ok(Rv::C(Value::String(s.text.clone()))),
             _ => self.err(format!(
                 "can't evaluate command {}",
                 quote(&first.to_string())
@@ -661,7 +675,7 @@ impl<'a> State<'a> {
                     return self.err(format!("{field} is not a method but has arguments"));
                 }
                 let (found, elem) = match &receiver {
-                    Rv::C(Value::Map(m)) => (m.entries.get(field).cloned(), m.elem.clone()),
+                    Rv::C(Value::Map(m)) => (m.get(field), m.elem.clone()),
                     Rv::C(Value::NilMap(e)) => (None, e.clone()),
                     _ => (None, Type::Any),
                 };
@@ -987,7 +1001,7 @@ impl<'a> State<'a> {
                 _ => self.err(format!("expected integer; found {n}")),
             },
             ArgType::P(Param::String) => match n {
-                Arg::String(s) => Ok(Rv::C(Value::string(s.text.as_str()))),
+                Arg::String(s) => Ok(Rv::C(Value::String(s.text.clone()))),
                 _ => self.err(format!("expected string; found {n}")),
             },
             ArgType::P(Param::Any) | ArgType::Reflect => self.eval_empty_interface(dot, n),
@@ -1004,7 +1018,7 @@ impl<'a> State<'a> {
             Arg::Identifier(id) => self.eval_function(dot, n, id, At::Arg(n), None, None),
             Arg::Nil(_) => self.err("evalEmptyInterface: nil (can't happen)"),
             Arg::Number(x) => self.ideal_constant(n, x),
-            Arg::String(s) => Ok(Rv::C(Value::string(s.text.as_str()))),
+            Arg::String(s) => Ok(Rv::C(Value::String(s.text.clone()))),
             Arg::Variable(v) => self.eval_variable_node(dot, n, v, &[], None),
             Arg::Pipe(p) => self.eval_pipeline(dot, Some(p)),
             Arg::Chain(_) => self.err(format!(
@@ -1015,15 +1029,15 @@ impl<'a> State<'a> {
 
     fn print_value(&mut self, n: &'a Node, v: Rv) -> R<()> {
         self.at(At::Node(n));
-        let s = printable(v);
+        let s = printable_str(v);
         self.write(&s)
     }
 
-    fn write(&mut self, s: &str) -> R<()> {
+    fn write(&mut self, s: &[u8]) -> R<()> {
         if self.out.len() + s.len() > MAX_OUTPUT_BYTES {
             return self.err(format!("output exceeds {MAX_OUTPUT_BYTES} bytes"));
         }
-        self.out.push_str(s);
+        self.out.extend_from_slice(s);
         Ok(())
     }
 }
@@ -1058,13 +1072,13 @@ fn struct_field(
     Ok((Value::Nil, Type::Any))
 }
 
-/// Go's `printableValue` followed by `fmt.Fprint`.
-pub(crate) fn printable(v: Rv) -> String {
+/// Go's `printableValue` followed by `fmt.Fprint`: Go's bytes.
+pub(crate) fn printable_str(v: Rv) -> Str {
     match printable_value(v) {
-        None => "<no value>".to_string(),
+        None => Str::from("<no value>"),
         Some(v) => match kapsel_sprig::stringer(&v) {
-            Some(s) => s,
-            None => gofmt::format_v(&v),
+            Some(s) => Str::from(s),
+            None => gofmt::format_v_str(&v),
         },
     }
 }

@@ -40,13 +40,21 @@
 //! its second field; [`ExecError::offset`] does too, [`ExecError::span`] covers
 //! the whole node).
 //!
+//! Strings are Go's bytes ([`kapsel_govalue::Str`]); [`Template::execute_bytes`]
+//! gives Go's exact output, [`Template::execute`] the same as text (lossy only
+//! where Go's output is not UTF-8). Indexing a string or `[]byte` gives
+//! `uint8`; maps are shared and changed in place by sprig's `set`/`merge`...;
+//! slices carry Go's capacity, which `slice` may read up to.
+//!
 //! Known differences from Go:
 //! - complex constants (`1i`) parse but fail to execute;
-//! - indexing or ranging over a string or `[]byte` yields `int` where Go yields
-//!   `uint8` (visible in `%T` and in "got uint8" error texts): the value model
-//!   has no `uint8`;
-//! - slices carry no spare capacity, so `slice x i j` with `len(x) < j <= cap(x)`
-//!   fails where Go succeeds (Go's `encoding/json` and `append` leave capacity);
+//! - slices are values: sprig's `sortAlpha` does not sort a `[]string`
+//!   argument in place, and `append` into spare capacity is not visible
+//!   through other slices sharing the backing array;
+//! - printing a `time.Time` with a verb other than `%v`/`%s` (`%d`, `%e`...)
+//!   shows Go's internal fields; its `*time.Location` is an address in Go
+//!   (nondeterministic), printed here as `0xc000000000` (or `<nil>` for UTC,
+//!   where Go prints `&{UTC [] []  0 0 <nil>}`);
 //! - methods exist only for `time.Time` (`Year`, `Day`, `Hour`, `Minute`,
 //!   `Second`, `Nanosecond`, `YearDay`, `Unix`, `UnixMilli`, `UnixNano`,
 //!   `IsZero`, `UTC`, `String`, `Format`) and sprig's `*semver.Version`
@@ -54,8 +62,9 @@
 //!   generated `String()` methods of Kubernetes API types are not modelled, so
 //!   printing an addressable `v1.Secret`/`ObjectMeta` directly (`{{ .Profile }}`)
 //!   differs from Go's `&Secret{...}` form;
-//! - strings are UTF-8: functions that cut multi-byte characters (Go yields
-//!   invalid UTF-8 bytes) give U+FFFD replacement characters here;
+//! - map keys are text: a key that is not valid UTF-8 (`dict (trunc 1 "é") 1`)
+//!   is stored with U+FFFD, and URL/regex/semver parsing read invalid bytes as
+//!   U+FFFD (error texts then quote U+FFFD where Go quotes `\xNN`);
 //! - limits: nesting of parentheses and control structures deeper than 100
 //!   (Go: 10000 / unlimited), template recursion deeper than
 //!   [`MAX_TEMPLATE_DEPTH`] (Go: 100000), more than [`MAX_RANGE_ITERATIONS`]
@@ -273,9 +282,24 @@ impl Template {
         &self.trees
     }
 
-    /// Executes the template on `data`.
-    pub fn execute(&self, data: &Value, opts: &Options) -> Result<String, ExecError> {
+    /// Executes the template on `data`, giving Go's output bytes exactly (Go
+    /// strings are bytes: `slice`, `trunc`, `substr`, `b64dec`... can produce
+    /// invalid UTF-8).
+    pub fn execute_bytes(&self, data: &Value, opts: &Options) -> Result<Vec<u8>, ExecError> {
         exec::execute(self, data, opts)
+    }
+
+    /// Executes the template on `data`, as text. Identical to Go's output
+    /// whenever that is valid UTF-8; otherwise each byte of an invalid
+    /// sequence becomes U+FFFD (what Go's `encoding/json`, and so the
+    /// Kubernetes API, would store). Use [`Template::execute_bytes`] for the
+    /// exact bytes.
+    pub fn execute(&self, data: &Value, opts: &Options) -> Result<String, ExecError> {
+        let out = exec::execute(self, data, opts)?;
+        Ok(match String::from_utf8(out) {
+            Ok(s) => s,
+            Err(e) => kapsel_govalue::decode_lossy(e.as_bytes()).into_owned(),
+        })
     }
 }
 

@@ -284,7 +284,7 @@ impl TreeParser {
             return self.unexpected(&name, context);
         }
         self.name = match strconv::unquote(&name.val) {
-            Ok(s) => s,
+            Ok(s) => kapsel_govalue::decode_lossy(&s).into_owned(),
             Err(()) => return self.errorf("invalid syntax".to_string()),
         };
         self.expect(sh, ItemType::RightDelim, context)?;
@@ -616,7 +616,7 @@ impl TreeParser {
     fn parse_template_name(&self, token: &Item, context: &str) -> PResult<String> {
         match token.typ {
             ItemType::String | ItemType::RawString => match strconv::unquote(&token.val) {
-                Ok(s) => Ok(s),
+                Ok(s) => Ok(kapsel_govalue::decode_lossy(&s).into_owned()),
                 Err(()) => self.errorf("invalid syntax".to_string()),
             },
             _ => self.unexpected(token, context),
@@ -764,7 +764,7 @@ impl TreeParser {
                     pos,
                     span,
                     quoted: token.val,
-                    text: s,
+                    text: s.into(),
                 }),
                 Err(()) => return self.errorf("invalid syntax".to_string()),
             },

@@ -136,7 +136,7 @@ impl Walker<'_> {
             for k in keys {
                 match k {
                     Arg::String(s) => {
-                        chain.push(s.text.clone());
+                        chain.push(s.text.to_str_lossy().into_owned());
                         element_spans.push(s.span.clone());
                         last = s.span.end;
                     }

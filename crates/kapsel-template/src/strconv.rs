@@ -81,8 +81,9 @@ pub(crate) fn unquote_char(s: &str, quote: char) -> Result<(Unit, &str), ()> {
 }
 
 /// Go's `strconv.Unquote` for `"..."` and `` `...` `` literals (what the lexer
-/// produces). Invalid UTF-8 produced by byte escapes is replaced by U+FFFD.
-pub(crate) fn unquote(s: &str) -> Result<String, ()> {
+/// produces): Go's bytes (byte escapes such as `\xff` may make them invalid
+/// UTF-8).
+pub(crate) fn unquote(s: &str) -> Result<Vec<u8>, ()> {
     let b = s.as_bytes();
     if b.len() < 2 {
         return Err(());
@@ -97,7 +98,7 @@ pub(crate) fn unquote(s: &str) -> Result<String, ()> {
             if inner.contains('`') {
                 return Err(());
             }
-            Ok(inner.replace('\r', ""))
+            Ok(inner.replace('\r', "").into_bytes())
         }
         b'"' => {
             if inner.contains('\n') {
@@ -119,7 +120,7 @@ pub(crate) fn unquote(s: &str) -> Result<String, ()> {
                     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                 }
             }
-            Ok(String::from_utf8_lossy(&out).into_owned())
+            Ok(out)
         }
         _ => Err(()),
     }
@@ -321,8 +322,12 @@ mod tests {
 
     #[test]
     fn unquoting() {
-        assert_eq!(unquote(r#""a\tb\u00e9\x41""#), Ok("a\tbéA".to_string()));
-        assert_eq!(unquote("`a\r\nb`"), Ok("a\nb".to_string()));
+        assert_eq!(
+            unquote(r#""a\tb\u00e9\x41""#),
+            Ok("a\tbéA".as_bytes().to_vec())
+        );
+        assert_eq!(unquote(r#""\xff""#), Ok(vec![0xff]));
+        assert_eq!(unquote("`a\r\nb`"), Ok(b"a\nb".to_vec()));
         assert_eq!(unquote(r#""\q""#), Err(()));
         assert_eq!(unquote(r#""\'""#), Err(()));
     }
