@@ -6,7 +6,6 @@
 //! of the Profile's location; the password rules are `kando location`'s,
 //! or the `password` of `--secrets-stdin`.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -123,12 +122,6 @@ pub enum DataError {
     #[error(transparent)]
     #[diagnostic(code(kando::repository))]
     Repo(#[from] RepoError),
-    #[error("invalid --secrets-stdin input: {0}")]
-    #[diagnostic(
-        code(kando::secrets_stdin),
-        help(r#"write one JSON object to stdin: {{"profile": <the Profile>, "password": "<optional>"}}"#)
-    )]
-    SecretsStdin(String),
     #[error("invalid --path {0:?}")]
     #[diagnostic(
         code(kando::data_path),
@@ -163,28 +156,7 @@ fn secrets(c: &Common) -> Result<(Profile, Option<Vec<u8>>), DataError> {
     if let Some(p) = &c.profile {
         return Ok((Profile::from_json(p)?, None));
     }
-    let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .map_err(|e| DataError::SecretsStdin(format!("cannot read stdin: {e}")))?;
-    let v: serde_json::Value = serde_json::from_str(s.trim())
-        .map_err(|e| DataError::SecretsStdin(format!("not JSON ({e})")))?;
-    let profile = v
-        .get("profile")
-        .filter(|p| p.is_object())
-        .ok_or_else(|| DataError::SecretsStdin("no \"profile\" object".into()))?;
-    let profile = Profile::from_json(&profile.to_string())?;
-    let pw = match v.get("password") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(p)) if p.is_empty() => None,
-        Some(serde_json::Value::String(p)) => Some(p.clone().into_bytes()),
-        Some(_) => {
-            return Err(DataError::SecretsStdin(
-                "\"password\" must be a string".into(),
-            ));
-        }
-    };
-    Ok((profile, pw))
+    Ok(crate::location::secrets_from_stdin()?)
 }
 
 fn repo_root(profile: &Profile, path: &str) -> Result<StorePath, DataError> {

@@ -29,8 +29,17 @@ pub const ENV_KEEP_DELETE: &str = "KAPSEL_PRUNE_KEEP_DELETE_SECONDS";
 #[derive(Debug, Args)]
 pub struct Common {
     /// The Profile as `{{ toJson .Profile }}` renders it.
-    #[arg(short = 'p', long = "profile")]
-    profile: String,
+    #[arg(
+        short = 'p',
+        long = "profile",
+        conflicts_with = "secrets_stdin",
+        required_unless_present = "secrets_stdin"
+    )]
+    profile: Option<String>,
+    /// Read `{"profile": ..., "password": "..."}` (password optional) from
+    /// stdin instead, so that no credential is in argv (not with `push -`).
+    #[arg(long = "secrets-stdin")]
+    secrets_stdin: bool,
     /// The logical path of the data (the snapshot's path).
     #[arg(short = 's', long = "path")]
     path: String,
@@ -115,8 +124,40 @@ pub enum LocationError {
         #[source]
         source: std::io::Error,
     },
+    #[error("invalid --secrets-stdin input: {0}")]
+    #[diagnostic(
+        code(kando::secrets_stdin),
+        help(r#"write one JSON object to stdin: {{"profile": <the Profile>, "password": "<optional>"}}"#)
+    )]
+    SecretsStdin(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+/// Reads `{"profile": ..., "password": "..."}` from stdin (`--secrets-stdin`).
+pub(crate) fn secrets_from_stdin() -> Result<(Profile, Option<Vec<u8>>), LocationError> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| LocationError::SecretsStdin(format!("cannot read stdin: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(s.trim())
+        .map_err(|e| LocationError::SecretsStdin(format!("not JSON ({e})")))?;
+    let profile = v
+        .get("profile")
+        .filter(|p| p.is_object())
+        .ok_or_else(|| LocationError::SecretsStdin("no \"profile\" object".into()))?;
+    let profile = Profile::from_json(&profile.to_string())?;
+    let pw = match v.get("password") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(p)) if p.is_empty() => None,
+        Some(serde_json::Value::String(p)) => Some(p.clone().into_bytes()),
+        Some(_) => {
+            return Err(LocationError::SecretsStdin(
+                "\"password\" must be a string".into(),
+            ));
+        }
+    };
+    Ok((profile, pw))
 }
 
 /// The password, by the rules in the module docs (shared with `kapsel repo`:
@@ -157,9 +198,15 @@ pub(crate) fn keep_delete() -> chrono::Duration {
 }
 
 async fn open(common: &Common, create: bool) -> Result<Repository, LocationError> {
-    let profile = Profile::from_json(&common.profile)?;
+    let (profile, pw) = match &common.profile {
+        Some(p) => (Profile::from_json(p)?, None),
+        None => secrets_from_stdin()?,
+    };
     let backend = backend_from_profile(&profile)?;
-    let pw = password(&profile)?;
+    let pw = match pw {
+        Some(pw) => pw,
+        None => password(&profile)?,
+    };
     let repo = if create {
         Repository::open_or_init(backend.store, backend.root, &pw, InitOptions::default()).await?
     } else {
@@ -183,6 +230,11 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
             output_name,
             source,
         } => {
+            if source == "-" && common.secrets_stdin {
+                return Err(LocationError::SecretsStdin(
+                    "stdin carries the data of `push -`: give --profile, or push a file".into(),
+                ));
+            }
             let reader: Box<dyn Read + Send> = if source == "-" {
                 Box::new(std::io::stdin())
             } else {

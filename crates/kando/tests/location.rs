@@ -285,7 +285,7 @@ fn password_rules_and_clear_errors() {
             "location",
             "pull",
             "-p",
-            r#"{"Location":{"type":"gcs","bucket":"b"}}"#,
+            r#"{"Location":{"type":"kopia","bucket":"b"}}"#,
             "-s",
             "/y",
             "-",

@@ -451,12 +451,10 @@ async fn data_functions_round_trip_a_directory() {
 
 #[tokio::test]
 async fn location_delete_removes_what_kando_pushed() {
-    if !kando_has(&["location", "delete", "--help"], "--secrets-stdin") {
-        eprintln!(
-            "SKIPPED location_delete_removes_what_kando_pushed: this kando's `location delete` has no --secrets-stdin yet"
-        );
-        return;
-    }
+    assert!(
+        kando_has(&["location", "delete", "--help"], "--secrets-stdin"),
+        "kando location delete must accept --secrets-stdin"
+    );
     let dir = tempfile::tempdir().unwrap();
     let platform = setup_with(dir.path(), &inventory(&[]));
     let bp = r#"
