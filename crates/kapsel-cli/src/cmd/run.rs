@@ -49,8 +49,9 @@ pub struct RunArgs {
     #[arg(long = "option", value_name = "KEY=VALUE")]
     pub options: Vec<String>,
     /// A previous run's ActionSet: its output artifacts become this run's input
-    /// artifacts, and its object, secrets, profile and options are reused unless
-    /// given here (like `kanctl create actionset --from`).
+    /// artifacts, and its object and options are reused unless given here
+    /// (like `kanctl create actionset --from`). The parent records only the
+    /// Profile's name, so give `--profile` (and `--secret`) again.
     #[arg(long)]
     pub from: Option<String>,
     /// Deadline of the whole action, e.g. 30m, 90s (the defer phase still runs).
