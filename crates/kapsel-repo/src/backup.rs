@@ -157,13 +157,24 @@ impl ChunkRef {
 /// `fastcdc::v2020::StreamCDC`), reading into a few large reusable buffers
 /// instead of allocating every chunk: at most `bufs` buffers of
 /// `clamp(4 × max, 2 × max, 4 MiB)` bytes exist, and reading waits for a free one.
+///
+/// With `files` (the lengths of the files concatenated in the stream, appended
+/// by the reader as each file ends), a chunk never spans two files: the cut
+/// search restarts at every file start, as restic and borg chunk per file, so
+/// changing one small file changes one chunk, not every chunk around it.
 fn chunk_stream<R: Read>(
     mut reader: R,
     cfg: ChunkerParams,
     seed: u64,
     bufs: usize,
+    files: Option<FileLengths>,
     mut emit: impl FnMut(ChunkRef) -> bool,
 ) -> Result<u64> {
+    let mut bounds = Boundaries {
+        files,
+        next: 0,
+        end: 0,
+    };
     let level = match cfg.normalization {
         0 => fastcdc::v2020::Normalization::Level0,
         1 => fastcdc::v2020::Normalization::Level1,
@@ -214,7 +225,13 @@ fn chunk_stream<R: Read>(
         let mut pos = 0;
         while pos < filled {
             let remaining = filled - pos;
-            if !eof && remaining < max {
+            // The next file boundary inside the data at hand, if any.
+            let limit = bounds
+                .next_after(total)
+                .map(|b| b - total)
+                .filter(|&l| l > 0 && l <= remaining as u64)
+                .map(|l| l as usize);
+            if !eof && remaining < max && limit.is_none() {
                 carry = Some(ChunkRef {
                     buf: buf.clone(),
                     start: pos,
@@ -223,7 +240,7 @@ fn chunk_stream<R: Read>(
                 break;
             }
             let (_, count) = fastcdc::v2020::cut_gear(
-                &buf.data[pos..filled],
+                &buf.data[pos..pos + limit.unwrap_or(remaining)],
                 min,
                 avg,
                 max,
@@ -250,6 +267,31 @@ fn chunk_stream<R: Read>(
         }
     }
     Ok(total)
+}
+
+/// Lengths of the files a tree's content stream concatenates, in order.
+pub(crate) type FileLengths = Arc<Mutex<Vec<u64>>>;
+
+/// The file boundaries (absolute stream offsets) seen so far.
+struct Boundaries {
+    files: Option<FileLengths>,
+    /// Index of the next file length to add.
+    next: usize,
+    /// End offset of the files added so far.
+    end: u64,
+}
+
+impl Boundaries {
+    /// The first known file end strictly after `offset`.
+    fn next_after(&mut self, offset: u64) -> Option<u64> {
+        let files = self.files.as_ref()?;
+        while self.end <= offset {
+            let len = files.lock().ok()?.get(self.next).copied()?;
+            self.next += 1;
+            self.end += len;
+        }
+        Some(self.end)
+    }
 }
 
 /// Compress (unless that saves under 1/64) and seal one chunk into `out`.
@@ -528,7 +570,7 @@ impl Repository {
         opts: BackupOptions,
     ) -> Result<BackupSummary> {
         let mut session = self.begin_backup(&opts).await?;
-        let st = self.store_stream(&mut session, reader).await?;
+        let st = self.store_stream(&mut session, reader, None).await?;
         let source = Source::Stream {
             size: st.size,
             chunks: st.chunks,
@@ -571,6 +613,7 @@ impl Repository {
         &self,
         session: &mut Session,
         reader: R,
+        files: Option<FileLengths>,
     ) -> Result<StoredStream> {
         let workers = session.workers;
         let index = session.index.clone();
@@ -589,7 +632,7 @@ impl Repository {
         let read_bufs = workers + 3;
         let chunker = tokio::task::spawn_blocking(move || -> Result<u64> {
             let mut seq = 0u64;
-            chunk_stream(reader, cfg, seed, read_bufs, |c| {
+            chunk_stream(reader, cfg, seed, read_bufs, files, |c| {
                 let ok = chunk_tx.send((seq, c)).is_ok();
                 seq += 1;
                 ok

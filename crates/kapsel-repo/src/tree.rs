@@ -483,7 +483,9 @@ impl Repository {
             n: 0,
         };
         let mut session = self.begin_backup(&opts).await?;
-        let data = self.store_stream(&mut session, reader).await?;
+        let data = self
+            .store_stream(&mut session, reader, Some(sizes.clone()))
+            .await?;
         let sizes = sizes.lock().map(|s| s.clone()).unwrap_or_default();
         let mut entries = entries;
         let mut offset = 0u64;
@@ -507,7 +509,7 @@ impl Repository {
         }
         let tree_bytes = encode_tree(&entries);
         let tree = self
-            .store_stream(&mut session, std::io::Cursor::new(tree_bytes))
+            .store_stream(&mut session, std::io::Cursor::new(tree_bytes), None)
             .await?;
         if opts.paths.is_empty() {
             opts.paths = roots
