@@ -369,7 +369,12 @@ async fn run_async(cmd: DataCommand) -> Result<(), DataError> {
                 Err(e) => return Err(e),
             };
             if let Some(repo) = repo {
-                let rep = repo.check(CheckOptions { read_data }).await?;
+                let rep = repo
+                    .check(CheckOptions {
+                        read_data,
+                        ..Default::default()
+                    })
+                    .await?;
                 for w in &rep.warnings {
                     eprintln!("kando: warning: {w}");
                 }

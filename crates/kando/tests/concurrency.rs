@@ -76,7 +76,10 @@ fn two_pushes_and_a_prune_at_once() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let repo = open_repo(&rt, &profile);
     let r = rt
-        .block_on(repo.check(CheckOptions { read_data: true }))
+        .block_on(repo.check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        }))
         .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
     assert_eq!(r.snapshots, 3);

@@ -54,7 +54,10 @@ fn flipped_bytes_are_named_and_never_restored() {
                 std::fs::write(&f, &bad).unwrap();
                 tried += 1;
                 let what = format!("{sub}/{name} byte {pos}");
-                let r = rt.block_on(repo.check(CheckOptions { read_data: true }));
+                let r = rt.block_on(repo.check(CheckOptions {
+                    read_data: true,
+                    ..Default::default()
+                }));
                 match r {
                     Ok(r) => assert!(!r.is_ok(), "{what}: check --read-data found nothing"),
                     Err(e) => assert!(e.to_string().contains(&name[..16]), "{what}: {e}"),

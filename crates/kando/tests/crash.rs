@@ -121,7 +121,10 @@ fn sigkilled_pushes_leave_a_sound_repository_and_are_resumed() {
         );
         // The repository is sound and the earlier snapshot intact.
         let r = rt
-            .block_on(repo.check(CheckOptions { read_data: true }))
+            .block_on(repo.check(CheckOptions {
+                read_data: true,
+                ..Default::default()
+            }))
             .unwrap();
         assert!(r.is_ok(), "run {run} (killed at {kill_at}): {:?}", r.errors);
         assert_eq!(
@@ -181,7 +184,10 @@ fn sigkilled_pushes_leave_a_sound_repository_and_are_resumed() {
     assert!(st.success(), "{err}");
     assert_eq!((n, got), (len, want), "restored stream differs");
     let r = rt
-        .block_on(repo.check(CheckOptions { read_data: true }))
+        .block_on(repo.check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        }))
         .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
 }

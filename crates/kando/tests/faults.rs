@@ -99,7 +99,10 @@ fn one_gib_backup_and_restore_through_faults() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let repo = open_repo(&rt, &direct);
     let r = rt
-        .block_on(repo.check(kapsel_repo::check::CheckOptions { read_data: true }))
+        .block_on(repo.check(kapsel_repo::check::CheckOptions {
+            read_data: true,
+            ..Default::default()
+        }))
         .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
     assert!(r.read_bytes >= len, "check read {} bytes", r.read_bytes);

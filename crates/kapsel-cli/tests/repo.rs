@@ -315,6 +315,35 @@ fn repo_lifecycle_with_kando() {
     let c: serde_json::Value = serde_json::from_str(&c).unwrap();
     assert_eq!(c["ok"], true);
     assert!(c["readBytes"].as_u64().unwrap() > 3 << 20);
+    let all_packs = c["readPacks"].as_u64().unwrap();
+    assert_eq!(Some(all_packs), c["packs"].as_u64());
+    // Subsets: 1/2 and 2/2 read every pack once between them.
+    let mut read = 0;
+    for g in ["1/2", "2/2"] {
+        let c = ok(&kapsel(
+            &[
+                "repo",
+                "check",
+                "--read-data-subset",
+                g,
+                "--profile",
+                p,
+                "--output",
+                "json",
+            ],
+            &env,
+        ));
+        let c: serde_json::Value = serde_json::from_str(&c).unwrap();
+        assert_eq!(c["ok"], true);
+        read += c["readPacks"].as_u64().unwrap();
+    }
+    assert_eq!(read, all_packs);
+    let r = kapsel(
+        &["repo", "check", "--read-data-subset", "0/2", "--profile", p],
+        &env,
+    );
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("need 1 <= N <= M"));
 
     // forget with a policy: the newest of /db/dump stays, and the tagged one.
     let dry = ok(&kapsel(

@@ -214,7 +214,13 @@ async fn main() {
         n as f64 / dt / 1e6
     );
     let t = Instant::now();
-    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    let r = repo
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     println!(
         "check --read-data: {:.2}s, ok {}, {} packs, {} B read",
         t.elapsed().as_secs_f64(),

@@ -14,6 +14,81 @@ use crate::repo::{Index, Repository, get_bytes, open_blob};
 pub struct CheckOptions {
     /// Download every pack, verify its name, header and every blob.
     pub read_data: bool,
+    /// Read only a subset of the packs (implies reading data).
+    pub read_data_subset: Option<Subset>,
+}
+
+/// Which packs `check` reads when not all of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Subset {
+    /// Group `n` of `m` (1-based), by pack id: running 1/m .. m/m reads every
+    /// pack exactly once, e.g. one group a day.
+    Group {
+        /// Which group (1..=m).
+        n: u32,
+        /// How many groups.
+        m: u32,
+    },
+    /// A random share of the packs, in percent (0 < p <= 100); at least one
+    /// pack when there is any.
+    Percent(f64),
+}
+
+impl Subset {
+    /// Parses `N/M` or `P%`.
+    pub fn parse(s: &str) -> std::result::Result<Subset, String> {
+        let t = s.trim();
+        if let Some(p) = t.strip_suffix('%') {
+            let v: f64 = p
+                .trim()
+                .parse()
+                .map_err(|_| format!("{s:?} is not a percentage such as 10%"))?;
+            if !(v > 0.0 && v <= 100.0) {
+                return Err(format!(
+                    "{s:?}: the percentage must be above 0 and at most 100"
+                ));
+            }
+            return Ok(Subset::Percent(v));
+        }
+        if let Some((n, m)) = t.split_once('/') {
+            let n: u32 = n
+                .trim()
+                .parse()
+                .map_err(|_| format!("{s:?}: N in N/M must be a number"))?;
+            let m: u32 = m
+                .trim()
+                .parse()
+                .map_err(|_| format!("{s:?}: M in N/M must be a number"))?;
+            if m == 0 || n == 0 || n > m {
+                return Err(format!("{s:?}: need 1 <= N <= M"));
+            }
+            return Ok(Subset::Group { n, m });
+        }
+        Err(format!(
+            "{s:?}: expected N/M (e.g. 2/7) or a percentage (e.g. 10%)"
+        ))
+    }
+
+    /// Picks the packs to read.
+    fn select<T>(self, mut packs: Vec<(Id, T)>) -> Vec<(Id, T)> {
+        match self {
+            Subset::Group { n, m } => packs
+                .into_iter()
+                .filter(|(p, _)| {
+                    let b = &p.0;
+                    let v = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                    v % m == n - 1
+                })
+                .collect(),
+            Subset::Percent(pct) => {
+                use rand::seq::SliceRandom;
+                let want = ((packs.len() as f64) * pct / 100.0).ceil() as usize;
+                packs.shuffle(&mut rand::rng());
+                packs.truncate(want.min(packs.len()));
+                packs
+            }
+        }
+    }
 }
 
 /// What `check` found. Errors mean damage; warnings are harmless leftovers.
@@ -31,6 +106,8 @@ pub struct CheckReport {
     pub blobs: usize,
     /// Bytes read by `--read-data`.
     pub read_bytes: u64,
+    /// Packs read and verified.
+    pub read_packs: usize,
 }
 
 impl CheckReport {
@@ -155,13 +232,17 @@ impl Repository {
                 }
             }
         }
-        if opts.read_data {
-            let packs: Vec<(Id, Vec<format::BlobEntry>)> = index
+        if opts.read_data || opts.read_data_subset.is_some() {
+            let mut packs: Vec<(Id, Vec<format::BlobEntry>)> = index
                 .packs
                 .iter()
                 .filter(|(p, _)| present.contains_key(*p))
                 .map(|(p, b)| (*p, b.clone()))
                 .collect();
+            if let (false, Some(sub)) = (opts.read_data, opts.read_data_subset) {
+                packs = sub.select(packs);
+            }
+            rep.read_packs = packs.len();
             let mut results = futures::stream::iter(packs)
                 .map(|(p, entries)| self.verify_pack(p, entries))
                 .buffer_unordered(2);

@@ -35,7 +35,13 @@ async fn round_trips_edge_sizes() {
     assert_eq!(s.chunks, 2);
     assert_eq!(s.new_chunks, 1, "two identical max-size chunks dedup");
     assert_eq!(restore(&repo, &s.snapshot).await.unwrap(), data);
-    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    let r = repo
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
 }
@@ -367,7 +373,13 @@ async fn concurrent_backups_and_open_or_init() {
     let (sa, sb) = tokio::join!(backup(&a, &da, "/a"), backup(&b, &db, "/b"));
     assert_eq!(restore(&a, &sb.snapshot).await.unwrap(), db);
     assert_eq!(restore(&b, &sa.snapshot).await.unwrap(), da);
-    let r = a.check(CheckOptions { read_data: true }).await.unwrap();
+    let r = a
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
 }
 
@@ -419,6 +431,12 @@ async fn gib_stream_round_trip_on_disk() {
         len as f64 / restore_s / 1e6,
         100.0 * s.added_bytes as f64 / len as f64
     );
-    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    let r = repo
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
 }

@@ -53,7 +53,12 @@ async fn any_flipped_byte_is_detected_and_never_restored() {
             bad[pos] ^= 0x10;
             store.put(path, bad.into()).await.unwrap();
             tried += 1;
-            let rep = repo.check(CheckOptions { read_data: true }).await;
+            let rep = repo
+                .check(CheckOptions {
+                    read_data: true,
+                    ..Default::default()
+                })
+                .await;
             match rep {
                 Ok(r) => assert!(
                     !r.is_ok(),
@@ -86,7 +91,13 @@ async fn any_flipped_byte_is_detected_and_never_restored() {
         }
     }
     assert!(tried >= 20, "only {tried} corruptions tried");
-    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    let r = repo
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
 }
 
@@ -140,7 +151,13 @@ async fn interrupted_backup_keeps_repo_consistent_and_is_reused() {
         .unwrap_err();
     assert!(e.to_string().contains("producer died"), "{e}");
     assert_eq!(repo.snapshots().await.unwrap().len(), 1);
-    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    let r = repo
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
     assert!(
         !r.warnings.is_empty(),
@@ -156,7 +173,13 @@ async fn interrupted_backup_keeps_repo_consistent_and_is_reused() {
         s2.added_bytes
     );
     assert_eq!(restore(&repo, &s2.snapshot).await.unwrap(), big);
-    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    let r = repo
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(
         r.is_ok() && r.warnings.is_empty(),
         "{:?} {:?}",
@@ -200,7 +223,13 @@ async fn forget_and_prune_reclaim_only_unneeded_data() {
     let r = repo.prune(PruneOptions::default()).await.unwrap();
     assert!(r.marked + r.repacked > 0 && r.deleted == 0, "{r:?}");
     assert_eq!(restore(&repo, &sb.snapshot).await.unwrap(), b);
-    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    let r = repo
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
     // After the grace period the marked packs go.
     let r = repo
@@ -214,7 +243,13 @@ async fn forget_and_prune_reclaim_only_unneeded_data() {
     let after = size(&all_objects(store.as_ref()).await);
     assert!(after < before * 3 / 4, "before {before} after {after}");
     assert_eq!(restore(&repo, &sb.snapshot).await.unwrap(), b);
-    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    let r = repo
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(
         r.is_ok() && r.warnings.is_empty(),
         "{:?} {:?}",
@@ -254,7 +289,13 @@ async fn marked_packs_come_back_when_a_late_snapshot_needs_them() {
         .unwrap();
     assert!(r.recovered > 0 && r.deleted == 0, "{r:?}");
     assert_eq!(restore(&repo, &late.to_hex()).await.unwrap(), data);
-    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    let r = repo
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
 }
 
@@ -295,6 +336,69 @@ async fn prune_beside_running_backups() {
     .unwrap();
     assert_eq!(restore(&repo, &b.snapshot).await.unwrap(), newer);
     assert_eq!(restore(&repo, &s_keep.snapshot).await.unwrap(), keep);
-    let r = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    let r = repo
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
+}
+
+/// `--read-data-subset`: the groups 1/m .. m/m read every pack exactly once
+/// between them, so a damaged pack is found by exactly one group; a
+/// percentage reads that share of the packs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_data_subsets_partition_the_packs() {
+    use kapsel_repo::check::Subset;
+    let (store, repo) = mem_repo(small_opts()).await;
+    backup(&repo, &random_bytes(40, 3_000_000), "/s").await;
+    let full = repo.check(CheckOptions::default()).await.unwrap();
+    assert!(full.packs >= 8, "{full:?}");
+    let sub = |s: &str| CheckOptions {
+        read_data_subset: Some(Subset::parse(s).unwrap()),
+        ..Default::default()
+    };
+    let mut read = 0;
+    for n in 1..=3 {
+        let r = repo.check(sub(&format!("{n}/3"))).await.unwrap();
+        assert!(r.is_ok(), "{:?}", r.errors);
+        read += r.read_packs;
+    }
+    assert_eq!(read, full.packs);
+    let r = repo.check(sub("25%")).await.unwrap();
+    assert_eq!(r.read_packs, full.packs.div_ceil(4));
+    assert_eq!(
+        repo.check(sub("100%")).await.unwrap().read_packs,
+        full.packs
+    );
+
+    // Damage one pack: exactly one of the three groups reports it.
+    let objects = all_objects(store.as_ref()).await;
+    let (path, orig) = objects
+        .iter()
+        .find(|(p, _)| p.as_ref().contains("/data/"))
+        .unwrap();
+    let mut bad = orig.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    store.put(path, bad.into()).await.unwrap();
+    let mut failing = 0;
+    for n in 1..=3 {
+        let r = repo.check(sub(&format!("{n}/3"))).await.unwrap();
+        if !r.is_ok() {
+            failing += 1;
+            assert!(
+                r.errors.iter().any(|e| e.contains(path.as_ref())),
+                "{:?}",
+                r.errors
+            );
+        }
+    }
+    assert_eq!(failing, 1);
+
+    for bad in ["0/3", "4/3", "1/0", "x%", "0%", "101%", "half"] {
+        assert!(Subset::parse(bad).is_err(), "{bad}");
+    }
 }

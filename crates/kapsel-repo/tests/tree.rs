@@ -321,7 +321,13 @@ async fn every_file_type_round_trips_exactly() {
         .await
         .unwrap();
     assert_eq!(again.new_chunks, 0, "{again:?}");
-    let rep = repo.check(CheckOptions { read_data: true }).await.unwrap();
+    let rep = repo
+        .check(CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert!(rep.is_ok(), "{:?}", rep.errors);
 }
 

@@ -101,6 +101,10 @@ enum RepoCmd {
         /// Download, decrypt and verify every pack and blob.
         #[arg(long)]
         read_data: bool,
+        /// Read and verify only some packs: group N of M by pack id (`2/7`;
+        /// running 1/M..M/M covers every pack once) or a random share (`10%`).
+        #[arg(long, value_name = "N/M|P%", conflicts_with = "read_data", value_parser = kapsel_repo::check::Subset::parse)]
+        read_data_subset: Option<kapsel_repo::check::Subset>,
     },
     /// Remove snapshots that a retention policy does not keep.
     Forget(ForgetArgs),
@@ -460,7 +464,10 @@ async fn dispatch(a: &RepoArgs, ui: Ui) -> R<ExitCode> {
         RepoCmd::Snapshots { tags } => snapshots(a, tags).await,
         RepoCmd::Ls { snapshot } => ls(a, snapshot).await,
         RepoCmd::Restore { snapshot, target } => restore(a, ui, snapshot, target).await,
-        RepoCmd::Check { read_data } => check(a, ui, *read_data).await,
+        RepoCmd::Check {
+            read_data,
+            read_data_subset,
+        } => check(a, ui, *read_data, *read_data_subset).await,
         RepoCmd::Forget(f) => forget(a, ui, f).await,
         RepoCmd::Prune(p) => {
             let repo = open(a).await?;
@@ -924,14 +931,27 @@ async fn restore_tree(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn check(a: &RepoArgs, ui: Ui, read_data: bool) -> R<ExitCode> {
+async fn check(
+    a: &RepoArgs,
+    ui: Ui,
+    read_data: bool,
+    subset: Option<kapsel_repo::check::Subset>,
+) -> R<ExitCode> {
     let repo = open(a).await?;
     let bar = ui.spinner(if read_data {
         "checking structure, index and every blob"
+    } else if subset.is_some() {
+        "checking structure, index and a subset of the packs"
     } else {
         "checking structure and index"
     });
-    let rep = repo.check(CheckOptions { read_data }).await;
+    let rep = repo
+        .check(CheckOptions {
+            read_data,
+            read_data_subset: subset,
+        })
+        .await;
+    let read_data = read_data || subset.is_some();
     bar.finish_and_clear();
     let rep = rep?;
     if ui.json {
@@ -944,6 +964,7 @@ async fn check(a: &RepoArgs, ui: Ui, read_data: bool) -> R<ExitCode> {
             "packs": rep.packs,
             "blobs": rep.blobs,
             "readBytes": rep.read_bytes,
+            "readPacks": rep.read_packs,
         }))?;
     } else {
         let mut out = String::new();
@@ -960,7 +981,11 @@ async fn check(a: &RepoArgs, ui: Ui, read_data: bool) -> R<ExitCode> {
             rep.packs,
             rep.blobs,
             if read_data {
-                format!(", {} read and verified", human_bytes(rep.read_bytes))
+                format!(
+                    ", {} in {} pack(s) read and verified",
+                    human_bytes(rep.read_bytes),
+                    rep.read_packs
+                )
             } else {
                 String::new()
             },
