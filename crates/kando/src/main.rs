@@ -108,6 +108,38 @@ fn run(cli: Cli) -> Result<(), KandoError> {
     }
 }
 
+/// What to do about a repository error (the library's errors carry no help).
+fn repo_hint(e: &KandoError) -> Option<&'static str> {
+    use kapsel_repo::RepoError as R;
+    let r = match e {
+        KandoError::Location(location::LocationError::Repo(r))
+        | KandoError::Data(data::DataError::Repo(r))
+        | KandoError::Data(data::DataError::Location(location::LocationError::Repo(r))) => r,
+        _ => return None,
+    };
+    Some(match r {
+        R::WrongPassword { .. } => {
+            "the password comes from KAPSEL_REPO_PASSWORD, KAPSEL_REPO_PASSWORD_FILE, --secrets-stdin's \"password\", or is derived from the Profile's credential: use the one the repository was created with"
+        }
+        R::NotFound { .. } => {
+            "nothing was pushed to this location yet: check the Profile's bucket and prefix and --path"
+        }
+        R::Foreign { .. } | R::UnsupportedVersion { .. } => {
+            "the location holds objects Kapsel did not write (or a newer format): point the Profile's prefix at a Kapsel repository"
+        }
+        R::Corrupt { .. } | R::Restore { .. } => {
+            "run `kapsel repo check --read-data` to list every damaged object; restore from another snapshot"
+        }
+        R::SnapshotNotFound(_) | R::AmbiguousSnapshot(_) => {
+            "list the snapshots with `kapsel repo snapshots`; give a longer id prefix"
+        }
+        R::Store { .. } => {
+            "check the endpoint, the bucket and the credentials in the Profile; transient errors were retried"
+        }
+        _ => return None,
+    })
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -127,7 +159,11 @@ fn main() -> ExitCode {
             } else {
                 2
             };
+            let hint = repo_hint(&e);
             eprintln!("{:?}", miette::Report::new(e));
+            if let Some(h) = hint {
+                eprintln!("  help: {h}");
+            }
             ExitCode::from(code)
         }
     }

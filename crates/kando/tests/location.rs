@@ -169,7 +169,13 @@ fn push_pull_delete_round_trip() {
         b"",
     );
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong password"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("wrong password"), "{err}");
+    assert!(
+        err.contains("help: the password comes from KAPSEL_REPO_PASSWORD"),
+        "{err}"
+    );
+    assert!(!err.contains("nope"), "{err}");
     assert!(out.stdout.is_empty());
     // Unknown path.
     let out = kando(
