@@ -189,6 +189,83 @@ fn snapshot_arg(s: &str) -> Result<String, LocationError> {
     Err(LocationError::SnapshotArg(s.into()))
 }
 
+/// Bytes moved so far, reported on stderr every [`PROGRESS_EVERY`] as
+/// `kando: progress <N> bytes` (a stable line format: `kapsel run`'s live
+/// view counts it as the phase's bytes moved). Nothing is printed for
+/// transfers that end sooner.
+pub(crate) struct Progress {
+    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+}
+
+/// Interval of kando's progress lines.
+pub(crate) const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Progress {
+    pub(crate) fn start() -> Progress {
+        let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let b = bytes.clone();
+        std::thread::spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                rx.recv_timeout(PROGRESS_EVERY)
+            {
+                let n = b.load(std::sync::atomic::Ordering::Relaxed);
+                eprintln!("kando: progress {n} bytes");
+            }
+        });
+        Progress {
+            bytes,
+            stop: Some(tx),
+        }
+    }
+
+    /// A counter to add to.
+    pub(crate) fn counter(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.bytes.clone()
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        // Dropping the sender ends the reporting thread.
+        self.stop.take();
+    }
+}
+
+/// A reader or writer that counts the bytes through it.
+pub(crate) struct Counted<T> {
+    inner: T,
+    n: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<T> Counted<T> {
+    pub(crate) fn new(inner: T, n: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
+        Counted { inner, n }
+    }
+}
+
+impl<T: Read> Read for Counted<T> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n
+            .fetch_add(k as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(k)
+    }
+}
+
+impl<T: std::io::Write> std::io::Write for Counted<T> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        self.n
+            .fetch_add(k as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(k)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 pub(crate) fn keep_delete() -> chrono::Duration {
     let secs = std::env::var(ENV_KEEP_DELETE)
         .ok()
@@ -245,6 +322,8 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                 })?)
             };
             let repo = open(&common, true).await?;
+            let progress = Progress::start();
+            let reader = Counted::new(reader, progress.counter());
             let s = repo
                 .backup_stream(
                     reader,
@@ -300,8 +379,12 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                     .ok_or_else(|| LocationError::NoSnapshot(common.path.clone()))?,
             };
             let opts = RestoreOptions::default();
+            let progress = Progress::start();
             if target == "-" {
-                let out = BufWriter::with_capacity(1 << 20, std::io::stdout());
+                let out = BufWriter::with_capacity(
+                    1 << 20,
+                    Counted::new(std::io::stdout(), progress.counter()),
+                );
                 repo.restore_stream(&id, &snap, out, opts).await?;
             } else {
                 let f = std::fs::File::create(&target).map_err(|e| LocationError::Io {
@@ -309,9 +392,19 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                     path: target.clone(),
                     source: e,
                 })?;
+                let f = Counted::new(f, progress.counter());
                 repo.restore_stream(&id, &snap, BufWriter::with_capacity(1 << 20, f), opts)
                     .await?;
             }
+            let n = progress
+                .counter()
+                .load(std::sync::atomic::Ordering::Relaxed);
+            drop(progress);
+            eprintln!(
+                "kando: pulled {n} bytes of {} (snapshot {})",
+                common.path,
+                id.to_hex()
+            );
             Ok(())
         }
         LocationCommand::Delete {

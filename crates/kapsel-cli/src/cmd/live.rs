@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kapsel_engine::{Event, Outcome};
 
+use super::repo::progress::human_bytes;
+
 /// Lines of the running command kept on screen.
 const TAIL_LINES: usize = 5;
 /// Longest line shown in the tail (characters).
@@ -123,6 +125,47 @@ impl Reporter {
 struct PhaseBar {
     bar: ProgressBar,
     label: String,
+    moved: Moved,
+}
+
+/// Bytes a phase moved, counted from kando's stderr lines (`kando: progress
+/// N bytes` while a transfer runs, `kando: pushed|pulled N bytes ...` when it
+/// ends): the engine itself does not know what a command transfers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    done: u64,
+    current: u64,
+}
+
+impl Moved {
+    /// Takes one output line into account; whether it was a kando line.
+    pub fn line(&mut self, line: &str) -> bool {
+        let Some(rest) = line.trim_start().strip_prefix("kando: ") else {
+            return false;
+        };
+        let mut words = rest.split_whitespace();
+        let (Some(kind), Some(n), Some("bytes")) = (words.next(), words.next(), words.next())
+        else {
+            return false;
+        };
+        let Ok(n) = n.parse::<u64>() else {
+            return false;
+        };
+        match kind {
+            "progress" => self.current = n,
+            "pushed" | "pulled" => {
+                self.done += n;
+                self.current = 0;
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Bytes so far.
+    pub fn total(&self) -> u64 {
+        self.done + self.current
+    }
 }
 
 /// The terminal view.
@@ -176,11 +219,27 @@ impl Live {
                 bar.set_style(style("  {spinner} {msg}: running {elapsed}"));
                 bar.set_message(label.clone());
                 bar.enable_steady_tick(Duration::from_millis(120));
-                self.phases.insert(phase.clone(), PhaseBar { bar, label });
+                self.phases.insert(
+                    phase.clone(),
+                    PhaseBar {
+                        bar,
+                        label,
+                        moved: Moved::default(),
+                    },
+                );
                 self.lines.clear();
                 self.show_tail();
             }
-            Event::Log { line, .. } => {
+            Event::Log { phase, line, .. } => {
+                if let Some(p) = self.phases.get_mut(phase)
+                    && p.moved.line(line)
+                {
+                    p.bar.set_message(format!(
+                        "{}, {} moved",
+                        p.label,
+                        human_bytes(p.moved.total())
+                    ));
+                }
                 let mut l: String = line.chars().take(TAIL_WIDTH).collect();
                 if line.chars().count() > TAIL_WIDTH {
                     l.push('…');
@@ -204,10 +263,14 @@ impl Live {
                 };
                 let msg = match self.phases.get(phase) {
                     Some(p) => format!(
-                        "  {mark} {}: {} in {}",
+                        "  {mark} {}: {} in {}{}",
                         p.label,
                         outcome(*o),
-                        secs(*duration)
+                        secs(*duration),
+                        match p.moved.total() {
+                            0 => String::new(),
+                            n => format!(", {} moved", human_bytes(n)),
+                        }
                     ),
                     None => format!(
                         "  {mark} phase {phase}: {} in {}",
@@ -252,6 +315,24 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_moved_from_kando_lines() {
+        let mut m = Moved::default();
+        assert!(!m.line("pg_dump: dumping contents of table"));
+        assert!(!m.line("kando: progress lots bytes"));
+        assert!(m.line("kando: progress 1000 bytes"));
+        assert_eq!(m.total(), 1000);
+        assert!(m.line("kando: progress 5000 bytes"));
+        assert_eq!(m.total(), 5000);
+        assert!(m.line(
+            "kando: pushed 6000 bytes to /x as snapshot ab (1 new of 2 chunks, 10 bytes added)"
+        ));
+        assert_eq!(m.total(), 6000);
+        assert!(m.line("kando: progress 10 bytes"));
+        assert!(m.line("kando: pulled 20 bytes of /y (snapshot cd)"));
+        assert_eq!(m.total(), 6020);
+    }
 
     #[test]
     fn plain_lines() {

@@ -12,7 +12,7 @@
 //! (check) or invalid input (wrong password, unknown snapshot, bad Profile),
 //! 2 usage or I/O error.
 
-mod progress;
+pub(crate) mod progress;
 mod target;
 
 use std::io::{BufWriter, Read};
