@@ -84,6 +84,10 @@ fn start_weed() -> Option<Weed> {
             &format!("-filer.port={f}"),
             "-s3",
             &format!("-s3.port={s3}"),
+            // No Iceberg or Lance listeners: their default ports are fixed
+            // and would collide with another SeaweedFS on this machine.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             "-master.volumeSizeLimitMB=64",
         ])
         .stdout(log.try_clone().unwrap())

@@ -147,6 +147,10 @@ pub fn start_weed() -> Option<Server> {
         &format!("-filer.port={f}"),
         "-s3",
         &format!("-s3.port={s3}"),
+        // No Iceberg or Lance listeners: their default ports are fixed
+        // and would collide with another SeaweedFS on this machine.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
         // Room for gigabyte tests: 100 volumes of at most 256 MB (sparse).
         "-master.volumeSizeLimitMB=256",
         "-volume.max=100",
