@@ -2,7 +2,7 @@
 //! in a Kapsel repository, the way Kanister's BackupData, RestoreData,
 //! DeleteData, BackupDataStats and CheckRepository use restic in a pod.
 //! The contract (arguments, the one JSON line on stdout) is
-//! /work/helpers/KANDO_DATA.md; the repository is at `<Location.prefix>/<--path>`
+//! docs/kando.md; the repository is at `<Location.prefix>/<--path>`
 //! of the Profile's location; the password rules are `kando location`'s,
 //! or the `password` of `--secrets-stdin`.
 

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `kando data backup|restore|delete|stats|check` through the real binary
-//! (the contract is /work/helpers/KANDO_DATA.md): a tree with every file
+//! (the contract is docs/kando.md): a tree with every file
 //! type round trips byte- and metadata-exact through a filesystem Profile,
 //! and through S3 (SeaweedFS started by the test; skipped loudly without
 //! `weed` unless KAPSEL_S3_TESTS=1).

@@ -1,7 +1,7 @@
 //! The data functions (BackupData, BackupDataAll, RestoreData, RestoreDataAll,
 //! CopyVolumeData, DeleteData, DeleteDataAll, BackupDataStats,
 //! CheckRepository): Kanister runs restic in a pod; Kapsel runs
-//! `kando data ...` (Kapsel's repository, /work/helpers/KANDO_DATA.md), with
+//! `kando data ...` (Kapsel's repository, docs/kando.md), with
 //! Kanister's arguments and output keys.
 //!
 //! Secrets never go in argv: the Profile (credentials in plaintext) and the
