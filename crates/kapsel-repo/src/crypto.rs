@@ -65,6 +65,30 @@ impl AeadKey {
         }
     }
 
+    /// Decrypt a [`Self::seal`] output in place; returns where the plaintext
+    /// is in `sealed` (after the nonce), if `aad` and the bytes authenticate.
+    pub fn open_in_place(
+        &self,
+        aad: &[u8],
+        sealed: &mut [u8],
+    ) -> Result<std::ops::Range<usize>, AuthError> {
+        if sealed.len() < SEAL_OVERHEAD {
+            return Err(AuthError);
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&sealed[..NONCE_LEN]);
+        let n = self
+            .0
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut sealed[NONCE_LEN..],
+            )
+            .map_err(|_| AuthError)?
+            .len();
+        Ok(NONCE_LEN..NONCE_LEN + n)
+    }
+
     /// The plaintext of a [`Self::seal`] output, if `aad` and the bytes authenticate.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, AuthError> {
         if sealed.len() < SEAL_OVERHEAD {
@@ -215,6 +239,13 @@ mod tests {
             t[i] ^= 1;
             assert_eq!(k.open(b"aad", &t), Err(AuthError), "byte {i}");
         }
+        let mut inplace = s.clone();
+        let r = k.open_in_place(b"aad", &mut inplace).unwrap();
+        assert_eq!(&inplace[r], b"hello world");
+        let mut bad = s.clone();
+        bad[3] ^= 1;
+        assert_eq!(k.open_in_place(b"aad", &mut bad), Err(AuthError));
+        assert_eq!(k.open_in_place(b"aad", &mut [0u8; 27]), Err(AuthError));
         let other = AeadKey::new(&[8u8; 32]);
         assert_eq!(other.open(b"aad", &s), Err(AuthError));
         // Two seals of the same plaintext differ (random nonces).

@@ -782,6 +782,17 @@ impl Repository {
 
     /// Fetch, decrypt, decompress and verify one blob.
     pub(crate) async fn read_blob(&self, loc: &Location) -> Result<Vec<u8>> {
+        Ok(self.read_plain(loc, None).await?.into_vec())
+    }
+
+    /// Fetch, decrypt, decompress and verify one blob, without copying it:
+    /// decryption happens in the buffer it was read into, decompression into
+    /// a buffer of `pool` (when given).
+    pub(crate) async fn read_plain(
+        &self,
+        loc: &Location,
+        pool: Option<&crate::backup::BufPool>,
+    ) -> Result<Plain> {
         let p = self.pack_path(&loc.pack);
         let e = loc.entry;
         let range = e.offset as u64..e.offset as u64 + e.length as u64;
@@ -792,12 +803,108 @@ impl Repository {
             .map_err(|err| RepoError::store(&p, err))?;
         let key = self.key.clone();
         let pname = p.to_string();
+        let pool = pool.cloned();
         tokio::task::spawn_blocking(move || {
-            open_blob(&key, &e, &sealed).map_err(|r| RepoError::corrupt(pname, r))
+            // A buffer object_store handed over whole is decrypted in place;
+            // a shared one is copied first.
+            let buf = sealed
+                .try_into_mut()
+                .unwrap_or_else(|b| bytes::BytesMut::from(&b[..]));
+            open_sealed(&key, &e, buf, pool.as_ref()).map_err(|r| RepoError::corrupt(pname, r))
         })
         .await
         .map_err(|err| RepoError::Task(err.to_string()))?
     }
+}
+
+/// A blob's verified plaintext: a slice of the buffer it was read and
+/// decrypted in (blobs stored uncompressed), or the buffer it was
+/// decompressed into.
+pub(crate) enum Plain {
+    /// Part of the sealed blob's buffer.
+    Slice(Bytes),
+    /// A buffer of its own (from a pool, when one was given).
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Plain {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Plain::Slice(b) => b,
+            Plain::Owned(v) => v,
+        }
+    }
+}
+
+impl Plain {
+    /// The plaintext as a vector (copied only for a slice).
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        match self {
+            Plain::Slice(b) => b.to_vec(),
+            Plain::Owned(v) => v,
+        }
+    }
+
+    /// Give an owned buffer back to `pool`.
+    pub(crate) fn recycle(self, pool: &crate::backup::BufPool) {
+        if let Plain::Owned(v) = self {
+            pool.put(v);
+        }
+    }
+}
+
+thread_local! {
+    /// One zstd decompression context per thread, reused for every blob.
+    static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Decompress one zstd frame into `out`'s spare capacity (which bounds the
+/// output: a frame that is larger fails).
+fn decompress_into(frame: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> {
+    DCTX.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let d = match &mut *slot {
+            Some(d) => d,
+            empty => empty.insert(zstd::bulk::Decompressor::new()?),
+        };
+        d.decompress_to_buffer(frame, out)
+    })
+}
+
+/// Open a sealed blob (decrypting in place) and check it against its entry
+/// (length and keyed id); the plaintext is decompressed into a buffer of
+/// `pool` when given.
+pub(crate) fn open_sealed(
+    key: &MasterKey,
+    e: &BlobEntry,
+    mut sealed: bytes::BytesMut,
+    pool: Option<&crate::backup::BufPool>,
+) -> std::result::Result<Plain, String> {
+    let raw = e.raw_length as usize;
+    let r = key
+        .data_key()
+        .open_in_place(&format::blob_aad(&e.id, e.kind, e.flags), &mut sealed)
+        .map_err(|_| format!("blob {} fails authentication", e.id))?;
+    let plain = if e.flags & format::FLAG_ZSTD != 0 {
+        let mut out = match pool {
+            Some(p) => p.get(raw),
+            None => Vec::with_capacity(raw),
+        };
+        decompress_into(&sealed[r], &mut out)
+            .map_err(|err| format!("blob {} does not decompress: {err}", e.id))?;
+        Plain::Owned(out)
+    } else {
+        Plain::Slice(sealed.freeze().slice(r))
+    };
+    if plain.len() != raw {
+        return Err(format!("blob {} has the wrong length", e.id));
+    }
+    if key.blob_id(&plain) != e.id {
+        return Err(format!("blob {} content does not match its id", e.id));
+    }
+    Ok(plain)
 }
 
 /// Open a sealed blob and check it against its entry (length and keyed id).
@@ -806,21 +913,5 @@ pub(crate) fn open_blob(
     e: &BlobEntry,
     sealed: &[u8],
 ) -> std::result::Result<Vec<u8>, String> {
-    let payload = key
-        .data_key()
-        .open(&format::blob_aad(&e.id, e.kind, e.flags), sealed)
-        .map_err(|_| format!("blob {} fails authentication", e.id))?;
-    let plain = if e.flags & format::FLAG_ZSTD != 0 {
-        zstd::bulk::decompress(&payload, e.raw_length as usize)
-            .map_err(|err| format!("blob {} does not decompress: {err}", e.id))?
-    } else {
-        payload
-    };
-    if plain.len() != e.raw_length as usize {
-        return Err(format!("blob {} has the wrong length", e.id));
-    }
-    if key.blob_id(&plain) != e.id {
-        return Err(format!("blob {} content does not match its id", e.id));
-    }
-    Ok(plain)
+    open_sealed(key, e, bytes::BytesMut::from(sealed), None).map(Plain::into_vec)
 }

@@ -4,20 +4,23 @@ use std::io::Write;
 
 use futures::{StreamExt, TryStreamExt};
 
+use crate::backup::BufPool;
 use crate::error::{RepoError, Result};
 use crate::format::Id;
-use crate::repo::{Index, Repository, Snapshot, Source};
+use crate::repo::{Index, Plain, Repository, Snapshot, Source};
 
 /// Options for [`Repository::restore_stream`].
 #[derive(Debug, Clone, Copy)]
 pub struct RestoreOptions {
-    /// Blobs fetched and decrypted at once (default 8).
+    /// Blobs fetched and decrypted at once (default 16: enough to keep
+    /// every core and a remote store's latency busy; at most this many
+    /// blobs, plus the writer's queue, are in memory).
     pub concurrency: usize,
 }
 
 impl Default for RestoreOptions {
     fn default() -> Self {
-        RestoreOptions { concurrency: 8 }
+        RestoreOptions { concurrency: 16 }
     }
 }
 
@@ -78,13 +81,18 @@ impl Repository {
             snapshot: sid.clone(),
             reason,
         };
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        // Decompressed blobs live in recycled buffers: the writer hands each
+        // back once written (steady state allocates none).
+        let pool = BufPool::default();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Plain>(8);
+        let back = pool.clone();
         let writer_task = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, W)> {
             let mut w = writer;
             let mut n = 0u64;
             while let Some(b) = rx.blocking_recv() {
                 w.write_all(&b)?;
                 n += b.len() as u64;
+                b.recycle(&back);
             }
             w.flush()?;
             Ok((n, w))
@@ -106,13 +114,18 @@ impl Repository {
             .try_flatten();
         let mut blobs = Box::pin(
             lists
-                .map(|r| async move {
-                    let bid = r?;
-                    let loc = index
-                        .blobs
-                        .get(&bid)
-                        .ok_or_else(|| fail(format!("data blob {bid} is not in the index")))?;
-                    self.read_blob(loc).await.map_err(|e| fail(e.to_string()))
+                .map(|r| {
+                    let pool = &pool;
+                    async move {
+                        let bid = r?;
+                        let loc = index
+                            .blobs
+                            .get(&bid)
+                            .ok_or_else(|| fail(format!("data blob {bid} is not in the index")))?;
+                        self.read_plain(loc, Some(pool))
+                            .await
+                            .map_err(|e| fail(e.to_string()))
+                    }
                 })
                 .buffered(opts.concurrency.max(1)),
         );
