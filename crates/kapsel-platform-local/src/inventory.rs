@@ -37,6 +37,26 @@ pub struct Inventory {
     /// `kando` is always added).
     #[serde(default)]
     pub path: Vec<PathBuf>,
+    /// Extra `/etc/hosts` lines for every command, in the shape of a
+    /// Kubernetes PodSpec's `hostAliases` (e.g. a cluster DNS name a
+    /// Blueprint uses, mapped to `127.0.0.1`). A command with host aliases
+    /// runs in a private mount namespace whose `/etc/hosts` is the aliases
+    /// followed by the host's file: needs root, or unprivileged user
+    /// namespaces.
+    #[serde(default)]
+    pub host_aliases: Vec<HostAlias>,
+}
+
+/// One `/etc/hosts` line, as Kubernetes' `HostAlias`: an IP address and the
+/// names that resolve to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostAlias {
+    /// IPv4 or IPv6 address.
+    pub ip: String,
+    /// Host names for the address.
+    #[serde(default)]
+    pub hostnames: Vec<String>,
 }
 
 /// A workload on this host.
@@ -73,6 +93,10 @@ pub struct Workload {
     /// More of the object, merged into `.Object` (e.g. `spec.serviceName`).
     #[serde(default)]
     pub object: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Extra `/etc/hosts` lines for commands run in this workload's pods (and
+    /// its scale commands), before the inventory's `hostAliases`.
+    #[serde(default)]
+    pub host_aliases: Vec<HostAlias>,
 }
 
 /// A pod of a workload.
@@ -143,6 +167,51 @@ pub struct ConfigMapEntry {
     pub data: BTreeMap<String, String>,
 }
 
+impl Inventory {
+    /// Checks what deserialisation cannot: host aliases are IP addresses and
+    /// host names. The first problem, said plainly.
+    pub fn check(&self) -> Result<(), String> {
+        check_aliases("hostAliases", &self.host_aliases)?;
+        for w in &self.objects {
+            check_aliases(
+                &format!("{} {}/{}: hostAliases", w.kind, w.namespace, w.name),
+                &w.host_aliases,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn check_aliases(what: &str, aliases: &[HostAlias]) -> Result<(), String> {
+    aliases
+        .iter()
+        .try_for_each(check_alias)
+        .map_err(|e| format!("{what}: {e}"))
+}
+
+/// One host alias: an IP address and at least one host name.
+pub(crate) fn check_alias(a: &HostAlias) -> Result<(), String> {
+    if a.ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!("{:?} is not an IP address", a.ip));
+    }
+    if a.hostnames.is_empty() {
+        return Err(format!("{} has no hostnames", a.ip));
+    }
+    for h in &a.hostnames {
+        let bad = h.is_empty()
+            || h.starts_with('-')
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        if bad {
+            return Err(format!(
+                "{h:?} is not a host name (letters, digits, '-', '.', '_')"
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Workload {
     /// The pods, with the default when none are listed.
     pub fn pods(&self) -> Vec<Pod> {
@@ -164,5 +233,33 @@ impl Workload {
                 })
                 .collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn check_names_the_bad_alias() {
+        let inv: Inventory = serde_saphyr::from_str(
+            "objects:\n- kind: StatefulSet\n  namespace: db\n  name: app\n  hostAliases: [{ip: 10.0.0.300, hostnames: [x]}]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            inv.check().unwrap_err(),
+            "StatefulSet db/app: hostAliases: \"10.0.0.300\" is not an IP address"
+        );
+        let inv: Inventory =
+            serde_saphyr::from_str("hostAliases: [{ip: '::1', hostnames: []}]\n").unwrap();
+        assert_eq!(
+            inv.check().unwrap_err(),
+            "hostAliases: ::1 has no hostnames"
+        );
+        let inv: Inventory =
+            serde_saphyr::from_str("hostAliases: [{ip: 127.0.0.1, hostnames: [a.b-c_d]}]\n")
+                .unwrap();
+        assert!(inv.check().is_ok());
     }
 }

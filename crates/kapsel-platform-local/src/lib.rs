@@ -10,10 +10,13 @@
 //!   recorded, not pulled: the tools must be on this host.
 //! - `kando` is on `PATH` for both, so `kando output` and `kando location`
 //!   behave as in a pod.
+//! - `hostAliases` (the inventory's, and a workload's for its pods) give a
+//!   command its own `/etc/hosts` in a private mount namespace ([`hosts`]).
 //!
 //! Every command runs in its own process group; a phase that times out or is
 //! cancelled has its whole group killed.
 
+mod hosts;
 pub mod inventory;
 mod process;
 
@@ -31,7 +34,8 @@ use kapsel_params::file::{
     CredentialParams, KeyPairParams, LocationParams, ProfileParams, Workload as WorkloadParams,
 };
 
-use crate::inventory::{Inventory, SecretSource, Workload};
+use crate::hosts::Isolation;
+use crate::inventory::{HostAlias, Inventory, SecretSource, Workload};
 
 /// Why the inventory or a lookup in it fails.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +110,7 @@ impl LocalPlatform {
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         let inv: Inventory = serde_saphyr::from_str(&text).map_err(|e| err(e.to_string()))?;
+        inv.check().map_err(err)?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         Ok(LocalPlatform::new(inv, &base, tool_dirs))
     }
@@ -399,10 +404,12 @@ impl LocalPlatform {
         })?;
         let env = self.env_for(&[&w.env]);
         let cwd = w.workdir.as_ref().map(|d| self.base.join(d));
+        let hosts = self.isolation(Some(w)).await?;
+        let hosts = hosts.as_ref();
         let replicas = i32::try_from(w.pods().len()).unwrap_or(i32::MAX);
         let probe = || async {
             let mut quiet = Discard;
-            process::run(ready, &env, cwd.as_deref(), None, &mut quiet)
+            process::run(ready, &env, cwd.as_deref(), None, hosts, &mut quiet)
                 .await
                 .map(|e| e.success())
         };
@@ -423,7 +430,7 @@ impl LocalPlatform {
                 )
                 .as_bytes(),
             );
-            let exit = process::run(cmd, &env, cwd.as_deref(), None, sink).await?;
+            let exit = process::run(cmd, &env, cwd.as_deref(), None, hosts, sink).await?;
             if !exit.success() {
                 return Err(PlatformError::Other(format!(
                     "the {verb} command of {what} failed with {}",
@@ -465,6 +472,21 @@ impl LocalPlatform {
         }
         env.insert("PATH".to_string(), path.join(":"));
         env.into_iter().collect()
+    }
+
+    /// The private `/etc/hosts` for a command: the workload's `hostAliases`
+    /// (for commands in its pods and its scale commands), then the
+    /// inventory's; `None` when there are none.
+    async fn isolation(
+        &self,
+        workload: Option<&Workload>,
+    ) -> Result<Option<Isolation>, PlatformError> {
+        let aliases: Vec<&HostAlias> = workload
+            .into_iter()
+            .flat_map(|w| w.host_aliases.iter())
+            .chain(self.inventory.host_aliases.iter())
+            .collect();
+        hosts::prepare(&aliases).await
     }
 }
 
@@ -585,11 +607,13 @@ impl Platform for LocalPlatform {
             );
             let env = self.env_for(&[&ids, &w.env, &pod.env]);
             let cwd = w.workdir.as_ref().map(|d| self.base.join(d));
+            let hosts = self.isolation(Some(w)).await?;
             process::run(
                 &spec.command,
                 &env,
                 cwd.as_deref(),
                 spec.stdin.as_ref(),
+                hosts.as_ref(),
                 sink,
             )
             .await
@@ -607,11 +631,13 @@ impl Platform for LocalPlatform {
             let namespace = spec.namespace.as_deref().unwrap_or_default();
             let vol_env = self.mount_volumes(namespace, &spec.volumes, scratch.path())?;
             let env = self.env_for(&[&vol_env]);
+            let hosts = self.isolation(None).await?;
             process::run(
                 &spec.command,
                 &env,
                 Some(scratch.path()),
                 spec.stdin.as_ref(),
+                hosts.as_ref(),
                 sink,
             )
             .await
@@ -635,8 +661,11 @@ impl Platform for LocalPlatform {
             );
             let env = self.env_for(&[&shared]);
             let cwd = Some(scratch.path());
+            let hosts = self.isolation(None).await?;
+            let hosts = hosts.as_ref();
             if let Some(init) = &spec.init {
-                let exit = process::run(&init.command, &env, cwd, None, &mut *background).await?;
+                let exit =
+                    process::run(&init.command, &env, cwd, None, hosts, &mut *background).await?;
                 if !exit.success() {
                     return Err(PlatformError::Other(format!(
                         "the init command failed with {}",
@@ -650,8 +679,8 @@ impl Platform for LocalPlatform {
             // Both run in their own process groups; when the output command
             // ends, the background one is killed (dropping its future kills
             // its group), as Kanister deletes the pod.
-            let bg = process::run(&spec.background.command, &env, cwd, None, background);
-            let out = process::run(&spec.output.command, &env, cwd, None, output);
+            let bg = process::run(&spec.background.command, &env, cwd, None, hosts, background);
+            let out = process::run(&spec.output.command, &env, cwd, None, hosts, output);
             tokio::pin!(bg);
             tokio::pin!(out);
             let mut bg_done = false;
