@@ -1,9 +1,10 @@
-//! `hostAliases` in the inventory, with real processes: names
+//! `hostAliases` and `images` in the inventory, with real processes: names
 //! resolve through the private `/etc/hosts` in tasks and pods (the workload's
 //! aliases only in its pods, and before the inventory's), the host's own
 //! `/etc/hosts` is untouched, a timed-out aliased command has its whole
 //! process group killed, an unprivileged user gets the same through a user
-//! namespace.
+//! namespace; an image reference gives its tasks the inventory's tools and
+//! environment.
 //!
 //! The aliased commands need root or unprivileged user namespaces; CI runs
 //! as root. Where neither works, each test checks the error names
@@ -13,6 +14,7 @@
 mod common;
 
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::time::Duration;
 
 use common::{blueprint_request, run, setup_with};
@@ -315,4 +317,66 @@ actions:
             );
         }
     });
+}
+
+#[tokio::test]
+async fn images_give_their_tasks_tools_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let tools = dir.path().join("tools");
+    std::fs::create_dir(&tools).unwrap();
+    write_exec(
+        &tools.join("image-tool"),
+        "#!/bin/sh\necho \"image tool: $*\"\n",
+    );
+    let inventory = r#"
+env: {OVERRIDDEN: from-inventory}
+images:
+- image: "example.org/team/tools:*"
+  path: [tools]
+  env: {FROM_IMAGE: "yes", OVERRIDDEN: from-image}
+- image: "example.org/exact:1.0"
+  env: {FROM_IMAGE: exact}
+objects:
+- {kind: StatefulSet, namespace: db, name: app}
+"#;
+    let platform = setup_with(dir.path(), inventory);
+    let show = r#"[sh, -c, 'kando output tool "$(image-tool a b 2>/dev/null || echo none)"; kando output env "${FROM_IMAGE:-unset}/$OVERRIDDEN"']"#;
+    let bp = format!(
+        r#"
+actions:
+  a:
+    phases:
+    - {{func: KubeTask, name: matched, args: {{image: "example.org/team/tools:0.116.0", command: {show}}}}}
+    - {{func: KubeTask, name: exact, args: {{image: "example.org/exact:1.0", command: {show}}}}}
+    - {{func: KubeTask, name: other, args: {{image: "example.org/exact:1.0.1", command: {show}}}}}
+    - func: MultiContainerRun
+      name: mcr
+      args:
+        backgroundImage: busybox
+        backgroundCommand: [sleep, "30"]
+        outputImage: example.org/team/tools:latest
+        outputCommand: {show}
+"#
+    );
+    let req = blueprint_request(&platform, &bp, "a");
+    let (res, _) = run(&platform, &req, &CancellationToken::new()).await;
+    assert_eq!(res.outcome, Outcome::Complete, "{res:?}");
+    let out = |i: usize, k: &str| res.phases[i].output[k].as_str().unwrap().to_string();
+    assert_eq!(out(0, "tool"), "image tool: a b");
+    assert_eq!(
+        out(0, "env"),
+        "yes/from-inventory",
+        "the inventory's env overrides the image's"
+    );
+    assert_eq!(out(1, "tool"), "none");
+    assert_eq!(out(1, "env"), "exact/from-inventory");
+    assert_eq!(out(2, "tool"), "none", "no pattern, no prefix match");
+    assert_eq!(out(2, "env"), "unset/from-inventory");
+    assert_eq!(out(3, "tool"), "image tool: a b");
+}
+
+fn write_exec(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
