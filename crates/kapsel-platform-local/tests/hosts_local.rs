@@ -164,7 +164,9 @@ actions:
         marker = marker.display()
     );
     let mut req = blueprint_request(&platform, &bp, "a");
-    req.phase_timeout = Some(Duration::from_millis(1500));
+    // Generous, so that even a loaded machine has the command in its sleep
+    // (pid and namespace written) before the deadline; nothing measures it.
+    req.phase_timeout = Some(Duration::from_secs(5));
     let (res, _) = run(&platform, &req, &CancellationToken::new()).await;
     if aliases_unavailable(res.error.as_deref()) {
         return;
