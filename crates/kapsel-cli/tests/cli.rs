@@ -250,6 +250,57 @@ fn editor_schema_accepts_examples_and_flags_typos() {
     );
 }
 
+/// The inventory's JSON Schema (`kapsel schema inventory`, derived from the
+/// Rust types) accepts every inventory in testdata/local (with their
+/// `@KEY@` placeholders, which are strings), knows hostAliases and images,
+/// and flags unknown fields.
+#[test]
+fn inventory_schema_accepts_testdata_inventories_and_flags_typos() {
+    let out = kapsel(&["schema", "inventory"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut checked = Vec::new();
+    for e in std::fs::read_dir(root().join("testdata/local")).unwrap() {
+        let f = e.unwrap().path();
+        if !f.to_string_lossy().ends_with(".inventory.yaml") {
+            continue;
+        }
+        let doc: serde_json::Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+        checked.push(doc);
+    }
+    assert!(checked.len() >= 8, "{}", checked.len());
+    assert!(
+        checked
+            .iter()
+            .any(|d| d["hostAliases"].is_array() && d["images"].is_array()),
+        "an inventory with hostAliases and images was checked"
+    );
+    for (path, value) in [
+        ("/hostAliases/0/hostname", serde_json::json!("x")),
+        ("/images/0/pathh", serde_json::json!(["/x"])),
+        ("/objects/0/hostAlias", serde_json::json!([])),
+    ] {
+        let mut typo = serde_json::json!({
+            "hostAliases": [{"ip": "127.0.0.1", "hostnames": ["db"]}],
+            "images": [{"image": "x:*", "path": ["/opt/x"]}],
+            "objects": [{"kind": "StatefulSet", "namespace": "n", "name": "a",
+                         "hostAliases": [{"ip": "127.0.0.1", "hostnames": ["b"]}]}],
+        });
+        assert!(validator.is_valid(&typo), "{typo}");
+        let (parent, key) = path.rsplit_once('/').unwrap();
+        typo.pointer_mut(parent)
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .insert(key.to_string(), value);
+        assert!(!validator.is_valid(&typo), "{path} must be flagged");
+    }
+}
+
 /// `kando` is a separate package: build it so `kapsel run` finds it next to
 /// itself.
 fn build_kando() {

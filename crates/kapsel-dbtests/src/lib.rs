@@ -63,7 +63,7 @@ pub fn available(test: &str, binaries: &[&str]) -> bool {
         return true;
     }
     let msg = format!(
-        "{test}: missing {} (Debian: postgresql-15, mariadb-server, mariadb-client, redis-server, redis-tools, etcd-server, etcd-client, curl)",
+        "{test}: missing {} (Debian: postgresql-15, mariadb-server, mariadb-client, redis-server, redis-tools, etcd-server, etcd-client, curl; npm: redis-dump)",
         missing.join(", ")
     );
     if std::env::var("KAPSEL_DB_TESTS").as_deref() == Ok("1") {
@@ -212,7 +212,9 @@ struct SupState {
 pub struct Server {
     /// What it is (for messages).
     pub kind: &'static str,
-    /// Its client port on 127.0.0.1.
+    /// The loopback address it listens on (127.0.0.1 unless said otherwise).
+    pub host: String,
+    /// Its client port.
     pub port: u16,
     /// Its second port (etcd's peer port), if any.
     pub peer_port: u16,
@@ -255,6 +257,7 @@ impl Server {
         let thread = std::thread::spawn(move || supervise(&spec, &st));
         Self {
             kind,
+            host: "127.0.0.1".to_string(),
             port: 0,
             peer_port: 0,
             password: String::new(),
@@ -272,14 +275,15 @@ impl Server {
         // A generous deadline: CI machines can be loaded.
         let deadline = Instant::now() + Duration::from_secs(180);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() && probe() {
+            if TcpStream::connect((self.host.as_str(), self.port)).is_ok() && probe() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(150));
         }
         panic!(
-            "{} on port {} did not become ready within 180 s; its log:\n{}",
+            "{} on {}:{} did not become ready within 180 s; its log:\n{}",
             self.kind,
+            self.host,
             self.port,
             self.log_tail()
         );
@@ -612,16 +616,47 @@ impl Server {
 /// snapshots on (`save 60 1`), AOF off; restarted by the supervisor when it
 /// exits. `client_env` carries REDISCLI_AUTH, REDIS_HOST and REDIS_PORT.
 pub fn redis() -> Server {
+    redis_on("127.0.0.1", free_port())
+}
+
+/// A loopback address 127.0.0.X (X in 20..=250, random) where `port` is free,
+/// never handed out twice by one test process: for servers whose port is
+/// fixed by what talks to them (Kanister's Redis Blueprint: 6379).
+pub fn free_loopback(port: u16) -> String {
+    static GIVEN: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut seed = [0u8; 1];
+    for _ in 0..1000 {
+        fs::File::open("/dev/urandom")
+            .unwrap()
+            .read_exact(&mut seed)
+            .unwrap();
+        let x = 20 + seed[0] % 231;
+        if given.contains(&x) {
+            continue;
+        }
+        let addr = format!("127.0.0.{x}");
+        if TcpListener::bind((addr.as_str(), port)).is_ok() {
+            given.push(x);
+            return addr;
+        }
+    }
+    panic!("no loopback address 127.0.0.X with port {port} free");
+}
+
+/// Like [`redis`], listening on `host:port`.
+pub fn redis_on(host: &str, port: u16) -> Server {
     let dir = scratch("redis");
     let data = dir.path().join("data");
     mkdir_owned(&data, None, 0o700);
-    let port = free_port();
     let pw = password();
     let conf = dir.path().join("redis.conf");
     write_private(
         &conf,
         &format!(
-            "port {port}\nbind 127.0.0.1\ndir {}\ndbfilename dump.rdb\nsave 60 1\nappendonly no\nrequirepass {pw}\ndaemonize no\n",
+            "port {port}\nbind {host}\ndir {}\ndbfilename dump.rdb\nsave 60 1\nappendonly no\nrequirepass {pw}\ndaemonize no\n",
             data.display()
         ),
         None,
@@ -635,12 +670,13 @@ pub fn redis() -> Server {
         log: dir.path().join("server.log"),
     };
     let mut s = Server::spawn(dir, "Redis", spec);
+    s.host = host.to_string();
     s.port = port;
     s.password = pw.clone();
     s.data = data;
     s.client_env = [
         ("REDISCLI_AUTH", pw),
-        ("REDIS_HOST", "127.0.0.1".to_string()),
+        ("REDIS_HOST", host.to_string()),
         ("REDIS_PORT", port.to_string()),
     ]
     .into_iter()
@@ -657,7 +693,7 @@ impl Server {
             .args([
                 "--no-auth-warning",
                 "-h",
-                "127.0.0.1",
+                &self.host,
                 "-p",
                 &self.port.to_string(),
             ])

@@ -7,13 +7,17 @@
 //! - `KubeExec` runs the command in the workload's context (its environment and
 //!   working directory).
 //! - `KubeTask` runs the command in a fresh scratch directory; the `image` is
-//!   recorded, not pulled: the tools must be on this host.
+//!   recorded, not pulled: the tools must be on this host. The inventory's
+//!   `images` say what an image stands for (`PATH` directories, environment).
 //! - `kando` is on `PATH` for both, so `kando output` and `kando location`
 //!   behave as in a pod.
+//! - `hostAliases` (the inventory's, and a workload's for its pods) give a
+//!   command its own `/etc/hosts` in a private mount namespace ([`hosts`]).
 //!
 //! Every command runs in its own process group; a phase that times out or is
 //! cancelled has its whole group killed.
 
+mod hosts;
 pub mod inventory;
 mod process;
 
@@ -31,7 +35,8 @@ use kapsel_params::file::{
     CredentialParams, KeyPairParams, LocationParams, ProfileParams, Workload as WorkloadParams,
 };
 
-use crate::inventory::{Inventory, SecretSource, Workload};
+use crate::hosts::Isolation;
+use crate::inventory::{HostAlias, ImageTools, Inventory, SecretSource, Workload};
 
 /// Why the inventory or a lookup in it fails.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +111,7 @@ impl LocalPlatform {
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         let inv: Inventory = serde_saphyr::from_str(&text).map_err(|e| err(e.to_string()))?;
+        inv.check().map_err(err)?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         Ok(LocalPlatform::new(inv, &base, tool_dirs))
     }
@@ -397,12 +403,14 @@ impl LocalPlatform {
                 "{what} has no `scale.ready` command in the inventory: ScaleWorkload needs it to know whether the workload runs"
             ))
         })?;
-        let env = self.env_for(&[&w.env]);
+        let env = self.env_for(None, &[&w.env]);
         let cwd = w.workdir.as_ref().map(|d| self.base.join(d));
+        let hosts = self.isolation(Some(w)).await?;
+        let hosts = hosts.as_ref();
         let replicas = i32::try_from(w.pods().len()).unwrap_or(i32::MAX);
         let probe = || async {
             let mut quiet = Discard;
-            process::run(ready, &env, cwd.as_deref(), None, &mut quiet)
+            process::run(ready, &env, cwd.as_deref(), None, hosts, &mut quiet)
                 .await
                 .map(|e| e.success())
         };
@@ -423,7 +431,7 @@ impl LocalPlatform {
                 )
                 .as_bytes(),
             );
-            let exit = process::run(cmd, &env, cwd.as_deref(), None, sink).await?;
+            let exit = process::run(cmd, &env, cwd.as_deref(), None, hosts, sink).await?;
             if !exit.success() {
                 return Err(PlatformError::Other(format!(
                     "the {verb} command of {what} failed with {}",
@@ -446,16 +454,31 @@ impl LocalPlatform {
         Ok(original)
     }
 
-    fn env_for(&self, extra: &[&BTreeMap<String, String>]) -> Vec<(String, String)> {
-        let mut env: BTreeMap<String, String> = self.inventory.env.clone();
+    /// The environment of a command: the image's `env` (when the inventory
+    /// maps its image), the inventory's, then `extra` in order; `PATH` is the
+    /// image's directories, the inventory's `path`, kando's directory, then
+    /// `PATH` (from that environment, else kapsel's).
+    fn env_for(
+        &self,
+        image: Option<&ImageTools>,
+        extra: &[&BTreeMap<String, String>],
+    ) -> Vec<(String, String)> {
+        let mut env: BTreeMap<String, String> = image.map(|t| t.env.clone()).unwrap_or_default();
+        env.extend(
+            self.inventory
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         for e in extra {
             env.extend(e.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        let mut path: Vec<String> = self
-            .path_prefix
-            .iter()
-            .map(|p| p.display().to_string())
+        let mut path: Vec<String> = image
+            .into_iter()
+            .flat_map(|t| t.path.iter())
+            .map(|p| self.base.join(p).display().to_string())
             .collect();
+        path.extend(self.path_prefix.iter().map(|p| p.display().to_string()));
         if let Some(p) = env
             .get("PATH")
             .cloned()
@@ -465,6 +488,34 @@ impl LocalPlatform {
         }
         env.insert("PATH".to_string(), path.join(":"));
         env.into_iter().collect()
+    }
+
+    /// What the inventory says `image` provides (the first `images` entry
+    /// that matches), if anything.
+    fn image_tools(&self, image: &str) -> Option<&ImageTools> {
+        let t = self.inventory.image_tools(image);
+        match t {
+            Some(t) => {
+                tracing::debug!(image, pattern = %t.image, "local: image recorded, not pulled; tools from the inventory")
+            }
+            None => tracing::debug!(image, "local: image recorded, not pulled"),
+        }
+        t
+    }
+
+    /// The private `/etc/hosts` for a command: the workload's `hostAliases`
+    /// (for commands in its pods and its scale commands), then the
+    /// inventory's; `None` when there are none.
+    async fn isolation(
+        &self,
+        workload: Option<&Workload>,
+    ) -> Result<Option<Isolation>, PlatformError> {
+        let aliases: Vec<&HostAlias> = workload
+            .into_iter()
+            .flat_map(|w| w.host_aliases.iter())
+            .chain(self.inventory.host_aliases.iter())
+            .collect();
+        hosts::prepare(&aliases).await
     }
 }
 
@@ -583,13 +634,15 @@ impl Platform for LocalPlatform {
                     .or_else(|| pod.containers.first().cloned())
                     .unwrap_or_default(),
             );
-            let env = self.env_for(&[&ids, &w.env, &pod.env]);
+            let env = self.env_for(None, &[&ids, &w.env, &pod.env]);
             let cwd = w.workdir.as_ref().map(|d| self.base.join(d));
+            let hosts = self.isolation(Some(w)).await?;
             process::run(
                 &spec.command,
                 &env,
                 cwd.as_deref(),
                 spec.stdin.as_ref(),
+                hosts.as_ref(),
                 sink,
             )
             .await
@@ -602,16 +655,18 @@ impl Platform for LocalPlatform {
         sink: &'a mut dyn OutputSink,
     ) -> BoxFuture<'a, Result<Exit, PlatformError>> {
         Box::pin(async move {
-            tracing::debug!(image = %spec.image, "local task: image recorded, not pulled");
+            let image = self.image_tools(&spec.image);
             let scratch = scratch_dir()?;
             let namespace = spec.namespace.as_deref().unwrap_or_default();
             let vol_env = self.mount_volumes(namespace, &spec.volumes, scratch.path())?;
-            let env = self.env_for(&[&vol_env]);
+            let env = self.env_for(image, &[&vol_env]);
+            let hosts = self.isolation(None).await?;
             process::run(
                 &spec.command,
                 &env,
                 Some(scratch.path()),
                 spec.stdin.as_ref(),
+                hosts.as_ref(),
                 sink,
             )
             .await
@@ -633,10 +688,20 @@ impl Platform for LocalPlatform {
                 "KAPSEL_SHARED_DIR".to_string(),
                 scratch.path().display().to_string(),
             );
-            let env = self.env_for(&[&shared]);
+            let env = |image: &str| self.env_for(self.image_tools(image), &[&shared]);
             let cwd = Some(scratch.path());
+            let hosts = self.isolation(None).await?;
+            let hosts = hosts.as_ref();
             if let Some(init) = &spec.init {
-                let exit = process::run(&init.command, &env, cwd, None, &mut *background).await?;
+                let exit = process::run(
+                    &init.command,
+                    &env(&init.image),
+                    cwd,
+                    None,
+                    hosts,
+                    &mut *background,
+                )
+                .await?;
                 if !exit.success() {
                     return Err(PlatformError::Other(format!(
                         "the init command failed with {}",
@@ -650,8 +715,16 @@ impl Platform for LocalPlatform {
             // Both run in their own process groups; when the output command
             // ends, the background one is killed (dropping its future kills
             // its group), as Kanister deletes the pod.
-            let bg = process::run(&spec.background.command, &env, cwd, None, background);
-            let out = process::run(&spec.output.command, &env, cwd, None, output);
+            let (bg_env, out_env) = (env(&spec.background.image), env(&spec.output.image));
+            let bg = process::run(
+                &spec.background.command,
+                &bg_env,
+                cwd,
+                None,
+                hosts,
+                background,
+            );
+            let out = process::run(&spec.output.command, &out_env, cwd, None, hosts, output);
             tokio::pin!(bg);
             tokio::pin!(out);
             let mut bg_done = false;
