@@ -230,8 +230,12 @@ impl Registry {
         self.funcs.insert(f.name(), f);
     }
 
-    /// Resolves `name` at `version` (Kanister: a missing version means
-    /// `v0.0.0`; all in-tree functions are registered at `v0.0.0`).
+    /// Resolves `name` at `version` as Kanister's `GetPhases` does: a
+    /// missing or empty version means `v0.0.0`; a version that is not a
+    /// semantic version is an error; a valid version that is not registered
+    /// falls back to `v0.0.0` (every in-tree function is registered there
+    /// only). [`Registry::falls_back`] tells when that happens, so that the
+    /// caller can say so as Kanister logs it.
     pub fn resolve(
         &self,
         name: &str,
@@ -249,23 +253,11 @@ impl Registry {
             });
         };
         if let Some(v) = version.filter(|v| !v.is_empty()) {
-            let want = catalog::parse_version(v).map_err(|e| ResolveError::Version {
+            catalog::parse_version(v).map_err(|e| ResolveError::Version {
                 name: name.to_string(),
                 version: v.to_string(),
                 message: e.to_string(),
             })?;
-            let have = catalog::parse_version(spec.version).map_err(|e| ResolveError::Version {
-                name: name.to_string(),
-                version: v.to_string(),
-                message: e.to_string(),
-            })?;
-            if want != have {
-                return Err(ResolveError::Version {
-                    name: name.to_string(),
-                    version: v.to_string(),
-                    message: format!("only {} is registered", spec.version),
-                });
-            }
         }
         let f = self
             .funcs
@@ -273,6 +265,22 @@ impl Registry {
             .cloned()
             .ok_or_else(|| ResolveError::NotImplemented(spec.name.to_string()))?;
         Ok((f, spec))
+    }
+
+    /// Whether [`Registry::resolve`] of `name` at `version` uses the
+    /// function's registered version instead of the one asked for.
+    pub fn falls_back(name: &str, version: Option<&str>) -> bool {
+        let (Some(spec), Some(v)) = (catalog::lookup(name), version.filter(|v| !v.is_empty()))
+        else {
+            return false;
+        };
+        match (
+            catalog::parse_version(v),
+            catalog::parse_version(spec.version),
+        ) {
+            (Ok(want), Ok(have)) => want != have,
+            _ => false,
+        }
     }
 }
 

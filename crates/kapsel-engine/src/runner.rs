@@ -26,7 +26,7 @@ use kapsel_params::file::PhaseParams;
 use kapsel_params::{Redactor, RenderParams, Renderer, template_params};
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{Event, EventSink, Outcome};
+use crate::event::{Event, EventSink, LogStream, Outcome};
 use crate::function::{Context, ObjectInfo, Outputs, PodOptions, Registry, check_args};
 use crate::platform::Platform;
 
@@ -190,6 +190,33 @@ pub async fn run_action(
             }
         };
     let deadline = action_timeout.map(|t| started + t);
+
+    // 0. Every function resolves before any phase runs (Kanister's
+    //    GetPhases): a typo in the last phase must not leave the first ones
+    //    done (an application quiesced, say) and then fail.
+    let version = req.preferred_version.as_deref();
+    for p in req
+        .action
+        .phases
+        .iter()
+        .chain(req.action.defer_phase.as_ref())
+    {
+        if let Err(e) = registry.resolve(&p.func, version) {
+            let e = format!("phase {}: {e}", p.name);
+            events.send(Event::ActionEnded {
+                action: req.name.clone(),
+                outcome: Outcome::Failed,
+                error: Some(e.clone()),
+            });
+            return ActionResult {
+                outcome: Outcome::Failed,
+                phases: req.action.phases.iter().map(pending).collect(),
+                defer_phase: req.action.defer_phase.as_ref().map(pending),
+                artifacts: BTreeMap::new(),
+                error: Some(e),
+            };
+        }
+    }
 
     let mut phases: Vec<PhaseResult> = req.action.phases.iter().map(pending).collect();
     let mut first_error: Option<String> = None;
@@ -434,6 +461,18 @@ async fn run_phase(
     let (func, spec) = registry
         .resolve(&phase.func, req.preferred_version.as_deref())
         .map_err(|e| Stop::Failed(e.to_string()))?;
+    if Registry::falls_back(&phase.func, req.preferred_version.as_deref()) {
+        events.send(Event::Log {
+            phase: phase.name.clone(),
+            stream: LogStream::Stderr,
+            line: format!(
+                "kapsel: function {} is not registered at version {}: falling back to its default version {}",
+                phase.func,
+                req.preferred_version.as_deref().unwrap_or_default(),
+                spec.version
+            ),
+        });
+    }
     check_args(spec, &args).map_err(|e| Stop::Failed(e.to_string()))?;
     // An encryption key given literally is as secret as one from a Secret.
     if let Some(serde_json::Value::String(k)) = args.get("encryptionKey") {

@@ -352,3 +352,92 @@ actions:
             .contains("argument imagee is not supported")
     );
 }
+
+/// Every function resolves before any phase runs (Kanister's GetPhases): a
+/// misspelt function in the last phase leaves the first one (a quiesce, say)
+/// and the defer phase unrun.
+#[tokio::test]
+async fn an_unknown_function_in_a_later_phase_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = setup(dir.path());
+    let marker = dir.path().join("ran");
+    let bp = format!(
+        r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata: {{name: t}}
+actions:
+  a:
+    phases:
+    - {{func: KubeTask, name: first, args: {{image: x, command: [touch, "{m}"]}}}}
+    - {{func: KubeExce, name: second, args: {{namespace: db, pod: app-0, container: main, command: [true]}}}}
+    deferPhase: {{func: KubeTask, name: cleanup, args: {{image: x, command: [touch, "{m}"]}}}}
+"#,
+        m = marker.display()
+    );
+    let (res, events) = run(
+        &platform,
+        &request(&platform, &bp, "a"),
+        &CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(res.outcome, Outcome::Failed);
+    let err = res.error.unwrap();
+    assert!(
+        err.contains("phase second") && err.contains("did you mean KubeExec"),
+        "{err}"
+    );
+    assert!(
+        !marker.exists(),
+        "a phase ran before the action was refused"
+    );
+    assert!(res.phases.iter().all(|p| p.outcome.is_none()));
+    assert!(res.defer_phase.unwrap().outcome.is_none());
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::PhaseStarted { .. }))
+    );
+}
+
+/// `preferredVersion` as Kanister resolves it: a valid version that is not
+/// registered runs the default `v0.0.0` with a log line; an invalid one
+/// fails the action before any phase runs.
+#[tokio::test]
+async fn preferred_version_falls_back_to_the_default_like_kanister() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = setup(dir.path());
+    let bp = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata: {name: t}
+actions:
+  a:
+    phases:
+    - {func: KubeTask, name: p, args: {image: x, command: [sh, -c, "kando output v ok"]}}
+"#;
+    for (version, fallback) in [
+        ("v0.0.0", false),
+        ("", false),
+        ("v1.2.0", true),
+        ("2", true),
+    ] {
+        let mut req = request(&platform, bp, "a");
+        req.preferred_version = Some(version.to_string());
+        let (res, events) = run(&platform, &req, &CancellationToken::new()).await;
+        assert_eq!(res.outcome, Outcome::Complete, "{version}: {:?}", res.error);
+        assert_eq!(res.phases[0].output["v"], "ok");
+        let logged = events.iter().any(|e| {
+            matches!(e, Event::Log { line, .. }
+                if line.contains("falling back to its default version v0.0.0"))
+        });
+        assert_eq!(logged, fallback, "{version}");
+    }
+    let mut req = request(&platform, bp, "a");
+    req.preferred_version = Some("not-a-version".to_string());
+    let (res, _) = run(&platform, &req, &CancellationToken::new()).await;
+    assert_eq!(res.outcome, Outcome::Failed);
+    let err = res.error.unwrap();
+    assert!(err.contains("not-a-version"), "{err}");
+    assert!(res.phases[0].outcome.is_none());
+}

@@ -60,6 +60,11 @@ pub struct RunArgs {
     /// Deadline of each phase.
     #[arg(long, value_parser = parse_duration)]
     pub phase_timeout: Option<Duration>,
+    /// Run the functions at this version (the ActionSet's
+    /// `preferredVersion`): a version that is not registered falls back to
+    /// the function's default, `v0.0.0`, with a log line, as in Kanister.
+    #[arg(long, value_name = "VERSION")]
+    pub function_version: Option<String>,
     /// Write the resulting ActionSet here instead of stdout.
     #[arg(long, short = 'w')]
     pub write: Option<String>,
@@ -280,7 +285,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         action: action.clone(),
         params,
         pod: PodOptions::default(),
-        preferred_version: None,
+        preferred_version: a.function_version.clone(),
         phase_timeout: a.phase_timeout,
         action_timeout: a.timeout,
     };
@@ -336,6 +341,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
                 secrets: secret_refs,
                 profile: profile_ref,
                 options,
+                preferred_version: a.function_version.clone().unwrap_or_default(),
                 ..ActionSpec::default()
             }],
         },
