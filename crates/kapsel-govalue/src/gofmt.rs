@@ -959,10 +959,10 @@ impl Printer {
                 }
             }
             Value::Slice(_) | Value::NilSlice(_) => {
-                let (elem, items, is_nil): (Type, &[Value], bool) = match v {
-                    Value::Slice(s) => (s.elem.clone(), &s.items, false),
-                    Value::NilSlice(e) => (e.clone(), &[], true),
-                    _ => (Type::Any, &[], true),
+                let (elem, items, is_nil): (Type, Vec<Value>, bool) = match v {
+                    Value::Slice(s) => (s.elem.clone(), s.items(), false),
+                    Value::NilSlice(e) => (e.clone(), Vec::new(), true),
+                    _ => (Type::Any, Vec::new(), true),
                 };
                 if self.f.sharp_v {
                     self.write_str(&type_name(v));

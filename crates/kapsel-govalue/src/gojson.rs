@@ -170,7 +170,7 @@ fn is_empty_value(v: &Value) -> bool {
         Value::Float(f) => *f == 0.0,
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
-        Value::Slice(s) => s.items.is_empty(),
+        Value::Slice(s) => s.is_empty(),
         Value::Map(m) => m.is_empty(),
         Value::Struct(_) | Value::Ptr(_) | Value::Time(_) => false,
     }
@@ -230,7 +230,8 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>, html: bool) -> Result<()
         Value::Slice(s) => {
             out.push('[');
             let inner = ind.map(|(p, i, d)| (p, i, d + 1));
-            for (k, it) in s.items.iter().enumerate() {
+            let items = s.items();
+            for (k, it) in items.iter().enumerate() {
                 if k > 0 {
                     out.push(',');
                 }
@@ -240,7 +241,7 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>, html: bool) -> Result<()
                 encode(out, it, inner, html)?;
             }
             if let Some((p, i, d)) = ind
-                && !s.items.is_empty()
+                && !items.is_empty()
             {
                 newline(out, p, i, d);
             }

@@ -388,7 +388,7 @@ pub(crate) fn empty(v: &Value) -> bool {
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
         Value::NilBytes | Value::NilSlice(_) | Value::NilMap(_) | Value::NilPtr(_) => true,
-        Value::Slice(s) => s.items.is_empty(),
+        Value::Slice(s) => s.is_empty(),
         Value::Map(m) => m.is_empty(),
         Value::Struct(_) | Value::Time(_) | Value::Ptr(_) => false,
     }
@@ -403,7 +403,7 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
 /// them; `None` when the value is not a slice (or is nil: `reflect.TypeOf(nil)`).
 pub(crate) fn list_items(v: &Value) -> Option<Vec<Value>> {
     match v {
-        Value::Slice(s) => Some(s.items.clone()),
+        Value::Slice(s) => Some(s.items()),
         Value::NilSlice(_) | Value::NilBytes => Some(Vec::new()),
         // uint8 elements: Kapsel has no uint8 value and uses int.
         Value::Bytes(b) => Some(b.iter().map(|x| Value::Uint8(*x)).collect()),

@@ -292,8 +292,8 @@ pub fn txt_func_map() -> FuncMap {
 /// argument (Go maps and slices are references) and return it: `set`,
 /// `unset`, `merge`, `mergeOverwrite` (a `map[string]interface{}`; Kapsel's
 /// maps are shared and changed in place too, see `kapsel_govalue::Map`) and
-/// `sortAlpha` (sorts a `[]string` in place in Go; Kapsel's slices are
-/// values, so it only returns the sorted list).
+/// `sortAlpha` (sorts a `[]string` in place, in Go and here: see
+/// `kapsel_govalue::Slice`).
 pub const MUTATES_FIRST_ARG: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "sortAlpha"];
 
 /// Go's `String()` of a value that has one in Go but is modelled as plain data

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kapsel_govalue::{FuncError, Map, Type, Value, gojson};
+use kapsel_govalue::{FuncError, Map, Slice, Struct, Type, Value, gojson};
 
 use crate::conv::{
     MAX_OUTPUT, arg, arg_bool, arg_map, arg_str, deep_equal, empty, kind_name, list_any,
@@ -411,7 +411,7 @@ fn json_ready(v: &Value) -> Value {
         return Value::string(s);
     }
     match v {
-        Value::Slice(s) => Value::slice(s.elem.clone(), s.items.iter().map(json_ready).collect()),
+        Value::Slice(s) => Value::slice(s.elem.clone(), s.items().iter().map(json_ready).collect()),
         Value::Map(m) => Value::map(
             m.elem.clone(),
             m.entries()

@@ -735,7 +735,7 @@ pub(crate) fn splitn(a: &[Value]) -> R {
 /// Sprig's `strslice`.
 pub(crate) fn strslice(v: &Value) -> Vec<Str> {
     match v {
-        Value::Slice(sl) if sl.elem == Type::String => sl.items.iter().map(strval).collect(),
+        Value::Slice(sl) if sl.elem == Type::String => sl.items().iter().map(strval).collect(),
         Value::Nil => Vec::new(),
         other => match list_items(other) {
             Some(items) => items
@@ -750,7 +750,8 @@ pub(crate) fn strslice(v: &Value) -> Vec<Str> {
 
 pub(crate) fn to_strings(a: &[Value]) -> R {
     let v = arg(a, 0)?;
-    if let Value::NilSlice(Type::String) = v {
+    if is_string_slice(v) {
+        // `strslice` returns a `[]string` as it is: the same slice.
         return Ok(v.clone());
     }
     let cap = strslice_cap(v);
@@ -767,7 +768,7 @@ pub(crate) fn to_strings(a: &[Value]) -> R {
 fn strslice_cap(v: &Value) -> usize {
     match v {
         Value::Slice(s) if s.elem == Type::String => s.cap(),
-        Value::Slice(s) => s.items.len(),
+        Value::Slice(s) => s.len(),
         Value::Bytes(b) => b.len(),
         Value::Nil | Value::NilSlice(_) | Value::NilBytes => 0,
         _ => 1,
@@ -779,8 +780,31 @@ pub(crate) fn join(a: &[Value]) -> R {
     sb(join_bytes(&strslice(arg(a, 1)?), sep))
 }
 
+/// Whether `v` is a `[]string` (nil or not), which sprig's `strslice`
+/// returns as it is.
+fn is_string_slice(v: &Value) -> bool {
+    match v {
+        Value::Slice(s) => s.elem == Type::String,
+        Value::NilSlice(e) => *e == Type::String,
+        _ => false,
+    }
+}
+
 pub(crate) fn sort_alpha(a: &[Value]) -> R {
     let v = arg(a, 0)?;
+    if is_string_slice(v) {
+        // `strslice` gives the argument itself, and `sort.Strings` sorts its
+        // backing array in place: every holder of the slice sees the order.
+        if let Value::Slice(s) = v {
+            s.update(|items| {
+                items.sort_by(|x, y| match (x, y) {
+                    (Value::String(x), Value::String(y)) => x.as_bytes().cmp(y.as_bytes()),
+                    _ => std::cmp::Ordering::Equal,
+                });
+            });
+        }
+        return Ok(v.clone());
+    }
     let inner = match v {
         Value::Ptr(p) => &**p,
         other => other,

@@ -270,9 +270,9 @@ fn index(item: Rv, indexes: Vec<Rv>) -> BResult {
         }
         item = match &it {
             Rv::C(Value::Slice(s)) => {
-                let x = index_arg(&index, s.items.len())?;
-                match s.items.get(x) {
-                    Some(v) => Rv::slot(v.clone(), &s.elem),
+                let x = index_arg(&index, s.len())?;
+                match s.get(x) {
+                    Some(v) => Rv::slot(v, &s.elem),
                     None => return Err("reflect: slice index out of range".to_string()),
                 }
             }
@@ -342,7 +342,7 @@ fn slice(item: Rv, indexes: Vec<Rv>) -> BResult {
             }
             (s.len(), s.len())
         }
-        Rv::C(Value::Slice(s)) => (s.items.len(), s.cap()),
+        Rv::C(Value::Slice(s)) => (s.len(), s.cap()),
         Rv::C(Value::Bytes(b)) => (b.len(), b.len()),
         Rv::C(Value::NilSlice(_) | Value::NilBytes) => (0, 0),
         other => return Err(format!("can't slice item of type {}", other.type_name())),
@@ -382,7 +382,7 @@ fn length(item: Rv) -> BResult {
             return Err("reflect: call of reflect.Value.Type on zero Value".to_string());
         }
         Rv::C(Value::String(s)) => s.len(),
-        Rv::C(Value::Slice(s)) => s.items.len(),
+        Rv::C(Value::Slice(s)) => s.len(),
         Rv::C(Value::Bytes(b)) => b.len(),
         Rv::C(Value::Map(m)) => m.len(),
         Rv::C(Value::NilSlice(_) | Value::NilBytes | Value::NilMap(_)) => 0,

@@ -400,11 +400,14 @@ impl<'a> State<'a> {
                 n > 0
             }
             Rv::C(Value::Slice(s)) => {
-                for (i, item) in s.items.iter().enumerate() {
-                    let e = Rv::slot(item.clone(), &s.elem);
+                // Go reads each element when its turn comes (`val.Index(i)`):
+                // the body may change the backing array (sprig's `sortAlpha`).
+                for i in 0..s.len() {
+                    let item = s.get(i).unwrap_or_else(|| s.elem.zero());
+                    let e = Rv::slot(item, &s.elem);
                     self.one_iteration(r, mark, Rv::C(Value::Int(i as i64)), e)?;
                 }
-                !s.items.is_empty()
+                !s.is_empty()
             }
             Rv::C(Value::Bytes(b)) => {
                 for (i, item) in b.iter().enumerate() {
