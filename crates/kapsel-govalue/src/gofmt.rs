@@ -660,6 +660,23 @@ impl Printer {
         }
     }
 
+    /// Go's `pp.fmtComplex`: `(re+imi)`, each part formatted as a float with
+    /// the same flags, the imaginary part always signed.
+    fn fmt_complex(&mut self, re: f64, im: f64, verb: char, bad: Bad<'_>) {
+        match verb {
+            'v' | 'b' | 'g' | 'G' | 'x' | 'X' | 'f' | 'F' | 'e' | 'E' => {
+                let old_plus = self.f.plus;
+                self.buf.push(b'(');
+                self.fmt_float(re, verb, bad);
+                self.f.plus = true;
+                self.fmt_float(im, verb, bad);
+                self.write_str("i)");
+                self.f.plus = old_plus;
+            }
+            _ => self.bad_verb(verb, bad),
+        }
+    }
+
     fn fmt_string(&mut self, s: &[u8], verb: char, bad: Bad<'_>) {
         match verb {
             'v' => {
@@ -838,6 +855,7 @@ impl Printer {
             Value::Int(i) | Value::Int64(i) => self.fmt_integer(*i as u64, true, verb, Bad::Val(v)),
             Value::Uint8(b) => self.fmt_integer(u64::from(*b), false, verb, Bad::Val(v)),
             Value::Float(x) => self.fmt_float(*x, verb, Bad::Val(v)),
+            Value::Complex(re, im) => self.fmt_complex(*re, *im, verb, Bad::Val(v)),
             Value::String(s) => self.fmt_string(s.as_bytes(), verb, Bad::Val(v)),
             Value::Bytes(b) => self.fmt_bytes(v, b, false, verb, "[]byte"),
             Value::NilBytes => self.fmt_bytes(v, &[], true, verb, "[]byte"),
@@ -949,6 +967,7 @@ impl Printer {
             Value::Int(i) | Value::Int64(i) => self.fmt_integer(*i as u64, true, verb, Bad::Val(v)),
             Value::Uint8(b) => self.fmt_integer(u64::from(*b), false, verb, Bad::Val(v)),
             Value::Float(x) => self.fmt_float(*x, verb, Bad::Val(v)),
+            Value::Complex(re, im) => self.fmt_complex(*re, *im, verb, Bad::Val(v)),
             Value::String(s) => self.fmt_string(s.as_bytes(), verb, Bad::Val(v)),
             Value::Bytes(_) | Value::NilBytes => {
                 let (b, is_nil) = bytes_of(v).unwrap_or((&[], true));

@@ -168,6 +168,8 @@ fn is_empty_value(v: &Value) -> bool {
         Value::Int(i) | Value::Int64(i) => *i == 0,
         Value::Uint8(b) => *b == 0,
         Value::Float(f) => *f == 0.0,
+        // encoding/json's isEmptyValue does not know complex kinds.
+        Value::Complex(..) => false,
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
         Value::Slice(s) => s.is_empty(),
@@ -219,6 +221,9 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>, html: bool) -> Result<()
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Uint8(b) => out.push_str(&b.to_string()),
         Value::Float(f) => out.push_str(&format_float(*f)?),
+        Value::Complex(..) => {
+            return Err(JsonError("json: unsupported type: complex128".to_string()));
+        }
         Value::String(s) => append_string_with(out, s.as_bytes(), html),
         Value::Bytes(b) => {
             out.push('"');

@@ -170,6 +170,8 @@ pub enum Type {
     Uint8,
     /// `float64`
     Float64,
+    /// `complex128` (what a complex constant such as `1i` in a template is).
+    Complex128,
     /// `string`
     String,
     /// `[]uint8` (`[]byte`), e.g. a Secret's `.Data` values.
@@ -210,6 +212,7 @@ impl Type {
             Type::Int64 => Value::Int64(0),
             Type::Uint8 => Value::Uint8(0),
             Type::Float64 => Value::Float(0.0),
+            Type::Complex128 => Value::Complex(0.0, 0.0),
             Type::String => Value::string(""),
             Type::Bytes => Value::NilBytes,
             Type::Slice(elem) => Value::NilSlice((**elem).clone()),
@@ -234,6 +237,7 @@ impl fmt::Display for Type {
             Type::Int64 => f.write_str("int64"),
             Type::Uint8 => f.write_str("uint8"),
             Type::Float64 => f.write_str("float64"),
+            Type::Complex128 => f.write_str("complex128"),
             Type::String => f.write_str("string"),
             Type::Bytes => f.write_str("[]uint8"),
             Type::Slice(e) => write!(f, "[]{e}"),
@@ -662,6 +666,7 @@ fn elem_layout(t: &Type) -> (usize, bool) {
     match t {
         Type::Bool | Type::Uint8 => (1, true),
         Type::Int | Type::Int64 | Type::Float64 => (8, true),
+        Type::Complex128 => (16, true),
         Type::Any | Type::String => (16, false),
         Type::Bytes | Type::Slice(_) => (24, false),
         Type::Map(_) | Type::Ptr(_) => (8, false),
@@ -736,6 +741,9 @@ pub enum Value {
     Uint8(u8),
     /// `float64`
     Float(f64),
+    /// `complex128`: real and imaginary parts. Templates make one from a
+    /// complex constant (`1i`, `2.5i`, `1+2i`); Go prints it `(1+2i)`.
+    Complex(f64, f64),
     /// `string` (any bytes, see [`Str`]).
     String(Str),
     /// A non-nil `[]byte`.
@@ -803,6 +811,7 @@ impl Value {
             Value::Int64(_) => Type::Int64,
             Value::Uint8(_) => Type::Uint8,
             Value::Float(_) => Type::Float64,
+            Value::Complex(..) => Type::Complex128,
             Value::String(_) => Type::String,
             Value::Bytes(_) | Value::NilBytes => Type::Bytes,
             Value::Slice(s) => Type::slice(s.elem.clone()),
@@ -825,6 +834,7 @@ impl Value {
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Uint8(b) => *b != 0,
             Value::Float(f) => *f != 0.0,
+            Value::Complex(re, im) => *re != 0.0 || *im != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             Value::NilBytes | Value::NilSlice(_) | Value::NilMap(_) | Value::NilPtr(_) => false,

@@ -398,6 +398,7 @@ enum Kind {
     Int,
     Uint,
     Float,
+    Complex,
     String,
 }
 
@@ -407,6 +408,7 @@ fn basic_kind(v: &Rv) -> Kind {
         Rv::C(Value::Int(_) | Value::Int64(_)) => Kind::Int,
         Rv::C(Value::Uint8(_)) => Kind::Uint,
         Rv::C(Value::Float(_)) => Kind::Float,
+        Rv::C(Value::Complex(..)) => Kind::Complex,
         Rv::C(Value::String(_)) => Kind::String,
         _ => Kind::Invalid,
     }
@@ -423,6 +425,7 @@ fn reflect_kind(v: &Rv) -> u8 {
             Value::Int(_) | Value::Int64(_) => 3,
             Value::Uint8(_) => 10,
             Value::Float(_) => 4,
+            Value::Complex(..) => 11,
             Value::String(_) => 5,
             Value::Bytes(_) | Value::NilBytes | Value::Slice(_) | Value::NilSlice(_) => 6,
             Value::Map(_) | Value::NilMap(_) => 7,
@@ -493,6 +496,9 @@ fn eq(arg1: Rv, rest: &[Rv]) -> Result<bool, String> {
             match (&arg1, &arg) {
                 (Rv::C(Value::Bool(a)), Rv::C(Value::Bool(b))) => a == b,
                 (Rv::C(Value::Float(a)), Rv::C(Value::Float(b))) => a == b,
+                (Rv::C(Value::Complex(ar, ai)), Rv::C(Value::Complex(br, bi))) => {
+                    ar == br && ai == bi
+                }
                 (
                     Rv::C(Value::Int(a) | Value::Int64(a)),
                     Rv::C(Value::Int(b) | Value::Int64(b)),

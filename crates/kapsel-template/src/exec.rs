@@ -542,7 +542,8 @@ impl<'a> State<'a> {
             && !n.text.contains(['p', 'P']);
         let is_rune = n.text.starts_with('\'');
         if n.is_complex {
-            return self.err(format!("complex constant {} is not supported", n.text));
+            let (re, im) = n.complex128;
+            return Ok(Rv::C(Value::Complex(re, im)));
         }
         if n.is_float && !is_hex_int && !is_rune && n.text.contains(['.', 'e', 'E', 'p', 'P']) {
             return Ok(Rv::C(Value::Float(n.float64)));
