@@ -26,7 +26,7 @@
 
 use crate::gostrconv;
 use crate::gotime;
-use crate::value::{GoTime, Str, Type, Value};
+use crate::value::{GoTime, Str, TimeLoc, Type, Value};
 
 /// The address printed for pointers whose real address Go would print.
 pub const FAKE_ADDRESS: u64 = 0xc0_0000_0000;
@@ -246,10 +246,11 @@ fn bytes_of(v: &Value) -> Option<(&[u8], bool)> {
 /// (wall, ext, loc pointer).
 fn time_internals(t: &GoTime) -> (u64, i64, u64) {
     let ext = t.unix_secs.wrapping_add(62_135_596_800);
-    let loc = if t.offset_secs == 0 && t.zone_name == "UTC" {
-        0
-    } else {
-        FAKE_ADDRESS
+    // Go stores time.UTC as nil; other locations are pointers whose address
+    // is not reproducible.
+    let loc = match t.loc {
+        TimeLoc::Utc => 0,
+        TimeLoc::Local | TimeLoc::Other => FAKE_ADDRESS,
     };
     (u64::from(t.nanos), ext, loc)
 }

@@ -699,6 +699,21 @@ pub fn append_cap(elem: &Type, len: usize) -> usize {
     cap
 }
 
+/// Which `*time.Location` a [`GoTime`] carries (Go's unexported `loc`
+/// field, which `%d` and other non-string verbs print as a pointer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TimeLoc {
+    /// `time.UTC`, which Go stores as a nil `loc` (`t.UTC()`, a parsed `Z`).
+    #[default]
+    Utc,
+    /// `time.Local` (`time.Now()`, `time.Unix`, a time parsed in the local
+    /// zone, `t.Local()`): the address of Go's `localLoc` variable.
+    Local,
+    /// Any other location (`time.FixedZone`, `time.LoadLocation`): an address
+    /// on Go's heap.
+    Other,
+}
+
 /// A Go `time.Time`: an instant plus the zone it is shown in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GoTime {
@@ -711,6 +726,8 @@ pub struct GoTime {
     /// Zone abbreviation as Go prints it with `MST` (e.g. `UTC`); for a fixed zone
     /// without a name Go prints the offset like `+0200`; empty means "derive".
     pub zone_name: String,
+    /// The location the zone comes from (part of Go's `==` on times).
+    pub loc: TimeLoc,
 }
 
 impl GoTime {
@@ -721,6 +738,7 @@ impl GoTime {
             nanos: 0,
             offset_secs: 0,
             zone_name: "UTC".to_string(),
+            loc: TimeLoc::Utc,
         }
     }
 }

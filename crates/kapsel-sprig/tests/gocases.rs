@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kapsel_govalue::{FuncError, FuncMap, GoTime, Param, Type, Value, gofmt, gotime};
+use kapsel_govalue::{FuncError, FuncMap, GoTime, Param, TimeLoc, Type, Value, gofmt, gotime};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -248,6 +248,7 @@ fn data() -> BTreeMap<String, Value> {
             nanos: 6,
             offset_secs: 0,
             zone_name: "UTC".into(),
+            loc: TimeLoc::Utc,
         })),
     );
     d.insert(

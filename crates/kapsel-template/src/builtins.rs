@@ -465,6 +465,17 @@ fn go_equal(a: &Value, b: &Value) -> bool {
             .zip(y.fields.iter())
             .all(|(p, q)| go_equal(p, q)),
         (Value::Float(x), Value::Float(y)) => x == y,
+        // time.Time's == compares wall, ext and the *time.Location pointer:
+        // time.UTC (nil) and time.Local are one each, and so is each unnamed
+        // whole-hour time.FixedZone from -12 to +14 (Go caches those); any
+        // other location is its own allocation, shared only by the same value.
+        (Value::Time(x), Value::Time(y)) => {
+            let shared_loc = x.loc != kapsel_govalue::TimeLoc::Other
+                || x.zone_name.is_empty()
+                    && x.offset_secs % 3600 == 0
+                    && (-12..=14).contains(&(x.offset_secs / 3600));
+            x == y && (shared_loc || Arc::ptr_eq(x, y))
+        }
         _ => a == b,
     }
 }
