@@ -315,20 +315,33 @@ pub(crate) fn compare(constraint: &str, version: &str) -> Result<bool, FuncError
     Ok(ors.iter().any(|and| and.iter().all(|c| c.check(&v))))
 }
 
+/// `semver.Version`'s fields, in Go's order and with Go's (unexported)
+/// names and types: what `%d`, `%+v`-less verbs and `%#v` print.
 static VERSION_TYPE: LazyLock<Arc<StructType>> = LazyLock::new(|| {
     let field = |name: &str, ty: Type| FieldDef::new(name, ty, JsonField::Skip);
     Arc::new(StructType {
         name: TYPE_NAME.to_string(),
         fields: vec![
-            field("Major", Type::Int64),
-            field("Minor", Type::Int64),
-            field("Patch", Type::Int64),
-            field("Prerelease", Type::String),
-            field("Metadata", Type::String),
-            field("Original", Type::String),
+            field("major", Type::Int64),
+            field("minor", Type::Int64),
+            field("patch", Type::Int64),
+            field("pre", Type::String),
+            field("metadata", Type::String),
+            field("original", Type::String),
         ],
     })
 });
+
+/// The exported methods of `*semver.Version` that take no argument and
+/// return one of its fields: (method, field).
+pub const ACCESSORS: &[(&str, &str)] = &[
+    ("Major", "major"),
+    ("Minor", "minor"),
+    ("Patch", "patch"),
+    ("Prerelease", "pre"),
+    ("Metadata", "metadata"),
+    ("Original", "original"),
+];
 
 fn to_value(v: &Version) -> Value {
     Value::ptr(Value::Struct(Arc::new(Struct {
@@ -356,12 +369,12 @@ pub fn version_string(s: &Struct) -> Option<String> {
     };
     Some(
         Version {
-            major: int("Major")?,
-            minor: int("Minor")?,
-            patch: int("Patch")?,
-            pre: text("Prerelease")?,
-            metadata: text("Metadata")?,
-            original: text("Original")?,
+            major: int("major")?,
+            minor: int("minor")?,
+            patch: int("patch")?,
+            pre: text("pre")?,
+            metadata: text("metadata")?,
+            original: text("original")?,
         }
         .string(),
     )

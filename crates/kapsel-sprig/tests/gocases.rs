@@ -146,7 +146,14 @@ fn convert(v: Value, p: Param) -> Value {
 fn field(v: &Value, name: &str) -> Value {
     match v {
         Value::Ptr(inner) => field(inner, name),
-        Value::Struct(s) => s.field(name).cloned().unwrap(),
+        // `*semver.Version`'s accessor methods read its unexported fields.
+        Value::Struct(s) => {
+            let name = kapsel_sprig::semver::ACCESSORS
+                .iter()
+                .find(|(m, _)| *m == name)
+                .map_or(name, |(_, f)| *f);
+            s.field(name).cloned().unwrap()
+        }
         Value::Map(m) => m.get(name).unwrap_or(Value::Nil),
         other => panic!("no field {name} on {other:?}"),
     }

@@ -651,6 +651,12 @@ impl<'a> State<'a> {
         match &receiver {
             Rv::C(Value::Struct(s)) => {
                 if let Some(path) = s.ty.lookup(field) {
+                    // Go's IsExported: the name starts with an upper-case letter.
+                    if !field.chars().next().is_some_and(char::is_uppercase) {
+                        return self.err(format!(
+                            "{field} is an unexported field of struct type {typ}"
+                        ));
+                    }
                     let (v, ft) = match struct_field(s, &path) {
                         Ok(x) => x,
                         Err(embedded) => {
