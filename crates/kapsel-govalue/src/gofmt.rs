@@ -2,7 +2,8 @@
 //! Go's verbs, flags, width and precision, and `%v` of every value kind exactly as
 //! Go prints it (maps in sorted key order as `map[k:v]`, slices as `[a b]`, nil as
 //! `<nil>`, structs as `{a b}`, pointers to structs as `&{a b}`, `[]byte` as
-//! `[1 2 3]`, floats in Go's shortest `%g`-like form, `time.Time` via its String).
+//! `[1 2 3]`, floats in Go's shortest `%g`-like form, `complex128` as `(1+2i)`,
+//! `time.Time` via its String).
 //!
 //! The printer follows the structure of Go's `fmt` (`printArg` for operands,
 //! `printValue` for what is reached inside them, `badVerb` for `%!x(T=v)` notes),
@@ -19,7 +20,9 @@
 //!   `time.Time` (`String`, `GoString`) and `*time.Time`.
 //! - `time.Time` printed with a verb that does not use its `String` method (e.g.
 //!   `%d`) shows its internal fields as Go does (`{wall ext loc}`) assuming no
-//!   monotonic clock reading; a non-UTC location prints as the fixed address.
+//!   monotonic clock reading (Go's `time.Now()` has one); `loc` is nil for
+//!   `time.UTC`, as in Go, and any other location ([`TimeLoc`]) prints as the
+//!   fixed address.
 //! - The `*_str` functions give Go's exact bytes; the `String`-returning ones
 //!   ([`sprint`], [`sprintf`], ...) replace each byte of invalid UTF-8 by U+FFFD.
 //! - `%v` of `time.Now()` has no ` m=+…` monotonic suffix.

@@ -10,7 +10,9 @@
 //!
 //! Values are cheap to clone: aggregates are behind [`Arc`]. As in Go, a
 //! cloned map is the same map ([`Map`] is shared and mutable); strings are
-//! Go's bytes ([`Str`]); slices carry Go's capacity ([`Slice::cap`]).
+//! Go's bytes ([`Str`]); slices carry Go's capacity ([`Slice::cap`]) and
+//! share their backing array ([`Slice::update`] changes it for every slice
+//! made from it).
 //!
 //! This module is the contract between the engine (lexer, parser, executor,
 //! formatting), the sprig library and the producers of template data

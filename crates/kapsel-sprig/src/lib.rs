@@ -11,10 +11,12 @@
 //! `bcrypt` and `htpasswd` are not in sprig v2.22, so Kanister adds nothing for
 //! them and neither does Kapsel.
 //!
+//! Go's reference semantics are kept: maps are shared and changed in place
+//! (`set`, `unset`, `merge`, `mergeOverwrite`), and slices share their backing
+//! array (`sortAlpha` sorts a `[]string` argument in place, `toStrings` returns
+//! a `[]string` as it is, `slice` gives a window on the same array).
+//!
 //! Differences from Go that the engine cannot hide:
-//! - Go slices are references: `sortAlpha` sorts a `[]string` argument in
-//!   place in Go; here it only returns the sorted list. (Maps are shared and
-//!   changed in place as in Go: `set`, `unset`, `merge`, `mergeOverwrite`.)
 //! - `keys` and `values` follow key order (Go: random order).
 //! - Time zones: the local zone is UTC (as in `kapsel_govalue::gotime`);
 //!   `dateInZone`/`htmlDateInZone` load other zones from the system zoneinfo
@@ -34,9 +36,11 @@
 //!   `buildCustomCert` need RSA or X.509 and report that Kapsel does not
 //!   support them yet. (`genPrivateKey "ecdsa"` and `encryptAES`/`decryptAES`
 //!   are implemented, with Kapsel's own P-256 and AES-256.)
-//! - `*semver.Version` is a pointer to a struct `semver.Version` with fields
-//!   `Major`, `Minor`, `Patch` (int64), `Prerelease`, `Metadata`, `Original`
-//!   (string); Go prints it through its `String()` method: see [`stringer`].
+//! - `*semver.Version` is a pointer to a struct `semver.Version` with Go's
+//!   unexported fields `major`, `minor`, `patch` (int64), `pre`, `metadata`,
+//!   `original` (string); Go prints it through its `String()` method (see
+//!   [`stringer`]) or, for other verbs, its fields. Of its methods, the
+//!   accessors and `String` are modelled ([`semver::ACCESSORS`]).
 //!
 //! Depends only on `kapsel-govalue` (plus general-purpose crates); it must not
 //! depend on the template engine, Kanister's API types or Kubernetes.

@@ -3,7 +3,9 @@
 //!
 //! Go maps are references: `set`, `unset`, `merge` and `mergeOverwrite`
 //! change the map passed in (see `kapsel_govalue::Map`). Lists carry Go's
-//! capacity (what `append` or `make` would leave), which `slice` can reach.
+//! capacity (what `append` or `make` would leave), which `slice` can reach,
+//! and share their backing array as Go's slices do (`slice` returns a window
+//! on it; `deepCopy` copies it).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,11 +1,16 @@
 //! `semver` and `semverCompare` (sprig's `semver.go` over Masterminds/semver
 //! v1.5.0, the version Kanister builds with).
 //!
-//! Go's `*semver.Version` has unexported fields and exported methods (`Major`,
-//! `Minor`, `Patch`, `Prerelease`, `Metadata`, `Original`, `String`); templates
-//! reach the methods as `.Major` etc. Kapsel models the value as a pointer to a
-//! struct `semver.Version` with those names as fields. Its `String()` (which Go
-//! uses for printing and `toString`) is [`version_string`].
+//! Go's `*semver.Version` has unexported fields (`major`, `minor`, `patch`
+//! int64, `pre`, `metadata`, `original` string, in that order) and exported
+//! methods (`Major`, `Minor`, `Patch`, `Prerelease`, `Metadata`, `Original`,
+//! `String`...); templates reach the methods as `.Major` etc. Kapsel models
+//! the value as a pointer to a struct `semver.Version` with Go's fields, so
+//! that `fmt` prints its internals as Go does (`%d` gives `&{1 2 3
+//! %!d(string=) ...}`, `%#v` `&semver.Version{major:1, ...}`); the template
+//! engine maps the accessor methods to the fields ([`ACCESSORS`]). Its
+//! `String()` (which Go uses for printing and `toString`) is
+//! [`version_string`].
 
 use std::sync::{Arc, LazyLock};
 
