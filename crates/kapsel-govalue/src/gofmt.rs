@@ -29,7 +29,9 @@
 
 use crate::gostrconv;
 use crate::gotime;
-use crate::value::{GoTime, Str, TimeLoc, Type, Value};
+use std::sync::{Arc, LazyLock};
+
+use crate::value::{FieldDef, GoTime, JsonField, Str, Struct, StructType, TimeLoc, Type, Value};
 
 /// The address printed for pointers whose real address Go would print.
 pub const FAKE_ADDRESS: u64 = 0xc0_0000_0000;
@@ -167,8 +169,6 @@ enum Bad<'a> {
     /// An integer that is not a template value (a byte of a `[]byte`, a field of
     /// `time.Time`): Go type name and whether signed.
     Int(&'static str, u64, bool),
-    /// A pointer that is not a template value (`time.Time`'s location).
-    Ptr(&'static str, u64),
 }
 
 #[derive(Default)]
@@ -242,6 +242,113 @@ fn bytes_of(v: &Value) -> Option<(&[u8], bool)> {
         Value::Bytes(b) => Some((b, false)),
         Value::NilBytes => Some((&[], true)),
         _ => None,
+    }
+}
+
+/// `time.Location`'s fields, and those of the `zone` and `zoneTrans` it holds.
+struct LocationTypes {
+    location: Arc<StructType>,
+    zone: Arc<StructType>,
+    zone_trans: Arc<StructType>,
+}
+
+static LOCATION_TYPES: LazyLock<LocationTypes> = LazyLock::new(|| {
+    let f = |name: &str, ty: Type| FieldDef::new(name, ty, JsonField::Skip);
+    let zone = Arc::new(StructType {
+        name: "time.zone".to_string(),
+        fields: vec![
+            f("name", Type::String),
+            f("offset", Type::Int),
+            f("isDST", Type::Bool),
+        ],
+    });
+    let zone_trans = Arc::new(StructType {
+        name: "time.zoneTrans".to_string(),
+        fields: vec![
+            f("when", Type::Int64),
+            f("index", Type::Uint8),
+            f("isstd", Type::Bool),
+            f("isutc", Type::Bool),
+        ],
+    });
+    let location = Arc::new(StructType {
+        name: "time.Location".to_string(),
+        fields: vec![
+            f("name", Type::String),
+            f("zone", Type::slice(Type::Struct(zone.clone()))),
+            f("tx", Type::slice(Type::Struct(zone_trans.clone()))),
+            f("extend", Type::String),
+            f("cacheStart", Type::Int64),
+            f("cacheEnd", Type::Int64),
+            f("cacheZone", Type::ptr(Type::Struct(zone.clone()))),
+        ],
+    });
+    LocationTypes {
+        location,
+        zone,
+        zone_trans,
+    }
+});
+
+/// A time's `loc` field as Go holds it, for the `%!verb(*time.Location=...)`
+/// note, which prints the Location itself: nil for UTC; `time.Local` as Go
+/// sets it up when the local zone is UTC (no `/etc/localtime`, or `TZ=UTC`:
+/// name `UTC`, no zones); anything else as a `time.FixedZone` (what parsing an
+/// offset or an unknown zone name makes), whose `cacheZone` is a pointer.
+fn location_value(t: &GoTime) -> Value {
+    let ty = &*LOCATION_TYPES;
+    let location = |name: &str, zone: Value, tx: Value, start: i64, end: i64, cache: Value| {
+        Value::ptr(Value::Struct(Arc::new(Struct {
+            ty: ty.location.clone(),
+            fields: vec![
+                Value::string(name),
+                zone,
+                tx,
+                Value::string(""),
+                Value::Int64(start),
+                Value::Int64(end),
+                cache,
+            ],
+        })))
+    };
+    let zone_type = Type::Struct(ty.zone.clone());
+    match t.loc {
+        TimeLoc::Utc => Value::NilPtr(Type::Struct(ty.location.clone())),
+        TimeLoc::Local => location(
+            &t.zone_name,
+            Value::NilSlice(zone_type.clone()),
+            Value::NilSlice(Type::Struct(ty.zone_trans.clone())),
+            0,
+            0,
+            Value::NilPtr(zone_type),
+        ),
+        TimeLoc::Other => {
+            let zone = Value::Struct(Arc::new(Struct {
+                ty: ty.zone.clone(),
+                fields: vec![
+                    Value::string(t.zone_name.as_str()),
+                    Value::Int(i64::from(t.offset_secs)),
+                    Value::Bool(false),
+                ],
+            }));
+            let trans = Value::Struct(Arc::new(Struct {
+                ty: ty.zone_trans.clone(),
+                fields: vec![
+                    Value::Int64(i64::MIN),
+                    Value::Uint8(0),
+                    Value::Bool(false),
+                    Value::Bool(false),
+                ],
+            }));
+            location(
+                &t.zone_name,
+                Value::slice(zone_type, vec![zone.clone()]),
+                Value::slice(Type::Struct(ty.zone_trans.clone()), vec![trans]),
+                i64::MIN,
+                i64::MAX,
+                Value::ptr(zone),
+            )
+        }
     }
 }
 
@@ -609,11 +716,6 @@ impl Printer {
                 self.buf.push(b'=');
                 self.fmt_integer(u, signed, 'v', bad);
             }
-            Bad::Ptr(ty, u) => {
-                self.write_str(ty);
-                self.buf.push(b'=');
-                self.fmt_pointer_raw(u, ty, 'v', bad);
-            }
         }
         self.buf.push(b')');
         self.erroring = false;
@@ -948,7 +1050,8 @@ impl Printer {
         if names {
             self.write_str("loc:");
         }
-        self.fmt_pointer_raw(loc, "*time.Location", verb, Bad::Ptr("*time.Location", loc));
+        let loc_value = location_value(t);
+        self.fmt_pointer_raw(loc, "*time.Location", verb, Bad::Val(&loc_value));
         self.buf.push(b'}');
     }
 
@@ -1252,6 +1355,56 @@ struct PrintfState {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn time_location_in_bad_verbs() {
+        let t = |loc, name: &str, off| {
+            Value::Time(Arc::new(GoTime {
+                unix_secs: 0,
+                nanos: 0,
+                offset_secs: off,
+                zone_name: name.to_string(),
+                loc,
+            }))
+        };
+        // Recorded from Go (the FixedZone's cacheZone address aside).
+        assert_eq!(
+            sprintf("%t", &[t(TimeLoc::Utc, "UTC", 0)]),
+            "{%!t(uint64=0) %!t(int64=62135596800) %!t(*time.Location=<nil>)}"
+        );
+        assert_eq!(
+            sprintf("%d", &[t(TimeLoc::Utc, "UTC", 0)]),
+            "{0 62135596800 0}"
+        );
+        assert_eq!(
+            sprintf("%t", &[t(TimeLoc::Local, "UTC", 0)]),
+            "{%!t(uint64=0) %!t(int64=62135596800) %!t(*time.Location=&{UTC [] []  0 0 <nil>})}"
+        );
+        assert_eq!(
+            sprintf("%t", &[t(TimeLoc::Other, "", 7200)]),
+            "{%!t(uint64=0) %!t(int64=62135596800) %!t(*time.Location=&{ [{ 7200 false}] \
+             [{-9223372036854775808 0 false false}]  -9223372036854775808 9223372036854775807 \
+             0xc000000000})}"
+        );
+    }
+
+    #[test]
+    fn complex() {
+        let c = Value::Complex(1.5, -2.0);
+        assert_eq!(format_v(&c), "(1.5-2i)");
+        assert_eq!(
+            sprintf("%T %.1f %+.0e", &[c.clone(), c.clone(), c.clone()]),
+            "complex128 (1.5-2.0i) (+2e+00-2e+00i)"
+        );
+        assert_eq!(
+            sprintf("%5s", &[Value::Complex(1.0, 2.0)]),
+            "%!s(complex128=(    1   +2i))"
+        );
+        assert_eq!(
+            sprint(&[Value::Complex(0.0, 1.0), Value::Complex(0.0, 2.0)]),
+            "(0+1i) (0+2i)"
+        );
+    }
 
     #[test]
     fn basics() {
