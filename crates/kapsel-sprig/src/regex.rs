@@ -408,6 +408,20 @@ fn go_normalize(pattern: &str) -> Result<Src<'_>, String> {
     };
     let mut seen: Vec<String> = Vec::new();
     let mut in_class = false;
+    // In a class, Go reads `lo-hi` ranges left to right; the `regex` crate
+    // also knows the set operators `--`, `&&` and `~~`. So every `-` that
+    // is not a range operator, and every `&` and `~`, is escaped. `single`:
+    // the last class item was one character (a possible range start);
+    // `after_op`: a range operator was just read.
+    let (mut single, mut after_op) = (false, false);
+    let class_char = |single: &mut bool, after_op: &mut bool, is_char: bool| {
+        if *after_op {
+            *after_op = false;
+            *single = false;
+        } else {
+            *single = is_char;
+        }
+    };
     let mut i = 0;
     while i < pattern.len() {
         let rest = &pattern[i..];
@@ -426,10 +440,20 @@ fn go_normalize(pattern: &str) -> Result<Src<'_>, String> {
             if let Some((code, len)) = octal_escape(rest) {
                 push(&mut norm, &format!("\\x{{{code:x}}}"), i, false);
                 i += len;
+                if in_class {
+                    class_char(&mut single, &mut after_op, true);
+                }
                 continue;
             }
             let len = escape_len(rest);
             push(&mut norm, &rest[..len], i, true);
+            if in_class {
+                let is_class = matches!(
+                    rest.as_bytes().get(1),
+                    Some(b'd' | b'D' | b's' | b'S' | b'w' | b'W' | b'p' | b'P')
+                );
+                class_char(&mut single, &mut after_op, !is_class);
+            }
             i += len;
             continue;
         }
@@ -444,27 +468,52 @@ fn go_normalize(pattern: &str) -> Result<Src<'_>, String> {
                 }
                 push(&mut norm, name, i, true);
                 i += name.len();
+                class_char(&mut single, &mut after_op, false);
                 continue;
             }
             if c == '[' {
                 push(&mut norm, "\\[", i, false);
                 i += 1;
+                class_char(&mut single, &mut after_op, true);
                 continue;
             }
             if c == ']' {
                 in_class = false;
+            } else if c == '-'
+                && single
+                && !after_op
+                && rest[1..].chars().next().is_some_and(|n| n != ']')
+            {
+                push(&mut norm, "-", i, true);
+                (single, after_op) = (false, true);
+                i += 1;
+                continue;
+            } else {
+                if matches!(c, '-' | '&' | '~') {
+                    push(&mut norm, &format!("\\{c}"), i, false);
+                } else {
+                    push(&mut norm, &rest[..c.len_utf8()], i, true);
+                }
+                class_char(&mut single, &mut after_op, true);
+                i += c.len_utf8();
+                continue;
             }
         } else if c == '[' {
             in_class = true;
+            (single, after_op) = (false, false);
             push(&mut norm, "[", i, true);
             i += 1;
             // A `]` right after `[` or `[^` is a literal.
-            for lead in ["^]", "]", "^"] {
-                if pattern[i..].starts_with(lead) {
-                    push(&mut norm, lead, i, true);
-                    i += lead.len();
-                    break;
-                }
+            if pattern[i..].starts_with('^') {
+                push(&mut norm, "^", i, true);
+                i += 1;
+            }
+            if pattern[i..].starts_with(']') {
+                // Escaped, so that the `regex` crate also reads `[]-a]` as
+                // a range from `]`.
+                push(&mut norm, "\\]", i, false);
+                i += 1;
+                single = true;
             }
             continue;
         } else if c == '{' && !is_repeat_spec(&rest[1..]) {
