@@ -23,10 +23,11 @@
 //!   files like Go (no embedded tz database: where the files are missing, UTC).
 //! - Strings are Go's bytes ([`kapsel_govalue::Str`]): `trunc`, `substr`,
 //!   `abbrev`, `b64dec`, ... keep invalid UTF-8 as Go does. Functions that work
-//!   on runes see each byte of an invalid sequence as U+FFFD, as Go does; a
-//!   few that Go runs on bytes but that are rarely fed invalid UTF-8 (regular
-//!   expressions, URL, path and semver parsing, case conversions) read such
-//!   bytes as U+FFFD.
+//!   on runes see each byte of an invalid sequence as U+FFFD, as Go does.
+//!   Regular expressions and URL parsing keep such bytes too (matched as one
+//!   character, as Go's `RuneError`); a few functions that Go runs on bytes
+//!   but that are rarely fed invalid UTF-8 (path and semver parsing, case
+//!   conversions) read them as U+FFFD.
 //! - Where Go would allocate without bound (`repeat`, `until`, `randAlpha`,
 //!   `indent`, `replace`, `wrapWith`, `regexReplaceAll` with huge results),
 //!   Kapsel returns an error beyond 2^28 bytes or elements.

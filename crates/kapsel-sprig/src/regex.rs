@@ -1,13 +1,15 @@
 //! Regular expression functions (sprig's `regex.go`) with Go `regexp` semantics
 //! on top of the `regex` crate: Go's ASCII-only `\d`, `\w`, `\s`, `\b`; Go's
 //! iteration over empty matches; Go's `$` expansion; Go's compile error texts
-//! for the common syntax errors.
+//! for the common syntax errors. Subjects and replacements are Go's bytes: an
+//! invalid UTF-8 byte is matched as one character (Go's `RuneError` of width
+//! 1) and kept in the results (`conv::to_text`).
 
-use kapsel_govalue::{FuncError, Type, Value, gofmt};
+use kapsel_govalue::{FuncError, Str, Type, Value, gofmt};
 use regex::Regex;
 use regex_syntax::ast::{self, Ast, ErrorKind};
 
-use crate::conv::{arg_int, arg_str, list_str};
+use crate::conv::{arg_bytes, arg_int, arg_str, list_gostr, list_str, to_bytes, to_text};
 
 type R = Result<Value, FuncError>;
 
@@ -665,31 +667,33 @@ fn all_matches<'h>(re: &Regex, s: &'h str, n: i64) -> Vec<regex::Captures<'h>> {
 
 pub(crate) fn regex_match(a: &[Value]) -> R {
     let re = compile(&arg_str(a, 0)?);
-    let st = &*arg_str(a, 1)?;
+    let st = &to_text(arg_bytes(a, 1)?);
     Ok(Value::Bool(re.is_ok_and(|re| re.is_match(st))))
 }
 
 pub(crate) fn regex_find_all(a: &[Value]) -> R {
     let re = must_compile(&arg_str(a, 0)?)?;
-    let st = &*arg_str(a, 1)?;
+    let st = &to_text(arg_bytes(a, 1)?);
     let n = arg_int(a, 2)?;
     if n == 0 {
         return Ok(Value::NilSlice(Type::String));
     }
-    let found: Vec<String> = all_matches(&re, st, n)
+    let found: Vec<Str> = all_matches(&re, st, n)
         .iter()
-        .filter_map(|c| c.get(0).map(|m| m.as_str().to_string()))
+        .filter_map(|c| c.get(0).map(|m| Str::from(to_bytes(m.as_str()))))
         .collect();
     if found.is_empty() {
         return Ok(Value::NilSlice(Type::String));
     }
-    Ok(list_str(found))
+    Ok(list_gostr(found))
 }
 
 pub(crate) fn regex_find(a: &[Value]) -> R {
     let re = must_compile(&arg_str(a, 0)?)?;
-    let st = &*arg_str(a, 1)?;
-    Ok(Value::string(re.find(st).map_or("", |m| m.as_str())))
+    let st = &to_text(arg_bytes(a, 1)?);
+    Ok(Value::string(to_bytes(
+        re.find(st).map_or("", |m| m.as_str()),
+    )))
 }
 
 /// Go's `Regexp.Expand` template syntax: `$name`, `${name}`, `$$`.
@@ -776,26 +780,28 @@ fn replace_all(
 
 pub(crate) fn regex_replace_all(a: &[Value]) -> R {
     let re = must_compile(&arg_str(a, 0)?)?;
-    let st = &*arg_str(a, 1)?;
-    let repl = &*arg_str(a, 2)?;
-    Ok(Value::string(replace_all(&re, st, |caps, out| {
-        expand(&re, repl, caps, out)
-    })?))
+    let st = &to_text(arg_bytes(a, 1)?);
+    let repl = &to_text(arg_bytes(a, 2)?);
+    Ok(Value::string(to_bytes(&replace_all(
+        &re,
+        st,
+        |caps, out| expand(&re, repl, caps, out),
+    )?)))
 }
 
 pub(crate) fn regex_replace_all_literal(a: &[Value]) -> R {
     let re = must_compile(&arg_str(a, 0)?)?;
-    let st = &*arg_str(a, 1)?;
-    let repl = &*arg_str(a, 2)?;
-    Ok(Value::string(replace_all(&re, st, |_, out| {
+    let st = &to_text(arg_bytes(a, 1)?);
+    let repl = &to_text(arg_bytes(a, 2)?);
+    Ok(Value::string(to_bytes(&replace_all(&re, st, |_, out| {
         out.push_str(repl)
-    })?))
+    })?)))
 }
 
 pub(crate) fn regex_split(a: &[Value]) -> R {
     let pattern = &*arg_str(a, 0)?;
     let re = must_compile(pattern)?;
-    let st = &*arg_str(a, 1)?;
+    let st = &to_text(arg_bytes(a, 1)?);
     let n = arg_int(a, 2)?;
     if n == 0 {
         return Ok(Value::NilSlice(Type::String));
@@ -804,7 +810,7 @@ pub(crate) fn regex_split(a: &[Value]) -> R {
         return Ok(list_str(vec![String::new()]));
     }
     let matches = all_matches(&re, st, n);
-    let mut parts: Vec<String> = Vec::new();
+    let mut parts: Vec<Str> = Vec::new();
     let (mut beg, mut end) = (0usize, 0usize);
     for caps in &matches {
         if n > 0 && parts.len() as i64 >= n - 1 {
@@ -813,12 +819,12 @@ pub(crate) fn regex_split(a: &[Value]) -> R {
         let Some(m) = caps.get(0) else { continue };
         end = m.start();
         if m.end() != 0 {
-            parts.push(st[beg..end].to_string());
+            parts.push(to_bytes(&st[beg..end]).into());
         }
         beg = m.end();
     }
     if end != st.len() {
-        parts.push(st[beg..].to_string());
+        parts.push(to_bytes(&st[beg..]).into());
     }
-    Ok(list_str(parts))
+    Ok(list_gostr(parts))
 }

@@ -66,7 +66,7 @@
 //!   printing an addressable `v1.Secret`/`ObjectMeta` directly (`{{ .Profile }}`)
 //!   differs from Go's `&Secret{...}` form;
 //! - map keys are text: a key that is not valid UTF-8 (`dict (trunc 1 "é") 1`)
-//!   is stored with U+FFFD, and URL/regex/semver parsing read invalid bytes as
+//!   is stored with U+FFFD, and path and semver parsing read invalid bytes as
 //!   U+FFFD (error texts then quote U+FFFD where Go quotes `\xNN`);
 //! - limits: nesting of parentheses and control structures deeper than 100
 //!   (Go: 10000 / unlimited), template recursion deeper than
