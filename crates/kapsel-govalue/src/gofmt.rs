@@ -22,7 +22,10 @@
 //!   `%d`) shows its internal fields as Go does (`{wall ext loc}`) assuming no
 //!   monotonic clock reading (Go's `time.Now()` has one); `loc` is nil for
 //!   `time.UTC`, as in Go, and any other location ([`TimeLoc`]) prints as the
-//!   fixed address.
+//!   fixed address. In a `%!verb(*time.Location=...)` note Go prints the
+//!   Location itself: `time.Local` as Go sets it up for a UTC local zone, any
+//!   other location as a `time.FixedZone` (a zone loaded by name would show
+//!   its tz database contents in Go).
 //! - The `*_str` functions give Go's exact bytes; the `String`-returning ones
 //!   ([`sprint`], [`sprintf`], ...) replace each byte of invalid UTF-8 by U+FFFD.
 //! - `%v` of `time.Now()` has no ` m=+…` monotonic suffix.

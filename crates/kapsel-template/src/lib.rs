@@ -53,18 +53,25 @@
 //! `time.Time` as Go does (`%d` of a UTC time is `{wall ext 0}`).
 //!
 //! Known differences from Go:
-//! - an address that Go prints (the `*time.Location` of a time that is not
-//!   UTC under `%d`, `%e`..., a pointer inside a list or map, `%p`) is printed
-//!   as `0xc000000000`: Go's addresses are not reproducible (they change from
-//!   run to run, or from build to build for `time.Local`);
+//! - an address that Go prints is printed as `0xc000000000`: the
+//!   `*time.Location` of a time that is not UTC under `%d`, `%o`, `%b` or
+//!   `%p`, the `cacheZone` of a fixed zone inside a `%!e(*time.Location=...)`
+//!   note, a pointer inside a list or map (`%d` of `list (semver "1.2")`),
+//!   `%p`. Go's addresses are not reproducible (they change from run to run,
+//!   or from build to build for `time.Local`); the differential test's one
+//!   known difference;
+//! - `time.Local` is modelled as Go sets it up when the local zone is UTC
+//!   (what `%!e(...)` shows of it), a time from `now` has no monotonic
+//!   reading (Go's has one, which its `%d` form shows), and a location loaded
+//!   by name (not a fixed offset) prints and compares as a fixed zone;
 //! - methods exist only for `time.Time` (`Year`, `Day`, `Hour`, `Minute`,
 //!   `Second`, `Nanosecond`, `YearDay`, `Unix`, `UnixMilli`, `UnixNano`,
 //!   `IsZero`, `UTC`, `String`, `Format`, `AddDate`) and sprig's
 //!   `*semver.Version` (`String` and the accessors `Major`, `Minor`, `Patch`,
-//!   `Prerelease`, `Metadata`, `Original`; not `IncMajor`, `LessThan`...); in particular the
-//!   generated `String()` methods of Kubernetes API types are not modelled, so
-//!   printing an addressable `v1.Secret`/`ObjectMeta` directly (`{{ .Profile }}`)
-//!   differs from Go's `&Secret{...}` form;
+//!   `Prerelease`, `Metadata`, `Original`; not `IncMajor`, `LessThan`...);
+//!   in particular the generated `String()` methods of Kubernetes API types
+//!   are not modelled, so printing an addressable `v1.Secret`/`ObjectMeta`
+//!   directly (`{{ .Profile }}`) differs from Go's `&Secret{...}` form;
 //! - map keys are text: a key that is not valid UTF-8 (`dict (trunc 1 "é") 1`)
 //!   is stored with U+FFFD, and path and semver parsing read invalid bytes as
 //!   U+FFFD (error texts then quote U+FFFD where Go quotes `\xNN`);
