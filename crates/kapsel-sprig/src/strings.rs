@@ -247,10 +247,11 @@ fn byte_is_space(b: u8) -> bool {
 }
 
 pub(crate) fn nospace(a: &[Value]) -> R {
-    let st = &*arg_str(a, 0)?;
-    let kept: Vec<u8> = st.bytes().filter(|b| !byte_is_space(*b)).collect();
+    let st = arg_bytes(a, 0)?;
+    let kept: Vec<u8> = st.iter().copied().filter(|b| !byte_is_space(*b)).collect();
     if kept.len() == st.len() {
-        return s(st);
+        // goutils returns the string itself: Go's bytes, even invalid UTF-8.
+        return sb(st.to_vec());
     }
     // goutils writes each byte as a rune: non-ASCII text comes out as Latin-1.
     s(latin1(kept))
