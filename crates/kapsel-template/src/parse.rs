@@ -1001,3 +1001,37 @@ pub(crate) fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<Number
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complex_constants() {
+        // Values and messages recorded from Go's parser (fmt.Sscan for a pair).
+        let n = |t: &str, typ| new_number(0, t, typ);
+        let c = n("1.5-2i", ItemType::Complex).unwrap();
+        assert_eq!(
+            (c.is_complex, c.complex128, c.is_float),
+            (true, (1.5, -2.0), false)
+        );
+        let c = n("3+0i", ItemType::Complex).unwrap();
+        assert_eq!((c.is_float, c.is_int, c.int64), (true, true, 3));
+        let c = n("0i", ItemType::Number).unwrap();
+        assert_eq!((c.is_complex, c.is_int, c.is_uint), (true, true, true));
+        let c = n("0x1p-2i", ItemType::Number).unwrap();
+        assert_eq!(c.complex128, (0.0, 0.25));
+        assert_eq!(
+            n("1i+2i", ItemType::Complex).unwrap_err(),
+            "syntax error scanning complex number"
+        );
+        assert_eq!(
+            n("1+1e400i", ItemType::Complex).unwrap_err(),
+            r#"strconv.ParseFloat: parsing "+1e400": value out of range"#
+        );
+        assert_eq!(
+            n("0x10i", ItemType::Number).unwrap_err(),
+            r#"illegal number syntax: "0x10i""#
+        );
+    }
+}
