@@ -481,10 +481,10 @@ pub fn to_string(t: &GoTime) -> String {
 /// `t.GoString()`: `time.Date(2009, time.November, 10, 23, 0, 0, 0, time.UTC)`.
 pub fn go_string(t: &GoTime) -> String {
     let c = civil(t);
-    let loc = if t.offset_secs == 0 && t.zone_name == "UTC" {
-        "time.UTC".to_string()
-    } else {
-        format!("time.Location({})", go_quote(&t.zone_name))
+    let loc = match t.loc {
+        TimeLoc::Utc => "time.UTC".to_string(),
+        TimeLoc::Local => "time.Local".to_string(),
+        TimeLoc::Other => format!("time.Location({})", go_quote(&t.zone_name)),
     };
     format!(
         "time.Date({}, time.{}, {}, {}, {}, {}, {}, {})",
@@ -1480,6 +1480,10 @@ mod tests {
             Ok(TimeLoc::Other)
         );
         let local = parse_in_local("2006-01-02", "2024-02-29").unwrap();
+        assert_eq!(
+            go_string(&local),
+            "time.Date(2024, time.February, 29, 0, 0, 0, 0, time.Local)"
+        );
         assert_eq!(utc(&local).loc, TimeLoc::Utc);
         assert_eq!(add_nanos(&local, 1).loc, TimeLoc::Local);
         assert_eq!(from_unix(0, 0).loc, TimeLoc::Local);

@@ -258,10 +258,11 @@ pub(crate) fn nospace(a: &[Value]) -> R {
 }
 
 pub(crate) fn initials(a: &[Value]) -> R {
-    let st = &*arg_str(a, 0)?;
+    // goutils reads Go's bytes one at a time (each as a Latin-1 rune).
+    let st = arg_bytes(a, 0)?;
     let mut out = Vec::new();
     let mut gap = true;
-    for b in st.bytes() {
+    for &b in st {
         if byte_is_space(b) {
             gap = true;
         } else if gap {
