@@ -2,7 +2,8 @@
 //! Go's verbs, flags, width and precision, and `%v` of every value kind exactly as
 //! Go prints it (maps in sorted key order as `map[k:v]`, slices as `[a b]`, nil as
 //! `<nil>`, structs as `{a b}`, pointers to structs as `&{a b}`, `[]byte` as
-//! `[1 2 3]`, floats in Go's shortest `%g`-like form, `time.Time` via its String).
+//! `[1 2 3]`, floats in Go's shortest `%g`-like form, `complex128` as `(1+2i)`,
+//! `time.Time` via its String).
 //!
 //! The printer follows the structure of Go's `fmt` (`printArg` for operands,
 //! `printValue` for what is reached inside them, `badVerb` for `%!x(T=v)` notes),
@@ -19,14 +20,21 @@
 //!   `time.Time` (`String`, `GoString`) and `*time.Time`.
 //! - `time.Time` printed with a verb that does not use its `String` method (e.g.
 //!   `%d`) shows its internal fields as Go does (`{wall ext loc}`) assuming no
-//!   monotonic clock reading; a non-UTC location prints as the fixed address.
+//!   monotonic clock reading (Go's `time.Now()` has one); `loc` is nil for
+//!   `time.UTC`, as in Go, and any other location ([`TimeLoc`]) prints as the
+//!   fixed address. In a `%!verb(*time.Location=...)` note Go prints the
+//!   Location itself: `time.Local` as Go sets it up for a UTC local zone, any
+//!   other location as a `time.FixedZone` (a zone loaded by name would show
+//!   its tz database contents in Go).
 //! - The `*_str` functions give Go's exact bytes; the `String`-returning ones
 //!   ([`sprint`], [`sprintf`], ...) replace each byte of invalid UTF-8 by U+FFFD.
 //! - `%v` of `time.Now()` has no ` m=+…` monotonic suffix.
 
 use crate::gostrconv;
 use crate::gotime;
-use crate::value::{GoTime, Str, Type, Value};
+use std::sync::{Arc, LazyLock};
+
+use crate::value::{FieldDef, GoTime, JsonField, Str, Struct, StructType, TimeLoc, Type, Value};
 
 /// The address printed for pointers whose real address Go would print.
 pub const FAKE_ADDRESS: u64 = 0xc0_0000_0000;
@@ -164,8 +172,6 @@ enum Bad<'a> {
     /// An integer that is not a template value (a byte of a `[]byte`, a field of
     /// `time.Time`): Go type name and whether signed.
     Int(&'static str, u64, bool),
-    /// A pointer that is not a template value (`time.Time`'s location).
-    Ptr(&'static str, u64),
 }
 
 #[derive(Default)]
@@ -242,14 +248,122 @@ fn bytes_of(v: &Value) -> Option<(&[u8], bool)> {
     }
 }
 
+/// `time.Location`'s fields, and those of the `zone` and `zoneTrans` it holds.
+struct LocationTypes {
+    location: Arc<StructType>,
+    zone: Arc<StructType>,
+    zone_trans: Arc<StructType>,
+}
+
+static LOCATION_TYPES: LazyLock<LocationTypes> = LazyLock::new(|| {
+    let f = |name: &str, ty: Type| FieldDef::new(name, ty, JsonField::Skip);
+    let zone = Arc::new(StructType {
+        name: "time.zone".to_string(),
+        fields: vec![
+            f("name", Type::String),
+            f("offset", Type::Int),
+            f("isDST", Type::Bool),
+        ],
+    });
+    let zone_trans = Arc::new(StructType {
+        name: "time.zoneTrans".to_string(),
+        fields: vec![
+            f("when", Type::Int64),
+            f("index", Type::Uint8),
+            f("isstd", Type::Bool),
+            f("isutc", Type::Bool),
+        ],
+    });
+    let location = Arc::new(StructType {
+        name: "time.Location".to_string(),
+        fields: vec![
+            f("name", Type::String),
+            f("zone", Type::slice(Type::Struct(zone.clone()))),
+            f("tx", Type::slice(Type::Struct(zone_trans.clone()))),
+            f("extend", Type::String),
+            f("cacheStart", Type::Int64),
+            f("cacheEnd", Type::Int64),
+            f("cacheZone", Type::ptr(Type::Struct(zone.clone()))),
+        ],
+    });
+    LocationTypes {
+        location,
+        zone,
+        zone_trans,
+    }
+});
+
+/// A time's `loc` field as Go holds it, for the `%!verb(*time.Location=...)`
+/// note, which prints the Location itself: nil for UTC; `time.Local` as Go
+/// sets it up when the local zone is UTC (no `/etc/localtime`, or `TZ=UTC`:
+/// name `UTC`, no zones); anything else as a `time.FixedZone` (what parsing an
+/// offset or an unknown zone name makes), whose `cacheZone` is a pointer.
+fn location_value(t: &GoTime) -> Value {
+    let ty = &*LOCATION_TYPES;
+    let location = |name: &str, zone: Value, tx: Value, start: i64, end: i64, cache: Value| {
+        Value::ptr(Value::Struct(Arc::new(Struct {
+            ty: ty.location.clone(),
+            fields: vec![
+                Value::string(name),
+                zone,
+                tx,
+                Value::string(""),
+                Value::Int64(start),
+                Value::Int64(end),
+                cache,
+            ],
+        })))
+    };
+    let zone_type = Type::Struct(ty.zone.clone());
+    match t.loc {
+        TimeLoc::Utc => Value::NilPtr(Type::Struct(ty.location.clone())),
+        TimeLoc::Local => location(
+            &t.zone_name,
+            Value::NilSlice(zone_type.clone()),
+            Value::NilSlice(Type::Struct(ty.zone_trans.clone())),
+            0,
+            0,
+            Value::NilPtr(zone_type),
+        ),
+        TimeLoc::Other => {
+            let zone = Value::Struct(Arc::new(Struct {
+                ty: ty.zone.clone(),
+                fields: vec![
+                    Value::string(t.zone_name.as_str()),
+                    Value::Int(i64::from(t.offset_secs)),
+                    Value::Bool(false),
+                ],
+            }));
+            let trans = Value::Struct(Arc::new(Struct {
+                ty: ty.zone_trans.clone(),
+                fields: vec![
+                    Value::Int64(i64::MIN),
+                    Value::Uint8(0),
+                    Value::Bool(false),
+                    Value::Bool(false),
+                ],
+            }));
+            location(
+                &t.zone_name,
+                Value::slice(zone_type, vec![zone.clone()]),
+                Value::slice(Type::Struct(ty.zone_trans.clone()), vec![trans]),
+                i64::MIN,
+                i64::MAX,
+                Value::ptr(zone),
+            )
+        }
+    }
+}
+
 /// Go's internal `time.Time` fields for a time without monotonic reading:
 /// (wall, ext, loc pointer).
 fn time_internals(t: &GoTime) -> (u64, i64, u64) {
     let ext = t.unix_secs.wrapping_add(62_135_596_800);
-    let loc = if t.offset_secs == 0 && t.zone_name == "UTC" {
-        0
-    } else {
-        FAKE_ADDRESS
+    // Go stores time.UTC as nil; other locations are pointers whose address
+    // is not reproducible.
+    let loc = match t.loc {
+        TimeLoc::Utc => 0,
+        TimeLoc::Local | TimeLoc::Other => FAKE_ADDRESS,
     };
     (u64::from(t.nanos), ext, loc)
 }
@@ -605,11 +719,6 @@ impl Printer {
                 self.buf.push(b'=');
                 self.fmt_integer(u, signed, 'v', bad);
             }
-            Bad::Ptr(ty, u) => {
-                self.write_str(ty);
-                self.buf.push(b'=');
-                self.fmt_pointer_raw(u, ty, 'v', bad);
-            }
         }
         self.buf.push(b')');
         self.erroring = false;
@@ -656,6 +765,23 @@ impl Printer {
             'b' | 'g' | 'G' | 'x' | 'X' => self.fmt_float_raw(v, verb, -1),
             'f' | 'e' | 'E' => self.fmt_float_raw(v, verb, 6),
             'F' => self.fmt_float_raw(v, 'f', 6),
+            _ => self.bad_verb(verb, bad),
+        }
+    }
+
+    /// Go's `pp.fmtComplex`: `(re+imi)`, each part formatted as a float with
+    /// the same flags, the imaginary part always signed.
+    fn fmt_complex(&mut self, re: f64, im: f64, verb: char, bad: Bad<'_>) {
+        match verb {
+            'v' | 'b' | 'g' | 'G' | 'x' | 'X' | 'f' | 'F' | 'e' | 'E' => {
+                let old_plus = self.f.plus;
+                self.buf.push(b'(');
+                self.fmt_float(re, verb, bad);
+                self.f.plus = true;
+                self.fmt_float(im, verb, bad);
+                self.write_str("i)");
+                self.f.plus = old_plus;
+            }
             _ => self.bad_verb(verb, bad),
         }
     }
@@ -838,6 +964,7 @@ impl Printer {
             Value::Int(i) | Value::Int64(i) => self.fmt_integer(*i as u64, true, verb, Bad::Val(v)),
             Value::Uint8(b) => self.fmt_integer(u64::from(*b), false, verb, Bad::Val(v)),
             Value::Float(x) => self.fmt_float(*x, verb, Bad::Val(v)),
+            Value::Complex(re, im) => self.fmt_complex(*re, *im, verb, Bad::Val(v)),
             Value::String(s) => self.fmt_string(s.as_bytes(), verb, Bad::Val(v)),
             Value::Bytes(b) => self.fmt_bytes(v, b, false, verb, "[]byte"),
             Value::NilBytes => self.fmt_bytes(v, &[], true, verb, "[]byte"),
@@ -926,7 +1053,8 @@ impl Printer {
         if names {
             self.write_str("loc:");
         }
-        self.fmt_pointer_raw(loc, "*time.Location", verb, Bad::Ptr("*time.Location", loc));
+        let loc_value = location_value(t);
+        self.fmt_pointer_raw(loc, "*time.Location", verb, Bad::Val(&loc_value));
         self.buf.push(b'}');
     }
 
@@ -949,6 +1077,7 @@ impl Printer {
             Value::Int(i) | Value::Int64(i) => self.fmt_integer(*i as u64, true, verb, Bad::Val(v)),
             Value::Uint8(b) => self.fmt_integer(u64::from(*b), false, verb, Bad::Val(v)),
             Value::Float(x) => self.fmt_float(*x, verb, Bad::Val(v)),
+            Value::Complex(re, im) => self.fmt_complex(*re, *im, verb, Bad::Val(v)),
             Value::String(s) => self.fmt_string(s.as_bytes(), verb, Bad::Val(v)),
             Value::Bytes(_) | Value::NilBytes => {
                 let (b, is_nil) = bytes_of(v).unwrap_or((&[], true));
@@ -959,10 +1088,10 @@ impl Printer {
                 }
             }
             Value::Slice(_) | Value::NilSlice(_) => {
-                let (elem, items, is_nil): (Type, &[Value], bool) = match v {
-                    Value::Slice(s) => (s.elem.clone(), &s.items, false),
-                    Value::NilSlice(e) => (e.clone(), &[], true),
-                    _ => (Type::Any, &[], true),
+                let (elem, items, is_nil): (Type, Vec<Value>, bool) = match v {
+                    Value::Slice(s) => (s.elem.clone(), s.items(), false),
+                    Value::NilSlice(e) => (e.clone(), Vec::new(), true),
+                    _ => (Type::Any, Vec::new(), true),
                 };
                 if self.f.sharp_v {
                     self.write_str(&type_name(v));
@@ -1229,6 +1358,56 @@ struct PrintfState {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn time_location_in_bad_verbs() {
+        let t = |loc, name: &str, off| {
+            Value::Time(Arc::new(GoTime {
+                unix_secs: 0,
+                nanos: 0,
+                offset_secs: off,
+                zone_name: name.to_string(),
+                loc,
+            }))
+        };
+        // Recorded from Go (the FixedZone's cacheZone address aside).
+        assert_eq!(
+            sprintf("%t", &[t(TimeLoc::Utc, "UTC", 0)]),
+            "{%!t(uint64=0) %!t(int64=62135596800) %!t(*time.Location=<nil>)}"
+        );
+        assert_eq!(
+            sprintf("%d", &[t(TimeLoc::Utc, "UTC", 0)]),
+            "{0 62135596800 0}"
+        );
+        assert_eq!(
+            sprintf("%t", &[t(TimeLoc::Local, "UTC", 0)]),
+            "{%!t(uint64=0) %!t(int64=62135596800) %!t(*time.Location=&{UTC [] []  0 0 <nil>})}"
+        );
+        assert_eq!(
+            sprintf("%t", &[t(TimeLoc::Other, "", 7200)]),
+            "{%!t(uint64=0) %!t(int64=62135596800) %!t(*time.Location=&{ [{ 7200 false}] \
+             [{-9223372036854775808 0 false false}]  -9223372036854775808 9223372036854775807 \
+             0xc000000000})}"
+        );
+    }
+
+    #[test]
+    fn complex() {
+        let c = Value::Complex(1.5, -2.0);
+        assert_eq!(format_v(&c), "(1.5-2i)");
+        assert_eq!(
+            sprintf("%T %.1f %+.0e", &[c.clone(), c.clone(), c.clone()]),
+            "complex128 (1.5-2.0i) (+2e+00-2e+00i)"
+        );
+        assert_eq!(
+            sprintf("%5s", &[Value::Complex(1.0, 2.0)]),
+            "%!s(complex128=(    1   +2i))"
+        );
+        assert_eq!(
+            sprint(&[Value::Complex(0.0, 1.0), Value::Complex(0.0, 2.0)]),
+            "(0+1i) (0+2i)"
+        );
+    }
 
     #[test]
     fn basics() {

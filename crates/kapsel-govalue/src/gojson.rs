@@ -168,9 +168,11 @@ fn is_empty_value(v: &Value) -> bool {
         Value::Int(i) | Value::Int64(i) => *i == 0,
         Value::Uint8(b) => *b == 0,
         Value::Float(f) => *f == 0.0,
+        // encoding/json's isEmptyValue does not know complex kinds.
+        Value::Complex(..) => false,
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
-        Value::Slice(s) => s.items.is_empty(),
+        Value::Slice(s) => s.is_empty(),
         Value::Map(m) => m.is_empty(),
         Value::Struct(_) | Value::Ptr(_) | Value::Time(_) => false,
     }
@@ -219,6 +221,9 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>, html: bool) -> Result<()
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Uint8(b) => out.push_str(&b.to_string()),
         Value::Float(f) => out.push_str(&format_float(*f)?),
+        Value::Complex(..) => {
+            return Err(JsonError("json: unsupported type: complex128".to_string()));
+        }
         Value::String(s) => append_string_with(out, s.as_bytes(), html),
         Value::Bytes(b) => {
             out.push('"');
@@ -230,7 +235,8 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>, html: bool) -> Result<()
         Value::Slice(s) => {
             out.push('[');
             let inner = ind.map(|(p, i, d)| (p, i, d + 1));
-            for (k, it) in s.items.iter().enumerate() {
+            let items = s.items();
+            for (k, it) in items.iter().enumerate() {
                 if k > 0 {
                     out.push(',');
                 }
@@ -240,7 +246,7 @@ fn encode(out: &mut String, v: &Value, ind: Indent<'_>, html: bool) -> Result<()
                 encode(out, it, inner, html)?;
             }
             if let Some((p, i, d)) = ind
-                && !s.items.is_empty()
+                && !items.is_empty()
             {
                 newline(out, p, i, d);
             }

@@ -29,7 +29,7 @@
 //! - Years are limited to what `i64` seconds can hold around year ±292e9; Go
 //!   wraps silently beyond its own range.
 
-use crate::value::GoTime;
+use crate::value::{GoTime, TimeLoc};
 
 /// The error `time.Parse` reports, with Go's message text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -481,10 +481,10 @@ pub fn to_string(t: &GoTime) -> String {
 /// `t.GoString()`: `time.Date(2009, time.November, 10, 23, 0, 0, 0, time.UTC)`.
 pub fn go_string(t: &GoTime) -> String {
     let c = civil(t);
-    let loc = if t.offset_secs == 0 && t.zone_name == "UTC" {
-        "time.UTC".to_string()
-    } else {
-        format!("time.Location({})", go_quote(&t.zone_name))
+    let loc = match t.loc {
+        TimeLoc::Utc => "time.UTC".to_string(),
+        TimeLoc::Local => "time.Local".to_string(),
+        TimeLoc::Other => format!("time.Location({})", go_quote(&t.zone_name)),
     };
     format!(
         "time.Date({}, time.{}, {}, {}, {}, {}, {}, {})",
@@ -506,6 +506,8 @@ pub struct Zone {
     pub abbrev: String,
     /// Offset from UTC in seconds, east positive.
     pub offset_secs: i32,
+    /// Which Go `*time.Location` this is.
+    pub loc: TimeLoc,
 }
 
 impl Zone {
@@ -514,6 +516,7 @@ impl Zone {
         Zone {
             abbrev: "UTC".to_string(),
             offset_secs: 0,
+            loc: TimeLoc::Utc,
         }
     }
 }
@@ -529,7 +532,12 @@ pub fn load_location(name: &str) -> Result<Zone, TimeError> {
         "Local" => return Ok(local_zone()),
         _ => {}
     }
-    fixed_tz_zone(name).ok_or_else(|| TimeError(format!("unknown time zone {name}")))
+    fixed_tz_zone(name)
+        .map(|z| Zone {
+            loc: TimeLoc::Other,
+            ..z
+        })
+        .ok_or_else(|| TimeError(format!("unknown time zone {name}")))
 }
 
 fn fixed_tz_zone(name: &str) -> Option<Zone> {
@@ -540,6 +548,7 @@ fn fixed_tz_zone(name: &str) -> Option<Zone> {
             return Some(Zone {
                 abbrev: "GMT".to_string(),
                 offset_secs: 0,
+                loc: TimeLoc::Other,
             });
         }
         _ => {}
@@ -565,6 +574,7 @@ fn fixed_tz_zone(name: &str) -> Option<Zone> {
     Some(Zone {
         abbrev: format!("{}{:02}", if east < 0 { '-' } else { '+' }, east.abs()),
         offset_secs: east * 3600,
+        loc: TimeLoc::Other,
     })
 }
 
@@ -573,14 +583,20 @@ fn fixed_tz_zone(name: &str) -> Option<Zone> {
 /// time zone database or `/etc/localtime` is consulted.
 pub fn local_zone() -> Zone {
     static LOCAL: std::sync::OnceLock<Zone> = std::sync::OnceLock::new();
-    LOCAL
+    let zone = LOCAL
         .get_or_init(|| {
             std::env::var("TZ")
                 .ok()
                 .and_then(|tz| fixed_tz_zone(tz.strip_prefix(':').unwrap_or(&tz)))
                 .unwrap_or_else(Zone::utc)
         })
-        .clone()
+        .clone();
+    // Go's `time.Local` is `&localLoc` whatever zone it holds (named UTC when
+    // TZ is UTC).
+    Zone {
+        loc: TimeLoc::Local,
+        ..zone
+    }
 }
 
 /// `t.In(zone)`.
@@ -590,6 +606,7 @@ pub fn in_zone(t: &GoTime, zone: &Zone) -> GoTime {
         nanos: t.nanos,
         offset_secs: zone.offset_secs,
         zone_name: zone.abbrev.clone(),
+        loc: zone.loc,
     }
 }
 
@@ -618,6 +635,7 @@ pub fn from_unix(secs: i64, nanos: i64) -> GoTime {
         nanos: nanos.rem_euclid(1_000_000_000) as u32,
         offset_secs: 0,
         zone_name: "UTC".to_string(),
+        loc: TimeLoc::Utc,
     };
     local(&t)
 }
@@ -629,6 +647,7 @@ pub fn utc(t: &GoTime) -> GoTime {
         nanos: t.nanos,
         offset_secs: 0,
         zone_name: "UTC".to_string(),
+        loc: TimeLoc::Utc,
     }
 }
 
@@ -639,6 +658,7 @@ pub fn in_fixed_zone(t: &GoTime, name: &str, offset_secs: i32) -> GoTime {
         nanos: t.nanos,
         offset_secs,
         zone_name: name.to_string(),
+        loc: TimeLoc::Other,
     }
 }
 
@@ -651,6 +671,7 @@ pub fn add_nanos(t: &GoTime, d: i64) -> GoTime {
         nanos: total.rem_euclid(1_000_000_000) as u32,
         offset_secs: t.offset_secs,
         zone_name: t.zone_name.clone(),
+        loc: t.loc,
     }
 }
 
@@ -682,6 +703,7 @@ pub fn add_date(t: &GoTime, years: i64, months: i64, days: i64) -> GoTime {
         nanos: t.nanos,
         offset_secs: t.offset_secs,
         zone_name: t.zone_name.clone(),
+        loc: t.loc,
     }
 }
 
@@ -1360,10 +1382,13 @@ fn parse_with(
         nanos: nsec as u32,
         offset_secs: 0,
         zone_name: "UTC".to_string(),
+        loc: TimeLoc::Utc,
     };
     if z_utc {
         return Ok(t);
     }
+    // A zone Go makes up with time.FixedZone.
+    t.loc = TimeLoc::Other;
     if let Some(off) = zone_offset {
         t.unix_secs = wall - off;
         // The local zone if it has this offset (and name, if one was given).
@@ -1405,6 +1430,11 @@ mod tests {
             nanos,
             offset_secs: off,
             zone_name: name.to_string(),
+            loc: if name == "UTC" && off == 0 {
+                TimeLoc::Utc
+            } else {
+                TimeLoc::Other
+            },
         }
     }
 
@@ -1423,6 +1453,44 @@ mod tests {
         );
         let y = t(1_257_894_000, 0, 7200, "");
         assert_eq!(format(&y, "15:04 -07:00 MST"), "01:00 +02:00 +0200");
+    }
+
+    #[test]
+    fn locations_are_go_pointers() {
+        let loc = |layout: &str, value: &str| parse_in_local(layout, value).map(|t| t.loc);
+        // A parsed `Z` (or `UTC` for MST) is time.UTC: a nil loc in Go.
+        assert_eq!(
+            loc("2006-01-02T15:04:05Z07:00", "2025-01-02T03:04:05Z"),
+            Ok(TimeLoc::Utc)
+        );
+        assert_eq!(
+            loc("02 Jan 06 15:04 MST", "05 Mar 21 10:30 UTC"),
+            Ok(TimeLoc::Utc)
+        );
+        // No zone: the location passed in, time.Local (&localLoc in Go),
+        // even though it is named UTC.
+        assert_eq!(loc("2006-01-02", "2024-02-29"), Ok(TimeLoc::Local));
+        // An offset that is not the local zone's: a time.FixedZone.
+        assert_eq!(
+            loc("2006-01-02T15:04:05Z07:00", "2024-06-01T12:00:00+02:00"),
+            Ok(TimeLoc::Other)
+        );
+        assert_eq!(
+            loc("02 Jan 06 15:04 MST", "05 Mar 21 10:30 CET"),
+            Ok(TimeLoc::Other)
+        );
+        let local = parse_in_local("2006-01-02", "2024-02-29").unwrap();
+        assert_eq!(
+            go_string(&local),
+            "time.Date(2024, time.February, 29, 0, 0, 0, 0, time.Local)"
+        );
+        assert_eq!(utc(&local).loc, TimeLoc::Utc);
+        assert_eq!(add_nanos(&local, 1).loc, TimeLoc::Local);
+        assert_eq!(from_unix(0, 0).loc, TimeLoc::Local);
+        assert_eq!(load_location("UTC").map(|z| z.loc), Ok(TimeLoc::Utc));
+        assert_eq!(load_location("Etc/UTC").map(|z| z.loc), Ok(TimeLoc::Other));
+        assert_eq!(load_location("Local").map(|z| z.loc), Ok(TimeLoc::Local));
+        assert_eq!(GoTime::zero().loc, TimeLoc::Utc);
     }
 
     #[test]

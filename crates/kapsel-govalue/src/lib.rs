@@ -21,6 +21,6 @@ pub use func::{
     Func, FuncError, FuncImpl, FuncMap, Param, StringerFn, register_stringer, string_method,
 };
 pub use value::{
-    FieldDef, GoTime, JsonField, Map, Slice, Str, Struct, StructType, Type, Value, append_cap,
-    decode_lossy, grow_cap,
+    FieldDef, GoTime, JsonField, Map, Slice, Str, Struct, StructType, TimeLoc, Type, Value,
+    append_cap, decode_lossy, grow_cap,
 };

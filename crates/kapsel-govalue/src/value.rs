@@ -10,7 +10,9 @@
 //!
 //! Values are cheap to clone: aggregates are behind [`Arc`]. As in Go, a
 //! cloned map is the same map ([`Map`] is shared and mutable); strings are
-//! Go's bytes ([`Str`]); slices carry Go's capacity ([`Slice::cap`]).
+//! Go's bytes ([`Str`]); slices carry Go's capacity ([`Slice::cap`]) and
+//! share their backing array ([`Slice::update`] changes it for every slice
+//! made from it).
 //!
 //! This module is the contract between the engine (lexer, parser, executor,
 //! formatting), the sprig library and the producers of template data
@@ -170,6 +172,8 @@ pub enum Type {
     Uint8,
     /// `float64`
     Float64,
+    /// `complex128` (what a complex constant such as `1i` in a template is).
+    Complex128,
     /// `string`
     String,
     /// `[]uint8` (`[]byte`), e.g. a Secret's `.Data` values.
@@ -210,6 +214,7 @@ impl Type {
             Type::Int64 => Value::Int64(0),
             Type::Uint8 => Value::Uint8(0),
             Type::Float64 => Value::Float(0.0),
+            Type::Complex128 => Value::Complex(0.0, 0.0),
             Type::String => Value::string(""),
             Type::Bytes => Value::NilBytes,
             Type::Slice(elem) => Value::NilSlice((**elem).clone()),
@@ -234,6 +239,7 @@ impl fmt::Display for Type {
             Type::Int64 => f.write_str("int64"),
             Type::Uint8 => f.write_str("uint8"),
             Type::Float64 => f.write_str("float64"),
+            Type::Complex128 => f.write_str("complex128"),
             Type::String => f.write_str("string"),
             Type::Bytes => f.write_str("[]uint8"),
             Type::Slice(e) => write!(f, "[]{e}"),
@@ -466,45 +472,71 @@ impl PartialEq for Map {
     }
 }
 
-/// A `[]T` that is not nil.
+/// A `[]T` that is not nil: Go's slice header (a window on a backing array,
+/// with a length and a capacity).
 ///
-/// Go slices have a capacity: the builtin `slice x i j` may read past
-/// `len(x)` up to `cap(x)`, into the backing array. A `Slice` records its
-/// capacity as Go would have it (see [`append_cap`]) and the backing elements
-/// after its length that are not zero values (`spare`, e.g. what
-/// `slice x 0 1` hides). Equality ignores capacity.
+/// As in Go, the elements live in a backing array that every slice made from
+/// it shares: sprig's `slice` (and the builtin `slice x i j`) give a new
+/// window on the same array, a `[]string` passed to `toStrings` comes back
+/// as the same slice, and sprig's `sortAlpha` sorts a `[]string` argument in
+/// place ([`Slice::update`]), so every holder of the array (a variable, a map
+/// entry, a longer or shorter window) sees the new order. Cloning a `Slice`
+/// copies the header and shares the array, as copying a Go slice does.
+///
+/// The capacity is what Go would have (see [`append_cap`]): `slice x i j`
+/// may read past `len(x)` up to `cap(x)`, into the backing array; the array
+/// elements after those ever written are zero values.
+///
+/// Equality compares the element type and the elements (not the capacity
+/// nor the identity of the array).
 #[derive(Debug, Clone)]
 pub struct Slice {
     /// The element type `T`.
     pub elem: Type,
-    /// The items.
-    pub items: Vec<Value>,
+    array: Arc<RwLock<Vec<Value>>>,
+    off: usize,
+    len: usize,
     cap: usize,
-    spare: Vec<Value>,
 }
 
 impl Slice {
-    /// A slice whose capacity is its length.
+    /// A slice of a new array holding `items`, its capacity its length.
     pub fn new(elem: Type, items: Vec<Value>) -> Slice {
-        let cap = items.len();
+        let len = items.len();
         Slice {
             elem,
-            items,
-            cap,
-            spare: Vec::new(),
+            array: Arc::new(RwLock::new(items)),
+            off: 0,
+            len,
+            cap: len,
         }
     }
 
-    /// A slice with capacity `cap` (at least the length); the elements past
-    /// the length are `spare` followed by zero values.
+    /// A slice of a new array of `cap` elements (at least the length plus
+    /// `spare`): `items`, then `spare` (elements past the length, e.g. what
+    /// `slice x 0 1` hides), then zero values.
     pub fn with_cap(elem: Type, items: Vec<Value>, cap: usize, spare: Vec<Value>) -> Slice {
-        let cap = cap.max(items.len() + spare.len());
+        let len = items.len();
+        let cap = cap.max(len + spare.len());
+        let mut array = items;
+        array.extend(spare);
         Slice {
             elem,
-            items,
+            array: Arc::new(RwLock::new(array)),
+            off: 0,
+            len,
             cap,
-            spare,
         }
+    }
+
+    /// Go's `len`.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the length is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Go's `cap`.
@@ -512,45 +544,79 @@ impl Slice {
         self.cap
     }
 
-    /// The element at index `i` of the backing array (`i < cap`), as Go's
-    /// `x[:cap(x)][i]` would read it.
+    /// The element at index `i` of the backing array as this slice sees it
+    /// (`x[:cap(x)][i]`), `None` past the capacity.
     pub fn backing(&self, i: usize) -> Option<Value> {
         if i >= self.cap {
             return None;
         }
-        if let Some(v) = self.items.get(i) {
-            return Some(v.clone());
-        }
-        let j = i - self.items.len();
+        let array = self.array.read().unwrap_or_else(PoisonError::into_inner);
         Some(
-            self.spare
-                .get(j)
+            array
+                .get(self.off + i)
                 .cloned()
                 .unwrap_or_else(|| self.elem.zero()),
         )
     }
 
+    /// The element at index `i` (`x[i]`), `None` out of range. Read now: an
+    /// element changed in place since an earlier read shows its new value.
+    pub fn get(&self, i: usize) -> Option<Value> {
+        if i >= self.len {
+            return None;
+        }
+        self.backing(i)
+    }
+
+    /// The elements, read now (a copy of the window: the values themselves
+    /// are shared).
+    pub fn items(&self) -> Vec<Value> {
+        let array = self.array.read().unwrap_or_else(PoisonError::into_inner);
+        (self.off..self.off + self.len)
+            .map(|i| array.get(i).cloned().unwrap_or_else(|| self.elem.zero()))
+            .collect()
+    }
+
+    /// Changes the elements in place (`x[i] = ...` for the whole window):
+    /// every slice sharing the backing array sees the change. `f` must not
+    /// read or change this slice's array itself.
+    pub fn update<R>(&self, f: impl FnOnce(&mut [Value]) -> R) -> R {
+        let mut array = self.array.write().unwrap_or_else(PoisonError::into_inner);
+        let end = self.off + self.len;
+        if array.len() < end {
+            let zero = self.elem.zero();
+            array.resize(end, zero);
+        }
+        f(&mut array[self.off..end])
+    }
+
+    /// Whether `self` and `other` are windows on the same backing array.
+    pub fn shares_array(&self, other: &Slice) -> bool {
+        Arc::ptr_eq(&self.array, &other.array)
+    }
+
     /// Go's `x[i:j:k]` (`k` = capacity when `None`); `None` if out of range.
+    /// The result shares the backing array.
     pub fn reslice(&self, i: usize, j: usize, k: Option<usize>) -> Option<Slice> {
         let k = k.unwrap_or(self.cap);
         if i > j || j > k || k > self.cap {
             return None;
         }
-        let items = (i..j)
-            .map(|x| self.backing(x))
-            .collect::<Option<Vec<_>>>()?;
-        // Keep the non-zero spare elements up to the new capacity.
-        let known = self.items.len() + self.spare.len();
-        let spare = (j..k.min(known))
-            .map(|x| self.backing(x))
-            .collect::<Option<Vec<_>>>()?;
-        Some(Slice::with_cap(self.elem.clone(), items, k - i, spare))
+        Some(Slice {
+            elem: self.elem.clone(),
+            array: self.array.clone(),
+            off: self.off + i,
+            len: j - i,
+            cap: k - i,
+        })
     }
 }
 
 impl PartialEq for Slice {
     fn eq(&self, other: &Slice) -> bool {
-        self.elem == other.elem && self.items == other.items
+        self.elem == other.elem
+            && self.len == other.len
+            && (self.shares_array(other) && self.off == other.off || self.items() == other.items())
     }
 }
 
@@ -602,6 +668,7 @@ fn elem_layout(t: &Type) -> (usize, bool) {
     match t {
         Type::Bool | Type::Uint8 => (1, true),
         Type::Int | Type::Int64 | Type::Float64 => (8, true),
+        Type::Complex128 => (16, true),
         Type::Any | Type::String => (16, false),
         Type::Bytes | Type::Slice(_) => (24, false),
         Type::Map(_) | Type::Ptr(_) => (8, false),
@@ -634,6 +701,21 @@ pub fn append_cap(elem: &Type, len: usize) -> usize {
     cap
 }
 
+/// Which `*time.Location` a [`GoTime`] carries (Go's unexported `loc`
+/// field, which `%d` and other non-string verbs print as a pointer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TimeLoc {
+    /// `time.UTC`, which Go stores as a nil `loc` (`t.UTC()`, a parsed `Z`).
+    #[default]
+    Utc,
+    /// `time.Local` (`time.Now()`, `time.Unix`, a time parsed in the local
+    /// zone, `t.Local()`): the address of Go's `localLoc` variable.
+    Local,
+    /// Any other location (`time.FixedZone`, `time.LoadLocation`): an address
+    /// on Go's heap.
+    Other,
+}
+
 /// A Go `time.Time`: an instant plus the zone it is shown in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GoTime {
@@ -646,6 +728,8 @@ pub struct GoTime {
     /// Zone abbreviation as Go prints it with `MST` (e.g. `UTC`); for a fixed zone
     /// without a name Go prints the offset like `+0200`; empty means "derive".
     pub zone_name: String,
+    /// The location the zone comes from (part of Go's `==` on times).
+    pub loc: TimeLoc,
 }
 
 impl GoTime {
@@ -656,6 +740,7 @@ impl GoTime {
             nanos: 0,
             offset_secs: 0,
             zone_name: "UTC".to_string(),
+            loc: TimeLoc::Utc,
         }
     }
 }
@@ -676,6 +761,9 @@ pub enum Value {
     Uint8(u8),
     /// `float64`
     Float(f64),
+    /// `complex128`: real and imaginary parts. Templates make one from a
+    /// complex constant (`1i`, `2.5i`, `1+2i`); Go prints it `(1+2i)`.
+    Complex(f64, f64),
     /// `string` (any bytes, see [`Str`]).
     String(Str),
     /// A non-nil `[]byte`.
@@ -743,6 +831,7 @@ impl Value {
             Value::Int64(_) => Type::Int64,
             Value::Uint8(_) => Type::Uint8,
             Value::Float(_) => Type::Float64,
+            Value::Complex(..) => Type::Complex128,
             Value::String(_) => Type::String,
             Value::Bytes(_) | Value::NilBytes => Type::Bytes,
             Value::Slice(s) => Type::slice(s.elem.clone()),
@@ -765,10 +854,11 @@ impl Value {
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Uint8(b) => *b != 0,
             Value::Float(f) => *f != 0.0,
+            Value::Complex(re, im) => *re != 0.0 || *im != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             Value::NilBytes | Value::NilSlice(_) | Value::NilMap(_) | Value::NilPtr(_) => false,
-            Value::Slice(s) => !s.items.is_empty(),
+            Value::Slice(s) => !s.is_empty(),
             Value::Map(m) => !m.is_empty(),
             // Go: a struct value is always true.
             Value::Struct(_) => true,

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kapsel_govalue::value::{FieldDef, GoTime, JsonField, StructType, Type, Value};
+use kapsel_govalue::value::{FieldDef, GoTime, JsonField, StructType, TimeLoc, Type, Value};
 use kapsel_govalue::{gofmt, gojson, gotime};
 
 fn vectors() -> serde_json::Value {
@@ -102,12 +102,27 @@ fn st(ty: &Arc<StructType>, fields: Vec<Value>) -> Value {
     }))
 }
 
+/// [`ts`] with the location set to `TimeLoc::Utc` whatever the zone.
+fn ts_utc_loc(unix: i64, nanos: u32, name: &str, off: i32) -> GoTime {
+    GoTime {
+        loc: TimeLoc::Utc,
+        ..ts(unix, nanos, name, off)
+    }
+}
+
 fn ts(unix: i64, nanos: u32, name: &str, off: i32) -> GoTime {
     GoTime {
         unix_secs: unix,
         nanos,
         offset_secs: off,
         zone_name: name.to_string(),
+        // The vectors' UTC times are time.UTC (a nil loc); the others are
+        // fixed zones.
+        loc: if name == "UTC" && off == 0 {
+            TimeLoc::Utc
+        } else {
+            TimeLoc::Other
+        },
     }
 }
 
@@ -537,11 +552,16 @@ fn time_format_matches_go() {
 #[test]
 fn time_parse_matches_go() {
     run("time_parse", |c| {
-        let got = gotime::parse_in_local(s(c, "layout"), s(c, "value"));
+        // The vectors do not record the location (`TimeLoc`, tested in
+        // gotime's unit tests): compare the instant and the zone.
+        let got = gotime::parse_in_local(s(c, "layout"), s(c, "value")).map(|t| GoTime {
+            loc: TimeLoc::Utc,
+            ..t
+        });
         let err = s(c, "error");
         let ok = if err.is_empty() {
             got.as_ref().ok()
-                == Some(&ts(
+                == Some(&ts_utc_loc(
                     c["unix"].as_i64().unwrap_or(0),
                     c["nanos"].as_u64().unwrap_or(0) as u32,
                     s(c, "zone_name"),
@@ -607,6 +627,12 @@ fn load_location_matches_go() {
             Ok(gotime::Zone {
                 abbrev: s(c, "abbrev").to_string(),
                 offset_secs: c["offset"].as_i64().unwrap_or(0) as i32,
+                // Go's LoadLocation: time.UTC, time.Local or a new Location.
+                loc: match s(c, "name") {
+                    "" | "UTC" => TimeLoc::Utc,
+                    "Local" => TimeLoc::Local,
+                    _ => TimeLoc::Other,
+                },
             })
         } else {
             Err(gotime::TimeError(err.to_string()))
@@ -619,10 +645,14 @@ fn load_location_matches_go() {
 fn parse_in_zone_matches_go() {
     run("parse_in_zone", |c| {
         let zone = gotime::load_location(s(c, "zone")).expect("known zone");
-        let got = gotime::parse_in_zone(s(c, "layout"), s(c, "value"), &zone);
+        // As in time_parse_matches_go, the location is not compared.
+        let got = gotime::parse_in_zone(s(c, "layout"), s(c, "value"), &zone).map(|t| GoTime {
+            loc: TimeLoc::Utc,
+            ..t
+        });
         let err = s(c, "error");
         let want = if err.is_empty() {
-            Ok(ts(
+            Ok(ts_utc_loc(
                 c["unix"].as_i64().unwrap_or(0),
                 c["nanos"].as_u64().unwrap_or(0) as u32,
                 s(c, "zone_name"),

@@ -1,7 +1,7 @@
 //! Property tests: JSON and time round trips, and robustness of `Sprintf`, the
 //! JSON decoder and the time parser against arbitrary input.
 
-use kapsel_govalue::value::{GoTime, Value};
+use kapsel_govalue::value::{GoTime, TimeLoc, Value};
 use kapsel_govalue::{gofmt, gojson, gostrconv, gotime};
 use proptest::prelude::*;
 
@@ -41,6 +41,7 @@ fn go_time() -> impl Strategy<Value = GoTime> {
             nanos: n,
             offset_secs: m * 60,
             zone_name: String::new(),
+            loc: TimeLoc::Other,
         })
 }
 
@@ -151,6 +152,7 @@ fn any_value() -> impl Strategy<Value = Value> {
                 nanos: n,
                 offset_secs: o,
                 zone_name: String::new(),
+                loc: TimeLoc::Other,
             }))
         }),
     ];

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kapsel_govalue::{GoTime, Struct, StructType, Type, Value};
+use kapsel_govalue::{GoTime, Struct, StructType, TimeLoc, Type, Value};
 
 use crate::file::{PhaseParams, ProfileParams, RenderParams};
 use crate::types::TYPES;
@@ -41,6 +41,8 @@ fn time(t: &Time) -> Value {
         nanos: u32::try_from(ts.subsec_nanosecond()).unwrap_or(0),
         offset_secs: 0,
         zone_name: "UTC".to_string(),
+        // metav1.Time decodes to t.Local(): Go's `loc` is time.Local.
+        loc: TimeLoc::Local,
     })))
 }
 

@@ -150,6 +150,7 @@ pub(crate) fn kind_name(v: &Value) -> &'static str {
         Value::Int64(_) => "int64",
         Value::Uint8(_) => "uint8",
         Value::Float(_) => "float64",
+        Value::Complex(..) => "complex128",
         Value::String(_) => "string",
         Value::Bytes(_) | Value::NilBytes | Value::Slice(_) | Value::NilSlice(_) => "slice",
         Value::Map(_) | Value::NilMap(_) => "map",
@@ -385,10 +386,11 @@ pub(crate) fn empty(v: &Value) -> bool {
         Value::Int(n) | Value::Int64(n) => *n == 0,
         Value::Uint8(n) => *n == 0,
         Value::Float(f) => *f == 0.0,
+        Value::Complex(re, im) => *re == 0.0 && *im == 0.0,
         Value::String(s) => s.is_empty(),
         Value::Bytes(b) => b.is_empty(),
         Value::NilBytes | Value::NilSlice(_) | Value::NilMap(_) | Value::NilPtr(_) => true,
-        Value::Slice(s) => s.items.is_empty(),
+        Value::Slice(s) => s.is_empty(),
         Value::Map(m) => m.is_empty(),
         Value::Struct(_) | Value::Time(_) | Value::Ptr(_) => false,
     }
@@ -403,7 +405,7 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
 /// them; `None` when the value is not a slice (or is nil: `reflect.TypeOf(nil)`).
 pub(crate) fn list_items(v: &Value) -> Option<Vec<Value>> {
     match v {
-        Value::Slice(s) => Some(s.items.clone()),
+        Value::Slice(s) => Some(s.items()),
         Value::NilSlice(_) | Value::NilBytes => Some(Vec::new()),
         // uint8 elements: Kapsel has no uint8 value and uses int.
         Value::Bytes(b) => Some(b.iter().map(|x| Value::Uint8(*x)).collect()),
@@ -421,6 +423,38 @@ pub(crate) fn list_or_panic(
         Value::Nil => Err(FuncError::new(NIL_DEREF)),
         other => list_items(other).ok_or_else(|| FuncError::new(msg(kind_name(other)))),
     }
+}
+
+/// Where the stand-ins for invalid bytes start (Supplementary Private Use
+/// Area-B; byte `b` is `STAND_IN + b`, for `b >= 0x80`).
+pub(crate) const STAND_IN: u32 = 0x10_FE00;
+
+/// Go's bytes as text for code that works on `str` but must keep Go's
+/// bytes (URL parsing, regular expressions): valid UTF-8 as it is, each byte
+/// of an invalid sequence as a private-use stand-in (see [`to_bytes`]). The
+/// stand-in is one character, as Go's `utf8.DecodeRune` makes an invalid byte
+/// one `RuneError` of width 1 (a regex `.` matches it, `[^a]` too).
+pub(crate) fn to_text(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for &x in chunk.invalid() {
+            out.push(char::from_u32(STAND_IN + u32::from(x)).unwrap_or('\u{FFFD}'));
+        }
+    }
+    out
+}
+
+/// The bytes that [`to_text`] made `s` from.
+pub(crate) fn to_bytes(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for c in s.chars() {
+        match u32::from(c).checked_sub(STAND_IN) {
+            Some(b @ 0x80..=0xFF) => out.push(b as u8),
+            _ => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+    out
 }
 
 /// Converts Go string bytes to a Kapsel string. Kapsel strings are UTF-8, so
@@ -530,4 +564,32 @@ pub(crate) fn is_title(c: char) -> bool {
 /// Maps a character-per-byte string (Latin-1 view of Go's byte loops).
 pub(crate) fn latin1(bytes: impl IntoIterator<Item = u8>) -> String {
     bytes.into_iter().map(char::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_bytes_survive_text_stand_ins() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"plain",
+            "héllo".as_bytes(),
+            b"a\xc3b",
+            b"\xff\xfe",
+            b"\xe6\x97,\xa5",
+        ];
+        for b in cases {
+            let t = to_text(b);
+            assert_eq!(to_bytes(&t), *b, "{b:?}");
+            // One character per invalid byte, as Go decodes it.
+            assert_eq!(t.chars().count(), decode_lossy_count(b), "{b:?}");
+        }
+        assert_eq!(to_text("é".as_bytes()), "é");
+    }
+
+    fn decode_lossy_count(b: &[u8]) -> usize {
+        kapsel_govalue::decode_lossy(b).chars().count()
+    }
 }

@@ -11,20 +11,23 @@
 //! `bcrypt` and `htpasswd` are not in sprig v2.22, so Kanister adds nothing for
 //! them and neither does Kapsel.
 //!
+//! Go's reference semantics are kept: maps are shared and changed in place
+//! (`set`, `unset`, `merge`, `mergeOverwrite`), and slices share their backing
+//! array (`sortAlpha` sorts a `[]string` argument in place, `toStrings` returns
+//! a `[]string` as it is, `slice` gives a window on the same array).
+//!
 //! Differences from Go that the engine cannot hide:
-//! - Go slices are references: `sortAlpha` sorts a `[]string` argument in
-//!   place in Go; here it only returns the sorted list. (Maps are shared and
-//!   changed in place as in Go: `set`, `unset`, `merge`, `mergeOverwrite`.)
 //! - `keys` and `values` follow key order (Go: random order).
 //! - Time zones: the local zone is UTC (as in `kapsel_govalue::gotime`);
 //!   `dateInZone`/`htmlDateInZone` load other zones from the system zoneinfo
 //!   files like Go (no embedded tz database: where the files are missing, UTC).
 //! - Strings are Go's bytes ([`kapsel_govalue::Str`]): `trunc`, `substr`,
 //!   `abbrev`, `b64dec`, ... keep invalid UTF-8 as Go does. Functions that work
-//!   on runes see each byte of an invalid sequence as U+FFFD, as Go does; a
-//!   few that Go runs on bytes but that are rarely fed invalid UTF-8 (regular
-//!   expressions, URL, path and semver parsing, case conversions) read such
-//!   bytes as U+FFFD.
+//!   on runes see each byte of an invalid sequence as U+FFFD, as Go does.
+//!   Regular expressions and URL parsing keep such bytes too (matched as one
+//!   character, as Go's `RuneError`); a few functions that Go runs on bytes
+//!   but that are rarely fed invalid UTF-8 (path and semver parsing, case
+//!   conversions) read them as U+FFFD.
 //! - Where Go would allocate without bound (`repeat`, `until`, `randAlpha`,
 //!   `indent`, `replace`, `wrapWith`, `regexReplaceAll` with huge results),
 //!   Kapsel returns an error beyond 2^28 bytes or elements.
@@ -34,9 +37,11 @@
 //!   `buildCustomCert` need RSA or X.509 and report that Kapsel does not
 //!   support them yet. (`genPrivateKey "ecdsa"` and `encryptAES`/`decryptAES`
 //!   are implemented, with Kapsel's own P-256 and AES-256.)
-//! - `*semver.Version` is a pointer to a struct `semver.Version` with fields
-//!   `Major`, `Minor`, `Patch` (int64), `Prerelease`, `Metadata`, `Original`
-//!   (string); Go prints it through its `String()` method: see [`stringer`].
+//! - `*semver.Version` is a pointer to a struct `semver.Version` with Go's
+//!   unexported fields `major`, `minor`, `patch` (int64), `pre`, `metadata`,
+//!   `original` (string); Go prints it through its `String()` method (see
+//!   [`stringer`]) or, for other verbs, its fields. Of its methods, the
+//!   accessors and `String` are modelled ([`semver::ACCESSORS`]).
 //!
 //! Depends only on `kapsel-govalue` (plus general-purpose crates); it must not
 //! depend on the template engine, Kanister's API types or Kubernetes.
@@ -292,8 +297,8 @@ pub fn txt_func_map() -> FuncMap {
 /// argument (Go maps and slices are references) and return it: `set`,
 /// `unset`, `merge`, `mergeOverwrite` (a `map[string]interface{}`; Kapsel's
 /// maps are shared and changed in place too, see `kapsel_govalue::Map`) and
-/// `sortAlpha` (sorts a `[]string` in place in Go; Kapsel's slices are
-/// values, so it only returns the sorted list).
+/// `sortAlpha` (sorts a `[]string` in place, in Go and here: see
+/// `kapsel_govalue::Slice`).
 pub const MUTATES_FIRST_ARG: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "sortAlpha"];
 
 /// Go's `String()` of a value that has one in Go but is modelled as plain data

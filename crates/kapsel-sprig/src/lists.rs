@@ -3,12 +3,14 @@
 //!
 //! Go maps are references: `set`, `unset`, `merge` and `mergeOverwrite`
 //! change the map passed in (see `kapsel_govalue::Map`). Lists carry Go's
-//! capacity (what `append` or `make` would leave), which `slice` can reach.
+//! capacity (what `append` or `make` would leave), which `slice` can reach,
+//! and share their backing array as Go's slices do (`slice` returns a window
+//! on it; `deepCopy` copies it).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kapsel_govalue::{FuncError, Map, Type, Value, gojson};
+use kapsel_govalue::{FuncError, Map, Slice, Struct, Type, Value, gojson};
 
 use crate::conv::{
     MAX_OUTPUT, arg, arg_bool, arg_map, arg_str, deep_equal, empty, kind_name, list_any,
@@ -382,8 +384,64 @@ pub(crate) fn deep_copy(a: &[Value]) -> R {
         Value::Nil => Err(FuncError::new(
             "reflect: call of reflect.Value.Type on zero Value",
         )),
-        v => Ok(v.clone()),
+        v => copy_structure(v, 0),
     }
+}
+
+/// How deep [`copy_structure`] follows nested values (Go recurses until its
+/// stack overflows on a map that contains itself).
+const MAX_COPY_DEPTH: usize = 1000;
+
+/// `copystructure.Copy` (v1.0.0), what sprig's `deepCopy` does: maps and
+/// slices are new (a slice keeps its length and capacity, the array past
+/// the length is zero), pointers point to copies, a struct's unexported
+/// fields are left zero (Go may not set them: a `*semver.Version` copies as
+/// `0.0.0`), `time.Time` is copied as it is.
+fn copy_structure(v: &Value, depth: usize) -> R {
+    if depth > MAX_COPY_DEPTH {
+        return Err(FuncError::new(
+            "kapsel: deepCopy: value nested too deeply (does it contain itself?)",
+        ));
+    }
+    Ok(match v {
+        Value::Map(m) => {
+            let mut entries = BTreeMap::new();
+            for (k, x) in m.snapshot() {
+                entries.insert(k, copy_structure(&x, depth + 1)?);
+            }
+            Value::map(m.elem.clone(), entries)
+        }
+        Value::Slice(s) => {
+            let items = s
+                .items()
+                .iter()
+                .map(|x| copy_structure(x, depth + 1))
+                .collect::<Result<Vec<_>, _>>()?;
+            Value::Slice(Arc::new(Slice::with_cap(
+                s.elem.clone(),
+                items,
+                s.cap(),
+                Vec::new(),
+            )))
+        }
+        Value::Ptr(inner) => Value::ptr(copy_structure(inner, depth + 1)?),
+        Value::Struct(st) => {
+            let mut fields = Vec::with_capacity(st.fields.len());
+            for (fd, x) in st.ty.fields.iter().zip(st.fields.iter()) {
+                let exported = fd.name.chars().next().is_some_and(char::is_uppercase);
+                fields.push(if exported {
+                    copy_structure(x, depth + 1)?
+                } else {
+                    fd.ty.zero()
+                });
+            }
+            Value::Struct(Arc::new(Struct {
+                ty: st.ty.clone(),
+                fields,
+            }))
+        }
+        other => other.clone(),
+    })
 }
 
 // ---- defaults ----
@@ -411,7 +469,7 @@ fn json_ready(v: &Value) -> Value {
         return Value::string(s);
     }
     match v {
-        Value::Slice(s) => Value::slice(s.elem.clone(), s.items.iter().map(json_ready).collect()),
+        Value::Slice(s) => Value::slice(s.elem.clone(), s.items().iter().map(json_ready).collect()),
         Value::Map(m) => Value::map(
             m.elem.clone(),
             m.entries()

@@ -9,10 +9,24 @@ type R = Result<Value, FuncError>;
 
 const DIV_ZERO: &str = "runtime error: integer divide by zero";
 
+/// Sprig's `atoi`: `strconv.Atoi`, its error dropped. Out of range, Go
+/// returns the nearest int with the error, so that is what sprig gives;
+/// anything else that is not a number is 0.
 pub(crate) fn atoi(a: &[Value]) -> R {
-    Ok(Value::Int(
-        crate::conv::parse_int10(&arg_str(a, 0)?).unwrap_or(0),
-    ))
+    let s = &*arg_str(a, 0)?;
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let n = match crate::conv::parse_int10(s) {
+        Some(n) => n,
+        None if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            if s.starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            }
+        }
+        None => 0,
+    };
+    Ok(Value::Int(n))
 }
 
 pub(crate) fn int64(a: &[Value]) -> R {

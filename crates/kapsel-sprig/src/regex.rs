@@ -1,13 +1,15 @@
 //! Regular expression functions (sprig's `regex.go`) with Go `regexp` semantics
 //! on top of the `regex` crate: Go's ASCII-only `\d`, `\w`, `\s`, `\b`; Go's
 //! iteration over empty matches; Go's `$` expansion; Go's compile error texts
-//! for the common syntax errors.
+//! for the common syntax errors. Subjects and replacements are Go's bytes: an
+//! invalid UTF-8 byte is matched as one character (Go's `RuneError` of width
+//! 1) and kept in the results (`conv::to_text`).
 
-use kapsel_govalue::{FuncError, Type, Value, gofmt};
+use kapsel_govalue::{FuncError, Str, Type, Value, gofmt};
 use regex::Regex;
 use regex_syntax::ast::{self, Ast, ErrorKind};
 
-use crate::conv::{arg_int, arg_str, list_str};
+use crate::conv::{arg_bytes, arg_int, arg_str, list_gostr, list_str, to_bytes, to_text};
 
 type R = Result<Value, FuncError>;
 
@@ -408,6 +410,20 @@ fn go_normalize(pattern: &str) -> Result<Src<'_>, String> {
     };
     let mut seen: Vec<String> = Vec::new();
     let mut in_class = false;
+    // In a class, Go reads `lo-hi` ranges left to right; the `regex` crate
+    // also knows the set operators `--`, `&&` and `~~`. So every `-` that
+    // is not a range operator, and every `&` and `~`, is escaped. `single`:
+    // the last class item was one character (a possible range start);
+    // `after_op`: a range operator was just read.
+    let (mut single, mut after_op) = (false, false);
+    let class_char = |single: &mut bool, after_op: &mut bool, is_char: bool| {
+        if *after_op {
+            *after_op = false;
+            *single = false;
+        } else {
+            *single = is_char;
+        }
+    };
     let mut i = 0;
     while i < pattern.len() {
         let rest = &pattern[i..];
@@ -426,10 +442,20 @@ fn go_normalize(pattern: &str) -> Result<Src<'_>, String> {
             if let Some((code, len)) = octal_escape(rest) {
                 push(&mut norm, &format!("\\x{{{code:x}}}"), i, false);
                 i += len;
+                if in_class {
+                    class_char(&mut single, &mut after_op, true);
+                }
                 continue;
             }
             let len = escape_len(rest);
             push(&mut norm, &rest[..len], i, true);
+            if in_class {
+                let is_class = matches!(
+                    rest.as_bytes().get(1),
+                    Some(b'd' | b'D' | b's' | b'S' | b'w' | b'W' | b'p' | b'P')
+                );
+                class_char(&mut single, &mut after_op, !is_class);
+            }
             i += len;
             continue;
         }
@@ -444,27 +470,52 @@ fn go_normalize(pattern: &str) -> Result<Src<'_>, String> {
                 }
                 push(&mut norm, name, i, true);
                 i += name.len();
+                class_char(&mut single, &mut after_op, false);
                 continue;
             }
             if c == '[' {
                 push(&mut norm, "\\[", i, false);
                 i += 1;
+                class_char(&mut single, &mut after_op, true);
                 continue;
             }
             if c == ']' {
                 in_class = false;
+            } else if c == '-'
+                && single
+                && !after_op
+                && rest[1..].chars().next().is_some_and(|n| n != ']')
+            {
+                push(&mut norm, "-", i, true);
+                (single, after_op) = (false, true);
+                i += 1;
+                continue;
+            } else {
+                if matches!(c, '-' | '&' | '~') {
+                    push(&mut norm, &format!("\\{c}"), i, false);
+                } else {
+                    push(&mut norm, &rest[..c.len_utf8()], i, true);
+                }
+                class_char(&mut single, &mut after_op, true);
+                i += c.len_utf8();
+                continue;
             }
         } else if c == '[' {
             in_class = true;
+            (single, after_op) = (false, false);
             push(&mut norm, "[", i, true);
             i += 1;
             // A `]` right after `[` or `[^` is a literal.
-            for lead in ["^]", "]", "^"] {
-                if pattern[i..].starts_with(lead) {
-                    push(&mut norm, lead, i, true);
-                    i += lead.len();
-                    break;
-                }
+            if pattern[i..].starts_with('^') {
+                push(&mut norm, "^", i, true);
+                i += 1;
+            }
+            if pattern[i..].starts_with(']') {
+                // Escaped, so that the `regex` crate also reads `[]-a]` as
+                // a range from `]`.
+                push(&mut norm, "\\]", i, false);
+                i += 1;
+                single = true;
             }
             continue;
         } else if c == '{' && !is_repeat_spec(&rest[1..]) {
@@ -616,31 +667,33 @@ fn all_matches<'h>(re: &Regex, s: &'h str, n: i64) -> Vec<regex::Captures<'h>> {
 
 pub(crate) fn regex_match(a: &[Value]) -> R {
     let re = compile(&arg_str(a, 0)?);
-    let st = &*arg_str(a, 1)?;
+    let st = &to_text(arg_bytes(a, 1)?);
     Ok(Value::Bool(re.is_ok_and(|re| re.is_match(st))))
 }
 
 pub(crate) fn regex_find_all(a: &[Value]) -> R {
     let re = must_compile(&arg_str(a, 0)?)?;
-    let st = &*arg_str(a, 1)?;
+    let st = &to_text(arg_bytes(a, 1)?);
     let n = arg_int(a, 2)?;
     if n == 0 {
         return Ok(Value::NilSlice(Type::String));
     }
-    let found: Vec<String> = all_matches(&re, st, n)
+    let found: Vec<Str> = all_matches(&re, st, n)
         .iter()
-        .filter_map(|c| c.get(0).map(|m| m.as_str().to_string()))
+        .filter_map(|c| c.get(0).map(|m| Str::from(to_bytes(m.as_str()))))
         .collect();
     if found.is_empty() {
         return Ok(Value::NilSlice(Type::String));
     }
-    Ok(list_str(found))
+    Ok(list_gostr(found))
 }
 
 pub(crate) fn regex_find(a: &[Value]) -> R {
     let re = must_compile(&arg_str(a, 0)?)?;
-    let st = &*arg_str(a, 1)?;
-    Ok(Value::string(re.find(st).map_or("", |m| m.as_str())))
+    let st = &to_text(arg_bytes(a, 1)?);
+    Ok(Value::string(to_bytes(
+        re.find(st).map_or("", |m| m.as_str()),
+    )))
 }
 
 /// Go's `Regexp.Expand` template syntax: `$name`, `${name}`, `$$`.
@@ -727,26 +780,28 @@ fn replace_all(
 
 pub(crate) fn regex_replace_all(a: &[Value]) -> R {
     let re = must_compile(&arg_str(a, 0)?)?;
-    let st = &*arg_str(a, 1)?;
-    let repl = &*arg_str(a, 2)?;
-    Ok(Value::string(replace_all(&re, st, |caps, out| {
-        expand(&re, repl, caps, out)
-    })?))
+    let st = &to_text(arg_bytes(a, 1)?);
+    let repl = &to_text(arg_bytes(a, 2)?);
+    Ok(Value::string(to_bytes(&replace_all(
+        &re,
+        st,
+        |caps, out| expand(&re, repl, caps, out),
+    )?)))
 }
 
 pub(crate) fn regex_replace_all_literal(a: &[Value]) -> R {
     let re = must_compile(&arg_str(a, 0)?)?;
-    let st = &*arg_str(a, 1)?;
-    let repl = &*arg_str(a, 2)?;
-    Ok(Value::string(replace_all(&re, st, |_, out| {
+    let st = &to_text(arg_bytes(a, 1)?);
+    let repl = &to_text(arg_bytes(a, 2)?);
+    Ok(Value::string(to_bytes(&replace_all(&re, st, |_, out| {
         out.push_str(repl)
-    })?))
+    })?)))
 }
 
 pub(crate) fn regex_split(a: &[Value]) -> R {
     let pattern = &*arg_str(a, 0)?;
     let re = must_compile(pattern)?;
-    let st = &*arg_str(a, 1)?;
+    let st = &to_text(arg_bytes(a, 1)?);
     let n = arg_int(a, 2)?;
     if n == 0 {
         return Ok(Value::NilSlice(Type::String));
@@ -755,7 +810,7 @@ pub(crate) fn regex_split(a: &[Value]) -> R {
         return Ok(list_str(vec![String::new()]));
     }
     let matches = all_matches(&re, st, n);
-    let mut parts: Vec<String> = Vec::new();
+    let mut parts: Vec<Str> = Vec::new();
     let (mut beg, mut end) = (0usize, 0usize);
     for caps in &matches {
         if n > 0 && parts.len() as i64 >= n - 1 {
@@ -764,12 +819,12 @@ pub(crate) fn regex_split(a: &[Value]) -> R {
         let Some(m) = caps.get(0) else { continue };
         end = m.start();
         if m.end() != 0 {
-            parts.push(st[beg..end].to_string());
+            parts.push(to_bytes(&st[beg..end]).into());
         }
         beg = m.end();
     }
     if end != st.len() {
-        parts.push(st[beg..].to_string());
+        parts.push(to_bytes(&st[beg..]).into());
     }
-    Ok(list_str(parts))
+    Ok(list_gostr(parts))
 }

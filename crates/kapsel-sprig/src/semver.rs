@@ -1,11 +1,16 @@
 //! `semver` and `semverCompare` (sprig's `semver.go` over Masterminds/semver
 //! v1.5.0, the version Kanister builds with).
 //!
-//! Go's `*semver.Version` has unexported fields and exported methods (`Major`,
-//! `Minor`, `Patch`, `Prerelease`, `Metadata`, `Original`, `String`); templates
-//! reach the methods as `.Major` etc. Kapsel models the value as a pointer to a
-//! struct `semver.Version` with those names as fields. Its `String()` (which Go
-//! uses for printing and `toString`) is [`version_string`].
+//! Go's `*semver.Version` has unexported fields (`major`, `minor`, `patch`
+//! int64, `pre`, `metadata`, `original` string, in that order) and exported
+//! methods (`Major`, `Minor`, `Patch`, `Prerelease`, `Metadata`, `Original`,
+//! `String`...); templates reach the methods as `.Major` etc. Kapsel models
+//! the value as a pointer to a struct `semver.Version` with Go's fields, so
+//! that `fmt` prints its internals as Go does (`%d` gives `&{1 2 3
+//! %!d(string=) ...}`, `%#v` `&semver.Version{major:1, ...}`); the template
+//! engine maps the accessor methods to the fields ([`ACCESSORS`]). Its
+//! `String()` (which Go uses for printing and `toString`) is
+//! [`version_string`].
 
 use std::sync::{Arc, LazyLock};
 
@@ -315,20 +320,33 @@ pub(crate) fn compare(constraint: &str, version: &str) -> Result<bool, FuncError
     Ok(ors.iter().any(|and| and.iter().all(|c| c.check(&v))))
 }
 
+/// `semver.Version`'s fields, in Go's order and with Go's (unexported)
+/// names and types: what `%d`, `%+v`-less verbs and `%#v` print.
 static VERSION_TYPE: LazyLock<Arc<StructType>> = LazyLock::new(|| {
     let field = |name: &str, ty: Type| FieldDef::new(name, ty, JsonField::Skip);
     Arc::new(StructType {
         name: TYPE_NAME.to_string(),
         fields: vec![
-            field("Major", Type::Int64),
-            field("Minor", Type::Int64),
-            field("Patch", Type::Int64),
-            field("Prerelease", Type::String),
-            field("Metadata", Type::String),
-            field("Original", Type::String),
+            field("major", Type::Int64),
+            field("minor", Type::Int64),
+            field("patch", Type::Int64),
+            field("pre", Type::String),
+            field("metadata", Type::String),
+            field("original", Type::String),
         ],
     })
 });
+
+/// The exported methods of `*semver.Version` that take no argument and
+/// return one of its fields: (method, field).
+pub const ACCESSORS: &[(&str, &str)] = &[
+    ("Major", "major"),
+    ("Minor", "minor"),
+    ("Patch", "patch"),
+    ("Prerelease", "pre"),
+    ("Metadata", "metadata"),
+    ("Original", "original"),
+];
 
 fn to_value(v: &Version) -> Value {
     Value::ptr(Value::Struct(Arc::new(Struct {
@@ -356,12 +374,12 @@ pub fn version_string(s: &Struct) -> Option<String> {
     };
     Some(
         Version {
-            major: int("Major")?,
-            minor: int("Minor")?,
-            patch: int("Patch")?,
-            pre: text("Prerelease")?,
-            metadata: text("Metadata")?,
-            original: text("Original")?,
+            major: int("major")?,
+            minor: int("minor")?,
+            patch: int("patch")?,
+            pre: text("pre")?,
+            metadata: text("metadata")?,
+            original: text("original")?,
         }
         .string(),
     )

@@ -247,20 +247,22 @@ fn byte_is_space(b: u8) -> bool {
 }
 
 pub(crate) fn nospace(a: &[Value]) -> R {
-    let st = &*arg_str(a, 0)?;
-    let kept: Vec<u8> = st.bytes().filter(|b| !byte_is_space(*b)).collect();
+    let st = arg_bytes(a, 0)?;
+    let kept: Vec<u8> = st.iter().copied().filter(|b| !byte_is_space(*b)).collect();
     if kept.len() == st.len() {
-        return s(st);
+        // goutils returns the string itself: Go's bytes, even invalid UTF-8.
+        return sb(st.to_vec());
     }
     // goutils writes each byte as a rune: non-ASCII text comes out as Latin-1.
     s(latin1(kept))
 }
 
 pub(crate) fn initials(a: &[Value]) -> R {
-    let st = &*arg_str(a, 0)?;
+    // goutils reads Go's bytes one at a time (each as a Latin-1 rune).
+    let st = arg_bytes(a, 0)?;
     let mut out = Vec::new();
     let mut gap = true;
-    for b in st.bytes() {
+    for &b in st {
         if byte_is_space(b) {
             gap = true;
         } else if gap {
@@ -735,7 +737,7 @@ pub(crate) fn splitn(a: &[Value]) -> R {
 /// Sprig's `strslice`.
 pub(crate) fn strslice(v: &Value) -> Vec<Str> {
     match v {
-        Value::Slice(sl) if sl.elem == Type::String => sl.items.iter().map(strval).collect(),
+        Value::Slice(sl) if sl.elem == Type::String => sl.items().iter().map(strval).collect(),
         Value::Nil => Vec::new(),
         other => match list_items(other) {
             Some(items) => items
@@ -750,7 +752,8 @@ pub(crate) fn strslice(v: &Value) -> Vec<Str> {
 
 pub(crate) fn to_strings(a: &[Value]) -> R {
     let v = arg(a, 0)?;
-    if let Value::NilSlice(Type::String) = v {
+    if is_string_slice(v) {
+        // `strslice` returns a `[]string` as it is: the same slice.
         return Ok(v.clone());
     }
     let cap = strslice_cap(v);
@@ -767,7 +770,7 @@ pub(crate) fn to_strings(a: &[Value]) -> R {
 fn strslice_cap(v: &Value) -> usize {
     match v {
         Value::Slice(s) if s.elem == Type::String => s.cap(),
-        Value::Slice(s) => s.items.len(),
+        Value::Slice(s) => s.len(),
         Value::Bytes(b) => b.len(),
         Value::Nil | Value::NilSlice(_) | Value::NilBytes => 0,
         _ => 1,
@@ -779,8 +782,31 @@ pub(crate) fn join(a: &[Value]) -> R {
     sb(join_bytes(&strslice(arg(a, 1)?), sep))
 }
 
+/// Whether `v` is a `[]string` (nil or not), which sprig's `strslice`
+/// returns as it is.
+fn is_string_slice(v: &Value) -> bool {
+    match v {
+        Value::Slice(s) => s.elem == Type::String,
+        Value::NilSlice(e) => *e == Type::String,
+        _ => false,
+    }
+}
+
 pub(crate) fn sort_alpha(a: &[Value]) -> R {
     let v = arg(a, 0)?;
+    if is_string_slice(v) {
+        // `strslice` gives the argument itself, and `sort.Strings` sorts its
+        // backing array in place: every holder of the slice sees the order.
+        if let Value::Slice(s) = v {
+            s.update(|items| {
+                items.sort_by(|x, y| match (x, y) {
+                    (Value::String(x), Value::String(y)) => x.as_bytes().cmp(y.as_bytes()),
+                    _ => std::cmp::Ordering::Equal,
+                });
+            });
+        }
+        return Ok(v.clone());
+    }
     let inner = match v {
         Value::Ptr(p) => &**p,
         other => other,

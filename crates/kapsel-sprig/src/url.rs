@@ -1,12 +1,18 @@
 //! `urlParse` and `urlJoin` (sprig's `url.go`) over a transcription of the parts
 //! of Go's `net/url` (Go 1.26) they use: `url.Parse`, `URL.Hostname`,
 //! `Userinfo.String` and `URL.String`.
+//!
+//! Go parses URLs as bytes, which need not be UTF-8 (`substr` may cut a
+//! character). The parser here works on text in which each byte of an invalid
+//! UTF-8 sequence stands as a private-use character (`conv::to_text`);
+//! escaping, unescaping, error quoting and the results use the original bytes
+//! (`conv::to_bytes`), so Go's output is kept byte for byte.
 
 use std::collections::BTreeMap;
 
 use kapsel_govalue::{FuncError, Value, gofmt};
 
-use crate::conv::{arg_map, arg_str, bytes_to_string, kind_name, map_any};
+use crate::conv::{arg_bytes, arg_map, kind_name, map_any, to_bytes, to_text};
 
 type R = Result<Value, FuncError>;
 
@@ -62,8 +68,13 @@ fn should_escape(c: u8, mode: Mode) -> bool {
     true
 }
 
+/// Go's `%q` of the bytes `s` stands for.
 fn quote(s: &str) -> String {
-    gofmt::sprintf("%q", &[Value::string(s)])
+    quote_bytes(&to_bytes(s))
+}
+
+fn quote_bytes(b: &[u8]) -> String {
+    gofmt::sprintf("%q", &[Value::string(b)])
 }
 
 fn unhex(c: u8) -> u8 {
@@ -77,7 +88,7 @@ fn unhex(c: u8) -> u8 {
 
 /// Go's `url.unescape` (no query mode is needed here).
 fn unescape(s: &str, mode: Mode) -> Result<String, String> {
-    let b = s.as_bytes();
+    let b = &to_bytes(s)[..];
     let mut i = 0;
     let mut n = 0;
     while i < b.len() {
@@ -90,22 +101,16 @@ fn unescape(s: &str, mode: Mode) -> Result<String, String> {
                 {
                     let rest = &b[i..];
                     let e = &rest[..rest.len().min(3)];
-                    return Err(format!("invalid URL escape {}", quote(&bytes_to_string(e))));
+                    return Err(format!("invalid URL escape {}", quote_bytes(e)));
                 }
                 let esc = &b[i..i + 3];
                 if mode == Mode::Host && unhex(b[i + 1]) < 8 && esc != b"%25" {
-                    return Err(format!(
-                        "invalid URL escape {}",
-                        quote(&bytes_to_string(esc))
-                    ));
+                    return Err(format!("invalid URL escape {}", quote_bytes(esc)));
                 }
                 if mode == Mode::Zone {
                     let v = unhex(b[i + 1]) << 4 | unhex(b[i + 2]);
                     if esc != b"%25" && v != b' ' && should_escape(v, Mode::Host) {
-                        return Err(format!(
-                            "invalid URL escape {}",
-                            quote(&bytes_to_string(esc))
-                        ));
+                        return Err(format!("invalid URL escape {}", quote_bytes(esc)));
                     }
                 }
                 i += 3;
@@ -114,7 +119,7 @@ fn unescape(s: &str, mode: Mode) -> Result<String, String> {
                 if matches!(mode, Mode::Host | Mode::Zone) && c < 0x80 && should_escape(c, mode) {
                     return Err(format!(
                         "invalid character {} in host name",
-                        quote(&bytes_to_string(&[c]))
+                        quote_bytes(&[c])
                     ));
                 }
                 i += 1;
@@ -135,13 +140,13 @@ fn unescape(s: &str, mode: Mode) -> Result<String, String> {
             i += 1;
         }
     }
-    Ok(bytes_to_string(&out))
+    Ok(to_text(&out))
 }
 
 /// Go's `url.escape`.
 fn escape(s: &str, mode: Mode) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.bytes() {
+    for c in to_bytes(s) {
         if should_escape(c, mode) {
             out.push_str(&format!("%{c:02X}"));
         } else {
@@ -474,11 +479,11 @@ impl Url {
 }
 
 pub(crate) fn url_parse(a: &[Value]) -> R {
-    let v = &*arg_str(a, 0)?;
+    let v = &to_text(arg_bytes(a, 0)?);
     let u = parse(v).map_err(|e| FuncError::new(format!("unable to parse url: {e}")))?;
     let mut d = BTreeMap::new();
     let mut put = |k: &str, v: String| {
-        d.insert(k.to_string(), Value::string(v));
+        d.insert(k.to_string(), Value::string(to_bytes(&v)));
     };
     put("scheme", u.scheme.clone());
     put("host", u.host.clone());
@@ -498,7 +503,7 @@ pub(crate) fn url_parse(a: &[Value]) -> R {
 fn dict_get(d: &BTreeMap<String, Value>, key: &str) -> Result<String, FuncError> {
     match d.get(key) {
         None => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.to_string()),
+        Some(Value::String(s)) => Ok(to_text(s.as_bytes())),
         Some(Value::Nil) => Err(FuncError::new(crate::conv::NIL_DEREF)),
         Some(other) => Err(FuncError::new(format!(
             "unable to parse {key} key, must be of type string, but {} found",
@@ -524,5 +529,5 @@ pub(crate) fn url_join(a: &[Value]) -> R {
             .map_err(|e| FuncError::new(format!("unable to parse userinfo in dict: {e}")))?;
         u.user = tmp.user;
     }
-    Ok(Value::string(u.string()))
+    Ok(Value::string(to_bytes(&u.string())))
 }

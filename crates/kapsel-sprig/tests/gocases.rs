@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kapsel_govalue::{FuncError, FuncMap, GoTime, Param, Type, Value, gofmt, gotime};
+use kapsel_govalue::{FuncError, FuncMap, GoTime, Param, TimeLoc, Type, Value, gofmt, gotime};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -146,7 +146,14 @@ fn convert(v: Value, p: Param) -> Value {
 fn field(v: &Value, name: &str) -> Value {
     match v {
         Value::Ptr(inner) => field(inner, name),
-        Value::Struct(s) => s.field(name).cloned().unwrap(),
+        // `*semver.Version`'s accessor methods read its unexported fields.
+        Value::Struct(s) => {
+            let name = kapsel_sprig::semver::ACCESSORS
+                .iter()
+                .find(|(m, _)| *m == name)
+                .map_or(name, |(_, f)| *f);
+            s.field(name).cloned().unwrap()
+        }
         Value::Map(m) => m.get(name).unwrap_or(Value::Nil),
         other => panic!("no field {name} on {other:?}"),
     }
@@ -248,6 +255,7 @@ fn data() -> BTreeMap<String, Value> {
             nanos: 6,
             offset_secs: 0,
             zone_name: "UTC".into(),
+            loc: TimeLoc::Utc,
         })),
     );
     d.insert(

@@ -527,6 +527,23 @@ fn mutating_functions_return_the_modified_value() {
     );
     call("merge", &[d.clone(), src]).unwrap();
     assert_eq!(orig.len(), 2, "merge changes its first argument");
+
+    // sortAlpha sorts a []string's backing array in place: a longer window
+    // on the same array (what `slice` returns a part of) sees it too.
+    let list = call("splitList", &[s(","), s("d,c,b,a")]).unwrap();
+    let part = call("slice", &[list.clone(), Value::Int(1), Value::Int(3)]).unwrap();
+    let sorted = call("sortAlpha", std::slice::from_ref(&part)).unwrap();
+    assert_eq!(sorted, part, "sortAlpha returns its []string argument");
+    assert_eq!(text(call("join", &[s(","), list.clone()])), "d,b,c,a");
+    let same = call("toStrings", std::slice::from_ref(&list)).unwrap();
+    let (Value::Slice(a), Value::Slice(b)) = (&same, &list) else {
+        panic!("toStrings of a []string must be a slice")
+    };
+    assert!(a.shares_array(b), "toStrings returns a []string as it is");
+    // Other lists are copied first: the argument keeps its order.
+    let any = call("list", &[s("b"), s("a")]).unwrap();
+    call("sortAlpha", std::slice::from_ref(&any)).unwrap();
+    assert_eq!(text(call("join", &[s(","), any])), "b,a");
 }
 
 #[test]

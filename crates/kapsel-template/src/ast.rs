@@ -306,8 +306,10 @@ pub struct NumberNode {
     pub is_uint: bool,
     /// The value is (also) a float.
     pub is_float: bool,
-    /// The constant is complex (imaginary); not supported by execution.
+    /// The constant is complex (`1i`, `1+2i`): it evaluates to a `complex128`.
     pub is_complex: bool,
+    /// The `complex128` value (real, imaginary).
+    pub complex128: (f64, f64),
     /// The `int64` value.
     pub int64: i64,
     /// The `uint64` value.

@@ -270,9 +270,9 @@ fn index(item: Rv, indexes: Vec<Rv>) -> BResult {
         }
         item = match &it {
             Rv::C(Value::Slice(s)) => {
-                let x = index_arg(&index, s.items.len())?;
-                match s.items.get(x) {
-                    Some(v) => Rv::slot(v.clone(), &s.elem),
+                let x = index_arg(&index, s.len())?;
+                match s.get(x) {
+                    Some(v) => Rv::slot(v, &s.elem),
                     None => return Err("reflect: slice index out of range".to_string()),
                 }
             }
@@ -342,7 +342,7 @@ fn slice(item: Rv, indexes: Vec<Rv>) -> BResult {
             }
             (s.len(), s.len())
         }
-        Rv::C(Value::Slice(s)) => (s.items.len(), s.cap()),
+        Rv::C(Value::Slice(s)) => (s.len(), s.cap()),
         Rv::C(Value::Bytes(b)) => (b.len(), b.len()),
         Rv::C(Value::NilSlice(_) | Value::NilBytes) => (0, 0),
         other => return Err(format!("can't slice item of type {}", other.type_name())),
@@ -382,7 +382,7 @@ fn length(item: Rv) -> BResult {
             return Err("reflect: call of reflect.Value.Type on zero Value".to_string());
         }
         Rv::C(Value::String(s)) => s.len(),
-        Rv::C(Value::Slice(s)) => s.items.len(),
+        Rv::C(Value::Slice(s)) => s.len(),
         Rv::C(Value::Bytes(b)) => b.len(),
         Rv::C(Value::Map(m)) => m.len(),
         Rv::C(Value::NilSlice(_) | Value::NilBytes | Value::NilMap(_)) => 0,
@@ -398,6 +398,7 @@ enum Kind {
     Int,
     Uint,
     Float,
+    Complex,
     String,
 }
 
@@ -407,6 +408,7 @@ fn basic_kind(v: &Rv) -> Kind {
         Rv::C(Value::Int(_) | Value::Int64(_)) => Kind::Int,
         Rv::C(Value::Uint8(_)) => Kind::Uint,
         Rv::C(Value::Float(_)) => Kind::Float,
+        Rv::C(Value::Complex(..)) => Kind::Complex,
         Rv::C(Value::String(_)) => Kind::String,
         _ => Kind::Invalid,
     }
@@ -423,6 +425,7 @@ fn reflect_kind(v: &Rv) -> u8 {
             Value::Int(_) | Value::Int64(_) => 3,
             Value::Uint8(_) => 10,
             Value::Float(_) => 4,
+            Value::Complex(..) => 11,
             Value::String(_) => 5,
             Value::Bytes(_) | Value::NilBytes | Value::Slice(_) | Value::NilSlice(_) => 6,
             Value::Map(_) | Value::NilMap(_) => 7,
@@ -462,6 +465,17 @@ fn go_equal(a: &Value, b: &Value) -> bool {
             .zip(y.fields.iter())
             .all(|(p, q)| go_equal(p, q)),
         (Value::Float(x), Value::Float(y)) => x == y,
+        // time.Time's == compares wall, ext and the *time.Location pointer:
+        // time.UTC (nil) and time.Local are one each, and so is each unnamed
+        // whole-hour time.FixedZone from -12 to +14 (Go caches those); any
+        // other location is its own allocation, shared only by the same value.
+        (Value::Time(x), Value::Time(y)) => {
+            let shared_loc = x.loc != kapsel_govalue::TimeLoc::Other
+                || x.zone_name.is_empty()
+                    && x.offset_secs % 3600 == 0
+                    && (-12..=14).contains(&(x.offset_secs / 3600));
+            x == y && (shared_loc || Arc::ptr_eq(x, y))
+        }
         _ => a == b,
     }
 }
@@ -493,6 +507,9 @@ fn eq(arg1: Rv, rest: &[Rv]) -> Result<bool, String> {
             match (&arg1, &arg) {
                 (Rv::C(Value::Bool(a)), Rv::C(Value::Bool(b))) => a == b,
                 (Rv::C(Value::Float(a)), Rv::C(Value::Float(b))) => a == b,
+                (Rv::C(Value::Complex(ar, ai)), Rv::C(Value::Complex(br, bi))) => {
+                    ar == br && ai == bi
+                }
                 (
                     Rv::C(Value::Int(a) | Value::Int64(a)),
                     Rv::C(Value::Int(b) | Value::Int64(b)),

@@ -400,11 +400,14 @@ impl<'a> State<'a> {
                 n > 0
             }
             Rv::C(Value::Slice(s)) => {
-                for (i, item) in s.items.iter().enumerate() {
-                    let e = Rv::slot(item.clone(), &s.elem);
+                // Go reads each element when its turn comes (`val.Index(i)`):
+                // the body may change the backing array (sprig's `sortAlpha`).
+                for i in 0..s.len() {
+                    let item = s.get(i).unwrap_or_else(|| s.elem.zero());
+                    let e = Rv::slot(item, &s.elem);
                     self.one_iteration(r, mark, Rv::C(Value::Int(i as i64)), e)?;
                 }
-                !s.items.is_empty()
+                !s.is_empty()
             }
             Rv::C(Value::Bytes(b)) => {
                 for (i, item) in b.iter().enumerate() {
@@ -539,7 +542,8 @@ impl<'a> State<'a> {
             && !n.text.contains(['p', 'P']);
         let is_rune = n.text.starts_with('\'');
         if n.is_complex {
-            return self.err(format!("complex constant {} is not supported", n.text));
+            let (re, im) = n.complex128;
+            return Ok(Rv::C(Value::Complex(re, im)));
         }
         if n.is_float && !is_hex_int && !is_rune && n.text.contains(['.', 'e', 'E', 'p', 'P']) {
             return Ok(Rv::C(Value::Float(n.float64)));
@@ -647,6 +651,12 @@ impl<'a> State<'a> {
         match &receiver {
             Rv::C(Value::Struct(s)) => {
                 if let Some(path) = s.ty.lookup(field) {
+                    // Go's IsExported: the name starts with an upper-case letter.
+                    if !field.chars().next().is_some_and(char::is_uppercase) {
+                        return self.err(format!(
+                            "{field} is an unexported field of struct type {typ}"
+                        ));
+                    }
                     let (v, ft) = match struct_field(s, &path) {
                         Ok(x) => x,
                         Err(embedded) => {

@@ -44,26 +44,36 @@
 //! gives Go's exact output, [`Template::execute`] the same as text (lossy only
 //! where Go's output is not UTF-8). Indexing a string or `[]byte` gives
 //! `uint8`; maps are shared and changed in place by sprig's `set`/`merge`...;
-//! slices carry Go's capacity, which `slice` may read up to.
+//! slices carry Go's capacity, which `slice` may read up to, and share their
+//! backing array as in Go (sprig's `sortAlpha` sorts a `[]string` in place:
+//! a variable holding it, a `slice` of it and a `range` over it see the new
+//! order). Complex constants (`1i`, `2.5i`, `1+2i`) are `complex128` values
+//! as in Go (printing, `%T`, truth, `eq`/`lt`, sprig's conversions, the JSON
+//! error). Non-string verbs print the fields of `*semver.Version` and
+//! `time.Time` as Go does (`%d` of a UTC time is `{wall ext 0}`).
 //!
 //! Known differences from Go:
-//! - complex constants (`1i`) parse but fail to execute;
-//! - slices are values: sprig's `sortAlpha` does not sort a `[]string`
-//!   argument in place, and `append` into spare capacity is not visible
-//!   through other slices sharing the backing array;
-//! - printing a `time.Time` with a verb other than `%v`/`%s` (`%d`, `%e`...)
-//!   shows Go's internal fields; its `*time.Location` is an address in Go
-//!   (nondeterministic), printed here as `0xc000000000` (or `<nil>` for UTC,
-//!   where Go prints `&{UTC [] []  0 0 <nil>}`);
+//! - an address that Go prints is printed as `0xc000000000`: the
+//!   `*time.Location` of a time that is not UTC under `%d`, `%o`, `%b` or
+//!   `%p`, the `cacheZone` of a fixed zone inside a `%!e(*time.Location=...)`
+//!   note, a pointer inside a list or map (`%d` of `list (semver "1.2")`),
+//!   `%p`. Go's addresses are not reproducible (they change from run to run,
+//!   or from build to build for `time.Local`); the differential test's one
+//!   known difference;
+//! - `time.Local` is modelled as Go sets it up when the local zone is UTC
+//!   (what `%!e(...)` shows of it), a time from `now` has no monotonic
+//!   reading (Go's has one, which its `%d` form shows), and a location loaded
+//!   by name (not a fixed offset) prints and compares as a fixed zone;
 //! - methods exist only for `time.Time` (`Year`, `Day`, `Hour`, `Minute`,
 //!   `Second`, `Nanosecond`, `YearDay`, `Unix`, `UnixMilli`, `UnixNano`,
-//!   `IsZero`, `UTC`, `String`, `Format`) and sprig's `*semver.Version`
-//!   (`String` and the accessors it models as fields); in particular the
-//!   generated `String()` methods of Kubernetes API types are not modelled, so
-//!   printing an addressable `v1.Secret`/`ObjectMeta` directly (`{{ .Profile }}`)
-//!   differs from Go's `&Secret{...}` form;
+//!   `IsZero`, `UTC`, `String`, `Format`, `AddDate`) and sprig's
+//!   `*semver.Version` (`String` and the accessors `Major`, `Minor`, `Patch`,
+//!   `Prerelease`, `Metadata`, `Original`; not `IncMajor`, `LessThan`...);
+//!   in particular the generated `String()` methods of Kubernetes API types
+//!   are not modelled, so printing an addressable `v1.Secret`/`ObjectMeta`
+//!   directly (`{{ .Profile }}`) differs from Go's `&Secret{...}` form;
 //! - map keys are text: a key that is not valid UTF-8 (`dict (trunc 1 "é") 1`)
-//!   is stored with U+FFFD, and URL/regex/semver parsing read invalid bytes as
+//!   is stored with U+FFFD, and path and semver parsing read invalid bytes as
 //!   U+FFFD (error texts then quote U+FFFD where Go quotes `\xNN`);
 //! - limits: nesting of parentheses and control structures deeper than 100
 //!   (Go: 10000 / unlimited), template recursion deeper than

@@ -42,11 +42,13 @@ pub(crate) fn find(original: &Value, indirect: &Value, name: &str) -> Option<Met
             call: |r, _| Ok(r.clone()),
         });
     }
-    // Sprig models `*semver.Version`'s accessor methods as fields of a struct;
-    // in Go they are methods (so arguments are an arity error, not a field error).
+    // `*semver.Version`'s accessor methods return its unexported fields.
     if let Value::Struct(st) = indirect
         && st.ty.name == kapsel_sprig::semver::TYPE_NAME
-        && let Some(v) = st.field(name)
+        && let Some((_, field)) = kapsel_sprig::semver::ACCESSORS
+            .iter()
+            .find(|(m, _)| *m == name)
+        && let Some(v) = st.field(field)
     {
         return Some(Method {
             recv: v.clone(),

@@ -784,6 +784,132 @@ fn float_is_uint(f: f64) -> bool {
     f.trunc() == f && (0.0..18_446_744_073_709_551_616.0).contains(&f)
 }
 
+/// Go's `simplifyComplex`: the other types a complex constant with a zero
+/// imaginary part also is.
+fn simplify_complex(n: &mut NumberNode) {
+    let (re, im) = n.complex128;
+    n.is_float = im == 0.0;
+    if n.is_float {
+        n.float64 = re;
+        n.is_int = float_is_int(re);
+        if n.is_int {
+            n.int64 = re as i64;
+        }
+        n.is_uint = float_is_uint(re);
+        if n.is_uint {
+            n.uint64 = re as u64;
+        }
+    }
+}
+
+/// `fmt.Sscan(text, &c)` for a `complex128`, as Go's parser uses it for a
+/// complex constant such as `1+2i` (`ss.complexTokens` and `convertFloat`);
+/// the error is Go's message.
+fn scan_complex(text: &str) -> Result<(f64, f64), String> {
+    const ERR_COMPLEX: &str = "syntax error scanning complex number";
+    struct Scan<'s> {
+        b: &'s [u8],
+        pos: usize,
+        buf: String,
+    }
+    impl Scan<'_> {
+        /// `ss.accept`: takes the next byte if it is one of `ok`.
+        fn accept(&mut self, ok: &str) -> bool {
+            match self.b.get(self.pos) {
+                Some(&c) if ok.as_bytes().contains(&c) => {
+                    self.buf.push(char::from(c));
+                    self.pos += 1;
+                    true
+                }
+                _ => false,
+            }
+        }
+
+        /// `ss.floatToken`.
+        fn float_token(&mut self) -> String {
+            const DIGITS: &str = "0123456789_";
+            self.buf.clear();
+            if self.accept("nN") && self.accept("aA") && self.accept("nN") {
+                return self.buf.clone();
+            }
+            self.accept("+-");
+            if self.accept("iI") && self.accept("nN") && self.accept("fF") {
+                return self.buf.clone();
+            }
+            let mut digits = DIGITS;
+            let mut exp = "eEpP";
+            if self.accept("0") && self.accept("xX") {
+                digits = "0123456789aAbBcCdDeEfF_";
+                exp = "pP";
+            }
+            while self.accept(digits) {}
+            if self.accept(".") {
+                while self.accept(digits) {}
+            }
+            if self.accept(exp) {
+                self.accept("+-");
+                while self.accept(DIGITS) {}
+            }
+            self.buf.clone()
+        }
+    }
+    let mut s = Scan {
+        b: text.as_bytes(),
+        pos: 0,
+        buf: String::new(),
+    };
+    if text.is_empty() {
+        return Err("EOF".to_string());
+    }
+    let parens = s.accept("(");
+    let real = s.float_token();
+    s.buf.clear();
+    if !s.accept("+-") {
+        return Err(ERR_COMPLEX.to_string());
+    }
+    let sign = s.buf.clone();
+    let imag = format!("{sign}{}", s.float_token());
+    if !s.accept("i") || parens && !s.accept(")") {
+        return Err(ERR_COMPLEX.to_string());
+    }
+    Ok((convert_float(&real)?, convert_float(&imag)?))
+}
+
+/// `ss.convertFloat` for a token of [`scan_complex`]: `strconv.ParseFloat`,
+/// except that a decimal mantissa with a binary exponent (`1.5p3`) is
+/// `1.5 * 2^3`.
+fn convert_float(s: &str) -> Result<f64, String> {
+    if let Some(p) = s.find('p')
+        && !s.contains(['x', 'X'])
+    {
+        // Go puts the whole token into the error.
+        let quoted = kapsel_govalue::gostrconv::quote(s);
+        let f = strconv::parse_float(&s[..p])
+            .ok_or_else(|| format!("strconv.ParseFloat: parsing {quoted}: invalid syntax"))?;
+        let m: i32 = s[p + 1..]
+            .parse()
+            .map_err(|_| format!("strconv.Atoi: parsing {quoted}: invalid syntax"))?;
+        return Ok(ldexp(f, m));
+    }
+    strconv::parse_float_err(s)
+}
+
+/// Go's `math.Ldexp`.
+fn ldexp(f: f64, e: i32) -> f64 {
+    let mut f = f;
+    let mut e = e;
+    // Scale in steps that stay finite and exact.
+    while e > 1000 {
+        f *= 2f64.powi(1000);
+        e -= 1000;
+    }
+    while e < -1000 {
+        f *= 2f64.powi(-1000);
+        e += 1000;
+    }
+    f * 2f64.powi(e)
+}
+
 /// Go's `newNumber`.
 pub(crate) fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<NumberNode, String> {
     let mut n = NumberNode {
@@ -793,6 +919,7 @@ pub(crate) fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<Number
         is_uint: false,
         is_float: false,
         is_complex: false,
+        complex128: (0.0, 0.0),
         int64: 0,
         uint64: 0,
         float64: 0.0,
@@ -814,21 +941,19 @@ pub(crate) fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<Number
         return Ok(n);
     }
     if typ == ItemType::Complex {
-        // Complex constants parse but cannot be executed.
+        // Go lets fmt.Sscan parse the pair.
+        n.complex128 = scan_complex(text)?;
         n.is_complex = true;
+        simplify_complex(&mut n);
         return Ok(n);
     }
+    // Imaginary constants can only be complex unless they are zero.
     if let Some(body) = text.strip_suffix('i')
         && let Some(f) = strconv::parse_float(body)
     {
         n.is_complex = true;
-        // simplifyComplex with a zero real part: a float only if f == 0.
-        if f == 0.0 {
-            n.is_float = true;
-            n.float64 = 0.0;
-            n.is_int = true;
-            n.is_uint = true;
-        }
+        n.complex128 = (0.0, f);
+        simplify_complex(&mut n);
         return Ok(n);
     }
     let u = strconv::parse_uint(text);
@@ -875,4 +1000,38 @@ pub(crate) fn new_number(pos: usize, text: &str, typ: ItemType) -> Result<Number
         ));
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complex_constants() {
+        // Values and messages recorded from Go's parser (fmt.Sscan for a pair).
+        let n = |t: &str, typ| new_number(0, t, typ);
+        let c = n("1.5-2i", ItemType::Complex).unwrap();
+        assert_eq!(
+            (c.is_complex, c.complex128, c.is_float),
+            (true, (1.5, -2.0), false)
+        );
+        let c = n("3+0i", ItemType::Complex).unwrap();
+        assert_eq!((c.is_float, c.is_int, c.int64), (true, true, 3));
+        let c = n("0i", ItemType::Number).unwrap();
+        assert_eq!((c.is_complex, c.is_int, c.is_uint), (true, true, true));
+        let c = n("0x1p-2i", ItemType::Number).unwrap();
+        assert_eq!(c.complex128, (0.0, 0.25));
+        assert_eq!(
+            n("1i+2i", ItemType::Complex).unwrap_err(),
+            "syntax error scanning complex number"
+        );
+        assert_eq!(
+            n("1+1e400i", ItemType::Complex).unwrap_err(),
+            r#"strconv.ParseFloat: parsing "+1e400": value out of range"#
+        );
+        assert_eq!(
+            n("0x10i", ItemType::Number).unwrap_err(),
+            r#"illegal number syntax: "0x10i""#
+        );
+    }
 }

@@ -221,6 +221,28 @@ pub(crate) fn parse_int(s: &str) -> Option<i64> {
 /// Go's `strconv.ParseFloat(s, 64)` for what the template lexer can produce
 /// (decimal and hexadecimal forms, underscores). Out-of-range values are errors.
 pub(crate) fn parse_float(s: &str) -> Option<f64> {
+    parse_float_unchecked(s).filter(|v| v.is_finite())
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` with its error: the message of the
+/// `*strconv.NumError` (`strconv.ParseFloat: parsing "1e400": value out of
+/// range`, `... invalid syntax`).
+pub(crate) fn parse_float_err(s: &str) -> Result<f64, String> {
+    match parse_float_unchecked(s) {
+        Some(v) if v.is_finite() => Ok(v),
+        Some(_) => Err(format!(
+            "strconv.ParseFloat: parsing {}: value out of range",
+            kapsel_govalue::gostrconv::quote(s)
+        )),
+        None => Err(format!(
+            "strconv.ParseFloat: parsing {}: invalid syntax",
+            kapsel_govalue::gostrconv::quote(s)
+        )),
+    }
+}
+
+/// [`parse_float`] that keeps an overflow (an infinite result).
+fn parse_float_unchecked(s: &str) -> Option<f64> {
     if s.contains('_') && !underscore_ok(s) {
         return None;
     }
@@ -245,9 +267,6 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
         }
         body.parse::<f64>().ok()?
     };
-    if v.is_infinite() {
-        return None;
-    }
     Some(if neg { -v } else { v })
 }
 
@@ -318,6 +337,15 @@ mod tests {
         assert_eq!(parse_float("0x1p4"), Some(16.0));
         assert_eq!(parse_float("1e400"), None);
         assert_eq!(parse_float("."), None);
+        assert_eq!(parse_float_err("-2.5"), Ok(-2.5));
+        assert_eq!(
+            parse_float_err("+1e400").map_err(|e| e.to_string()),
+            Err(r#"strconv.ParseFloat: parsing "+1e400": value out of range"#.to_string())
+        );
+        assert_eq!(
+            parse_float_err("1_0x"),
+            Err(r#"strconv.ParseFloat: parsing "1_0x": invalid syntax"#.to_string())
+        );
     }
 
     #[test]
