@@ -735,3 +735,100 @@ fn the_written_actionset_validates_and_runs_again() {
     assert_eq!(again.status.unwrap().state, State::Complete);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// One Ctrl-C (SIGINT) stops every running action; each still runs its
+/// defer phase.
+#[test]
+fn one_interrupt_cancels_every_action() {
+    let dir = tempdir();
+    let bp = write(
+        &dir,
+        "bp.yaml",
+        r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata: {name: hold}
+actions:
+  backup:
+    phases:
+    - func: KubeTask
+      name: hold
+      args: {image: none, command: [sh, -c, 'touch "{{ .Options.dir }}/{{ .Object.metadata.name }}.up"; sleep 600']}
+    deferPhase:
+      func: KubeTask
+      name: tidy
+      args: {image: none, command: [sh, -c, 'touch "{{ .Options.dir }}/{{ .Object.metadata.name }}.tidied"']}
+"#,
+    );
+    let inv = write(&dir, "inv.yaml", INV);
+    let d = dir.to_str().unwrap();
+    let set = write(
+        &dir,
+        "set.yaml",
+        &format!(
+            r#"apiVersion: cr.kanister.io/v1alpha1
+kind: ActionSet
+metadata: {{name: held}}
+spec:
+  actions:
+  - {{name: backup, blueprint: hold, object: {{kind: StatefulSet, namespace: demo, name: a}}, options: {{dir: "{d}"}}}}
+  - {{name: backup, blueprint: hold, object: {{kind: StatefulSet, namespace: demo, name: b}}, options: {{dir: "{d}"}}}}
+"#
+        ),
+    );
+    let out = dir.join("out.yaml").to_str().unwrap().to_string();
+    // The phase deadline only bounds the test should the interrupt be lost;
+    // the error message tells the two apart.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kapsel"))
+        .args([
+            "run",
+            "-b",
+            &bp,
+            "--actionset",
+            &set,
+            "-i",
+            &inv,
+            "-w",
+            &out,
+        ])
+        .args(["--phase-timeout", "120s"])
+        .current_dir(root())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let both_up = (0..600).any(|_| {
+        if dir.join("a.up").exists() && dir.join("b.up").exists() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        false
+    });
+    if !both_up {
+        let _ = child.kill();
+    }
+    assert!(both_up, "the two actions never ran at the same time");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let r = child.wait_with_output().unwrap();
+    let stderr = text(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let written = read_set(&out).status.unwrap();
+    assert_eq!(written.state, State::Failed);
+    for (s, name) in written.actions.iter().zip(["a", "b"]) {
+        assert_eq!(s.phases[0].state, State::Failed);
+        assert_eq!(s.defer_phase.as_ref().unwrap().state, State::Complete);
+        assert!(dir.join(format!("{name}.tidied")).exists());
+        assert!(
+            written.error.message.contains(&format!(
+                "action backup on StatefulSet/demo/{name}: phase hold: cancelled"
+            )),
+            "{}",
+            written.error.message
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
