@@ -29,8 +29,9 @@ enum Command {
     /// Validate Kanister resource files of any kind: Blueprints (as `blueprint
     /// validate`), ActionSets and Profiles (fields, Kanister's rules).
     Validate(cmd::blueprint::ValidateArgs),
-    /// Run one action of a Blueprint on this host (the local platform) and
-    /// write the resulting ActionSet.
+    /// Run one action of a Blueprint, or every action of an ActionSet
+    /// (concurrently), on this host (the local platform) and write the
+    /// resulting ActionSet.
     Run(Box<cmd::run::RunArgs>),
     /// Work with a Kapsel repository (the one kando writes): init, backup,
     /// snapshots, ls, restore, check, forget, prune, stats, keys.

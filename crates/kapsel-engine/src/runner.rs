@@ -132,6 +132,21 @@ pub struct ActionResult {
     pub error: Option<String>,
 }
 
+impl ActionResult {
+    /// The result of an action that failed before any phase ran: every phase
+    /// (and the defer phase) pending, no artifacts, `error` (already
+    /// redacted) as the reason.
+    pub fn not_run(action: &BlueprintAction, error: String) -> ActionResult {
+        ActionResult {
+            outcome: Outcome::Failed,
+            phases: action.phases.iter().map(pending).collect(),
+            defer_phase: action.defer_phase.as_ref().map(pending),
+            artifacts: BTreeMap::new(),
+            error: Some(error),
+        }
+    }
+}
+
 /// Why a phase ended early, before its result is recorded.
 enum Stop {
     Failed(String),
@@ -180,13 +195,7 @@ pub async fn run_action(
                     outcome: Outcome::Failed,
                     error: Some(e.clone()),
                 });
-                return ActionResult {
-                    outcome: Outcome::Failed,
-                    phases: req.action.phases.iter().map(pending).collect(),
-                    defer_phase: req.action.defer_phase.as_ref().map(pending),
-                    artifacts: BTreeMap::new(),
-                    error: Some(e),
-                };
+                return ActionResult::not_run(&req.action, e);
             }
         };
     let deadline = action_timeout.map(|t| started + t);
@@ -208,13 +217,7 @@ pub async fn run_action(
                 outcome: Outcome::Failed,
                 error: Some(e.clone()),
             });
-            return ActionResult {
-                outcome: Outcome::Failed,
-                phases: req.action.phases.iter().map(pending).collect(),
-                defer_phase: req.action.defer_phase.as_ref().map(pending),
-                artifacts: BTreeMap::new(),
-                error: Some(e),
-            };
+            return ActionResult::not_run(&req.action, e);
         }
     }
 

@@ -256,6 +256,35 @@ impl LocalPlatform {
         })
     }
 
+    /// Reads a ConfigMap from the inventory.
+    pub fn get_config_map(&self, namespace: &str, name: &str) -> Result<ConfigMap, LocalError> {
+        let c = self
+            .inventory
+            .config_maps
+            .iter()
+            .find(|c| c.namespace == namespace && c.name == name)
+            .ok_or_else(|| LocalError::NoObject {
+                kind: "ConfigMap".to_string(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                hint: known(
+                    self.inventory
+                        .config_maps
+                        .iter()
+                        .map(|c| format!("{}/{}", c.namespace, c.name)),
+                ),
+            })?;
+        Ok(ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(c.name.clone()),
+                namespace: Some(c.namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            data: Some(c.data.clone()),
+            ..ConfigMap::default()
+        })
+    }
+
     /// Resolves a Kanister Profile's credential through the inventory's
     /// Secrets, as Kanister's controller does (`.Profile` holds plaintext).
     pub fn resolve_profile(
@@ -800,25 +829,19 @@ impl Platform for LocalPlatform {
         name: &'a str,
     ) -> BoxFuture<'a, Result<ConfigMap, PlatformError>> {
         Box::pin(async move {
-            let c = self
-                .inventory
-                .config_maps
-                .iter()
-                .find(|c| c.namespace == namespace && c.name == name)
-                .ok_or_else(|| PlatformError::NotFound {
-                    kind: "ConfigMap".to_string(),
-                    namespace: namespace.to_string(),
-                    name: name.to_string(),
+            self.get_config_map(namespace, name).map_err(|e| match e {
+                LocalError::NoObject {
+                    kind,
+                    namespace,
+                    name,
+                    ..
+                } => PlatformError::NotFound {
+                    kind,
+                    namespace,
+                    name,
                     hint: String::new(),
-                })?;
-            Ok(ConfigMap {
-                metadata: ObjectMeta {
-                    name: Some(c.name.clone()),
-                    namespace: Some(c.namespace.clone()),
-                    ..ObjectMeta::default()
                 },
-                data: Some(c.data.clone()),
-                ..ConfigMap::default()
+                e => not_found(e),
             })
         })
     }

@@ -48,6 +48,8 @@ secrets:
   name: app-creds
   data:
     password: {value: "s3cr3t-Passw0rd"}
+configMaps:
+- {namespace: db, name: settings, data: {bucket: backups}}
 "#;
 
 fn setup(dir: &Path) -> LocalPlatform {
@@ -127,6 +129,45 @@ actions:
         events
             .iter()
             .any(|e| matches!(e, Event::Log { line, .. } if line == "log line"))
+    );
+}
+
+#[tokio::test]
+async fn phase_objects_bring_configmaps_from_the_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = setup(dir.path());
+    let bp = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata: {name: t}
+actions:
+  backup:
+    phases:
+    - func: KubeTask
+      name: read
+      objects: {cfg: {kind: ConfigMap, name: settings}}
+      args:
+        image: x
+        command: [sh, -c, 'kando output bucket "{{ .Phases.read.ConfigMaps.cfg.Data.bucket }}"']
+  missing:
+    phases:
+    - func: KubeTask
+      name: read
+      objects: {cfg: {kind: ConfigMap, name: nope}}
+      args: {image: x, command: [sh, -c, 'echo never']}
+"#;
+    let req = request(&platform, bp, "backup");
+    let (res, _) = run(&platform, &req, &CancellationToken::new()).await;
+    assert_eq!(res.outcome, Outcome::Complete, "{res:?}");
+    assert_eq!(res.phases[0].output["bucket"], "backups");
+
+    let req = request(&platform, bp, "missing");
+    let (res, _) = run(&platform, &req, &CancellationToken::new()).await;
+    assert_eq!(res.outcome, Outcome::Failed);
+    let err = res.error.unwrap();
+    assert!(
+        err.contains("object cfg") && err.contains("ConfigMap") && err.contains("db/nope"),
+        "{err}"
     );
 }
 

@@ -1,5 +1,6 @@
 //! The subcommands.
 
+pub mod actionset;
 pub mod blueprint;
 pub mod live;
 pub mod repo;

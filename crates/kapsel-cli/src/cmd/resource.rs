@@ -12,10 +12,13 @@ use super::{CliError, out, read};
 
 /// One finding about an ActionSet or Profile.
 #[derive(Debug, serde::Serialize)]
-struct Finding {
-    severity: &'static str,
-    path: String,
-    message: String,
+pub(crate) struct Finding {
+    /// `error` or `warning`.
+    pub severity: &'static str,
+    /// Where, e.g. `spec.actions.0.blueprint`.
+    pub path: String,
+    /// What.
+    pub message: String,
 }
 
 fn profile_findings(p: &Profile) -> Vec<Finding> {
@@ -74,7 +77,8 @@ fn profile_findings(p: &Profile) -> Vec<Finding> {
     f
 }
 
-fn actionset_findings(a: &ActionSet) -> Vec<Finding> {
+/// Kanister's rules for an ActionSet (also checked by `kapsel run --actionset`).
+pub(crate) fn actionset_findings(a: &ActionSet) -> Vec<Finding> {
     let mut f = Vec::new();
     if a.spec.actions.is_empty() {
         f.push(Finding {

@@ -1,22 +1,34 @@
-//! `kapsel run`: one action of a Blueprint on the local platform, writing the
-//! resulting ActionSet (spec and status, with output artifacts).
+//! `kapsel run`: one action of a Blueprint given by flags, or every action of
+//! an ActionSet (`--actionset`, all at once: cmd/actionset.rs), on the local
+//! platform, writing the resulting ActionSet (spec and status, with output
+//! artifacts).
+//!
+//! Both forms build the same plan (one [`Prepared`] action per
+//! `spec.actions[]` entry), run it through [`execute`] (one `run_action` per
+//! action, concurrently, one cancellation token) and write the status with
+//! [`action_status`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kapsel_api::{
-    ActionSet, ActionSetSpec, ActionSetStatus, ActionSpec, ActionStatus, Blueprint, ErrorStatus,
-    ObjectReference, Phase, Profile, State,
+    ActionSet, ActionSetSpec, ActionSetStatus, ActionSpec, ActionStatus, Blueprint,
+    BlueprintAction, ErrorStatus, ObjectReference, Phase, Profile, State,
 };
-use kapsel_engine::{ActionRequest, EventSink, Outcome, PodOptions, Registry, run_action};
-use kapsel_platform_local::LocalPlatform;
+use kapsel_engine::{
+    ActionRequest, ActionResult, Event, EventSink, Outcome, PodOptions, Registry, run_action,
+};
 use kapsel_platform_local::inventory::Inventory;
+use kapsel_platform_local::{LocalError, LocalPlatform};
 use tokio_util::sync::CancellationToken;
 
+use super::live::ActionTag;
 use super::{CliError, out, read};
 
 pub use super::live::RunOutput;
@@ -24,36 +36,45 @@ pub use super::live::RunOutput;
 /// `kapsel run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The Blueprint file.
-    #[arg(long, short = 'b')]
-    pub blueprint: String,
+    /// The Blueprint file. Repeatable with --actionset: each action's
+    /// `blueprint` names one of them (by `metadata.name`).
+    #[arg(long, short = 'b', value_name = "FILE", required = true)]
+    pub blueprint: Vec<String>,
     /// The action to run (backup, restore, delete, ...).
-    #[arg(long, short = 'a')]
-    pub action: String,
+    #[arg(long, short = 'a', required_unless_present = "actionset")]
+    pub action: Option<String>,
     /// The object: KIND/NAMESPACE/NAME (e.g. statefulset/db/my-pg), or
     /// namespace/NAME.
     #[arg(long, short = 'o')]
     pub object: Option<String>,
     /// The Profile file (a Kanister Profile; its credential Secret is looked up
-    /// in the inventory or in --secret files).
-    #[arg(long, short = 'p')]
-    pub profile: Option<String>,
+    /// in the inventory or in --secret files). Repeatable with --actionset:
+    /// each action's `profile` names one of them (by `metadata.name`).
+    #[arg(long, short = 'p', value_name = "FILE")]
+    pub profile: Vec<String>,
     /// The inventory of local applications.
     #[arg(long, short = 'i')]
     pub inventory: Option<String>,
     /// An ActionSet secret: NAME=FILE, FILE a Kubernetes Secret manifest
-    /// (`.Secrets.NAME`). Repeatable.
+    /// (`.Secrets.NAME`; with --actionset, for every action). Repeatable.
     #[arg(long = "secret", value_name = "NAME=FILE")]
     pub secrets: Vec<String>,
-    /// An option (`.Options.KEY`). Repeatable.
+    /// An option (`.Options.KEY`; with --actionset, for every action, over
+    /// the ActionSet's). Repeatable.
     #[arg(long = "option", value_name = "KEY=VALUE")]
     pub options: Vec<String>,
     /// A previous run's ActionSet: its output artifacts become this run's input
     /// artifacts, and its object and options are reused unless given here
     /// (like `kanctl create actionset --from`). The parent records only the
     /// Profile's name, so give `--profile` (and `--secret`) again.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub from: Option<String>,
+    /// A Kanister ActionSet to run: every action of `spec.actions`, all at
+    /// once, each with its phases in order. Its Blueprints come from
+    /// --blueprint, its Profile from --profile, matched by name; a `status`
+    /// in the file is ignored.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["action", "object", "from"])]
+    pub actionset: Option<String>,
     /// Deadline of the whole action, e.g. 30m, 90s (the defer phase still runs).
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
@@ -112,7 +133,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-fn input(path: &str, message: impl Into<String>, help: Option<&str>) -> CliError {
+pub(crate) fn input(path: &str, message: impl Into<String>, help: Option<&str>) -> CliError {
     CliError::Input {
         path: path.to_string(),
         message: message.into(),
@@ -121,8 +142,20 @@ fn input(path: &str, message: impl Into<String>, help: Option<&str>) -> CliError
 }
 
 fn yaml<T: serde::de::DeserializeOwned>(path: &str, what: &str) -> Result<T, CliError> {
-    serde_saphyr::from_str(&read(path)?)
-        .map_err(|e| input(path, format!("not a valid {what}: {e}"), None))
+    serde_saphyr::from_str(&read(path)?).map_err(|e| {
+        input(
+            path,
+            format!("not a valid {what}: {}", yaml_error(path, &e)),
+            None,
+        )
+    })
+}
+
+/// A YAML error whose source snippet names the file (`FILE:LINE:COLUMN`,
+/// which editors follow) rather than `<input>`.
+pub(crate) fn yaml_error(path: &str, e: &impl std::fmt::Display) -> String {
+    e.to_string()
+        .replace("--> <input>:", &format!("--> {path}:"))
 }
 
 fn parse_object(s: &str) -> Result<ObjectReference, CliError> {
@@ -146,7 +179,7 @@ fn parse_object(s: &str) -> Result<ObjectReference, CliError> {
     })
 }
 
-fn kv(s: &str, flag: &str) -> Result<(String, String), CliError> {
+pub(crate) fn kv(s: &str, flag: &str) -> Result<(String, String), CliError> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| input(flag, format!("{s:?} is not NAME=VALUE"), None))
@@ -161,14 +194,190 @@ fn tool_dirs() -> Vec<PathBuf> {
         .collect()
 }
 
-/// Runs the command.
-pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
-    let bp: Blueprint = yaml(&a.blueprint, "Blueprint")?;
-    let Some(action) = bp.action(&a.action).cloned() else {
+/// One action ready to run.
+pub(crate) struct Prepared {
+    /// What the written ActionSet records in `spec.actions[]` (flags
+    /// applied).
+    pub spec: ActionSpec,
+    /// What the engine runs.
+    pub req: ActionRequest,
+}
+
+/// What `kapsel run` runs, and how it records it.
+pub(crate) struct Plan {
+    /// The written ActionSet's metadata.
+    pub metadata: ObjectMeta,
+    /// The actions, in `spec.actions` order.
+    pub actions: Vec<Prepared>,
+    /// Events carry their action (the `--actionset` form).
+    pub tagged: bool,
+    /// Said on stderr before anything runs (text output only).
+    pub notes: Vec<String>,
+}
+
+/// The files and platform every action draws from.
+pub(crate) struct World {
+    /// The local platform (the inventory).
+    pub platform: LocalPlatform,
+    /// The inventory file, for messages.
+    pub inventory: String,
+    /// `--blueprint` files and their Blueprints, in order.
+    pub blueprints: Vec<(String, Blueprint)>,
+    /// `--secret NAME=FILE`: the name, the file and its Secret.
+    pub secrets: Vec<(String, String, Secret)>,
+    /// `--profile` files and their Profiles.
+    pub profiles: Vec<(String, Profile)>,
+}
+
+impl World {
+    fn load(a: &RunArgs) -> Result<World, CliError> {
+        let blueprints = a
+            .blueprint
+            .iter()
+            .map(|f| Ok((f.clone(), yaml::<Blueprint>(f, "Blueprint")?)))
+            .collect::<Result<Vec<_>, CliError>>()?;
+        let platform = match &a.inventory {
+            Some(p) => LocalPlatform::load(std::path::Path::new(p), tool_dirs())
+                .map_err(|e| input(p, e.to_string(), None))?,
+            None => {
+                LocalPlatform::new(Inventory::default(), std::path::Path::new("."), tool_dirs())
+            }
+        };
+        let mut secrets = Vec::new();
+        for s in &a.secrets {
+            let (name, file) = kv(s, "--secret")?;
+            let secret: Secret = yaml(&file, "Kubernetes Secret")?;
+            secrets.push((name, file, secret));
+        }
+        let profiles = a
+            .profile
+            .iter()
+            .map(|f| Ok((f.clone(), yaml::<Profile>(f, "Profile")?)))
+            .collect::<Result<Vec<_>, CliError>>()?;
+        Ok(World {
+            platform,
+            inventory: a
+                .inventory
+                .clone()
+                .unwrap_or_else(|| "--inventory".to_string()),
+            blueprints,
+            secrets,
+            profiles,
+        })
+    }
+
+    /// The `--secret` files' Secrets (for the Profile's credential lookup).
+    pub fn secret_files(&self) -> Vec<Secret> {
+        self.secrets.iter().map(|(_, _, s)| s.clone()).collect()
+    }
+
+    /// A Profile with its credential resolved; errors name its file.
+    pub fn resolve_profile(
+        &self,
+        file: &str,
+        profile: &Profile,
+    ) -> Result<kapsel_params::file::ProfileParams, CliError> {
+        resolve_profile(&self.platform, profile, &self.secret_files())
+            .map_err(|e| input(file, e, None))
+    }
+}
+
+/// A reference to a resource (`kind`, its namespace and name).
+pub(crate) fn reference(kind: &str, meta: &ObjectMeta) -> ObjectReference {
+    ObjectReference {
+        kind: kind.to_string(),
+        name: meta.name.clone().unwrap_or_default(),
+        namespace: meta.namespace.clone().unwrap_or_default(),
+        ..ObjectReference::default()
+    }
+}
+
+/// `kind/namespace/name` (`kind/name` without a namespace).
+pub(crate) fn object_text(o: &ObjectReference) -> String {
+    if o.namespace.is_empty() {
+        format!("{}/{}", o.kind, o.name)
+    } else {
+        format!("{}/{}/{}", o.kind, o.namespace, o.name)
+    }
+}
+
+/// The engine's request for `spec` (the effective one, flags applied): the
+/// object's parameters from the inventory, then the ActionSet's Secrets,
+/// ConfigMaps, Profile, options, input artifacts and pod settings. Fails only
+/// when the object is not in the inventory.
+pub(crate) fn request(
+    a: &RunArgs,
+    platform: &LocalPlatform,
+    spec: &ActionSpec,
+    action: BlueprintAction,
+    secrets: BTreeMap<String, Secret>,
+    config_maps: BTreeMap<String, ConfigMap>,
+    profile: Option<kapsel_params::file::ProfileParams>,
+) -> Result<ActionRequest, LocalError> {
+    let o = &spec.object;
+    let mut params = platform.object_params(&o.kind, &o.namespace, &o.name)?;
+    params.time = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.fZ")
+        .to_string();
+    params.secrets = secrets;
+    params.config_maps = config_maps;
+    params.profile = profile;
+    params.options = (!spec.options.is_empty()).then(|| spec.options.clone());
+    params.artifacts_in = (!spec.artifacts.is_empty()).then(|| {
+        spec.artifacts
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    kapsel_params::file::ArtifactIn {
+                        key_value: Some(v.key_value.clone()),
+                        kopia_snapshot: v.kopia_snapshot.clone(),
+                    },
+                )
+            })
+            .collect()
+    });
+    params.pod_override = spec.pod_override.clone();
+    params.pod_labels = (!spec.pod_labels.is_empty()).then(|| spec.pod_labels.clone());
+    params.pod_annotations =
+        (!spec.pod_annotations.is_empty()).then(|| spec.pod_annotations.clone());
+    Ok(ActionRequest {
+        name: spec.name.clone(),
+        action,
+        params,
+        pod: PodOptions {
+            labels: spec.pod_labels.clone(),
+            annotations: spec.pod_annotations.clone(),
+            pod_override: spec.pod_override.clone(),
+        },
+        preferred_version: (!spec.preferred_version.is_empty())
+            .then(|| spec.preferred_version.clone()),
+        phase_timeout: a.phase_timeout,
+        action_timeout: a.timeout,
+    })
+}
+
+/// The `--action` form: one action given by flags (and `--from`).
+fn single(a: &RunArgs, w: &World, name: &str) -> Result<Plan, CliError> {
+    let [(bp_file, bp)] = w.blueprints.as_slice() else {
+        return Err(input(
+            "--blueprint",
+            "--action runs one Blueprint: give --blueprint once",
+            Some("several Blueprints are for --actionset, whose actions name them"),
+        ));
+    };
+    if w.profiles.len() > 1 {
+        return Err(input(
+            "--profile",
+            "--action runs with one Profile: give --profile once",
+            Some("several Profiles are for --actionset, whose actions name them"),
+        ));
+    }
+    let Some(action) = bp.action(name).cloned() else {
         let known: Vec<_> = bp.spec.actions.keys().cloned().collect();
         return Err(input(
-            &a.blueprint,
-            format!("the Blueprint has no action {:?}", a.action),
+            bp_file,
+            format!("the Blueprint has no action {name:?}"),
             Some(&format!("its actions are: {}", known.join(", "))),
         ));
     };
@@ -195,57 +404,21 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         (None, Some(p)) => p.object.clone(),
         (None, None) => return Err(input("--object", "an object is required (or --from)", None)),
     };
-    let inventory_path = a.inventory.clone();
-    let platform = match &inventory_path {
-        Some(p) => LocalPlatform::load(std::path::Path::new(p), tool_dirs())
-            .map_err(|e| input(p, e.to_string(), None))?,
-        None => LocalPlatform::new(Inventory::default(), std::path::Path::new("."), tool_dirs()),
-    };
-    let mut params = platform
-        .object_params(&object.kind, &object.namespace, &object.name)
-        .map_err(|e| {
-            input(
-                inventory_path.as_deref().unwrap_or("--inventory"),
-                e.to_string(),
-                Some("add the object to the inventory (docs/local-platform.md)"),
-            )
-        })?;
-    params.time = chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.fZ")
-        .to_string();
 
     // Secrets: files given here; a profile's credential Secret may be one.
     let mut secret_refs = BTreeMap::new();
-    let mut secret_files: Vec<Secret> = Vec::new();
-    for s in &a.secrets {
-        let (name, file) = kv(s, "--secret")?;
-        let secret: Secret = yaml(&file, "Kubernetes Secret")?;
-        secret_refs.insert(
-            name.clone(),
-            ObjectReference {
-                kind: "Secret".to_string(),
-                name: secret.metadata.name.clone().unwrap_or_default(),
-                namespace: secret.metadata.namespace.clone().unwrap_or_default(),
-                ..ObjectReference::default()
-            },
-        );
-        params.secrets.insert(name, secret.clone());
-        secret_files.push(secret);
+    let mut secrets = BTreeMap::new();
+    for (name, _, secret) in &w.secrets {
+        secret_refs.insert(name.clone(), reference("Secret", &secret.metadata));
+        secrets.insert(name.clone(), secret.clone());
     }
-    let profile_file = a.profile.clone();
-    let mut profile_ref = None;
-    if let Some(pf) = &profile_file {
-        let profile: Profile = yaml(pf, "Profile")?;
-        let resolved =
-            resolve_profile(&platform, &profile, &secret_files).map_err(|e| input(pf, e, None))?;
-        profile_ref = Some(ObjectReference {
-            kind: "Profile".to_string(),
-            name: profile.metadata.name.clone().unwrap_or_default(),
-            namespace: profile.metadata.namespace.clone().unwrap_or_default(),
-            ..ObjectReference::default()
-        });
-        params.profile = Some(resolved);
-    }
+    let (profile_ref, profile) = match w.profiles.first() {
+        Some((file, p)) => (
+            Some(reference("Profile", &p.metadata)),
+            Some(w.resolve_profile(file, p)?),
+        ),
+        None => (None, None),
+    };
     let mut options: BTreeMap<String, String> = parent_spec
         .as_ref()
         .map(|p| p.options.clone())
@@ -254,73 +427,144 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         let (k, v) = kv(o, "--option")?;
         options.insert(k, v);
     }
-    if !options.is_empty() {
-        params.options = Some(options.clone());
-    }
     let artifacts = parent
         .as_ref()
         .and_then(|p| p.status.as_ref())
         .and_then(|s| s.actions.first())
         .map(|s| s.artifacts.clone())
         .unwrap_or_default();
-    if !artifacts.is_empty() {
-        params.artifacts_in = Some(
-            artifacts
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        kapsel_params::file::ArtifactIn {
-                            key_value: Some(v.key_value.clone()),
-                            kopia_snapshot: v.kopia_snapshot.clone(),
-                        },
-                    )
-                })
-                .collect(),
-        );
-    }
-
-    let req = ActionRequest {
-        name: a.action.clone(),
-        action: action.clone(),
-        params,
-        pod: PodOptions::default(),
-        preferred_version: a.function_version.clone(),
-        phase_timeout: a.phase_timeout,
-        action_timeout: a.timeout,
+    let spec = ActionSpec {
+        name: name.to_string(),
+        object: object.clone(),
+        blueprint: bp.metadata.name.clone().unwrap_or_default(),
+        artifacts,
+        secrets: secret_refs,
+        profile: profile_ref,
+        options,
+        preferred_version: a.function_version.clone().unwrap_or_default(),
+        ..ActionSpec::default()
     };
+    let req = request(
+        a,
+        &w.platform,
+        &spec,
+        action,
+        secrets,
+        BTreeMap::new(),
+        profile,
+    )
+    .map_err(|e| {
+        input(
+            &w.inventory,
+            e.to_string(),
+            Some("add the object to the inventory (docs/local-platform.md)"),
+        )
+    })?;
+    Ok(Plan {
+        metadata: ObjectMeta {
+            name: Some(format!(
+                "{name}-{}",
+                chrono::Utc::now().format("%Y%m%d%H%M%S")
+            )),
+            namespace: Some(object.namespace),
+            ..ObjectMeta::default()
+        },
+        actions: vec![Prepared { spec, req }],
+        tagged: false,
+        notes: Vec::new(),
+    })
+}
+
+/// Runs every action of the plan at once, each with its own phases in
+/// order, defer phase and deadlines; Ctrl-C cancels them all. Results come
+/// back in the plan's order.
+fn execute(
+    plan: &Plan,
+    platform: LocalPlatform,
+    output: RunOutput,
+) -> Result<Vec<ActionResult>, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::Write)?;
-    let result = runtime.block_on(async {
+    let several = plan.actions.len() > 1;
+    let tags = plan.tagged.then(|| {
+        plan.actions
+            .iter()
+            .enumerate()
+            .map(|(index, p)| ActionTag {
+                index,
+                action: p.spec.name.clone(),
+                object: object_text(&p.spec.object),
+            })
+            .collect()
+    });
+    Ok(runtime.block_on(async {
         let cancel = CancellationToken::new();
         let c2 = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("interrupted: stopping the running phase, then running the defer phase");
+                if several {
+                    eprintln!(
+                        "interrupted: stopping the running phases, then running the defer phases"
+                    );
+                } else {
+                    eprintln!(
+                        "interrupted: stopping the running phase, then running the defer phase"
+                    );
+                }
                 c2.cancel();
             }
         });
-        let (sink, mut rx) = EventSink::channel();
-        let mut reporter = super::live::Reporter::new(a.output, console::Term::stderr().is_term());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Event)>();
+        let mut reporter =
+            super::live::Reporter::new(output, console::Term::stderr().is_term(), tags);
         let printer = tokio::spawn(async move {
-            while let Some(e) = rx.recv().await {
-                reporter.event(&e);
+            while let Some((i, e)) = rx.recv().await {
+                reporter.event(i, &e);
             }
         });
-        let result = run_action(&req, &platform, &Registry::builtin(), &sink, &cancel).await;
-        drop(sink);
+        let platform = Arc::new(platform);
+        let registry = Arc::new(Registry::builtin());
+        let mut running = Vec::new();
+        for (i, p) in plan.actions.iter().enumerate() {
+            // Each action has its own sink; a forwarder tags its events.
+            let (sink, mut events) = EventSink::channel();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(e) = events.recv().await {
+                    let _ = tx.send((i, e));
+                }
+            });
+            let (req, platform, registry, cancel) = (
+                p.req.clone(),
+                platform.clone(),
+                registry.clone(),
+                cancel.clone(),
+            );
+            running.push(tokio::spawn(async move {
+                run_action(&req, platform.as_ref(), &registry, &sink, &cancel).await
+            }));
+        }
+        drop(tx);
+        let mut results = Vec::new();
+        for (handle, p) in running.into_iter().zip(&plan.actions) {
+            results.push(handle.await.unwrap_or_else(|e| {
+                ActionResult::not_run(
+                    &p.req.action,
+                    format!("the action stopped unexpectedly: {e}"),
+                )
+            }));
+        }
+        // Every sink is gone with its task: the printer ends after the last
+        // event.
         let _ = printer.await;
-        result
-    });
+        results
+    }))
+}
 
-    let state = if result.outcome == Outcome::Complete {
-        State::Complete
-    } else {
-        State::Failed
-    };
-    let phase_status = |p: &kapsel_engine::PhaseResult| Phase {
+fn phase_status(p: &kapsel_engine::PhaseResult) -> Phase {
+    Phase {
         name: p.name.clone(),
         state: match p.outcome {
             None => State::Pending,
@@ -329,56 +573,109 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
         },
         output: (!p.output.is_empty()).then(|| p.output.clone().into_iter().collect()),
         progress: Default::default(),
+    }
+}
+
+/// `status.actions[]` for one action: phases (with outputs), the defer
+/// phase, output artifacts.
+pub(crate) fn action_status(spec: &ActionSpec, result: &ActionResult) -> ActionStatus {
+    ActionStatus {
+        name: spec.name.clone(),
+        object: spec.object.clone(),
+        blueprint: spec.blueprint.clone(),
+        phases: result.phases.iter().map(phase_status).collect(),
+        artifacts: result.artifacts.clone(),
+        defer_phase: result.defer_phase.as_ref().map(phase_status),
+    }
+}
+
+/// The ActionSet's status: `complete` only when every action completed
+/// (what Kanister's controller means to do; kanister.md §5), else `failed`;
+/// `error.message` is the failed action's error, or with several actions
+/// each failed action's error, naming it, in `spec.actions` order.
+fn set_status(plan: &Plan, results: &[ActionResult]) -> ActionSetStatus {
+    let complete = results.iter().all(|r| r.outcome == Outcome::Complete);
+    let message = if let [r] = results {
+        r.error.clone().unwrap_or_default()
+    } else {
+        plan.actions
+            .iter()
+            .zip(results)
+            .filter_map(|(p, r)| {
+                r.error.as_ref().map(|e| {
+                    format!(
+                        "action {} on {}: {e}",
+                        p.spec.name,
+                        object_text(&p.spec.object)
+                    )
+                })
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     };
+    ActionSetStatus {
+        state: if complete {
+            State::Complete
+        } else {
+            State::Failed
+        },
+        actions: plan
+            .actions
+            .iter()
+            .zip(results)
+            .map(|(p, r)| action_status(&p.spec, r))
+            .collect(),
+        error: ErrorStatus { message },
+        progress: Default::default(),
+    }
+}
+
+/// Runs the command.
+pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
+    let w = World::load(&a)?;
+    let plan = match (&a.actionset, &a.action) {
+        (Some(file), _) => super::actionset::plan(&a, &w, file)?,
+        (None, Some(name)) => single(&a, &w, name)?,
+        (None, None) => {
+            return Err(input(
+                "--action",
+                "give --action (with --object or --from), or --actionset",
+                None,
+            ));
+        }
+    };
+    if a.output == RunOutput::Text {
+        for n in &plan.notes {
+            eprintln!("note: {n}");
+        }
+    }
+    let results = execute(&plan, w.platform, a.output)?;
+    let status = set_status(&plan, &results);
+    let failed = status.state != State::Complete;
+    let message = status.error.message.clone();
     let mut actionset = ActionSet::new(
-        &format!("{}-{}", a.action, chrono::Utc::now().format("%Y%m%d%H%M%S")),
+        plan.metadata.name.as_deref().unwrap_or_default(),
         ActionSetSpec {
-            actions: vec![ActionSpec {
-                name: a.action.clone(),
-                object: object.clone(),
-                blueprint: bp.metadata.name.clone().unwrap_or_default(),
-                artifacts: artifacts.clone(),
-                secrets: secret_refs,
-                profile: profile_ref,
-                options,
-                preferred_version: a.function_version.clone().unwrap_or_default(),
-                ..ActionSpec::default()
-            }],
+            actions: plan.actions.iter().map(|p| p.spec.clone()).collect(),
         },
     );
-    actionset.metadata.namespace = Some(object.namespace.clone());
-    actionset.status = Some(ActionSetStatus {
-        state,
-        actions: vec![ActionStatus {
-            name: a.action.clone(),
-            object,
-            blueprint: bp.metadata.name.clone().unwrap_or_default(),
-            phases: result.phases.iter().map(phase_status).collect(),
-            artifacts: result.artifacts.clone(),
-            defer_phase: result.defer_phase.as_ref().map(phase_status),
-        }],
-        error: ErrorStatus {
-            message: result.error.clone().unwrap_or_default(),
-        },
-        progress: Default::default(),
-    });
+    actionset.metadata = plan.metadata;
+    actionset.status = Some(status);
     let text = serde_saphyr::to_string(&actionset)
         .map_err(|e| input("<actionset>", e.to_string(), None))?;
     match &a.write {
         Some(f) => fs_err::write(f, text).map_err(CliError::Write)?,
         None => out(&text)?,
     }
-    // In JSON mode the actionEnded event carries the error: stderr stays
+    // In JSON mode the actionEnded events carry the errors: stderr stays
     // one JSON value per line.
-    if let Some(e) = &result.error
-        && a.output != RunOutput::Json
-    {
-        eprintln!("error: {e}");
+    if !message.is_empty() && a.output != RunOutput::Json {
+        eprintln!("error: {message}");
     }
-    Ok(if result.outcome == Outcome::Complete {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if failed {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
