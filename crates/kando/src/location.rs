@@ -397,7 +397,8 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                     path: "stdout".into(),
                     source: e,
                 })?;
-                let out = BufWriter::with_capacity(1 << 20, Counted::new(stdout, progress.counter()));
+                let out =
+                    BufWriter::with_capacity(1 << 20, Counted::new(stdout, progress.counter()));
                 repo.restore_stream(&id, &snap, out, opts).await?;
             } else {
                 let f = std::fs::File::create(&target).map_err(|e| LocationError::Io {
