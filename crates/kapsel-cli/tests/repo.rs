@@ -756,3 +756,79 @@ fn kando_data_repository_by_data_path() {
     assert_eq!(o.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `init --compression-level` is kept in the repository's config and used
+/// by every backup: the same compressible file takes less room at 19 than
+/// at -5; a level outside zstd's range is a usage error.
+#[test]
+fn init_compression_level_is_used_by_backups() {
+    let dir = tempdir();
+    let text: Vec<u8> = (0..40_000u32)
+        .flat_map(|i| {
+            format!(
+                "{i},order-{},{}\n",
+                i % 977,
+                i.wrapping_mul(2_654_435_761) % 10_007
+            )
+            .into_bytes()
+        })
+        .collect();
+    let file = dir.join("orders.csv");
+    std::fs::write(&file, &text).unwrap();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+    let mut added = Vec::new();
+    for level in ["-5", "19"] {
+        let r = dir.join(format!("repo{level}"));
+        let r = r.to_str().unwrap();
+        let init: serde_json::Value = serde_json::from_str(&ok(&kapsel(
+            &[
+                "repo",
+                "init",
+                "--repo",
+                r,
+                "--compression-level",
+                level,
+                "--output",
+                "json",
+            ],
+            &env,
+        )))
+        .unwrap();
+        assert_eq!(init["compressionLevel"].to_string(), level);
+        let b: serde_json::Value = serde_json::from_str(&ok(&kapsel(
+            &[
+                "repo",
+                "backup",
+                file.to_str().unwrap(),
+                "--repo",
+                r,
+                "--output",
+                "json",
+            ],
+            &env,
+        )))
+        .unwrap();
+        added.push(b["addedBytes"].as_u64().unwrap_or_else(|| panic!("{b}")));
+    }
+    assert!(
+        added[1] < added[0],
+        "level 19 {} vs level -5 {}",
+        added[1],
+        added[0]
+    );
+    let r = dir.join("bad");
+    let o = kapsel(
+        &[
+            "repo",
+            "init",
+            "--repo",
+            r.to_str().unwrap(),
+            "--compression-level",
+            "40",
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("compression-level"));
+    assert!(!r.join("config").exists());
+}

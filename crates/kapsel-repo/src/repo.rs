@@ -114,6 +114,12 @@ impl InitOptions {
         if self.pack_size < 1024 || self.pack_size > 1 << 30 {
             return Err(RepoError::InvalidInput("pack size out of range".into()));
         }
+        if !(-7..=22).contains(&self.zstd_level) {
+            return Err(RepoError::InvalidInput(format!(
+                "zstd level {} is outside -7..=22",
+                self.zstd_level
+            )));
+        }
         Ok(())
     }
 }
