@@ -544,6 +544,20 @@ pub fn backend_from_profile(p: &Profile) -> Result<Backend, StorageError> {
     backend_with_policy(p, &policy)
 }
 
+/// A repository directory on this host's filesystem, as every Kapsel
+/// command opens one: each object is written to a staging file, flushed to
+/// disk (`fsync`) and renamed into place, and the directory entry is flushed
+/// too. A backup writes its snapshot, the commit point, only after its packs
+/// and index were stored, so once it reports success the snapshot and
+/// everything it needs survive a power loss or a kernel crash, not only the
+/// end of the process (restic's local backend does the same; borg fsyncs its
+/// segments).
+pub fn filesystem_store(
+    dir: impl AsRef<std::path::Path>,
+) -> Result<object_store::local::LocalFileSystem, object_store::Error> {
+    Ok(object_store::local::LocalFileSystem::new_with_prefix(dir)?.with_fsync(true))
+}
+
 /// Build the backend a Profile describes, with an explicit network policy.
 pub fn backend_with_policy(p: &Profile, policy: &NetworkPolicy) -> Result<Backend, StorageError> {
     let loc = &p.location;
@@ -560,13 +574,10 @@ pub fn backend_with_policy(p: &Profile, policy: &NetworkPolicy) -> Result<Backen
                 path: dir.clone(),
                 source,
             })?;
-            let store =
-                object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|source| {
-                    StorageError::Build {
-                        kind: "filesystem",
-                        source,
-                    }
-                })?;
+            let store = filesystem_store(&dir).map_err(|source| StorageError::Build {
+                kind: "filesystem",
+                source,
+            })?;
             Ok(Backend {
                 store: Arc::new(store),
                 root: root_for(&loc.prefix),

@@ -92,7 +92,7 @@ impl Target {
                         source: e,
                     })?;
                 }
-                let store = object_store::local::LocalFileSystem::new_with_prefix(p).map_err(
+                let store = kapsel_storage::filesystem_store(p).map_err(
                     |e| E::Io {
                         what: "cannot open the directory",
                         path: dir.clone(),
