@@ -90,6 +90,18 @@ impl RepoError {
             reason: reason.into(),
         }
     }
+    /// Whether this is a store's "no such object" (an object deleted under
+    /// us by a concurrent prune or forget).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            RepoError::Store {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }
+        )
+    }
+
     pub(crate) fn store(object: impl std::fmt::Display, source: object_store::Error) -> Self {
         RepoError::Store {
             object: object.to_string(),

@@ -709,12 +709,26 @@ impl Repository {
     }
 
     /// Load and merge every index file.
+    ///
+    /// A prune running beside this may replace index files between our
+    /// listing and our reading them: it writes the merged index first and
+    /// deletes the files it replaces after, so an index file that vanished
+    /// means "list again" (the replacement is then listed), not an error.
     pub async fn load_index(&self) -> Result<Index> {
+        const ATTEMPTS: usize = 10;
+        let mut attempt = 0;
+        let (ids, files) = loop {
+            attempt += 1;
+            let ids = self.list_ids("index").await?;
+            match futures::future::try_join_all(ids.iter().map(|(id, _)| self.read_index_file(id)))
+                .await
+            {
+                Ok(files) => break (ids, files),
+                Err(e) if e.is_not_found() && attempt < ATTEMPTS => continue,
+                Err(e) => return Err(e),
+            }
+        };
         let mut ix = Index::default();
-        let ids = self.list_ids("index").await?;
-        let files =
-            futures::future::try_join_all(ids.iter().map(|(id, _)| self.read_index_file(id)))
-                .await?;
         // Marks first, so that "marked in any file" wins regardless of order.
         let mut all: Vec<(Id, IndexFile)> = ids.into_iter().map(|(i, _)| i).zip(files).collect();
         all.sort_by_key(|(_, f)| f.marked.is_empty());
@@ -745,9 +759,18 @@ impl Repository {
     /// All snapshots, oldest first.
     pub async fn snapshots(&self) -> Result<Vec<(Id, Snapshot)>> {
         let ids = self.list_ids("snapshots").await?;
+        // A snapshot forgotten between the listing and its reading is gone:
+        // skip it rather than fail.
         let snaps =
-            futures::future::try_join_all(ids.iter().map(|(id, _)| self.read_snapshot(id))).await?;
-        let mut v: Vec<(Id, Snapshot)> = ids.into_iter().map(|(i, _)| i).zip(snaps).collect();
+            futures::future::join_all(ids.iter().map(|(id, _)| self.read_snapshot(id))).await;
+        let mut v: Vec<(Id, Snapshot)> = Vec::with_capacity(ids.len());
+        for ((id, _), r) in ids.into_iter().zip(snaps) {
+            match r {
+                Ok(s) => v.push((id, s)),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
         v.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
         Ok(v)
     }
