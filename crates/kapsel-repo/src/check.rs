@@ -122,11 +122,23 @@ impl Repository {
     pub async fn check(&self, opts: CheckOptions) -> Result<CheckReport> {
         let mut rep = CheckReport::default();
         // Index files, each on its own so one bad file does not hide the rest.
+        // One that vanished was replaced by a prune running beside us (it
+        // writes the merged file first): list them all again.
         let mut index = Index::default();
-        for (id, _) in self.list_ids("index").await? {
-            match self.read_index_file(&id).await {
-                Ok(f) => index.add_file(id, f),
-                Err(e) => rep.errors.push(format!("index/{id}: {e}")),
+        for attempt in 1..=10 {
+            index = Index::default();
+            let mut errors = Vec::new();
+            let mut vanished = false;
+            for (id, _) in self.list_ids("index").await? {
+                match self.read_index_file(&id).await {
+                    Ok(f) => index.add_file(id, f),
+                    Err(e) if e.is_not_found() && attempt < 10 => vanished = true,
+                    Err(e) => errors.push(format!("index/{id}: {e}")),
+                }
+            }
+            if !vanished {
+                rep.errors.extend(errors);
+                break;
             }
         }
         rep.packs = index.packs.len();
@@ -177,14 +189,17 @@ impl Repository {
         let mut checked_meta: HashSet<Id> = HashSet::new();
         for (sid, meta) in self.list_ids("snapshots").await? {
             let _ = meta;
-            rep.snapshots += 1;
             let snap = match self.read_snapshot(&sid).await {
                 Ok(s) => s,
+                // Forgotten since the listing.
+                Err(e) if e.is_not_found() => continue,
                 Err(e) => {
+                    rep.snapshots += 1;
                     rep.errors.push(format!("snapshots/{sid}: {e}"));
                     continue;
                 }
             };
+            rep.snapshots += 1;
             for (chunks, content) in snap.source.streams() {
                 let mut n = 0u64;
                 for h in content {
