@@ -573,6 +573,23 @@ class Kando(Tool):
         return [self.exe, "data", "restore", "--profile", self.profile, "--path", "tree", "--id", snap, str(target)], None
 
 
+class KandoLevel(Kando):
+    """kando on a repository created with `kapsel repo init --compression-level N`."""
+
+    def __init__(self, exe: str, kapsel_exe: str, work: Path, level: int):
+        super().__init__(exe, work)
+        self.kapsel_exe = kapsel_exe
+        self.level = level
+        self.name = f"kapsel (kando, zstd {level})"
+        self.settings = f"as kando, on a repository created with `kapsel repo init --compression-level {level}` (streams only)"
+        self.tree_supported = False
+        self.tree_unsupported = "streams only (the tree row is kando's)"
+
+    def init(self) -> None:
+        self.repo.mkdir(parents=True)
+        sh([self.kapsel_exe, "repo", "init", "--repo", str(self.repo / "kapsel"), "--compression-level", str(self.level)], env=self.env())
+
+
 class Restic(Tool):
     name = "restic"
     settings = "repository v2, --compression auto (zstd default level), AES-256-CTR + Poly1305-AES (always on), extra verify as the version does by default"
@@ -712,6 +729,8 @@ def make_tool(n: str, kapsel: dict, work: Path, install: bool) -> Tool | None:
     """The tool named n, or None when it is not installed (and install is False or failed)."""
     if n == "kando":
         return Kando(str(kapsel["bin"] / "kando"), work / "kando")
+    if n.startswith("kando-l"):
+        return KandoLevel(str(kapsel["bin"] / "kando"), str(kapsel["bin"] / "kapsel"), work / n, int(n[len("kando-l"):]))
     if n == "restic":
         return Restic(which("restic") or "restic", work / "restic")
     if n == "borg":
@@ -722,7 +741,7 @@ def make_tool(n: str, kapsel: dict, work: Path, install: bool) -> Tool | None:
     if n == "kopia":
         exe = ensure_kopia() if install else which("kopia")
         return Kopia(exe, work / "kopia") if exe else None
-    raise BenchError(f"unknown tool {n!r} (kando, restic, borg, rustic, kopia)")
+    raise BenchError(f"unknown tool {n!r} (kando, kando-l<level>, restic, borg, rustic, kopia)")
 
 
 def bench_stream(tool: Tool, wl: str, src1: Path, src2: Path, res: Results) -> dict:
@@ -768,7 +787,7 @@ def find_marker(target: Path) -> Path:
 
 def bench_tree(tool: Tool, t1: Path, t2: Path, hashes: dict, res: Results) -> dict:
     if not tool.tree_supported:
-        return {"unsupported": "not supported yet (no `kando data backup` in this build)"}
+        return {"unsupported": getattr(tool, "tree_unsupported", "not supported yet (no `kando data backup` in this build)")}
     tool.prepare()
     tool.init()
     base = tool.repo_size()
@@ -1233,7 +1252,7 @@ def main() -> int:
     ap.add_argument("--results", help="results directory (default bench/results/<UTC time>-<quick|full>)")
     ap.add_argument("--commit", help="build this commit from a clean export (git archive) instead of the work tree")
     ap.add_argument("--kapsel-bin", help="directory holding release builds of kando and kapsel (no build)")
-    ap.add_argument("--tools", default="kando,rustic,restic,borg,kopia", help="datamover: tools, comma-separated")
+    ap.add_argument("--tools", default="kando,kando-l1,rustic,restic,borg,kopia", help="datamover: tools, comma-separated")
     ap.add_argument("--no-install", action="store_true", help="datamover: skip missing peers instead of installing them")
     ap.add_argument("--workloads", default="mixed,pgdump,tree", help="datamover: workloads (mixed, pgdump, tree)")
     ap.add_argument("--mixed-mib", type=int, help="datamover: size of the mixed stream (MiB, multiple of 128)")
