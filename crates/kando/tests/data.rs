@@ -5,6 +5,8 @@
 //! and through S3 (SeaweedFS started by the test; skipped loudly without
 //! `weed` unless KAPSEL_S3_TESTS=1).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -666,4 +668,16 @@ fn tree_round_trip_s3() {
         "Credential":{"Type":"keyPair","KeyPair":{"ID":"AKIDTEST","Secret":"secret-test"},"Secret":null},"SkipSSLVerify":false})
     .to_string();
     round_trip(&p, None);
+}
+
+/// The same tree round trip against Azure Blob storage (Azurite).
+#[test]
+fn tree_round_trip_azure() {
+    let Some(az) = support::start_azurite() else {
+        return;
+    };
+    round_trip(
+        &support::azure_profile(az.port, "kapsel-test", "trees"),
+        None,
+    );
 }
