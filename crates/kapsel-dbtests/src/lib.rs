@@ -514,11 +514,17 @@ pub fn mariadb() -> Server {
     let user = drop_to("mysql");
     let data = dir.path().join("data");
     mkdir_owned(&data, user, 0o750);
+    // A private tmpdir: concurrent installs and servers sharing /tmp have
+    // failed in CI ("Could not remove temporary table '/tmp/#sql-temptable-…'").
+    let tmp = dir.path().join("tmp");
+    mkdir_owned(&tmp, user, 0o750);
     let mut install = Command::new("mariadb-install-db");
     install
         .args(["--no-defaults", "--auth-root-authentication-method=normal"])
         .arg("--skip-test-db")
-        .arg(format!("--datadir={}", data.display()));
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
+        .env("TMPDIR", &tmp);
     if user.is_some() {
         install.arg("--user=mysql");
     }
@@ -528,6 +534,7 @@ pub fn mariadb() -> Server {
     let mut args: Vec<String> = vec![
         "--no-defaults".into(),
         format!("--datadir={}", data.display()),
+        format!("--tmpdir={}", tmp.display()),
         "--bind-address=127.0.0.1".into(),
         format!("--port={port}"),
         format!("--socket={}", data.join("mysqld.sock").display()),
