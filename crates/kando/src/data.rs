@@ -12,7 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use kapsel_repo::check::CheckOptions;
 use kapsel_repo::prune::PruneOptions;
 use kapsel_repo::restore::RestoreOptions;
-use kapsel_repo::{BackupOptions, Id, InitOptions, RepoError, Repository, Snapshot, Source};
+use kapsel_repo::{BackupOptions, Id, RepoError, Repository, Snapshot, Source};
 use kapsel_storage::{Profile, StorageError, backend_from_profile};
 use object_store::path::Path as StorePath;
 use serde_json::json;
@@ -186,7 +186,7 @@ async fn open(c: &Common, create: bool) -> Result<Repository, DataError> {
         None => password(&profile)?,
     };
     Ok(if create {
-        Repository::open_or_init(backend.store, root, &pw, InitOptions::default()).await?
+        Repository::open_or_init(backend.store, root, &pw, crate::location::init_options()?).await?
     } else {
         Repository::open(backend.store, root, &pw).await?
     })

@@ -132,6 +132,30 @@ pub enum LocationError {
     SecretsStdin(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("{ENV_COMPRESSION_LEVEL}={0:?} is not a zstd level")]
+    #[diagnostic(
+        code(kando::compression_level),
+        help("give a whole number from -7 to 22 (1 when unset), or unset it")
+    )]
+    CompressionLevel(String),
+}
+
+/// The zstd level of a repository kando creates (it keeps it in its config;
+/// existing repositories keep theirs).
+pub(crate) const ENV_COMPRESSION_LEVEL: &str = "KAPSEL_COMPRESSION_LEVEL";
+
+/// Options for a repository kando creates on first use.
+pub(crate) fn init_options() -> Result<InitOptions, LocationError> {
+    let mut o = InitOptions::default();
+    if let Ok(v) = std::env::var(ENV_COMPRESSION_LEVEL) {
+        o.zstd_level = v
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|l| (-7..=22).contains(l))
+            .ok_or(LocationError::CompressionLevel(v))?;
+    }
+    Ok(o)
 }
 
 /// Reads `{"profile": ..., "password": "..."}` from stdin (`--secrets-stdin`).
@@ -296,7 +320,7 @@ async fn open(common: &Common, create: bool) -> Result<Repository, LocationError
         None => password(&profile)?,
     };
     let repo = if create {
-        Repository::open_or_init(backend.store, backend.root, &pw, InitOptions::default()).await?
+        Repository::open_or_init(backend.store, backend.root, &pw, init_options()?).await?
     } else {
         Repository::open(backend.store, backend.root, &pw).await?
     };

@@ -301,3 +301,81 @@ fn password_rules_and_clear_errors() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported location type"));
 }
+
+/// `KAPSEL_COMPRESSION_LEVEL` sets the zstd level of a repository kando
+/// creates; the level stays with the repository; a value that is not a
+/// level is refused before anything is written.
+#[test]
+fn compression_level_of_a_new_repository() {
+    let text: Vec<u8> = (0..60_000u32)
+        .flat_map(|i| {
+            format!(
+                "{i},order-{},{}\n",
+                i % 977,
+                i.wrapping_mul(2_654_435_761) % 10_007
+            )
+            .into_bytes()
+        })
+        .collect();
+    let added = |out: &Output| -> u64 {
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        let s = err.split(" bytes added").next().unwrap_or_default();
+        s.rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or_else(|_| panic!("{err}"))
+    };
+    let mut sizes = Vec::new();
+    for level in ["-5", "19"] {
+        let d = tempfile::tempdir().unwrap();
+        let p = profile(d.path());
+        let out = kando(
+            &["location", "push", "--profile", &p, "--path", "/t", "-"],
+            &[PW, ("KAPSEL_COMPRESSION_LEVEL", level)],
+            &text,
+        );
+        assert!(out.status.success(), "{out:?}");
+        let first = added(&out);
+        // A later push without the variable keeps the repository's level.
+        let more: Vec<u8> = (0..60_000u32)
+            .flat_map(|i| {
+                format!(
+                    "{i};invoice-{};{}\n",
+                    i % 613,
+                    i.wrapping_mul(40_503) % 9_973
+                )
+                .into_bytes()
+            })
+            .collect();
+        let out = kando(
+            &["location", "push", "--profile", &p, "--path", "/u", "-"],
+            &[PW],
+            &more,
+        );
+        assert!(out.status.success(), "{out:?}");
+        sizes.push((first, added(&out)));
+    }
+    let ((fast, fast2), (dense, dense2)) = (sizes[0], sizes[1]);
+    assert!(dense < fast, "level 19 {dense} vs level -5 {fast}");
+    assert!(
+        dense2 < fast2,
+        "the level stayed with the repository: {dense2} vs {fast2}"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let p = profile(d.path());
+    let out = kando(
+        &["location", "push", "--profile", &p, "--path", "/t", "-"],
+        &[PW, ("KAPSEL_COMPRESSION_LEVEL", "fast")],
+        b"x",
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KAPSEL_COMPRESSION_LEVEL"));
+    assert!(
+        !d.path().join("pre").exists()
+            || std::fs::read_dir(d.path().join("pre"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}

@@ -26,8 +26,8 @@ pub use crypto::KdfParams;
 pub use error::{RepoError, Result};
 pub use format::Id;
 pub use repo::{
-    ChunkerAlgorithm, ChunkerParams, Config, Index, InitOptions, KeyFile, KeyInfo, Location,
-    Repository, Snapshot, Source, StreamContent,
+    ChunkerAlgorithm, ChunkerParams, Config, DEFAULT_ZSTD_LEVEL, Index, InitOptions, KeyFile,
+    KeyInfo, Location, Repository, Snapshot, Source, StreamContent,
 };
 
 /// Hooks for tests of crash and concurrency behaviour (not a stable API).
