@@ -9,8 +9,8 @@
 //! single action given by flags is shown untagged, as before.
 //!
 //! Everything goes to stderr: stdout carries the resulting ActionSet.
-//! Bytes moved are not shown: the engine's events carry no byte counts yet
-//! (a phase's data volume is only in kando's own log line).
+//! Bytes moved are counted from kando's own progress lines on a phase's
+//! output ([`Moved`]); only the live view shows them.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
