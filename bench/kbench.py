@@ -1252,7 +1252,7 @@ def main() -> int:
     ap.add_argument("--results", help="results directory (default bench/results/<UTC time>-<quick|full>)")
     ap.add_argument("--commit", help="build this commit from a clean export (git archive) instead of the work tree")
     ap.add_argument("--kapsel-bin", help="directory holding release builds of kando and kapsel (no build)")
-    ap.add_argument("--tools", default="kando,kando-l1,rustic,restic,borg,kopia", help="datamover: tools, comma-separated")
+    ap.add_argument("--tools", default="kando,kando-l3,rustic,restic,borg,kopia", help="datamover: tools, comma-separated")
     ap.add_argument("--no-install", action="store_true", help="datamover: skip missing peers instead of installing them")
     ap.add_argument("--workloads", default="mixed,pgdump,tree", help="datamover: workloads (mixed, pgdump, tree)")
     ap.add_argument("--mixed-mib", type=int, help="datamover: size of the mixed stream (MiB, multiple of 128)")
