@@ -1242,7 +1242,8 @@ def targets_datamover(dm: dict) -> list[str]:
     for wl, ww in dm["workloads"].items():
         t = ww["tools"]
         if k in t and "repo_after2" in t[k]:
-            peers = {n: x["repo_after2"] for n, x in t.items() if n != k and "repo_after2" in x}
+            # Peers are the other tools, not kando at another level.
+            peers = {n: x["repo_after2"] for n, x in t.items() if not n.startswith("kapsel") and "repo_after2" in x}
             if peers:
                 best = min(peers, key=peers.get)
                 ratio = t[k]["repo_after2"] / peers[best]
