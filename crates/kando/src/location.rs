@@ -19,7 +19,7 @@ use std::io::{BufWriter, Read};
 use clap::{Args, Subcommand};
 use kapsel_repo::prune::PruneOptions;
 use kapsel_repo::restore::RestoreOptions;
-use kapsel_repo::{BackupOptions, InitOptions, RepoError, Repository};
+use kapsel_repo::{BackupOptions, ChunkerParams, InitOptions, RepoError, Repository};
 use kapsel_storage::{Profile, StorageError, backend_from_profile};
 
 use kapsel_storage::password::ENV_PASSWORD_FILE;
@@ -138,11 +138,20 @@ pub enum LocationError {
         help("give a whole number from -7 to 22 (1 when unset), or unset it")
     )]
     CompressionLevel(String),
+    #[error("{ENV_CHUNK_SIZE}: {0}")]
+    #[diagnostic(
+        code(kando::chunk_size),
+        help("e.g. KAPSEL_CHUNK_SIZE=2MiB for database dumps (256KiB when unset), or unset it")
+    )]
+    ChunkSize(String),
 }
 
 /// The zstd level of a repository kando creates (it keeps it in its config;
 /// existing repositories keep theirs).
 pub(crate) const ENV_COMPRESSION_LEVEL: &str = "KAPSEL_COMPRESSION_LEVEL";
+
+/// The average chunk size of a repository kando creates (kept in its config).
+pub(crate) const ENV_CHUNK_SIZE: &str = "KAPSEL_CHUNK_SIZE";
 
 /// Options for a repository kando creates on first use.
 pub(crate) fn init_options() -> Result<InitOptions, LocationError> {
@@ -154,6 +163,9 @@ pub(crate) fn init_options() -> Result<InitOptions, LocationError> {
             .ok()
             .filter(|l| (-7..=22).contains(l))
             .ok_or(LocationError::CompressionLevel(v))?;
+    }
+    if let Ok(v) = std::env::var(ENV_CHUNK_SIZE) {
+        o.chunker = ChunkerParams::with_average(&v).map_err(LocationError::ChunkSize)?;
     }
     Ok(o)
 }

@@ -379,3 +379,68 @@ fn compression_level_of_a_new_repository() {
                 .is_none()
     );
 }
+
+/// `KAPSEL_CHUNK_SIZE` sets the average chunk size of a repository kando
+/// creates (counted from push's summary line: "N new of M chunks"); a value
+/// out of range is refused before anything is written.
+#[test]
+fn chunk_size_of_a_new_repository() {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let data: Vec<u8> = (0..16 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let chunks = |out: &Output| -> u64 {
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        let s = err.split(" chunks,").next().unwrap_or_default();
+        s.rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or_else(|_| panic!("{err}"))
+    };
+    let mut counts = Vec::new();
+    for size in [None, Some("2MiB")] {
+        let d = tempfile::tempdir().unwrap();
+        let p = profile(d.path());
+        let mut env = vec![PW];
+        if let Some(s) = size {
+            env.push(("KAPSEL_CHUNK_SIZE", s));
+        }
+        let out = kando(
+            &["location", "push", "--profile", &p, "--path", "/c", "-"],
+            &env,
+            &data,
+        );
+        assert!(out.status.success(), "{out:?}");
+        counts.push(chunks(&out));
+    }
+    assert!(
+        (32..=128).contains(&counts[0]) && (3..=20).contains(&counts[1]),
+        "chunks at the default and at 2MiB: {counts:?}"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let p = profile(d.path());
+    let out = kando(
+        &["location", "push", "--profile", &p, "--path", "/c", "-"],
+        &[PW, ("KAPSEL_CHUNK_SIZE", "1GiB")],
+        b"x",
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("KAPSEL_CHUNK_SIZE") && err.contains("power of two"),
+        "{err}"
+    );
+    assert!(
+        !d.path().join("pre").exists()
+            || std::fs::read_dir(d.path().join("pre"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}

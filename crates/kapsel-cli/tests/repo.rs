@@ -832,3 +832,84 @@ fn init_compression_level_is_used_by_backups() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("compression-level"));
     assert!(!r.join("config").exists());
 }
+
+/// `init --chunk-size` is kept in the repository's config and used by every
+/// backup: the same 16 MiB of random bytes is cut into ~256 chunks at 64KiB
+/// and ~8 at 2MiB (counted, not timed); a size that is not a power of two
+/// in range is a usage error that creates nothing.
+#[test]
+fn init_chunk_size_is_used_by_backups() {
+    let dir = tempdir();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let data: Vec<u8> = (0..16 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let file = dir.join("random.bin");
+    std::fs::write(&file, &data).unwrap();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+    let mut chunks = Vec::new();
+    for size in ["64KiB", "2MiB"] {
+        let r = dir.join(format!("repo-{size}"));
+        let r = r.to_str().unwrap();
+        let init: serde_json::Value = serde_json::from_str(&ok(&kapsel(
+            &[
+                "repo",
+                "init",
+                "--repo",
+                r,
+                "--chunk-size",
+                size,
+                "--output",
+                "json",
+            ],
+            &env,
+        )))
+        .unwrap();
+        let avg = init["chunkSize"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{init}"));
+        assert_eq!(avg, if size == "64KiB" { 64 << 10 } else { 2 << 20 });
+        let b: serde_json::Value = serde_json::from_str(&ok(&kapsel(
+            &[
+                "repo",
+                "backup",
+                file.to_str().unwrap(),
+                "--repo",
+                r,
+                "--output",
+                "json",
+            ],
+            &env,
+        )))
+        .unwrap();
+        chunks.push(b["chunks"].as_u64().unwrap_or_else(|| panic!("{b}")));
+    }
+    assert!(
+        (128..=512).contains(&chunks[0]) && (3..=20).contains(&chunks[1]),
+        "chunks at 64KiB and 2MiB: {chunks:?}"
+    );
+    let r = dir.join("bad");
+    let o = kapsel(
+        &[
+            "repo",
+            "init",
+            "--repo",
+            r.to_str().unwrap(),
+            "--chunk-size",
+            "3MiB",
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("chunk-size") && err.contains("power of two"),
+        "{err}"
+    );
+    assert!(!r.join("config").exists());
+}

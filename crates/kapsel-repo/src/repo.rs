@@ -53,6 +53,43 @@ impl Default for ChunkerParams {
     }
 }
 
+impl ChunkerParams {
+    /// Parameters for an average chunk size given as `256KiB`, `2MiB` or a
+    /// number of bytes: a power of two from 64 KiB to 2 MiB; chunks range
+    /// from a quarter to four times it (the default's proportions). The
+    /// error says what is accepted.
+    pub fn with_average(size: &str) -> std::result::Result<ChunkerParams, String> {
+        let t = size.trim();
+        let (num, mult) = if let Some(n) = t.strip_suffix("MiB") {
+            (n, 1u64 << 20)
+        } else if let Some(n) = t.strip_suffix("KiB") {
+            (n, 1u64 << 10)
+        } else {
+            (t, 1)
+        };
+        let avg = num
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(mult))
+            .filter(|a| a.is_power_of_two() && (64 << 10..=2 << 20).contains(a))
+            .ok_or_else(|| {
+                format!(
+                    "chunk size {size:?}: give a power of two from 64KiB to 2MiB \
+                     (64KiB, 128KiB, 256KiB, 512KiB, 1MiB, 2MiB)"
+                )
+            })?;
+        // avg <= 2 MiB, so every size fits in u32.
+        let avg = avg as u32;
+        Ok(ChunkerParams {
+            min: avg / 4,
+            avg,
+            max: avg * 4,
+            ..ChunkerParams::default()
+        })
+    }
+}
+
 /// The repository's `config` object (encrypted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
@@ -953,4 +990,31 @@ pub(crate) fn open_blob(
     sealed: &[u8],
 ) -> std::result::Result<Vec<u8>, String> {
     open_sealed(key, e, bytes::BytesMut::from(sealed), None).map(Plain::into_vec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_sizes_by_average() {
+        let c = ChunkerParams::with_average("2MiB").unwrap();
+        assert_eq!((c.min, c.avg, c.max), (512 << 10, 2 << 20, 8 << 20));
+        assert_eq!(
+            ChunkerParams::with_average("256KiB").unwrap(),
+            ChunkerParams::default()
+        );
+        assert_eq!(ChunkerParams::with_average("65536").unwrap().avg, 65536);
+        for bad in [
+            "", "3MiB", "4MiB", "32KiB", "100KiB", "1GiB", "-1MiB", "2 MB",
+        ] {
+            let e = ChunkerParams::with_average(bad).unwrap_err();
+            assert!(e.contains("power of two from 64KiB to 2MiB"), "{bad}: {e}");
+        }
+        let opts = InitOptions {
+            chunker: ChunkerParams::with_average("64KiB").unwrap(),
+            ..InitOptions::default()
+        };
+        opts.validate().unwrap();
+    }
 }
