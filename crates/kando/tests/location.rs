@@ -302,6 +302,24 @@ fn password_rules_and_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported location type"));
 }
 
+/// The number just before `marker` in a push's summary line on stderr
+/// ("... (N new of M chunks, B bytes added)").
+fn summary_number(out: &Output, marker: &str) -> u64 {
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let s = err.split(marker).next().unwrap_or_default();
+    s.rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number before {marker:?} in {err}"))
+}
+
+/// Nothing was written under the profile's prefix in `dir`.
+fn nothing_written(dir: &std::path::Path) -> bool {
+    let pre = dir.join("pre");
+    !pre.exists() || std::fs::read_dir(pre).unwrap().next().is_none()
+}
+
 /// `KAPSEL_COMPRESSION_LEVEL` sets the zstd level of a repository kando
 /// creates; the level stays with the repository; a value that is not a
 /// level is refused before anything is written.
@@ -317,15 +335,7 @@ fn compression_level_of_a_new_repository() {
             .into_bytes()
         })
         .collect();
-    let added = |out: &Output| -> u64 {
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        let s = err.split(" bytes added").next().unwrap_or_default();
-        s.rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .parse()
-            .unwrap_or_else(|_| panic!("{err}"))
-    };
+    let added = |out: &Output| summary_number(out, " bytes added");
     let mut sizes = Vec::new();
     for level in ["-5", "19"] {
         let d = tempfile::tempdir().unwrap();
@@ -371,13 +381,7 @@ fn compression_level_of_a_new_repository() {
     );
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("KAPSEL_COMPRESSION_LEVEL"));
-    assert!(
-        !d.path().join("pre").exists()
-            || std::fs::read_dir(d.path().join("pre"))
-                .unwrap()
-                .next()
-                .is_none()
-    );
+    assert!(nothing_written(d.path()));
 }
 
 /// `KAPSEL_CHUNK_SIZE` sets the average chunk size of a repository kando
@@ -385,24 +389,7 @@ fn compression_level_of_a_new_repository() {
 /// out of range is refused before anything is written.
 #[test]
 fn chunk_size_of_a_new_repository() {
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    let data: Vec<u8> = (0..16 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
-    let chunks = |out: &Output| -> u64 {
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        let s = err.split(" chunks,").next().unwrap_or_default();
-        s.rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .parse()
-            .unwrap_or_else(|_| panic!("{err}"))
-    };
+    let data = data(16 << 20, 7);
     let mut counts = Vec::new();
     for size in [None, Some("2MiB")] {
         let d = tempfile::tempdir().unwrap();
@@ -417,7 +404,7 @@ fn chunk_size_of_a_new_repository() {
             &data,
         );
         assert!(out.status.success(), "{out:?}");
-        counts.push(chunks(&out));
+        counts.push(summary_number(&out, " chunks,"));
     }
     assert!(
         (32..=128).contains(&counts[0]) && (3..=20).contains(&counts[1]),
@@ -436,11 +423,5 @@ fn chunk_size_of_a_new_repository() {
         err.contains("KAPSEL_CHUNK_SIZE") && err.contains("power of two"),
         "{err}"
     );
-    assert!(
-        !d.path().join("pre").exists()
-            || std::fs::read_dir(d.path().join("pre"))
-                .unwrap()
-                .next()
-                .is_none()
-    );
+    assert!(nothing_written(d.path()));
 }

@@ -757,6 +757,34 @@ fn kando_data_repository_by_data_path() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `repo init --repo R INIT_ARGS --output json`, then `repo backup FILE`
+/// into it: both JSON results.
+fn init_and_backup(
+    r: &Path,
+    init_args: &[&str],
+    file: &Path,
+    env: &[(&str, &str)],
+) -> (serde_json::Value, serde_json::Value) {
+    let r = r.to_str().unwrap();
+    let mut args = vec!["repo", "init", "--repo", r, "--output", "json"];
+    args.extend_from_slice(init_args);
+    let init = serde_json::from_str(&ok(&kapsel(&args, env))).unwrap();
+    let backup = serde_json::from_str(&ok(&kapsel(
+        &[
+            "repo",
+            "backup",
+            file.to_str().unwrap(),
+            "--repo",
+            r,
+            "--output",
+            "json",
+        ],
+        env,
+    )))
+    .unwrap();
+    (init, backup)
+}
+
 /// `init --compression-level` is kept in the repository's config and used
 /// by every backup: the same compressible file takes less room at 19 than
 /// at -5; a level outside zstd's range is a usage error.
@@ -779,35 +807,8 @@ fn init_compression_level_is_used_by_backups() {
     let mut added = Vec::new();
     for level in ["-5", "19"] {
         let r = dir.join(format!("repo{level}"));
-        let r = r.to_str().unwrap();
-        let init: serde_json::Value = serde_json::from_str(&ok(&kapsel(
-            &[
-                "repo",
-                "init",
-                "--repo",
-                r,
-                "--compression-level",
-                level,
-                "--output",
-                "json",
-            ],
-            &env,
-        )))
-        .unwrap();
+        let (init, b) = init_and_backup(&r, &["--compression-level", level], &file, &env);
         assert_eq!(init["compressionLevel"].to_string(), level);
-        let b: serde_json::Value = serde_json::from_str(&ok(&kapsel(
-            &[
-                "repo",
-                "backup",
-                file.to_str().unwrap(),
-                "--repo",
-                r,
-                "--output",
-                "json",
-            ],
-            &env,
-        )))
-        .unwrap();
         added.push(b["addedBytes"].as_u64().unwrap_or_else(|| panic!("{b}")));
     }
     assert!(
@@ -840,53 +841,17 @@ fn init_compression_level_is_used_by_backups() {
 #[test]
 fn init_chunk_size_is_used_by_backups() {
     let dir = tempdir();
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let data: Vec<u8> = (0..16 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
     let file = dir.join("random.bin");
-    std::fs::write(&file, &data).unwrap();
+    std::fs::write(&file, data(16 << 20, 0x9E37_79B9)).unwrap();
     let env = [("KAPSEL_REPO_PASSWORD", PW)];
     let mut chunks = Vec::new();
     for size in ["64KiB", "2MiB"] {
         let r = dir.join(format!("repo-{size}"));
-        let r = r.to_str().unwrap();
-        let init: serde_json::Value = serde_json::from_str(&ok(&kapsel(
-            &[
-                "repo",
-                "init",
-                "--repo",
-                r,
-                "--chunk-size",
-                size,
-                "--output",
-                "json",
-            ],
-            &env,
-        )))
-        .unwrap();
+        let (init, b) = init_and_backup(&r, &["--chunk-size", size], &file, &env);
         let avg = init["chunkSize"]
             .as_u64()
             .unwrap_or_else(|| panic!("{init}"));
         assert_eq!(avg, if size == "64KiB" { 64 << 10 } else { 2 << 20 });
-        let b: serde_json::Value = serde_json::from_str(&ok(&kapsel(
-            &[
-                "repo",
-                "backup",
-                file.to_str().unwrap(),
-                "--repo",
-                r,
-                "--output",
-                "json",
-            ],
-            &env,
-        )))
-        .unwrap();
         chunks.push(b["chunks"].as_u64().unwrap_or_else(|| panic!("{b}")));
     }
     assert!(
