@@ -122,25 +122,14 @@ impl Repository {
     pub async fn check(&self, opts: CheckOptions) -> Result<CheckReport> {
         let mut rep = CheckReport::default();
         // Index files, each on its own so one bad file does not hide the rest.
-        // One that vanished was replaced by a prune running beside us (it
-        // writes the merged file first): list them all again.
-        let mut index = Index::default();
-        for attempt in 1..=10 {
-            index = Index::default();
-            let mut errors = Vec::new();
-            let mut vanished = false;
-            for (id, _) in self.list_ids("index").await? {
-                match self.read_index_file(&id).await {
-                    Ok(f) => index.add_file(id, f),
-                    Err(e) if e.is_not_found() && attempt < 10 => vanished = true,
-                    Err(e) => errors.push(format!("index/{id}: {e}")),
-                }
-            }
-            if !vanished {
-                rep.errors.extend(errors);
-                break;
+        let mut good = Vec::new();
+        for (id, f) in self.read_index_files().await? {
+            match f {
+                Ok(f) => good.push((id, f)),
+                Err(e) => rep.errors.push(format!("index/{id}: {e}")),
             }
         }
+        let index = Index::from_files(good);
         rep.packs = index.packs.len();
         rep.blobs = index.blobs.len();
         // Packs present.

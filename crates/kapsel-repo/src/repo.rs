@@ -311,6 +311,17 @@ pub struct Index {
 }
 
 impl Index {
+    /// The index made of these files: files with marks first, so that a
+    /// pack marked in any file is out whatever the listing order.
+    pub fn from_files(mut files: Vec<(Id, IndexFile)>) -> Index {
+        files.sort_by_key(|(_, f)| f.marked.is_empty());
+        let mut ix = Index::default();
+        for (id, f) in files {
+            ix.add_file(id, f);
+        }
+        ix
+    }
+
     /// Merge one index file.
     pub fn add_file(&mut self, file: Id, ix: IndexFile) {
         self.files.push(file);
@@ -762,27 +773,35 @@ impl Repository {
     /// deletes the files it replaces after, so an index file that vanished
     /// means "list again" (the replacement is then listed), not an error.
     pub async fn load_index(&self) -> Result<Index> {
+        let files = self
+            .read_index_files()
+            .await?
+            .into_iter()
+            .map(|(id, f)| f.map(|f| (id, f)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Index::from_files(files))
+    }
+
+    /// Every index file, each with its own result. When one vanished between
+    /// the listing and its reading (a prune running beside us replaced it; it
+    /// writes the merged file first), all are listed and read again, up to 10
+    /// times.
+    pub(crate) async fn read_index_files(&self) -> Result<Vec<(Id, Result<IndexFile>)>> {
         const ATTEMPTS: usize = 10;
         let mut attempt = 0;
-        let (ids, files) = loop {
+        loop {
             attempt += 1;
             let ids = self.list_ids("index").await?;
-            match futures::future::try_join_all(ids.iter().map(|(id, _)| self.read_index_file(id)))
-                .await
-            {
-                Ok(files) => break (ids, files),
-                Err(e) if e.is_not_found() && attempt < ATTEMPTS => continue,
-                Err(e) => return Err(e),
+            let files =
+                futures::future::join_all(ids.iter().map(|(id, _)| self.read_index_file(id))).await;
+            let vanished = files
+                .iter()
+                .any(|f| f.as_ref().is_err_and(RepoError::is_not_found));
+            if vanished && attempt < ATTEMPTS {
+                continue;
             }
-        };
-        let mut ix = Index::default();
-        // Marks first, so that "marked in any file" wins regardless of order.
-        let mut all: Vec<(Id, IndexFile)> = ids.into_iter().map(|(i, _)| i).zip(files).collect();
-        all.sort_by_key(|(_, f)| f.marked.is_empty());
-        for (id, f) in all {
-            ix.add_file(id, f);
+            return Ok(ids.into_iter().map(|(id, _)| id).zip(files).collect());
         }
-        Ok(ix)
     }
 
     // ---- snapshots ----------------------------------------------------------
