@@ -197,7 +197,7 @@ impl Repository {
                             .push(format!("snapshot {sid}: malformed meta id {h:?}"));
                         continue;
                     };
-                    let Some(loc) = index.blobs.get(&mid) else {
+                    let Some(loc) = index.locate(&mid) else {
                         rep.errors.push(format!(
                             "snapshot {sid}: meta blob {mid} is not in the index"
                         ));
@@ -222,7 +222,7 @@ impl Repository {
                         continue;
                     }
                     for id in ids {
-                        if !index.blobs.contains_key(&id) {
+                        if index.locate(&id).is_none() {
                             rep.errors.push(format!(
                                 "snapshot {sid}: data blob {id} is not in the index"
                             ));

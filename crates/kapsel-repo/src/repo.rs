@@ -306,6 +306,10 @@ pub struct Index {
     pub packs: HashMap<Id, Vec<BlobEntry>>,
     /// Packs marked for deletion (marked in any index file wins).
     pub marked: HashMap<Id, MarkedPack>,
+    /// Blobs found only in marked packs: readable until the pack is deleted
+    /// (a backup that began before the mark may have committed a snapshot
+    /// that needs them; the next prune brings such packs back).
+    pub marked_blobs: HashMap<Id, Location>,
     /// Index files read.
     pub files: Vec<Id>,
 }
@@ -333,11 +337,23 @@ impl Index {
                     }
                 }
             }
+            for b in &m.blobs {
+                self.marked_blobs.entry(b.id).or_insert(Location {
+                    pack: m.pack,
+                    entry: *b,
+                });
+            }
             self.marked.entry(m.pack).or_insert(m);
         }
         for (p, blobs) in ix.packs {
             self.add_pack(p, blobs);
         }
+    }
+
+    /// Where to read a blob: a live pack, else a marked one (still there
+    /// during its grace period).
+    pub fn locate(&self, id: &Id) -> Option<&Location> {
+        self.blobs.get(id).or_else(|| self.marked_blobs.get(id))
     }
 
     /// Add a live pack (ignored if marked).

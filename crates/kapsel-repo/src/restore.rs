@@ -103,8 +103,7 @@ impl Repository {
                 let mid = Id::from_hex(&h)
                     .ok_or_else(|| fail(format!("malformed meta blob id {h:?}")))?;
                 let loc = index
-                    .blobs
-                    .get(&mid)
+                    .locate(&mid)
                     .ok_or_else(|| fail(format!("meta blob {mid} is not in the index")))?;
                 let b = self.read_blob(loc).await.map_err(|e| fail(e.to_string()))?;
                 crate::format::decode_id_list(&b)
@@ -119,8 +118,7 @@ impl Repository {
                     async move {
                         let bid = r?;
                         let loc = index
-                            .blobs
-                            .get(&bid)
+                            .locate(&bid)
                             .ok_or_else(|| fail(format!("data blob {bid} is not in the index")))?;
                         self.read_plain(loc, Some(pool))
                             .await
