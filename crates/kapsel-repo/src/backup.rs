@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use crate::crypto::MasterKey;
 use crate::error::{RepoError, Result};
 use crate::format::{self, BlobEntry, BlobKind, Id, IndexFile};
+use crate::lock::{Lock, LockKind, LockTiming};
 use crate::repo::{ChunkerParams, Index, Repository, Snapshot, Source, host_name};
 
 /// Data ids per Meta blob (512 KiB of ids).
@@ -48,6 +49,8 @@ pub struct BackupOptions {
     pub workers: usize,
     /// Packs uploading at once (0: 2).
     pub uploads: usize,
+    /// How the backup's lock is kept (docs/format.md §10).
+    pub lock_timing: LockTiming,
 }
 
 /// What a backup did.
@@ -67,11 +70,17 @@ pub struct BackupSummary {
     pub packs: u64,
     /// Orphan packs of an interrupted backup that this one adopted.
     pub adopted_packs: u64,
+    /// Packs a prune running beside this backup marked or dropped while the
+    /// backup used them, copied into new packs before the commit.
+    pub copied_packs: u64,
 }
 
 /// The state of one backup between [`Repository::begin_backup`] and
 /// [`Repository::commit_backup`]; it may store several streams.
 pub(crate) struct Session {
+    lock: Option<Lock>,
+    /// Packs of the loaded index that this backup deduplicated against.
+    used_packs: HashSet<Id>,
     index: Arc<Index>,
     adopted: Vec<(Id, Vec<BlobEntry>)>,
     claimed: Arc<Mutex<HashSet<Id>>>,
@@ -81,6 +90,16 @@ pub(crate) struct Session {
     sum: BackupSummary,
     unindexed_blobs: usize,
     workers: usize,
+}
+
+impl Session {
+    /// Give up: release the lock (a backup that fails leaves packs that the
+    /// next prune may reclaim at once).
+    pub(crate) async fn abandon(mut self) {
+        if let Some(l) = self.lock.take() {
+            let _ = l.release().await;
+        }
+    }
 }
 
 /// One stream stored by a backup.
@@ -412,6 +431,8 @@ pub(crate) struct Uploader {
     pack_cap: usize,
     /// Uploaded packs not yet in an index file.
     pub(crate) done: Vec<(Id, Vec<BlobEntry>)>,
+    /// Every pack uploaded.
+    pub(crate) uploaded: Vec<Id>,
     pub(crate) packs: u64,
     pub(crate) pack_bytes: u64,
 }
@@ -427,6 +448,7 @@ impl Uploader {
             // one more blob (max chunk + seal overhead).
             pack_cap: repo.config.pack_size as usize + repo.config.chunker.max as usize + 4096,
             done: Vec::new(),
+            uploaded: Vec::new(),
             packs: 0,
             pack_bytes: 0,
         }
@@ -440,6 +462,7 @@ impl Uploader {
     fn reap(&mut self) -> Result<()> {
         while let Some(r) = self.tasks.try_join_next() {
             let (id, entries, n) = r.map_err(|e| RepoError::Task(e.to_string()))??;
+            self.uploaded.push(id);
             self.done.push((id, entries));
             self.packs += 1;
             self.pack_bytes += n;
@@ -494,6 +517,7 @@ impl Uploader {
     pub(crate) async fn finish(&mut self) -> Result<()> {
         while let Some(r) = self.tasks.join_next().await {
             let (id, entries, n) = r.map_err(|e| RepoError::Task(e.to_string()))??;
+            self.uploaded.push(id);
             self.done.push((id, entries));
             self.packs += 1;
             self.pack_bytes += n;
@@ -603,7 +627,13 @@ impl Repository {
         opts: BackupOptions,
     ) -> Result<BackupSummary> {
         let mut session = self.begin_backup(&opts).await?;
-        let st = self.store_stream(&mut session, reader, None).await?;
+        let st = match self.store_stream(&mut session, reader, None).await {
+            Ok(st) => st,
+            Err(e) => {
+                session.abandon().await;
+                return Err(e);
+            }
+        };
         let source = Source::Stream {
             size: st.size,
             chunks: st.chunks,
@@ -614,8 +644,22 @@ impl Repository {
 
     /// Start a backup: load the index, adopt orphan packs, set up uploads.
     pub(crate) async fn begin_backup(&self, opts: &BackupOptions) -> Result<Session> {
-        let mut index = self.load_index().await?;
-        let adopted = self.adoptable_packs(&index).await?;
+        // The lock first: a prune that lists locks after this sees it, and
+        // one that listed them before wrote its marks before we read them.
+        let lock = self.lock(LockKind::Backup, opts.lock_timing).await?;
+        let loaded = async {
+            let index = self.load_index().await?;
+            let adopted = self.adoptable_packs(&index).await?;
+            Ok::<_, RepoError>((index, adopted))
+        }
+        .await;
+        let (mut index, adopted) = match loaded {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = lock.release().await;
+                return Err(e);
+            }
+        };
         for (p, entries) in &adopted {
             index.add_pack(*p, entries.clone());
         }
@@ -626,6 +670,8 @@ impl Repository {
         };
         let uploader = Uploader::new(self, if opts.uploads == 0 { 2 } else { opts.uploads });
         Ok(Session {
+            lock: Some(lock),
+            used_packs: HashSet::new(),
             index: Arc::new(index),
             sum: BackupSummary {
                 adopted_packs: adopted.len() as u64,
@@ -725,6 +771,11 @@ impl Repository {
         let result: Result<()> = async {
             while let Some(r) = res_rx.recv().await {
                 let (seq, id, blob) = r?;
+                if blob.is_none()
+                    && let Some(l) = s.index.blobs.get(&id)
+                {
+                    s.used_packs.insert(l.pack);
+                }
                 if let Some(b) = blob {
                     s.sum.new_chunks += 1;
                     s.sum.added_bytes += b.bytes.len() as u64;
@@ -775,8 +826,9 @@ impl Repository {
         })
     }
 
-    /// Finish a backup: upload the last packs, write the index, then the
-    /// snapshot (the commit point).
+    /// Finish a backup: upload the last packs, write the index, make sure
+    /// every pack the snapshot needs is live, then write the snapshot (the
+    /// commit point). The lock is released whatever the outcome.
     pub(crate) async fn commit_backup(
         &self,
         session: Session,
@@ -784,14 +836,68 @@ impl Repository {
         opts: BackupOptions,
         size: u64,
     ) -> Result<BackupSummary> {
-        let time = opts.time.unwrap_or_else(Utc::now);
         let mut s = session;
+        let lock = s.lock.take();
+        let r = self
+            .commit_locked(&mut s, lock.as_ref(), source, opts, size)
+            .await;
+        if let Some(l) = lock {
+            // A lock left behind only delays reclaiming space until it goes
+            // stale: not worth failing a committed backup for.
+            let _ = l.release().await;
+        }
+        r
+    }
+
+    async fn commit_locked(
+        &self,
+        s: &mut Session,
+        lock: Option<&Lock>,
+        source: Source,
+        opts: BackupOptions,
+        size: u64,
+    ) -> Result<BackupSummary> {
+        let time = opts.time.unwrap_or_else(Utc::now);
         s.uploader.upload(&mut s.data_packer).await?;
         s.uploader.upload(&mut s.meta_packer).await?;
         s.uploader.finish().await?;
-        // Commit order: packs (done) → index → snapshot.
+        // Commit order: packs (done) → index → verification → snapshot.
         s.uploader.write_index(&mut s.adopted).await?;
-        let mut sum = s.sum;
+        if let Some(l) = lock {
+            l.refresh_now().await?;
+        }
+        // Every pack this snapshot needs must be live now: a prune that ran
+        // beside us may have marked packs we deduplicated against (or, had
+        // our lock looked stale to it, packs we wrote). Copy those into new
+        // packs while they still exist; fail if one is gone.
+        let mut needed: Vec<Id> = s
+            .used_packs
+            .iter()
+            .chain(s.uploader.uploaded.iter())
+            .copied()
+            .collect::<HashSet<Id>>()
+            .into_iter()
+            .collect();
+        needed.sort();
+        let now = self.load_index().await?;
+        let lost: Vec<Id> = needed
+            .into_iter()
+            .filter(|p| !now.packs.contains_key(p))
+            .collect();
+        if !lost.is_empty() {
+            let mut packer = s.uploader.packer();
+            for p in &lost {
+                self.copy_pack(&mut s.uploader, &mut packer, p).await?;
+            }
+            s.uploader.upload(&mut packer).await?;
+            s.uploader.finish().await?;
+            s.uploader.write_index(&mut Vec::new()).await?;
+            s.sum.copied_packs = lost.len() as u64;
+            if let Some(l) = lock {
+                l.refresh_now().await?;
+            }
+        }
+        let mut sum = s.sum.clone();
         sum.size = size;
         sum.packs = s.uploader.packs;
         let snap = Snapshot {
@@ -808,11 +914,49 @@ impl Repository {
         Ok(sum)
     }
 
+    /// Copy every blob of pack `p` (verified first) into `packer`, uploading
+    /// full packs; a pack that is gone fails the backup.
+    async fn copy_pack(&self, up: &mut Uploader, packer: &mut Packer, p: &Id) -> Result<()> {
+        let path = self.pack_path(p);
+        let bytes = match crate::repo::get_bytes(self.store.as_ref(), &path).await {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => {
+                return Err(RepoError::PackGone {
+                    pack: path.to_string(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        if Id::of_stored(&bytes) != *p {
+            return Err(RepoError::corrupt(
+                path.to_string(),
+                "content does not match its name",
+            ));
+        }
+        let entries = format::parse_pack(self.key.data_key(), &bytes)
+            .map_err(|e| e.into_repo(path.as_ref()))?;
+        for e in entries {
+            let sealed = bytes
+                .get(e.offset as usize..(e.offset + e.length) as usize)
+                .ok_or_else(|| RepoError::corrupt(path.to_string(), "blob beyond the end"))?;
+            crate::repo::open_blob(&self.key, &e, sealed)
+                .map_err(|r| RepoError::corrupt(path.to_string(), r))?;
+            packer.push(e, sealed);
+            if packer.bytes() >= self.config.pack_size as usize {
+                up.upload(packer).await?;
+            }
+        }
+        Ok(())
+    }
+
     fn emit_meta(&self, s: &mut Session, list: &mut Vec<Id>, content: &mut Vec<String>) {
         let bytes = format::encode_id_list(list);
         list.clear();
         let id = self.key.blob_id(&bytes);
         content.push(id.to_hex());
+        if let Some(l) = s.index.blobs.get(&id) {
+            s.used_packs.insert(l.pack);
+        }
         let new = !s.index.blobs.contains_key(&id)
             && s.claimed.lock().map(|mut c| c.insert(id)).unwrap_or(true);
         if new {

@@ -78,6 +78,20 @@ pub enum RepoError {
     /// Reading the source stream or writing the restored stream failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A backup could not commit: a pack it needs was deleted by a prune
+    /// running beside it (possible only when the backup's lock looked stale
+    /// to that prune, e.g. a process suspended for longer than the lock's
+    /// stale time).
+    #[error(
+        "backup not committed: pack {pack}, which it needs, was deleted by a prune running beside it; nothing was committed: run the backup again"
+    )]
+    PackGone {
+        /// The pack's object name.
+        pack: String,
+    },
+    /// Another process holds a lock that excludes this operation.
+    #[error("repository is locked: {0}")]
+    Locked(String),
     /// A background task died.
     #[error("internal task failure: {0}")]
     Task(String),

@@ -87,6 +87,8 @@ pub enum ObjectKind {
     Snapshot = 3,
     /// The header at the end of a pack.
     PackHeader = 4,
+    /// `locks/<id>`: a running backup's or prune's lock.
+    Lock = 5,
 }
 
 /// Why a decoder refused its input.

@@ -16,6 +16,7 @@ pub mod crypto;
 mod error;
 pub mod forget;
 pub mod format;
+pub mod lock;
 pub mod prune;
 mod repo;
 pub mod restore;
@@ -25,6 +26,7 @@ pub use backup::{BackupOptions, BackupSummary};
 pub use crypto::KdfParams;
 pub use error::{RepoError, Result};
 pub use format::Id;
+pub use lock::{LockInfo, LockKind, LockTiming};
 pub use repo::{
     ChunkerAlgorithm, ChunkerParams, Config, DEFAULT_ZSTD_LEVEL, Index, InitOptions, KeyFile,
     KeyInfo, Location, Repository, Snapshot, Source, StreamContent,

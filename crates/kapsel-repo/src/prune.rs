@@ -1,37 +1,46 @@
 //! `prune`: reclaim the space of blobs no snapshot needs, safely beside
-//! running backups (two-phase delete, as rustic and kopia do).
+//! running backups (docs/format.md §10).
 //!
 //! Phase one *marks* unused packs (recording their blobs) in a new index
 //! file; backups that load the index afterwards no longer dedup against
-//! them. A later prune deletes a marked pack once it has been marked for
-//! `keep_delete`, unless a snapshot written meanwhile needs one of its blobs
-//! (a backup that started before the mark): then the pack is brought back.
-//! Packs that no index lists are left alone for `orphan_min_age`, because a
-//! running backup may be about to index them.
+//! them, and readers still find their blobs. A later prune deletes a marked
+//! pack once it has been marked for `keep_delete` and no running backup
+//! (by its lock) started before the mark, unless a snapshot written
+//! meanwhile needs one of its blobs: then the pack is brought back.
+//! Packs that no index lists (left by failed or killed backups) are
+//! reclaimed the same way once no running backup can be their writer.
+//! Backups check at their commit that every pack they need is live, so a
+//! decision made here on a stale view never commits a broken snapshot.
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use object_store::ObjectStoreExt;
 use serde::Serialize;
 
 use crate::backup::Uploader;
 use crate::error::{RepoError, Result};
-use crate::format::{self, BlobEntry, Id, IndexFile, MarkedPack};
-use crate::repo::{Location, Repository};
+use crate::format::{self, BlobEntry, Id, IndexFile, MarkedPack, ObjectKind};
+use crate::lock::{FoundLock, Lock, LockKind, LockTiming};
+use crate::repo::{Index, Repository, Snapshot};
 
 /// Options for [`Repository::prune`].
 #[derive(Debug, Clone, Copy)]
 pub struct PruneOptions {
-    /// How long a pack stays marked before deletion (default 1 h; zero
-    /// deletes at once, which is safe only when no backup is running).
+    /// How long a pack stays marked before deletion (default 1 h). Zero
+    /// deletes unused packs at once when no backup is running (and marks
+    /// them when one is).
     pub keep_delete: Duration,
     /// Repack a pack when more than this fraction of its bytes is unused.
     pub repack_unused: f64,
-    /// Packs in no index are deleted only when older than this (default 24 h).
+    /// Packs in no index are considered only when older than this (default
+    /// zero: locks tell which backups may still index them; raise it while
+    /// Kapsel versions without locks write to the repository).
     pub orphan_min_age: Duration,
     /// Report only.
     pub dry_run: bool,
+    /// When a lock is stale, and how far clocks may differ.
+    pub lock_timing: LockTiming,
 }
 
 impl Default for PruneOptions {
@@ -39,8 +48,9 @@ impl Default for PruneOptions {
         PruneOptions {
             keep_delete: Duration::hours(1),
             repack_unused: 0.25,
-            orphan_min_age: Duration::hours(24),
+            orphan_min_age: Duration::zero(),
             dry_run: false,
+            lock_timing: LockTiming::default(),
         }
     }
 }
@@ -56,23 +66,40 @@ pub struct PruneReport {
     pub recovered: usize,
     /// Partly used packs rewritten.
     pub repacked: usize,
-    /// Old packs in no index, deleted.
+    /// Packs in no index (left by failed or killed backups), deleted.
     pub orphans_deleted: usize,
+    /// Packs in no index, marked for deletion.
+    pub orphans_marked: usize,
+    /// Packs due for deletion kept because a running backup may need them.
+    pub held: usize,
+    /// Packs that would have been deleted at once, marked instead because a
+    /// backup started while this prune ran.
+    pub deferred: usize,
+    /// Stale locks of dead processes removed.
+    pub stale_locks_removed: usize,
     /// Bytes of deleted packs.
     pub bytes_freed: u64,
     /// Blobs still in use.
     pub used_blobs: usize,
 }
 
+/// Deletion of a pack that was live or in no index: allowed only because no
+/// backup was running; it becomes a mark if one started meanwhile.
+struct AtOnce {
+    pack: Id,
+    blobs: Option<Vec<BlobEntry>>,
+}
+
 impl Repository {
-    /// Every blob a snapshot needs (meta and data), from live or marked packs.
-    async fn used_blobs(&self, all: &HashMap<Id, Location>) -> Result<HashSet<Id>> {
+    /// Every blob the snapshots need (meta and data), from live or marked
+    /// packs; refuses when one is in no index.
+    async fn used_blobs(&self, snaps: &[(Id, Snapshot)], index: &Index) -> Result<HashSet<Id>> {
         let mut used = HashSet::new();
-        for (sid, snap) in self.snapshots().await? {
+        for (sid, snap) in snaps {
             for h in snap.source.streams().into_iter().flat_map(|(_, c)| c) {
                 let mid = Id::from_hex(h)
                     .ok_or_else(|| RepoError::corrupt(format!("snapshots/{sid}"), "bad meta id"))?;
-                let loc = all.get(&mid).ok_or_else(|| RepoError::Restore {
+                let loc = index.locate(&mid).ok_or_else(|| RepoError::Restore {
                     snapshot: sid.to_hex(),
                     reason: format!(
                         "meta blob {mid} is in no index; refusing to prune a damaged repository"
@@ -83,7 +110,7 @@ impl Repository {
                 for id in format::decode_id_list(&b)
                     .map_err(|e| e.into_repo(&format!("meta blob {mid}")))?
                 {
-                    if !all.contains_key(&id) {
+                    if index.locate(&id).is_none() {
                         return Err(RepoError::Restore {
                             snapshot: sid.to_hex(),
                             reason: format!(
@@ -98,31 +125,113 @@ impl Repository {
         Ok(used)
     }
 
-    /// Prune the repository.
+    /// The header entries of a pack, read from its end (two ranged reads).
+    pub(crate) async fn read_pack_entries_tail(
+        &self,
+        id: &Id,
+        size: u64,
+    ) -> Result<Vec<BlobEntry>> {
+        let p = self.pack_path(id);
+        let short = || RepoError::corrupt(p.to_string(), "too short for a pack");
+        if size < 12 {
+            return Err(short());
+        }
+        let len = self
+            .store
+            .get_range(&p, size - 4..size)
+            .await
+            .map_err(|e| RepoError::store(&p, e))?;
+        let hlen = u32::from_le_bytes(len.as_ref().try_into().map_err(|_| short())?) as u64;
+        let start = size
+            .checked_sub(4 + hlen)
+            .filter(|s| *s >= 8)
+            .ok_or_else(|| RepoError::corrupt(p.to_string(), "pack header length out of range"))?;
+        let h = self
+            .store
+            .get_range(&p, start..size - 4)
+            .await
+            .map_err(|e| RepoError::store(&p, e))?;
+        format::open_object(self.key.data_key(), ObjectKind::PackHeader, &h)
+            .and_then(|b| format::decode_pack_header(&b))
+            .map_err(|e| e.into_repo(p.as_ref()))
+    }
+
+    /// Prune the repository. Takes the repository's prune lock: a second
+    /// prune refuses to run beside it.
     pub async fn prune(&self, opts: PruneOptions) -> Result<PruneReport> {
+        let lock = if opts.dry_run {
+            None
+        } else {
+            Some(self.lock(LockKind::Prune, opts.lock_timing).await?)
+        };
+        let r = self.prune_locked(&opts, lock.as_ref()).await;
+        if let Some(l) = lock {
+            let _ = l.release().await;
+        }
+        r
+    }
+
+    async fn prune_locked(&self, opts: &PruneOptions, lock: Option<&Lock>) -> Result<PruneReport> {
         let now = Utc::now();
-        let index = self.load_index().await?;
-        let mut all: HashMap<Id, Location> = HashMap::new();
-        for m in index.marked.values() {
-            for b in &m.blobs {
-                all.insert(
-                    b.id,
-                    Location {
-                        pack: m.pack,
-                        entry: *b,
-                    },
-                );
+        let t = opts.lock_timing;
+        let own = lock.map(Lock::name);
+        // 1. Locks, before the snapshots: a backup that commits after this
+        // listing had its lock in it.
+        let locks = self.locks().await?;
+        let others: Vec<&FoundLock> = locks
+            .iter()
+            .filter(|l| Some(l.id.as_str()) != own)
+            .collect();
+        if let Some(own) = own {
+            let mine = locks.iter().find(|l| l.id == own).map(|l| l.started());
+            let first = others.iter().find(|l| {
+                l.kind() == LockKind::Prune
+                    && l.is_live(now, &t)
+                    && mine.is_none_or(|m| (l.started(), l.id.as_str()) < (m, own))
+            });
+            if let Some(p) = first {
+                return Err(RepoError::Locked(match &p.info {
+                    Some(i) => format!(
+                        "another prune is running (host {}, pid {}, since {}); a dead one's lock goes stale {} min after its last refresh",
+                        i.host,
+                        i.pid,
+                        i.started.to_rfc3339(),
+                        t.stale.num_minutes()
+                    ),
+                    None => format!(
+                        "lock locks/{} cannot be read; it goes stale {} min after {}",
+                        p.id,
+                        t.stale.num_minutes(),
+                        p.modified.to_rfc3339()
+                    ),
+                }));
             }
         }
-        for (id, loc) in &index.blobs {
-            all.insert(*id, *loc);
-        }
-        let used = self.used_blobs(&all).await?;
+        let backups: Vec<&FoundLock> = others
+            .iter()
+            .copied()
+            .filter(|l| l.kind() == LockKind::Backup && l.is_live(now, &t))
+            .collect();
+        let stale: Vec<&FoundLock> = others
+            .iter()
+            .copied()
+            .filter(|l| !l.is_live(now, &t))
+            .collect();
+        // A running backup that started before `at` (give or take the
+        // clocks' skew) may use a pack marked or written at `at`.
+        let held_by_backup = |at: DateTime<Utc>| backups.iter().any(|l| l.started() < at + t.skew);
+        let quiet = backups.is_empty();
+
+        // 2. Snapshots, then the index: the index files of a listed
+        // snapshot were written before it.
+        let snaps = self.snapshots().await?;
+        let index = self.load_index().await?;
+        let used = self.used_blobs(&snaps, &index).await?;
         let mut rep = PruneReport {
             used_blobs: used.len(),
             ..Default::default()
         };
-        let sizes: HashMap<Id, (u64, chrono::DateTime<Utc>)> = self
+        let sizes: HashMap<Id, (u64, DateTime<Utc>)> = self
             .list_ids("data")
             .await?
             .into_iter()
@@ -131,27 +240,52 @@ impl Repository {
 
         let mut live: Vec<(Id, Vec<BlobEntry>)> = Vec::new();
         let mut marked: Vec<MarkedPack> = Vec::new();
+        // Marked long enough, and no running backup can need them.
         let mut delete: Vec<Id> = Vec::new();
+        let mut at_once: Vec<AtOnce> = Vec::new();
         // Blobs already provided by a live pack we keep.
         let mut provided: HashSet<Id> = HashSet::new();
+        let mark = |p: Id,
+                    blobs: &[BlobEntry],
+                    marked: &mut Vec<MarkedPack>,
+                    at_once: &mut Vec<AtOnce>| {
+            if opts.keep_delete <= Duration::zero() && quiet {
+                at_once.push(AtOnce {
+                    pack: p,
+                    blobs: Some(blobs.to_vec()),
+                });
+            } else {
+                marked.push(MarkedPack {
+                    pack: p,
+                    marked_at: now.timestamp(),
+                    blobs: blobs.to_vec(),
+                });
+            }
+        };
 
         // Phase two for earlier marks.
-        for m in index.marked.values() {
+        let mut earlier: Vec<&MarkedPack> = index.marked.values().collect();
+        earlier.sort_by_key(|m| m.pack);
+        for m in earlier {
             let needed = m
                 .blobs
                 .iter()
                 .any(|b| used.contains(&b.id) && !index.blobs.contains_key(&b.id));
+            let marked_at = DateTime::from_timestamp(m.marked_at, 0).unwrap_or(now);
             if needed {
                 rep.recovered += 1;
                 provided.extend(m.blobs.iter().map(|b| b.id));
                 live.push((m.pack, m.blobs.clone()));
-            } else if now - chrono::DateTime::from_timestamp(m.marked_at, 0).unwrap_or(now)
-                >= opts.keep_delete
-            {
-                delete.push(m.pack);
-            } else {
+            } else if now - marked_at < opts.keep_delete {
                 marked.push(m.clone());
+            } else if held_by_backup(marked_at) {
+                rep.held += 1;
+                marked.push(m.clone());
+            } else if sizes.contains_key(&m.pack) {
+                delete.push(m.pack);
             }
+            // A marked pack already gone (an earlier prune was interrupted
+            // after deleting it) simply drops out of the index.
         }
         // Phase one for live packs.
         let mut uploader = Uploader::new(self, 2);
@@ -173,7 +307,7 @@ impl Repository {
             let useful_bytes: u64 = useful.iter().map(|b| b.length as u64).sum();
             if useful.is_empty() {
                 rep.marked += 1;
-                self.mark_or_delete(&opts, now, *p, blobs, &mut marked, &mut delete);
+                mark(*p, blobs, &mut marked, &mut at_once);
             } else if (total - useful_bytes) as f64 > opts.repack_unused * total as f64 {
                 rep.repacked += 1;
                 if !opts.dry_run {
@@ -198,23 +332,49 @@ impl Repository {
                         uploader.upload(&mut repack).await?;
                     }
                 }
-                self.mark_or_delete(&opts, now, *p, blobs, &mut marked, &mut delete);
+                mark(*p, blobs, &mut marked, &mut at_once);
             } else {
                 provided.extend(blobs.iter().map(|b| b.id));
                 live.push((*p, blobs.clone()));
             }
         }
-        for (p, (size, modified)) in &sizes {
-            let known = index.packs.contains_key(p) || index.marked.contains_key(p);
-            if !known && now - *modified >= opts.orphan_min_age {
-                rep.orphans_deleted += 1;
-                delete.push(*p);
+        // Packs in no index: failed or killed backups' leftovers, or packs a
+        // running backup has not indexed yet.
+        let mut orphans: Vec<(&Id, &(u64, DateTime<Utc>))> = sizes
+            .iter()
+            .filter(|(p, _)| !index.packs.contains_key(*p) && !index.marked.contains_key(*p))
+            .collect();
+        orphans.sort_by_key(|(p, _)| **p);
+        for (p, (size, modified)) in orphans {
+            if now - *modified < opts.orphan_min_age || held_by_backup(*modified) {
+                continue;
             }
-            let _ = size;
+            if quiet && now - *modified >= opts.keep_delete {
+                rep.orphans_deleted += 1;
+                at_once.push(AtOnce {
+                    pack: *p,
+                    blobs: None,
+                });
+                continue;
+            }
+            match self.read_pack_entries_tail(p, *size).await {
+                Ok(blobs) => {
+                    rep.orphans_marked += 1;
+                    marked.push(MarkedPack {
+                        pack: *p,
+                        marked_at: now.timestamp(),
+                        blobs,
+                    });
+                }
+                // Unreadable: nobody can use it; it is deleted by a prune
+                // that runs while no backup does.
+                Err(_) => {}
+            }
         }
-        rep.deleted = delete.len() - rep.orphans_deleted;
+        rep.deleted = delete.len();
         rep.bytes_freed = delete
             .iter()
+            .chain(at_once.iter().map(|a| &a.pack))
             .filter_map(|p| sizes.get(p).map(|s| s.0))
             .sum();
         if opts.dry_run {
@@ -223,7 +383,7 @@ impl Repository {
         uploader.upload(&mut repack).await?;
         uploader.finish().await?;
         live.append(&mut uploader.done);
-        // New index first, then drop the files it replaces, then the packs.
+        // New index first, then drop the files it replaces.
         self.write_index(&IndexFile {
             packs: live,
             marked,
@@ -236,33 +396,56 @@ impl Repository {
                 Err(e) => return Err(RepoError::store(&p, e)),
             }
         }
-        for id in &delete {
+        // A backup that took its lock since step 1 may have loaded the index
+        // files just deleted and use a pack we meant to delete at once: mark
+        // those instead (such a backup copies marked packs at its commit).
+        // One that takes its lock after this loads only the new index.
+        if !at_once.is_empty() {
+            let known: HashSet<&str> = backups.iter().map(|l| l.id.as_str()).collect();
+            let after = self.locks().await?;
+            let newcomer = after.iter().any(|l| {
+                Some(l.id.as_str()) != own
+                    && l.kind() == LockKind::Backup
+                    && l.is_live(Utc::now(), &t)
+                    && !known.contains(l.id.as_str())
+            });
+            if newcomer {
+                let deferred: Vec<MarkedPack> = at_once
+                    .iter()
+                    .filter_map(|a| {
+                        a.blobs.as_ref().map(|b| MarkedPack {
+                            pack: a.pack,
+                            marked_at: now.timestamp(),
+                            blobs: b.clone(),
+                        })
+                    })
+                    .collect();
+                rep.deferred = at_once.len();
+                rep.bytes_freed = delete
+                    .iter()
+                    .filter_map(|p| sizes.get(p).map(|s| s.0))
+                    .sum();
+                if !deferred.is_empty() {
+                    self.write_index(&IndexFile {
+                        packs: Vec::new(),
+                        marked: deferred,
+                    })
+                    .await?;
+                }
+                at_once.clear();
+            }
+        }
+        for id in delete.iter().chain(at_once.iter().map(|a| &a.pack)) {
             let p = self.pack_path(id);
             match self.store.delete(&p).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(RepoError::store(&p, e)),
             }
         }
-        Ok(rep)
-    }
-
-    fn mark_or_delete(
-        &self,
-        opts: &PruneOptions,
-        now: chrono::DateTime<Utc>,
-        p: Id,
-        blobs: &[BlobEntry],
-        marked: &mut Vec<MarkedPack>,
-        delete: &mut Vec<Id>,
-    ) {
-        if opts.keep_delete <= Duration::zero() {
-            delete.push(p);
-        } else {
-            marked.push(MarkedPack {
-                pack: p,
-                marked_at: now.timestamp(),
-                blobs: blobs.to_vec(),
-            });
+        for l in stale {
+            self.remove_lock(&l.id).await?;
+            rep.stale_locks_removed += 1;
         }
+        Ok(rep)
     }
 }

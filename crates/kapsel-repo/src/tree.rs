@@ -483,61 +483,72 @@ impl Repository {
             n: 0,
         };
         let mut session = self.begin_backup(&opts).await?;
-        let data = self
-            .store_stream(&mut session, reader, Some(sizes.clone()))
-            .await?;
-        let sizes = sizes.lock().map(|s| s.clone()).unwrap_or_default();
-        let mut entries = entries;
-        let mut offset = 0u64;
-        let mut it = sizes.iter();
-        let mut files = 0u64;
-        for e in &mut entries {
-            if let EntryKind::File { .. } = e.kind {
-                let size = *it.next().ok_or_else(|| {
-                    RepoError::Task("fewer file sizes than files were recorded".into())
-                })?;
-                e.kind = EntryKind::File { offset, size };
-                offset += size;
-                files += 1;
+        let streams = async {
+            let data = self
+                .store_stream(&mut session, reader, Some(sizes.clone()))
+                .await?;
+            let sizes = sizes.lock().map(|s| s.clone()).unwrap_or_default();
+            let mut entries = entries;
+            let mut offset = 0u64;
+            let mut it = sizes.iter();
+            let mut files = 0u64;
+            for e in &mut entries {
+                if let EntryKind::File { .. } = e.kind {
+                    let size = *it.next().ok_or_else(|| {
+                        RepoError::Task("fewer file sizes than files were recorded".into())
+                    })?;
+                    e.kind = EntryKind::File { offset, size };
+                    offset += size;
+                    files += 1;
+                }
             }
-        }
-        if offset != data.size {
-            return Err(RepoError::Task(format!(
-                "files add up to {offset} bytes, the content stream has {}",
-                data.size
-            )));
-        }
-        let tree_bytes = encode_tree(&entries);
-        let tree = self
-            .store_stream(&mut session, std::io::Cursor::new(tree_bytes), None)
-            .await?;
-        if opts.paths.is_empty() {
-            opts.paths = roots
-                .iter()
-                .map(|r| r.to_string_lossy().into_owned())
-                .collect();
-        }
-        let source = Source::Tree {
-            files,
-            entries: entries.len() as u64,
-            size: data.size,
-            tree: StreamContent {
-                size: tree.size,
-                chunks: tree.chunks,
-                content: tree.content,
-            },
-            data: StreamContent {
+            if offset != data.size {
+                return Err(RepoError::Task(format!(
+                    "files add up to {offset} bytes, the content stream has {}",
+                    data.size
+                )));
+            }
+            let tree_bytes = encode_tree(&entries);
+            let tree = self
+                .store_stream(&mut session, std::io::Cursor::new(tree_bytes), None)
+                .await?;
+            if opts.paths.is_empty() {
+                opts.paths = roots
+                    .iter()
+                    .map(|r| r.to_string_lossy().into_owned())
+                    .collect();
+            }
+            let source = Source::Tree {
+                files,
+                entries: entries.len() as u64,
                 size: data.size,
-                chunks: data.chunks,
-                content: data.content,
-            },
+                tree: StreamContent {
+                    size: tree.size,
+                    chunks: tree.chunks,
+                    content: tree.content,
+                },
+                data: StreamContent {
+                    size: data.size,
+                    chunks: data.chunks,
+                    content: data.content,
+                },
+            };
+            Ok::<_, RepoError>((source, data.size, files, entries.len() as u64))
+        }
+        .await;
+        let (source, size, files, n_entries) = match streams {
+            Ok(x) => x,
+            Err(e) => {
+                session.abandon().await;
+                return Err(e);
+            }
         };
-        let sum = self.commit_backup(session, source, opts, data.size).await?;
+        let sum = self.commit_backup(session, source, opts, size).await?;
         let t = TreeSummary {
             snapshot: sum.snapshot.clone(),
             files,
-            entries: entries.len() as u64,
-            size: data.size,
+            entries: n_entries,
+            size,
             added_bytes: sum.added_bytes,
             skipped,
         };
@@ -561,7 +572,7 @@ impl Repository {
                     snapshot: id.to_hex(),
                     reason: format!("malformed meta blob id {h:?}"),
                 })?;
-                let loc = index.blobs.get(&mid).ok_or_else(|| missing(&mid))?;
+                let loc = index.locate(&mid).ok_or_else(|| missing(&mid))?;
                 if seen.insert(mid) {
                     bytes += loc.entry.length as u64;
                 }
@@ -569,7 +580,7 @@ impl Repository {
                 for b in crate::format::decode_id_list(&list)
                     .map_err(|e| e.into_repo(&format!("meta blob {mid}")))?
                 {
-                    let l = index.blobs.get(&b).ok_or_else(|| missing(&b))?;
+                    let l = index.locate(&b).ok_or_else(|| missing(&b))?;
                     if seen.insert(b) {
                         bytes += l.entry.length as u64;
                     }
