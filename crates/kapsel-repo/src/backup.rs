@@ -861,29 +861,47 @@ impl Repository {
         s.uploader.upload(&mut s.data_packer).await?;
         s.uploader.upload(&mut s.meta_packer).await?;
         s.uploader.finish().await?;
-        // Commit order: packs (done) → index → verification → snapshot.
-        s.uploader.write_index(&mut s.adopted).await?;
+        // Commit order: packs (done) → lock rewritten → every needed pack
+        // checked → index → snapshot.
         if let Some(l) = lock {
             l.refresh_now().await?;
         }
-        // Every pack this snapshot needs must be live now: a prune that ran
-        // beside us may have marked packs we deduplicated against (or, had
-        // our lock looked stale to it, packs we wrote). Copy those into new
-        // packs while they still exist; fail if one is gone.
-        let mut needed: Vec<Id> = s
+        // Our own packs must still exist: a prune to which our lock looked
+        // stale (a suspended process) may have taken them for a failed
+        // backup's leftovers. Their data is gone with the stream: fail.
+        let present: HashSet<Id> = self
+            .list_ids("data")
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let adopted: HashSet<Id> = s.adopted.iter().map(|(p, _)| *p).collect();
+        let own: HashSet<Id> = s.uploader.uploaded.iter().copied().collect();
+        if let Some(p) = own
+            .iter()
+            .chain(adopted.iter())
+            .find(|p| !present.contains(*p))
+        {
+            return Err(RepoError::PackGone {
+                pack: self.pack_path(p).to_string(),
+            });
+        }
+        // The packs of the index we deduplicated against must be live now: a
+        // prune that ran beside us may have marked them (or dropped them,
+        // had our lock looked stale to it). Copy those into new packs while
+        // they still exist; fail if one is gone.
+        let now = self.load_index().await?;
+        let mut lost: Vec<Id> = s
             .used_packs
             .iter()
-            .chain(s.uploader.uploaded.iter())
+            .filter(|p| {
+                // An adopted pack no index lists yet is ours to index.
+                let ours_to_index = adopted.contains(*p) && !now.marked.contains_key(*p);
+                !own.contains(*p) && !now.packs.contains_key(*p) && !ours_to_index
+            })
             .copied()
-            .collect::<HashSet<Id>>()
-            .into_iter()
             .collect();
-        needed.sort();
-        let now = self.load_index().await?;
-        let lost: Vec<Id> = needed
-            .into_iter()
-            .filter(|p| !now.packs.contains_key(p))
-            .collect();
+        lost.sort();
         if !lost.is_empty() {
             let mut packer = s.uploader.packer();
             for p in &lost {
@@ -891,12 +909,12 @@ impl Repository {
             }
             s.uploader.upload(&mut packer).await?;
             s.uploader.finish().await?;
-            s.uploader.write_index(&mut Vec::new()).await?;
             s.sum.copied_packs = lost.len() as u64;
             if let Some(l) = lock {
                 l.refresh_now().await?;
             }
         }
+        s.uploader.write_index(&mut s.adopted).await?;
         let mut sum = s.sum.clone();
         sum.size = size;
         sum.packs = s.uploader.packs;

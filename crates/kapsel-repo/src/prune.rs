@@ -357,18 +357,15 @@ impl Repository {
                 });
                 continue;
             }
-            match self.read_pack_entries_tail(p, *size).await {
-                Ok(blobs) => {
-                    rep.orphans_marked += 1;
-                    marked.push(MarkedPack {
-                        pack: *p,
-                        marked_at: now.timestamp(),
-                        blobs,
-                    });
-                }
-                // Unreadable: nobody can use it; it is deleted by a prune
-                // that runs while no backup does.
-                Err(_) => {}
+            // An unreadable one is of no use to anybody: it is deleted by a
+            // prune that runs while no backup does.
+            if let Ok(blobs) = self.read_pack_entries_tail(p, *size).await {
+                rep.orphans_marked += 1;
+                marked.push(MarkedPack {
+                    pack: *p,
+                    marked_at: now.timestamp(),
+                    blobs,
+                });
             }
         }
         rep.deleted = delete.len();
