@@ -446,3 +446,56 @@ impl Repository {
         Ok(rep)
     }
 }
+
+/// Where the repository's pack bytes are: what snapshots can use, what
+/// waits for deletion, and what no index lists.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SpaceReport {
+    /// Live packs and their bytes.
+    pub live_packs: usize,
+    /// Bytes of live packs.
+    pub live_bytes: u64,
+    /// Packs marked for deletion (reclaimed by a prune after `keep_delete`).
+    pub marked_packs: usize,
+    /// Bytes of marked packs.
+    pub marked_bytes: u64,
+    /// Packs no index lists: leftovers of failed or killed backups, or
+    /// packs of a running backup.
+    pub unindexed_packs: usize,
+    /// Bytes of unindexed packs.
+    pub unindexed_bytes: u64,
+    /// Locks of running backups.
+    pub running_backups: usize,
+    /// Locks of processes taken for dead (removed by the next prune).
+    pub stale_locks: usize,
+}
+
+impl Repository {
+    /// Where the pack bytes are (`kapsel repo stats`).
+    pub async fn space(&self, timing: LockTiming) -> Result<SpaceReport> {
+        let now = Utc::now();
+        let locks = self.locks().await?;
+        let index = self.load_index().await?;
+        let mut r = SpaceReport::default();
+        for l in &locks {
+            if !l.is_live(now, &timing) {
+                r.stale_locks += 1;
+            } else if l.kind() == LockKind::Backup {
+                r.running_backups += 1;
+            }
+        }
+        for (id, meta) in self.list_ids("data").await? {
+            if index.packs.contains_key(&id) {
+                r.live_packs += 1;
+                r.live_bytes += meta.size;
+            } else if index.marked.contains_key(&id) {
+                r.marked_packs += 1;
+                r.marked_bytes += meta.size;
+            } else {
+                r.unindexed_packs += 1;
+                r.unindexed_bytes += meta.size;
+            }
+        }
+        Ok(r)
+    }
+}
