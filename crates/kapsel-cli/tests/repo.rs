@@ -878,3 +878,57 @@ fn init_chunk_size_is_used_by_backups() {
     );
     assert!(!r.join("config").exists());
 }
+
+/// `forget --keep-last 0` (or any all-zero policy) is refused like a plain
+/// `forget`, removing nothing; `--allow-empty` removes every snapshot.
+#[test]
+fn forget_with_only_zero_rules_is_refused() {
+    let dir = tempdir();
+    let r = dir.join("repo");
+    let file = dir.join("f");
+    std::fs::write(&file, data(20_000, 9)).unwrap();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+    init_and_backup(&r, &[], &file, &env);
+    let rs = r.to_str().unwrap();
+    let count = || {
+        let s = ok(&kapsel(
+            &["repo", "snapshots", "--repo", rs, "--output", "json"],
+            &env,
+        ));
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        v.as_array().unwrap().len()
+    };
+    assert_eq!(count(), 1);
+    for rule in [
+        &["--keep-last", "0"][..],
+        &["--keep-daily", "0"],
+        &["--keep-last", "0", "--keep-yearly", "0"],
+        &["--keep-within", "0s"],
+        &[],
+    ] {
+        let mut args = vec!["repo", "forget", "--repo", rs];
+        args.extend_from_slice(rule);
+        let o = kapsel(&args, &env);
+        assert_eq!(o.status.code(), Some(2), "{rule:?}: {}", err_text(&o));
+        assert!(
+            err_text(&o).contains("would remove every snapshot"),
+            "{rule:?}: {}",
+            err_text(&o)
+        );
+        assert_eq!(count(), 1, "{rule:?} removed a snapshot");
+    }
+    ok(&kapsel(
+        &[
+            "repo",
+            "forget",
+            "--repo",
+            rs,
+            "--keep-last",
+            "0",
+            "--allow-empty",
+        ],
+        &env,
+    ));
+    assert_eq!(count(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

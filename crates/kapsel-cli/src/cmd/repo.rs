@@ -162,6 +162,10 @@ struct ForgetArgs {
     /// Keep every snapshot with this tag. Repeatable.
     #[arg(long = "keep-tag")]
     keep_tags: Vec<String>,
+    /// Apply a policy that keeps nothing (no --keep-* option, or all of
+    /// them 0): removes every snapshot (of --path). Refused without it.
+    #[arg(long)]
+    allow_empty: bool,
     /// Show the decisions, remove nothing.
     #[arg(long)]
     dry_run: bool,
@@ -1042,11 +1046,12 @@ async fn forget(a: &RepoArgs, ui: Ui, f: &ForgetArgs) -> R<ExitCode> {
         yearly: f.keep_yearly,
         within: f.keep_within,
         tags: f.keep_tags.clone(),
+        allow_empty: f.allow_empty,
     };
-    if policy.is_empty() {
+    if policy.is_empty() && !policy.allow_empty {
         return Err(RepoCmdError::Usage {
-            message: "no retention rule given: forget would remove every snapshot".into(),
-            help: "give at least one --keep-* option, e.g. --keep-last 7 --keep-daily 14".into(),
+            message: "no retention rule keeps anything (none given, or all 0): forget would remove every snapshot".into(),
+            help: "give at least one non-zero --keep-* option, e.g. --keep-last 7 --keep-daily 14; --allow-empty removes every snapshot on purpose".into(),
         });
     }
     let repo = open(a).await?;
