@@ -437,14 +437,34 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                     BufWriter::with_capacity(1 << 20, Counted::new(stdout, progress.counter()));
                 repo.restore_stream(&id, &snap, out, opts).await?;
             } else {
-                let f = std::fs::File::create(&target).map_err(|e| LocationError::Io {
-                    what: "cannot create",
-                    path: target.clone(),
-                    source: e,
-                })?;
-                let f = Counted::new(f, progress.counter());
-                repo.restore_stream(&id, &snap, BufWriter::with_capacity(1 << 20, f), opts)
-                    .await?;
+                let io = |what: &'static str| {
+                    let path = target.clone();
+                    move |source| LocationError::Io { what, path, source }
+                };
+                let special = std::fs::metadata(&target).is_ok_and(|m| !m.is_file());
+                if special {
+                    // A device or a pipe (e.g. /dev/stdout): written as it is.
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&target)
+                        .map_err(io("cannot open"))?;
+                    let f = Counted::new(f, progress.counter());
+                    repo.restore_stream(&id, &snap, BufWriter::with_capacity(1 << 20, f), opts)
+                        .await?;
+                } else {
+                    // A file appears (or replaces the old one) only when
+                    // complete: a failed or killed pull leaves no partial
+                    // file under the name (kapsel_repo::newfile).
+                    let mut nf =
+                        kapsel_repo::newfile::NewFile::create(std::path::Path::new(&target))
+                            .map_err(io("cannot create"))?;
+                    let f = nf.file().try_clone().map_err(io("cannot create"))?;
+                    let f = Counted::new(f, progress.counter());
+                    repo.restore_stream(&id, &snap, BufWriter::with_capacity(1 << 20, f), opts)
+                        .await?;
+                    nf.commit_replacing()
+                        .map_err(io("cannot put the pulled file at"))?;
+                }
             }
             let n = progress
                 .counter()

@@ -16,6 +16,7 @@ pub mod crypto;
 mod error;
 pub mod forget;
 pub mod format;
+pub mod newfile;
 pub mod prune;
 mod repo;
 pub mod restore;

@@ -276,12 +276,15 @@ impl RepoCmdError {
     /// 1 for findings and invalid input, 2 for usage and I/O errors.
     fn exit_code(&self) -> u8 {
         match self {
-            RepoCmdError::Usage { .. }
-            | RepoCmdError::Io { .. }
-            | RepoCmdError::Repo {
-                error: RepoError::Store { .. } | RepoError::Io(_) | RepoError::Task(_),
-                ..
-            } => 2,
+            RepoCmdError::Usage { .. } | RepoCmdError::Io { .. } => 2,
+            RepoCmdError::Repo { error, .. }
+                if matches!(
+                    error.cause(),
+                    RepoError::Store { .. } | RepoError::Io(_) | RepoError::Task(_)
+                ) =>
+            {
+                2
+            }
             _ => 1,
         }
     }
@@ -289,7 +292,7 @@ impl RepoCmdError {
 
 impl From<RepoError> for RepoCmdError {
     fn from(source: RepoError) -> Self {
-        let help = match &source {
+        let help = match source.cause() {
             RepoError::NotFound { .. } => {
                 Some("check --profile / --repo, or create one with `kapsel repo init`")
             }
@@ -847,18 +850,19 @@ async fn restore(a: &RepoArgs, ui: Ui, arg: &str, target: &str) -> R<ExitCode> {
                 help: Some("remove it, or restore to another --target".into()),
             });
         }
-        let dir = file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let partial = dir.join(format!(".{name}.kapsel-partial-{}", std::process::id()));
-        let f = std::fs::File::create(&partial).map_err(|e| RepoCmdError::Io {
-            what: "cannot create",
-            path: partial.display().to_string(),
+        // Written unnamed (O_TMPFILE) and linked in when complete, so a
+        // killed restore leaves nothing; where that is unsupported, under
+        // `.<name>.kapsel-partial-<pid>` (removed on failure, and by the
+        // next restore of that file if the process was killed).
+        let mut nf =
+            kapsel_repo::newfile::NewFile::create(&file).map_err(|e| RepoCmdError::Io {
+                what: "cannot create the restored file",
+                path: file.display().to_string(),
+                source: e,
+            })?;
+        let f = nf.file().try_clone().map_err(|e| RepoCmdError::Io {
+            what: "cannot create the restored file",
+            path: file.display().to_string(),
             source: e,
         })?;
         let n = repo
@@ -870,22 +874,13 @@ async fn restore(a: &RepoArgs, ui: Ui, arg: &str, target: &str) -> R<ExitCode> {
             )
             .await;
         bar.finish_and_clear();
-        let done = n.map_err(RepoCmdError::from).and_then(|n| {
-            std::fs::rename(&partial, &file)
-                .map(|()| n)
-                .map_err(|e| RepoCmdError::Io {
-                    what: "cannot move the restored file to",
-                    path: file.display().to_string(),
-                    source: e,
-                })
-        });
-        match done {
-            Ok(n) => (n, Some(file)),
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                return Err(e);
-            }
-        }
+        let n = n?;
+        nf.commit().map_err(|e| RepoCmdError::Io {
+            what: "cannot put the restored file at",
+            path: file.display().to_string(),
+            source: e,
+        })?;
+        (n, Some(file))
     };
     let summary = json!({
         "snapshot": id.to_hex(),
