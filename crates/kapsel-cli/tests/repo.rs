@@ -1032,3 +1032,40 @@ fn a_killed_restore_leaves_nothing() {
     assert!(std::fs::read(&target).unwrap() == body);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `repo init` refuses a directory holding other data (exit 1, the
+/// directory and its content named, nothing written); a directory holding
+/// only `keys/` (an init that crashed before its config) is taken.
+#[test]
+fn init_refuses_a_directory_with_other_data() {
+    let dir = tempdir();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+    let r = dir.join("r");
+    std::fs::create_dir_all(r.join("photos")).unwrap();
+    std::fs::write(r.join("notes.txt"), b"mine").unwrap();
+    std::fs::write(r.join("photos/a.jpg"), b"jpg").unwrap();
+    let rs = r.to_str().unwrap();
+    let o = kapsel(&["repo", "init", "--repo", rs], &env);
+    let e = err_text(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("not empty") && e.contains(rs) && e.contains("notes.txt"),
+        "{e}"
+    );
+    assert!(e.contains("photos/a.jpg"), "{e}");
+    assert_eq!(names_in(&r), vec!["notes.txt", "photos"]);
+    assert_eq!(names_in(&r.join("photos")), vec!["a.jpg"]);
+
+    let partial = dir.join("partial");
+    std::fs::create_dir_all(partial.join("keys")).unwrap();
+    std::fs::write(partial.join("keys/0123"), b"{}").unwrap();
+    ok(&kapsel(
+        &["repo", "init", "--repo", partial.to_str().unwrap()],
+        &env,
+    ));
+    ok(&kapsel(
+        &["repo", "snapshots", "--repo", partial.to_str().unwrap()],
+        &env,
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -16,6 +16,15 @@ pub enum RepoError {
         /// Where it is.
         location: String,
     },
+    /// `init` found objects that are not a Kapsel repository's (only an
+    /// empty location, or one holding just `keys/`, is initialized).
+    #[error("refusing to create a repository at {location}: it is not empty and not a Kapsel repository (it holds {})", found.join(", "))]
+    NotEmpty {
+        /// Where.
+        location: String,
+        /// The first few objects found, relative to the location.
+        found: Vec<String>,
+    },
     /// No key file opens with the given password.
     #[error("wrong password: none of the {keys} key file(s) of the repository opens with it")]
     WrongPassword {

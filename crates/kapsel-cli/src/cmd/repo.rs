@@ -311,6 +311,9 @@ impl From<RepoError> for RepoCmdError {
             RepoError::Foreign { .. } => {
                 Some("this location holds something that is not a Kapsel repository")
             }
+            RepoError::NotEmpty { .. } => Some(
+                "create the repository in a new or empty directory (or another prefix); nothing was written",
+            ),
             _ => None,
         };
         RepoCmdError::Repo {
