@@ -322,6 +322,34 @@ pub(crate) fn keep_delete() -> chrono::Duration {
 }
 
 async fn open(common: &Common, create: bool) -> Result<Repository, LocationError> {
+    Ok(open_with_profile(common, create).await?.0)
+}
+
+/// Remove the staging files of uploads killed midway (`<object>#<n>`, not
+/// written to for an hour) from a filesystem repository, after a prune,
+/// and say so on stderr. Other location types have none.
+pub(crate) fn sweep_staging(profile: &Profile, repo: &Repository) {
+    let Some(dir) = kapsel_storage::filesystem_repository_dir(profile, repo.store().1) else {
+        return;
+    };
+    match kapsel_storage::staging::remove_stale_staging_files(
+        &dir,
+        kapsel_storage::staging::STALE_STAGING_AGE,
+        false,
+    ) {
+        Ok(s) => eprintln!(
+            "kando: removed {} stale upload file(s) ({} bytes) of uploads interrupted over an hour ago",
+            s.files, s.bytes
+        ),
+        // The prune itself succeeded: a leftover file is not worth failing it.
+        Err(e) => eprintln!("kando: warning: {e}"),
+    }
+}
+
+async fn open_with_profile(
+    common: &Common,
+    create: bool,
+) -> Result<(Repository, Profile), LocationError> {
     let (profile, pw) = match &common.profile {
         Some(p) => (Profile::from_json(p)?, None),
         None => secrets_from_stdin()?,
@@ -336,7 +364,7 @@ async fn open(common: &Common, create: bool) -> Result<Repository, LocationError
     } else {
         Repository::open(backend.store, backend.root, &pw).await?
     };
-    Ok(repo)
+    Ok((repo, profile))
 }
 
 pub fn run(cmd: LocationCommand) -> Result<(), LocationError> {
@@ -482,7 +510,7 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
             kopia_snapshot,
         } => {
             let wanted = kopia_snapshot.as_deref().map(snapshot_arg).transpose()?;
-            let repo = match open(&common, false).await {
+            let (repo, profile) = match open_with_profile(&common, false).await {
                 Ok(r) => r,
                 Err(LocationError::Repo(RepoError::NotFound { location })) => {
                     eprintln!("kando: no repository at {location}: nothing to delete");
@@ -519,6 +547,7 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                 r.deleted + r.orphans_deleted,
                 r.bytes_freed
             );
+            sweep_staging(&profile, &repo);
             Ok(())
         }
     }

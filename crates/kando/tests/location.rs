@@ -425,3 +425,56 @@ fn chunk_size_of_a_new_repository() {
     );
     assert!(nothing_written(d.path()));
 }
+
+/// kando's implicit init refuses a location that holds other data, writing
+/// nothing; `location delete` (which prunes) removes the staging files of
+/// uploads killed over an hour ago and says so, keeping fresh ones.
+#[test]
+fn implicit_init_refuses_other_data_and_delete_sweeps_stale_uploads() {
+    let d = tempfile::tempdir().unwrap();
+    let p = profile(d.path());
+    let repo = d.path().join("pre/kapsel");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("README"), b"not a repository").unwrap();
+    let push = || {
+        kando(
+            &["location", "push", "--profile", &p, "--path", "/x", "-"],
+            &[PW],
+            &data(50_000, 4),
+        )
+    };
+    let out = push();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("not empty") && err.contains("README"), "{err}");
+    assert_eq!(walk(&repo), 1, "something was written");
+    std::fs::remove_file(repo.join("README")).unwrap();
+    let out = push();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let sub = repo.join("data/ab");
+    std::fs::create_dir_all(&sub).unwrap();
+    let old = sub.join(format!("{}#1", "ab".repeat(32)));
+    let fresh = sub.join(format!("{}#2", "ab".repeat(32)));
+    std::fs::write(&old, vec![1u8; 5000]).unwrap();
+    std::fs::write(&fresh, b"in flight").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        .unwrap();
+    let out = kando(&["location", "delete", "-p", &p, "-s", "/x"], &[PW], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("kando: removed 1 stale upload file(s) (5000 bytes)")),
+        "{err}"
+    );
+    assert!(!old.exists() && fresh.exists());
+}

@@ -1069,3 +1069,52 @@ fn init_refuses_a_directory_with_other_data() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `repo prune` removes the staging files (`<object>#<n>`) of uploads killed
+/// over an hour ago, reports them on a line of their own, keeps fresh ones.
+#[test]
+fn prune_removes_stale_upload_files() {
+    let dir = tempdir();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+    let r = dir.join("repo");
+    let src = dir.join("f");
+    std::fs::write(&src, data(10_000, 3)).unwrap();
+    init_and_backup(&r, &[], &src, &env);
+    let sub = r.join("data/ab");
+    std::fs::create_dir_all(&sub).unwrap();
+    let old = sub.join(format!("{}#1", "ab".repeat(32)));
+    let fresh = sub.join(format!("{}#1", "ac".repeat(32)));
+    std::fs::write(&old, vec![1u8; 5000]).unwrap();
+    std::fs::write(&fresh, vec![2u8; 300]).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600))
+        .unwrap();
+    let rs = r.to_str().unwrap();
+    let dry = ok(&kapsel(
+        &[
+            "repo",
+            "prune",
+            "--repo",
+            rs,
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+        &env,
+    ));
+    let dry: serde_json::Value = serde_json::from_str(&dry).unwrap();
+    assert_eq!(dry["staleUploadFiles"], 1, "{dry}");
+    assert_eq!(dry["staleUploadBytes"], 5000, "{dry}");
+    assert!(old.exists());
+    let o = ok(&kapsel(&["repo", "prune", "--repo", rs], &env));
+    assert!(
+        o.lines()
+            .any(|l| l.starts_with("removed 1 stale upload file(s) (4.9 KiB)")),
+        "{o}"
+    );
+    assert!(!old.exists() && fresh.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

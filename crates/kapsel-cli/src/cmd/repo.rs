@@ -1097,7 +1097,6 @@ async fn prune(
     keep_delete: chrono::Duration,
     dry_run: bool,
 ) -> R<ExitCode> {
-    let _ = a;
     let bar = ui.spinner("pruning");
     let r = repo
         .prune(PruneOptions {
@@ -1108,9 +1107,28 @@ async fn prune(
         .await;
     bar.finish_and_clear();
     let r = r?;
+    // Staging files of uploads killed midway (`<object>#<n>`), which the
+    // store never lists: filesystem repositories only.
+    let staging = match a.target.place(false)?.fs_dir {
+        Some(dir) => Some(
+            kapsel_storage::staging::remove_stale_staging_files(
+                &dir,
+                kapsel_storage::staging::STALE_STAGING_AGE,
+                dry_run,
+            )
+            .map_err(|e| RepoCmdError::Io {
+                what: "cannot clean up",
+                path: e.path.clone(),
+                source: e.source,
+            })?,
+        ),
+        None => None,
+    };
     if ui.json {
         print_json(&json!({
             "dryRun": dry_run,
+            "staleUploadFiles": staging.map(|s| s.files),
+            "staleUploadBytes": staging.map(|s| s.bytes),
             "marked": r.marked,
             "deleted": r.deleted,
             "recovered": r.recovered,
@@ -1131,6 +1149,14 @@ async fn prune(
             human_bytes(r.bytes_freed),
             r.used_blobs
         ))?;
+        if let Some(st) = staging {
+            print(&format!(
+                "{} {} stale upload file(s) ({}) of uploads interrupted over an hour ago\n",
+                if dry_run { "would remove" } else { "removed" },
+                st.files,
+                human_bytes(st.bytes)
+            ))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
