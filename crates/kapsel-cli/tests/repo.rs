@@ -1058,9 +1058,18 @@ fn init_refuses_a_directory_with_other_data() {
     assert_eq!(names_in(&r), vec!["notes.txt", "photos"]);
     assert_eq!(names_in(&r.join("photos")), vec!["a.jpg"]);
 
+    // A crashed init's leftover: a key file and no config.
+    let donor = dir.join("donor");
+    ok(&kapsel(
+        &["repo", "init", "--repo", donor.to_str().unwrap()],
+        &env,
+    ));
     let partial = dir.join("partial");
     std::fs::create_dir_all(partial.join("keys")).unwrap();
-    std::fs::write(partial.join("keys/0123"), b"{}").unwrap();
+    for k in std::fs::read_dir(donor.join("keys")).unwrap() {
+        let k = k.unwrap();
+        std::fs::copy(k.path(), partial.join("keys").join(k.file_name())).unwrap();
+    }
     ok(&kapsel(
         &["repo", "init", "--repo", partial.to_str().unwrap()],
         &env,
