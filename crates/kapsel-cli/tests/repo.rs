@@ -1129,3 +1129,51 @@ fn prune_removes_stale_upload_files() {
     assert!(!old.exists() && fresh.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// EIO on the fsync of a directory (injected with strace) is reported as
+/// such, naming the directory and the OS error, not as "Unable to rename
+/// file". Skipped where strace cannot inject faults.
+#[test]
+fn a_failed_directory_fsync_is_named() {
+    let Ok(v) = Command::new("strace").arg("-V").output() else {
+        eprintln!("strace not found: skipped");
+        return;
+    };
+    if !v.status.success() {
+        eprintln!("strace does not run: skipped");
+        return;
+    }
+    let dir = tempdir();
+    let r = dir.join("r");
+    // init into a new directory: fsync 1 and 2 are of the new keys/ and of
+    // r (object_store creates keys/), 3 of the key file, 4 of keys/ once
+    // the key file is linked into place.
+    let o = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=fsync",
+            "-e",
+            "inject=fsync:error=EIO:when=4",
+        ])
+        .arg(env!("CARGO_BIN_EXE_kapsel"))
+        .args(["repo", "init", "--repo", r.to_str().unwrap()])
+        .env("KAPSEL_REPO_PASSWORD", PW)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let e = err_text(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    let compact: String = e.split_whitespace().collect();
+    let keys = r.join("keys");
+    assert!(
+        compact.contains(&format!("fsyncofdirectory{}failed", keys.display())),
+        "{e}"
+    );
+    assert!(compact.contains("(oserror5)"), "{e}");
+    assert!(!e.contains("Unable to rename file"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -22,6 +22,7 @@ use object_store::path::Path;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 use serde::Deserialize;
 
+pub mod fsstore;
 mod hint;
 pub mod password;
 pub mod root;
@@ -553,10 +554,16 @@ pub fn backend_from_profile(p: &Profile) -> Result<Backend, StorageError> {
 /// everything it needs survive a power loss or a kernel crash, not only the
 /// end of the process (restic's local backend does the same; borg fsyncs its
 /// segments).
+///
+/// A failed publish says which step failed (the rename of the staging file
+/// or the fsync of the directory, with the directory and the OS error): see
+/// [`fsstore`].
 pub fn filesystem_store(
     dir: impl AsRef<std::path::Path>,
-) -> Result<object_store::local::LocalFileSystem, object_store::Error> {
-    Ok(object_store::local::LocalFileSystem::new_with_prefix(dir)?.with_fsync(true))
+) -> Result<fsstore::FsStore, object_store::Error> {
+    Ok(fsstore::FsStore::new(
+        object_store::local::LocalFileSystem::new_with_prefix(dir)?.with_fsync(true),
+    ))
 }
 
 /// The directory of the repository at `root` of a `filesystem` Profile's
