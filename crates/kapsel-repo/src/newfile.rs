@@ -188,7 +188,10 @@ impl NewFile {
                     &self.dest,
                     rustix::fs::AtFlags::SYMLINK_FOLLOW,
                 )
-                .or_else(|_| {
+                .or_else(|e| {
+                    if e != rustix::io::Errno::NOENT || Path::new("/proc/self/fd").exists() {
+                        return Err(e);
+                    }
                     // Without /proc: AT_EMPTY_PATH (needs CAP_DAC_READ_SEARCH).
                     rustix::fs::linkat(
                         &self.file,
