@@ -178,6 +178,10 @@ fn repo_root(profile: &Profile, path: &str) -> Result<StorePath, DataError> {
 }
 
 async fn open(c: &Common, create: bool) -> Result<Repository, DataError> {
+    Ok(open_with_profile(c, create).await?.0)
+}
+
+async fn open_with_profile(c: &Common, create: bool) -> Result<(Repository, Profile), DataError> {
     let (profile, pw) = secrets(c)?;
     let root = repo_root(&profile, &c.path)?;
     let backend = backend_from_profile(&profile)?;
@@ -185,11 +189,12 @@ async fn open(c: &Common, create: bool) -> Result<Repository, DataError> {
         Some(p) => p,
         None => password(&profile)?,
     };
-    Ok(if create {
+    let repo = if create {
         Repository::open_or_init(backend.store, root, &pw, crate::location::init_options()?).await?
     } else {
         Repository::open(backend.store, root, &pw).await?
-    })
+    };
+    Ok((repo, profile))
 }
 
 fn check_id(id: &str) -> Result<(), DataError> {
@@ -299,7 +304,7 @@ async fn run_async(cmd: DataCommand) -> Result<(), DataError> {
             tag,
             reclaim_space,
         } => {
-            let repo = open(&common, false).await?;
+            let (repo, profile) = open_with_profile(&common, false).await?;
             let ids: Vec<Id> = match (&id, &tag) {
                 (Some(id), _) => {
                     check_id(id)?;
@@ -324,6 +329,7 @@ async fn run_async(cmd: DataCommand) -> Result<(), DataError> {
                     })
                     .await?;
                 freed = r.bytes_freed;
+                crate::location::sweep_staging(&profile, &repo);
             }
             print(json!({
                 "deleted": ids.iter().map(|i| i.to_hex()).collect::<Vec<_>>(),

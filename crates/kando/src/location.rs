@@ -322,6 +322,34 @@ pub(crate) fn keep_delete() -> chrono::Duration {
 }
 
 async fn open(common: &Common, create: bool) -> Result<Repository, LocationError> {
+    Ok(open_with_profile(common, create).await?.0)
+}
+
+/// Remove the staging files of uploads killed midway (`<object>#<n>`, not
+/// written to for an hour) from a filesystem repository, after a prune,
+/// and say so on stderr. Other location types have none.
+pub(crate) fn sweep_staging(profile: &Profile, repo: &Repository) {
+    let Some(dir) = kapsel_storage::filesystem_repository_dir(profile, repo.store().1) else {
+        return;
+    };
+    match kapsel_storage::staging::remove_stale_staging_files(
+        &dir,
+        kapsel_storage::staging::STALE_STAGING_AGE,
+        false,
+    ) {
+        Ok(s) => eprintln!(
+            "kando: removed {} stale upload file(s) ({} bytes) of uploads interrupted over an hour ago",
+            s.files, s.bytes
+        ),
+        // The prune itself succeeded: a leftover file is not worth failing it.
+        Err(e) => eprintln!("kando: warning: {e}"),
+    }
+}
+
+async fn open_with_profile(
+    common: &Common,
+    create: bool,
+) -> Result<(Repository, Profile), LocationError> {
     let (profile, pw) = match &common.profile {
         Some(p) => (Profile::from_json(p)?, None),
         None => secrets_from_stdin()?,
@@ -336,7 +364,7 @@ async fn open(common: &Common, create: bool) -> Result<Repository, LocationError
     } else {
         Repository::open(backend.store, backend.root, &pw).await?
     };
-    Ok(repo)
+    Ok((repo, profile))
 }
 
 pub fn run(cmd: LocationCommand) -> Result<(), LocationError> {
@@ -437,14 +465,34 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                     BufWriter::with_capacity(1 << 20, Counted::new(stdout, progress.counter()));
                 repo.restore_stream(&id, &snap, out, opts).await?;
             } else {
-                let f = std::fs::File::create(&target).map_err(|e| LocationError::Io {
-                    what: "cannot create",
-                    path: target.clone(),
-                    source: e,
-                })?;
-                let f = Counted::new(f, progress.counter());
-                repo.restore_stream(&id, &snap, BufWriter::with_capacity(1 << 20, f), opts)
-                    .await?;
+                let io = |what: &'static str| {
+                    let path = target.clone();
+                    move |source| LocationError::Io { what, path, source }
+                };
+                let special = std::fs::metadata(&target).is_ok_and(|m| !m.is_file());
+                if special {
+                    // A device or a pipe (e.g. /dev/stdout): written as it is.
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&target)
+                        .map_err(io("cannot open"))?;
+                    let f = Counted::new(f, progress.counter());
+                    repo.restore_stream(&id, &snap, BufWriter::with_capacity(1 << 20, f), opts)
+                        .await?;
+                } else {
+                    // A file appears (or replaces the old one) only when
+                    // complete: a failed or killed pull leaves no partial
+                    // file under the name (kapsel_repo::newfile).
+                    let mut nf =
+                        kapsel_repo::newfile::NewFile::create(std::path::Path::new(&target))
+                            .map_err(io("cannot create"))?;
+                    let f = nf.file().try_clone().map_err(io("cannot create"))?;
+                    let f = Counted::new(f, progress.counter());
+                    repo.restore_stream(&id, &snap, BufWriter::with_capacity(1 << 20, f), opts)
+                        .await?;
+                    nf.commit_replacing()
+                        .map_err(io("cannot put the pulled file at"))?;
+                }
             }
             let n = progress
                 .counter()
@@ -462,7 +510,7 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
             kopia_snapshot,
         } => {
             let wanted = kopia_snapshot.as_deref().map(snapshot_arg).transpose()?;
-            let repo = match open(&common, false).await {
+            let (repo, profile) = match open_with_profile(&common, false).await {
                 Ok(r) => r,
                 Err(LocationError::Repo(RepoError::NotFound { location })) => {
                     eprintln!("kando: no repository at {location}: nothing to delete");
@@ -499,6 +547,7 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                 r.deleted + r.orphans_deleted,
                 r.bytes_freed
             );
+            sweep_staging(&profile, &repo);
             Ok(())
         }
     }

@@ -425,3 +425,135 @@ fn chunk_size_of_a_new_repository() {
     );
     assert!(nothing_written(d.path()));
 }
+
+/// kando's implicit init refuses a location that holds other data, writing
+/// nothing; `location delete` (which prunes) removes the staging files of
+/// uploads killed over an hour ago and says so, keeping fresh ones.
+#[test]
+fn implicit_init_refuses_other_data_and_delete_sweeps_stale_uploads() {
+    let d = tempfile::tempdir().unwrap();
+    let p = profile(d.path());
+    let repo = d.path().join("pre/kapsel");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("README"), b"not a repository").unwrap();
+    let push = || {
+        kando(
+            &["location", "push", "--profile", &p, "--path", "/x", "-"],
+            &[PW],
+            &data(50_000, 4),
+        )
+    };
+    let out = push();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("not empty") && err.contains("README"), "{err}");
+    assert_eq!(walk(&repo), 1, "something was written");
+    std::fs::remove_file(repo.join("README")).unwrap();
+    let out = push();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let sub = repo.join("data/ab");
+    std::fs::create_dir_all(&sub).unwrap();
+    let old = sub.join(format!("{}#1", "ab".repeat(32)));
+    let fresh = sub.join(format!("{}#2", "ab".repeat(32)));
+    std::fs::write(&old, vec![1u8; 5000]).unwrap();
+    std::fs::write(&fresh, b"in flight").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        .unwrap();
+    let out = kando(&["location", "delete", "-p", &p, "-s", "/x"], &[PW], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("kando: removed 1 stale upload file(s) (5000 bytes)")),
+        "{err}"
+    );
+    assert!(!old.exists() && fresh.exists());
+}
+
+/// A `pull` to a file that is SIGKILLed midway leaves nothing under the
+/// file's name (the file is written unnamed, or under a hidden partial name
+/// that the next pull removes); the next pull replaces an existing file.
+#[test]
+fn a_killed_pull_leaves_no_partial_file() {
+    let d = tempfile::tempdir().unwrap();
+    let p = profile(d.path());
+    let body = data(48 << 20, 9);
+    let out = kando(
+        &["location", "push", "--profile", &p, "--path", "/big", "-"],
+        &[PW],
+        &body,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = d.path().join("out");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("dump");
+    let args = [
+        "location",
+        "pull",
+        "--profile",
+        &p,
+        "--path",
+        "/big",
+        target.to_str().unwrap(),
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kando"))
+        .args(args)
+        .env(PW.0, PW.1)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let seen = 'outer: loop {
+        if let Ok(fds) = std::fs::read_dir(format!("/proc/{}/fd", child.id())) {
+            for fd in fds.flatten() {
+                if let Ok(l) = std::fs::read_link(fd.path())
+                    && l.starts_with(&dir)
+                    && std::fs::metadata(fd.path()).is_ok_and(|m| m.len() >= 1 << 20)
+                {
+                    child.kill().unwrap();
+                    break 'outer l;
+                }
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the pull ended before it could be killed"
+        );
+        assert!(t0.elapsed().as_secs() < 120, "no pulled bytes seen");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    child.wait().unwrap();
+    assert!(!target.exists(), "a killed pull left {target:?}");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    if seen.to_string_lossy().ends_with(" (deleted)") {
+        assert!(left.is_empty(), "{left:?}");
+    }
+    // An older file at the target is replaced by a complete one.
+    std::fs::write(&target, b"old").unwrap();
+    let out = kando(&args, &[PW], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(&target).unwrap() == body);
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("dump")]);
+}

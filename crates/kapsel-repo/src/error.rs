@@ -16,6 +16,15 @@ pub enum RepoError {
         /// Where it is.
         location: String,
     },
+    /// `init` found objects that are not a Kapsel repository's (only an
+    /// empty location, or one holding just `keys/`, is initialized).
+    #[error("refusing to create a repository at {location}: it is not empty and not a Kapsel repository (it holds {})", found.join(", "))]
+    NotEmpty {
+        /// Where.
+        location: String,
+        /// The first few objects found, relative to the location.
+        found: Vec<String>,
+    },
     /// No key file opens with the given password.
     #[error("wrong password: none of the {keys} key file(s) of the repository opens with it")]
     WrongPassword {
@@ -53,6 +62,18 @@ pub enum RepoError {
         snapshot: String,
         /// What failed, naming the object involved.
         reason: String,
+    },
+    /// A tree restore stopped: the files it names were not restored (none
+    /// of them is left under its name, complete or not).
+    #[error("snapshot {snapshot}: {} file(s) not restored ({}): {source}", not_restored.len(), list(not_restored))]
+    Incomplete {
+        /// The snapshot id.
+        snapshot: String,
+        /// The files not restored, in restore order.
+        not_restored: Vec<String>,
+        /// Why the restore stopped.
+        #[source]
+        source: Box<RepoError>,
     },
     /// No snapshot matches.
     #[error("no snapshot matches {0:?}")]
@@ -97,7 +118,31 @@ pub enum RepoError {
     Task(String),
 }
 
+/// The first few of `names`, for a message.
+fn list(names: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
+}
+
 impl RepoError {
+    /// The error that stopped an [`RepoError::Incomplete`] restore; the
+    /// error itself otherwise.
+    pub fn cause(&self) -> &RepoError {
+        match self {
+            RepoError::Incomplete { source, .. } => source.cause(),
+            e => e,
+        }
+    }
+
     pub(crate) fn corrupt(object: impl Into<String>, reason: impl Into<String>) -> Self {
         RepoError::Corrupt {
             object: object.into(),

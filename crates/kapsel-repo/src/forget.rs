@@ -31,18 +31,25 @@ pub struct KeepPolicy {
     pub within: Option<Duration>,
     /// Everything carrying any of these tags.
     pub tags: Vec<String>,
+    /// Apply the policy even when it keeps nothing (see [`Self::is_empty`]):
+    /// the explicit way to remove every snapshot.
+    pub allow_empty: bool,
 }
 
 impl KeepPolicy {
-    /// True if no rule is set (forget refuses that: it would delete all).
+    /// True if no rule can keep anything: every count is absent or zero,
+    /// `within` is absent or not positive, and no tag is given. `forget`
+    /// refuses such a policy (it would delete every snapshot) unless
+    /// [`Self::allow_empty`] is set.
     pub fn is_empty(&self) -> bool {
-        self.last.is_none()
-            && self.hourly.is_none()
-            && self.daily.is_none()
-            && self.weekly.is_none()
-            && self.monthly.is_none()
-            && self.yearly.is_none()
-            && self.within.is_none()
+        let zero = |n: Option<u32>| n.unwrap_or(0) == 0;
+        zero(self.last)
+            && zero(self.hourly)
+            && zero(self.daily)
+            && zero(self.weekly)
+            && zero(self.monthly)
+            && zero(self.yearly)
+            && self.within.is_none_or(|w| w <= Duration::zero())
             && self.tags.is_empty()
     }
 }
@@ -132,16 +139,18 @@ pub fn apply(policy: &KeepPolicy, snaps: &[(Id, Snapshot)]) -> Vec<Decision> {
 
 impl Repository {
     /// Apply `policy` to the snapshots whose paths include `path` (all if
-    /// `None`) and delete the others. Returns the decisions.
+    /// `None`) and delete the others. Returns the decisions. A policy that
+    /// keeps nothing ([`KeepPolicy::is_empty`], e.g. `last: Some(0)`) is
+    /// refused with [`RepoError::InvalidInput`] unless its `allow_empty` is set.
     pub async fn forget(
         &self,
         policy: &KeepPolicy,
         path: Option<&str>,
         dry_run: bool,
     ) -> Result<Vec<Decision>> {
-        if policy.is_empty() {
+        if policy.is_empty() && !policy.allow_empty {
             return Err(RepoError::InvalidInput(
-                "refusing to forget with an empty policy (it would remove every snapshot)".into(),
+                "refusing to forget with a policy that keeps nothing (no rule, or every rule zero): it would remove every snapshot; set allow_empty to mean it".into(),
             ));
         }
         let snaps: Vec<(Id, Snapshot)> = self
@@ -317,5 +326,44 @@ mod tests {
             vec![2, 3]
         );
         assert!(KeepPolicy::default().is_empty());
+    }
+
+    #[test]
+    fn zero_rules_are_empty() {
+        for p in [
+            KeepPolicy {
+                last: Some(0),
+                ..Default::default()
+            },
+            KeepPolicy {
+                daily: Some(0),
+                weekly: Some(0),
+                ..Default::default()
+            },
+            KeepPolicy {
+                yearly: Some(0),
+                within: Some(Duration::zero()),
+                ..Default::default()
+            },
+        ] {
+            assert!(p.is_empty(), "{p:?}");
+        }
+        for p in [
+            KeepPolicy {
+                last: Some(0),
+                daily: Some(1),
+                ..Default::default()
+            },
+            KeepPolicy {
+                within: Some(Duration::seconds(1)),
+                ..Default::default()
+            },
+            KeepPolicy {
+                tags: vec!["x".into()],
+                ..Default::default()
+            },
+        ] {
+            assert!(!p.is_empty(), "{p:?}");
+        }
     }
 }

@@ -17,6 +17,7 @@ mod error;
 pub mod forget;
 pub mod format;
 pub mod lock;
+pub mod newfile;
 pub mod prune;
 mod repo;
 pub mod restore;

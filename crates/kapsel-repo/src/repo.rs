@@ -459,6 +459,53 @@ fn unwrap_key(kf: &KeyFile, password: &[u8]) -> Option<MasterKey> {
     Some(MasterKey::from_secret(s))
 }
 
+/// `init` only where there is nothing, or only `keys/` (a partial
+/// repository, left by an init that crashed before writing its config).
+async fn refuse_foreign_content(
+    store: &dyn ObjectStore,
+    root: &Path,
+    location: &str,
+) -> Result<()> {
+    const SHOWN: usize = 5;
+    let keys = join(root, &["keys"]);
+    let mut found = Vec::new();
+    let mut listing = store.list(Some(root));
+    while let Some(m) = listing
+        .try_next()
+        .await
+        .map_err(|e| RepoError::store(root, e))?
+    {
+        if m.location.prefix_matches(&keys) {
+            continue;
+        }
+        let rel: Vec<String> = m
+            .location
+            .prefix_match(root)
+            .map(|parts| parts.map(|p| p.as_ref().to_string()).collect())
+            .unwrap_or_default();
+        found.push(rel.join("/"));
+        if found.len() == SHOWN {
+            found.push("…".into());
+            break;
+        }
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    // A concurrent init may have committed meanwhile: that is a repository.
+    let config_path = join(root, &["config"]);
+    match store.head(&config_path).await {
+        Ok(_) => Err(RepoError::AlreadyInitialized {
+            location: location.to_string(),
+        }),
+        Err(object_store::Error::NotFound { .. }) => Err(RepoError::NotEmpty {
+            location: location.to_string(),
+            found,
+        }),
+        Err(e) => Err(RepoError::store(&config_path, e)),
+    }
+}
+
 impl Repository {
     /// Object path helpers.
     pub(crate) fn path(&self, parts: &[&str]) -> Path {
@@ -506,6 +553,7 @@ impl Repository {
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(RepoError::store(&config_path, e)),
         }
+        refuse_foreign_content(store.as_ref(), &root, &location).await?;
         let mut rid = [0u8; 16];
         random_bytes(&mut rid);
         let config = Config {

@@ -16,6 +16,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -23,6 +24,7 @@ use serde::Serialize;
 use crate::backup::{BackupOptions, BackupSummary};
 use crate::error::{RepoError, Result};
 use crate::format::Id;
+use crate::newfile::NewFile;
 use crate::repo::{Repository, Snapshot, Source, StreamContent};
 use crate::restore::RestoreOptions;
 
@@ -711,12 +713,35 @@ impl Repository {
                 plan.push((size, d));
             }
         }
-        let index = self.load_index().await?;
-        let writer = FileDemux::new(plan);
-        let (_, w) = self
-            .restore_content(&index, id, data.size, &data.content, writer, opts)
-            .await?;
-        drop(w);
+        // Files appear under their names only when complete; on failure the
+        // error names those that were not restored.
+        let done = Arc::new(AtomicUsize::new(0));
+        let writer = FileDemux::new(plan.clone(), done.clone());
+        let r = match self.load_index().await {
+            Ok(index) => {
+                self.restore_content(&index, id, data.size, &data.content, writer, opts)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok((_, w)) => drop(w),
+            Err(e) => {
+                let not_restored: Vec<String> = plan
+                    .iter()
+                    .skip(done.load(Ordering::Acquire))
+                    .filter_map(|(_, d)| d.as_ref().map(|p| p.display().to_string()))
+                    .collect();
+                if not_restored.is_empty() {
+                    return Err(e);
+                }
+                return Err(RepoError::Incomplete {
+                    snapshot: id.to_hex(),
+                    not_restored,
+                    source: Box::new(e),
+                });
+            }
+        }
         // Links and special files, symlinks last (nothing is written through them).
         for pass in 0..2 {
             for e in &entries {
@@ -881,18 +906,25 @@ fn set_meta(e: &TreeEntry, p: &Path, is_root: bool, skipped: &mut Vec<String>) -
 /// Splits the content stream into the files of a restore: each file gets
 /// its `size` bytes (discarded when its destination is `None`); all-zero
 /// 4 KiB blocks are skipped with a seek (holes); the length is set at the end.
+/// Each file is written as a [`NewFile`] (unnamed, or under a hidden partial
+/// name) and appears under its name only once complete; `done` counts the
+/// plan entries finished, so a failed restore can say which were not.
 struct FileDemux {
     plan: std::vec::IntoIter<(u64, Option<PathBuf>)>,
-    cur: Option<(u64, Option<(PathBuf, std::fs::File)>)>,
+    cur: Option<(u64, Option<NewFile>)>,
     written: u64,
+    started: usize,
+    done: Arc<AtomicUsize>,
 }
 
 impl FileDemux {
-    fn new(plan: Vec<(u64, Option<PathBuf>)>) -> Self {
+    fn new(plan: Vec<(u64, Option<PathBuf>)>, done: Arc<AtomicUsize>) -> Self {
         FileDemux {
             plan: plan.into_iter(),
             cur: None,
             written: 0,
+            started: 0,
+            done,
         }
     }
 
@@ -904,28 +936,27 @@ impl FileDemux {
                 if self.written < *size {
                     return Ok(true);
                 }
-                if let Some((_, Some((p, f)))) = self.cur.take() {
-                    f.set_len(self.written).map_err(|e| {
+                if let Some((_, Some(mut f))) = self.cur.take() {
+                    let p = f.dest().to_path_buf();
+                    let werr = |e: std::io::Error| {
                         std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))
-                    })?;
+                    };
+                    f.file().set_len(self.written).map_err(werr)?;
+                    remove_existing(&p);
+                    f.commit()?;
                 }
+                self.cur = None;
+                self.done.fetch_add(1, Ordering::Release);
             }
             let Some((size, dest)) = self.plan.next() else {
                 return Ok(false);
             };
+            self.started += 1;
             let f = match dest {
-                Some(p) => {
-                    remove_existing(&p);
-                    let f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create(true)
-                        .truncate(true)
-                        .open(&p)
-                        .map_err(|e| {
-                            std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))
-                        })?;
-                    Some((p, f))
-                }
+                Some(p) => Some(NewFile::create_in(
+                    &p,
+                    &format!("{}-{}", std::process::id(), self.started),
+                )?),
                 None => None,
             };
             self.cur = Some((size, f));
@@ -945,7 +976,9 @@ impl Write for FileDemux {
             return Ok(0);
         };
         let k = ((*size - self.written) as usize).min(buf.len());
-        if let Some((p, f)) = f {
+        if let Some(nf) = f {
+            let p = nf.dest().to_path_buf();
+            let f = nf.file();
             let werr =
                 |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", p.display()));
             let mut at = 0;

@@ -544,3 +544,49 @@ async fn an_index_replaced_by_a_prune_while_loading_is_listed_again() {
     assert_eq!(restore(&watched, &sa.snapshot).await.unwrap(), a);
     assert_eq!(restore(&watched, &sb.snapshot).await.unwrap(), b);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_of_zeros_is_refused_unless_allowed() {
+    let (_store, repo) = mem_repo(small_opts()).await;
+    backup(&repo, &random_bytes(40, 50_000), "/z").await;
+    backup(&repo, &random_bytes(41, 50_000), "/z").await;
+    for policy in [
+        KeepPolicy {
+            last: Some(0),
+            ..Default::default()
+        },
+        KeepPolicy {
+            daily: Some(0),
+            monthly: Some(0),
+            ..Default::default()
+        },
+        KeepPolicy {
+            within: Some(chrono::Duration::zero()),
+            ..Default::default()
+        },
+    ] {
+        for dry_run in [true, false] {
+            let r = repo.forget(&policy, None, dry_run).await;
+            assert!(
+                matches!(&r, Err(RepoError::InvalidInput(m)) if m.contains("every snapshot")),
+                "{policy:?}: {r:?}"
+            );
+        }
+        assert_eq!(repo.snapshots().await.unwrap().len(), 2, "{policy:?}");
+    }
+    // Meant: with allow_empty every snapshot of the path goes.
+    let d = repo
+        .forget(
+            &KeepPolicy {
+                last: Some(0),
+                allow_empty: true,
+                ..Default::default()
+            },
+            Some("/z"),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.iter().filter(|x| !x.keep).count(), 2);
+    assert!(repo.snapshots().await.unwrap().is_empty());
+}

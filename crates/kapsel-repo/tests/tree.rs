@@ -441,3 +441,106 @@ async fn changing_scattered_small_files_stores_only_them() {
     let restored = out.path().join(root.strip_prefix("/").unwrap());
     assert_eq!(describe(&restored), describe(&root));
 }
+
+/// A tree restore that fails midway (a pack that no longer authenticates)
+/// leaves no truncated file under a real name and no partial file: each
+/// file is either complete or absent, and the error names the absent ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_restore_leaves_no_partial_file() {
+    let src = tempfile::tempdir().unwrap();
+    let root = src.path().join("t");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut files = BTreeMap::new();
+    for i in 0..8 {
+        let body: Vec<u8> = (0..700_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect();
+        let name = format!("f{i}");
+        std::fs::write(root.join(&name), &body).unwrap();
+        files.insert(name, body);
+    }
+    let repo_dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn object_store::ObjectStore> =
+        Arc::new(object_store::local::LocalFileSystem::new_with_prefix(repo_dir.path()).unwrap());
+    let repo = Repository::init(
+        store,
+        object_store::path::Path::from("repo"),
+        b"pw",
+        InitOptions {
+            kdf: KdfParams::insecure_fast(),
+            pack_size: 1 << 20,
+            ..InitOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (_, t) = repo
+        .backup_tree(std::slice::from_ref(&root), bopts())
+        .await
+        .unwrap();
+    let (sid, snap) = repo.find_snapshot(&t.snapshot).await.unwrap();
+    // Damage the middle of the largest pack: some file's data.
+    let packs: Vec<PathBuf> = walk(&repo_dir.path().join("repo/data"))
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(packs.len() >= 3, "{packs:?}");
+    let pack = packs
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut b = std::fs::read(pack).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 0x40;
+    std::fs::write(pack, &b).unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("r");
+    let e = repo
+        .restore_tree(
+            &sid,
+            &snap,
+            &target,
+            Some(root.as_os_str().as_bytes()),
+            RestoreOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    let kapsel_repo::RepoError::Incomplete { not_restored, .. } = &e else {
+        panic!("{e}");
+    };
+    assert!(!not_restored.is_empty());
+    let msg = e.to_string();
+    assert!(msg.contains("not restored"), "{msg}");
+    let mut present = Vec::new();
+    for ent in std::fs::read_dir(&target).unwrap() {
+        let ent = ent.unwrap();
+        let name = ent.file_name().to_string_lossy().into_owned();
+        let want = files
+            .get(&name)
+            .unwrap_or_else(|| panic!("{name} left in the target ({msg})"));
+        assert!(
+            std::fs::read(ent.path()).unwrap() == *want,
+            "{name} is under its name but not complete"
+        );
+        present.push(name);
+    }
+    for name in files.keys() {
+        let p = target.join(name).display().to_string();
+        assert_eq!(
+            present.contains(name),
+            !not_restored.contains(&p),
+            "{name}: {msg}"
+        );
+        if !present.contains(name) {
+            assert!(msg.contains(&p), "{msg}");
+        }
+    }
+    assert!(present.len() < files.len());
+}

@@ -22,9 +22,11 @@ use object_store::path::Path;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 use serde::Deserialize;
 
+pub mod fsstore;
 mod hint;
 pub mod password;
 pub mod root;
+pub mod staging;
 
 pub use hint::BucketMissing;
 
@@ -552,10 +554,36 @@ pub fn backend_from_profile(p: &Profile) -> Result<Backend, StorageError> {
 /// everything it needs survive a power loss or a kernel crash, not only the
 /// end of the process (restic's local backend does the same; borg fsyncs its
 /// segments).
+///
+/// A failed publish says which step failed (the rename of the staging file
+/// or the fsync of the directory, with the directory and the OS error): see
+/// [`fsstore`].
 pub fn filesystem_store(
     dir: impl AsRef<std::path::Path>,
-) -> Result<object_store::local::LocalFileSystem, object_store::Error> {
-    Ok(object_store::local::LocalFileSystem::new_with_prefix(dir)?.with_fsync(true))
+) -> Result<fsstore::FsStore, object_store::Error> {
+    Ok(fsstore::FsStore::new(
+        object_store::local::LocalFileSystem::new_with_prefix(dir)?.with_fsync(true),
+    ))
+}
+
+/// The directory of the repository at `root` of a `filesystem` Profile's
+/// store (`None` for other location types): where
+/// [`staging::remove_stale_staging_files`] looks.
+pub fn filesystem_repository_dir(p: &Profile, root: &Path) -> Option<std::path::PathBuf> {
+    let loc = &p.location;
+    if loc.kind != "filesystem" {
+        return None;
+    }
+    let dir = if !loc.bucket.is_empty() {
+        loc.bucket.as_str()
+    } else {
+        loc.endpoint.strip_prefix("file://")?
+    };
+    let mut d = std::path::PathBuf::from(dir);
+    for part in root.parts() {
+        d.push(part.as_ref());
+    }
+    Some(d)
 }
 
 /// Build the backend a Profile describes, with an explicit network policy.
@@ -772,8 +800,15 @@ mod tests {
         assert!(dir.is_dir());
         assert_eq!(b.root.as_ref(), "x/kapsel");
         let j = serde_json::json!({"Location":{"type":"filesystem","endpoint":format!("file://{}", dir.display())}}).to_string();
-        let b = backend_from_profile(&Profile::from_json(&j).unwrap()).unwrap();
+        let p = Profile::from_json(&j).unwrap();
+        let b = backend_from_profile(&p).unwrap();
         assert_eq!(b.root.as_ref(), "kapsel");
+        assert_eq!(
+            filesystem_repository_dir(&p, &Path::from("x/kapsel")),
+            Some(dir.join("x").join("kapsel"))
+        );
+        let s3 = Profile::from_json(r#"{"Location":{"type":"s3Compliant","bucket":"b"}}"#).unwrap();
+        assert_eq!(filesystem_repository_dir(&s3, &Path::from("kapsel")), None);
     }
 
     #[test]

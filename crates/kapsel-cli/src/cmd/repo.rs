@@ -162,6 +162,10 @@ struct ForgetArgs {
     /// Keep every snapshot with this tag. Repeatable.
     #[arg(long = "keep-tag")]
     keep_tags: Vec<String>,
+    /// Apply a policy that keeps nothing (no --keep-* option, or all of
+    /// them 0): removes every snapshot (of --path). Refused without it.
+    #[arg(long)]
+    allow_empty: bool,
     /// Show the decisions, remove nothing.
     #[arg(long)]
     dry_run: bool,
@@ -272,12 +276,15 @@ impl RepoCmdError {
     /// 1 for findings and invalid input, 2 for usage and I/O errors.
     fn exit_code(&self) -> u8 {
         match self {
-            RepoCmdError::Usage { .. }
-            | RepoCmdError::Io { .. }
-            | RepoCmdError::Repo {
-                error: RepoError::Store { .. } | RepoError::Io(_) | RepoError::Task(_),
-                ..
-            } => 2,
+            RepoCmdError::Usage { .. } | RepoCmdError::Io { .. } => 2,
+            RepoCmdError::Repo { error, .. }
+                if matches!(
+                    error.cause(),
+                    RepoError::Store { .. } | RepoError::Io(_) | RepoError::Task(_)
+                ) =>
+            {
+                2
+            }
             _ => 1,
         }
     }
@@ -285,7 +292,7 @@ impl RepoCmdError {
 
 impl From<RepoError> for RepoCmdError {
     fn from(source: RepoError) -> Self {
-        let help = match &source {
+        let help = match source.cause() {
             RepoError::NotFound { .. } => {
                 Some("check --profile / --repo, or create one with `kapsel repo init`")
             }
@@ -304,6 +311,9 @@ impl From<RepoError> for RepoCmdError {
             RepoError::Foreign { .. } => {
                 Some("this location holds something that is not a Kapsel repository")
             }
+            RepoError::NotEmpty { .. } => Some(
+                "create the repository in a new or empty directory (or another prefix); nothing was written",
+            ),
             _ => None,
         };
         RepoCmdError::Repo {
@@ -843,18 +853,19 @@ async fn restore(a: &RepoArgs, ui: Ui, arg: &str, target: &str) -> R<ExitCode> {
                 help: Some("remove it, or restore to another --target".into()),
             });
         }
-        let dir = file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let partial = dir.join(format!(".{name}.kapsel-partial-{}", std::process::id()));
-        let f = std::fs::File::create(&partial).map_err(|e| RepoCmdError::Io {
-            what: "cannot create",
-            path: partial.display().to_string(),
+        // Written unnamed (O_TMPFILE) and linked in when complete, so a
+        // killed restore leaves nothing; where that is unsupported, under
+        // `.<name>.kapsel-partial-<pid>` (removed on failure, and by the
+        // next restore of that file if the process was killed).
+        let mut nf =
+            kapsel_repo::newfile::NewFile::create(&file).map_err(|e| RepoCmdError::Io {
+                what: "cannot create the restored file",
+                path: file.display().to_string(),
+                source: e,
+            })?;
+        let f = nf.file().try_clone().map_err(|e| RepoCmdError::Io {
+            what: "cannot create the restored file",
+            path: file.display().to_string(),
             source: e,
         })?;
         let n = repo
@@ -866,22 +877,13 @@ async fn restore(a: &RepoArgs, ui: Ui, arg: &str, target: &str) -> R<ExitCode> {
             )
             .await;
         bar.finish_and_clear();
-        let done = n.map_err(RepoCmdError::from).and_then(|n| {
-            std::fs::rename(&partial, &file)
-                .map(|()| n)
-                .map_err(|e| RepoCmdError::Io {
-                    what: "cannot move the restored file to",
-                    path: file.display().to_string(),
-                    source: e,
-                })
-        });
-        match done {
-            Ok(n) => (n, Some(file)),
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                return Err(e);
-            }
-        }
+        let n = n?;
+        nf.commit().map_err(|e| RepoCmdError::Io {
+            what: "cannot put the restored file at",
+            path: file.display().to_string(),
+            source: e,
+        })?;
+        (n, Some(file))
     };
     let summary = json!({
         "snapshot": id.to_hex(),
@@ -1042,11 +1044,12 @@ async fn forget(a: &RepoArgs, ui: Ui, f: &ForgetArgs) -> R<ExitCode> {
         yearly: f.keep_yearly,
         within: f.keep_within,
         tags: f.keep_tags.clone(),
+        allow_empty: f.allow_empty,
     };
-    if policy.is_empty() {
+    if policy.is_empty() && !policy.allow_empty {
         return Err(RepoCmdError::Usage {
-            message: "no retention rule given: forget would remove every snapshot".into(),
-            help: "give at least one --keep-* option, e.g. --keep-last 7 --keep-daily 14".into(),
+            message: "no retention rule keeps anything (none given, or all 0): forget would remove every snapshot".into(),
+            help: "give at least one non-zero --keep-* option, e.g. --keep-last 7 --keep-daily 14; --allow-empty removes every snapshot on purpose".into(),
         });
     }
     let repo = open(a).await?;
@@ -1094,7 +1097,6 @@ async fn prune(
     keep_delete: chrono::Duration,
     dry_run: bool,
 ) -> R<ExitCode> {
-    let _ = a;
     let bar = ui.spinner("pruning");
     let r = repo
         .prune(PruneOptions {
@@ -1105,9 +1107,28 @@ async fn prune(
         .await;
     bar.finish_and_clear();
     let r = r?;
+    // Staging files of uploads killed midway (`<object>#<n>`), which the
+    // store never lists: filesystem repositories only.
+    let staging = match a.target.place(false)?.fs_dir {
+        Some(dir) => Some(
+            kapsel_storage::staging::remove_stale_staging_files(
+                &dir,
+                kapsel_storage::staging::STALE_STAGING_AGE,
+                dry_run,
+            )
+            .map_err(|e| RepoCmdError::Io {
+                what: "cannot clean up",
+                path: e.path.clone(),
+                source: e.source,
+            })?,
+        ),
+        None => None,
+    };
     if ui.json {
         print_json(&json!({
             "dryRun": dry_run,
+            "staleUploadFiles": staging.map(|s| s.files),
+            "staleUploadBytes": staging.map(|s| s.bytes),
             "marked": r.marked,
             "deleted": r.deleted,
             "recovered": r.recovered,
@@ -1128,6 +1149,14 @@ async fn prune(
             human_bytes(r.bytes_freed),
             r.used_blobs
         ))?;
+        if let Some(st) = staging {
+            print(&format!(
+                "{} {} stale upload file(s) ({}) of uploads interrupted over an hour ago\n",
+                if dry_run { "would remove" } else { "removed" },
+                st.files,
+                human_bytes(st.bytes)
+            ))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -49,6 +49,8 @@ pub struct Place {
     pub profile: Option<kapsel_storage::Profile>,
     /// Where, for people (no secrets).
     pub description: String,
+    /// The repository's directory when it is on this host's filesystem.
+    pub fs_dir: Option<std::path::PathBuf>,
 }
 
 fn profile_error(path: &str, message: impl Into<String>, help: Option<&str>) -> E {
@@ -104,6 +106,7 @@ impl Target {
                     root: StorePath::default(),
                     profile: None,
                     description: format!("directory {dir}"),
+                    fs_dir: Some(p.to_path_buf()),
                 })
             }
             (Some(file), None) => {
@@ -127,6 +130,7 @@ impl Target {
                     })?,
                 };
                 Ok(Place {
+                    fs_dir: kapsel_storage::filesystem_repository_dir(&profile, &root),
                     store: backend.store,
                     root,
                     profile: Some(profile),
