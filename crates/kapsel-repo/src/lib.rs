@@ -17,6 +17,7 @@ mod error;
 pub mod forget;
 pub mod format;
 pub mod prune;
+pub mod repair;
 mod repo;
 pub mod restore;
 pub mod tree;

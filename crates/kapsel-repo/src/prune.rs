@@ -68,7 +68,7 @@ impl Repository {
     /// Every blob a snapshot needs (meta and data), from live or marked packs.
     async fn used_blobs(&self, all: &HashMap<Id, Location>) -> Result<HashSet<Id>> {
         let mut used = HashSet::new();
-        for (sid, snap) in self.snapshots().await? {
+        for (sid, snap) in self.snapshots_complete("prune").await? {
             for h in snap.source.streams().into_iter().flat_map(|(_, c)| c) {
                 let mid = Id::from_hex(h)
                     .ok_or_else(|| RepoError::corrupt(format!("snapshots/{sid}"), "bad meta id"))?;
@@ -102,6 +102,7 @@ impl Repository {
     pub async fn prune(&self, opts: PruneOptions) -> Result<PruneReport> {
         let now = Utc::now();
         let index = self.load_index().await?;
+        index.require_complete("prune")?;
         let mut all: HashMap<Id, Location> = HashMap::new();
         for m in index.marked.values() {
             for b in &m.blobs {
