@@ -135,9 +135,11 @@ impl CheckReport {
 impl Repository {
     /// Check the repository.
     pub async fn check(&self, opts: CheckOptions) -> Result<CheckReport> {
-        let mut rep = CheckReport::default();
         // Key files: structure and KDF bounds of each.
-        rep.keys = self.check_keys().await?;
+        let mut rep = CheckReport {
+            keys: self.check_keys().await?,
+            ..CheckReport::default()
+        };
         for k in &rep.keys {
             if let Some(p) = &k.problem {
                 rep.errors.push(format!("key file {}: {p}", k.key));
