@@ -185,11 +185,13 @@ async fn open(c: &Common, create: bool) -> Result<Repository, DataError> {
         Some(p) => p,
         None => password(&profile)?,
     };
-    Ok(if create {
+    let repo = if create {
         Repository::open_or_init(backend.store, root, &pw, crate::location::init_options()?).await?
     } else {
         Repository::open(backend.store, root, &pw).await?
-    })
+    };
+    crate::location::print_warnings(&repo);
+    Ok(repo)
 }
 
 fn check_id(id: &str) -> Result<(), DataError> {
