@@ -742,6 +742,12 @@ impl Repository {
             let (id, s) = &list.snapshots[i];
             let mut p = problems.remove(&i).unwrap_or_default();
             p.sort();
+            if !index.damaged.is_empty() {
+                p.push(format!(
+                    "{} index file(s) are damaged: run `kapsel repo repair index` first, it may bring these blobs back",
+                    index.damaged.len()
+                ));
+            }
             rep.partial.push(PartialSnapshot {
                 id: id.to_hex(),
                 paths: s.paths.clone(),

@@ -327,6 +327,28 @@ async fn damaged_index_case(damage: impl Fn(&std::path::Path)) {
         "{e}"
     );
     assert!(f.packs_a.iter().all(|p| p.exists()));
+    // repair snapshots sees A as partial, says why, and will not forget it.
+    let s = r
+        .repair_snapshots(RepairSnapshotsOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(s.partial.len(), 1, "{s:?}");
+    assert!(
+        s.partial[0]
+            .problems
+            .iter()
+            .any(|p| p.contains("repair index")),
+        "{s:?}"
+    );
+    let e = r
+        .repair_snapshots(RepairSnapshotsOptions {
+            forget_partial: true,
+            dry_run: false,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RepoError::DamagedIndex { .. }), "{e}");
+    assert_eq!(r.snapshots().await.unwrap().len(), 2);
     // Repair: everything restores, check is clean, prune works.
     let rep = r.repair_index(RepairIndexOptions::default()).await.unwrap();
     assert_eq!(rep.packs, 4, "{rep:?}");
