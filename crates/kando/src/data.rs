@@ -194,6 +194,7 @@ async fn open_with_profile(c: &Common, create: bool) -> Result<(Repository, Prof
     } else {
         Repository::open(backend.store, root, &pw).await?
     };
+    crate::location::print_warnings(&repo);
     Ok((repo, profile))
 }
 

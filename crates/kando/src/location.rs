@@ -364,7 +364,20 @@ async fn open_with_profile(
     } else {
         Repository::open(backend.store, backend.root, &pw).await?
     };
+    print_warnings(&repo);
     Ok((repo, profile))
+}
+
+/// Print the repository's warnings (damaged objects it skipped, each named
+/// with the `kapsel repo repair` command that fixes it) on stderr, now and
+/// as they happen.
+pub(crate) fn print_warnings(repo: &Repository) {
+    repo.set_warning_sink(std::sync::Arc::new(|w: &str| {
+        eprintln!("kando: warning: {w}")
+    }));
+    for w in repo.warnings() {
+        eprintln!("kando: warning: {w}");
+    }
 }
 
 pub fn run(cmd: LocationCommand) -> Result<(), LocationError> {

@@ -124,7 +124,7 @@ fn repo_hint(e: &KandoError) -> Option<&'static str> {
         R::NotFound { .. } => {
             "nothing was pushed to this location yet: check the Profile's bucket and prefix and --path"
         }
-        R::Foreign { .. } | R::UnsupportedVersion { .. } => {
+        R::Foreign { .. } | R::NotARepository { .. } | R::UnsupportedVersion { .. } => {
             "the location holds objects Kapsel did not write (or a newer format): point the Profile's prefix at a Kapsel repository"
         }
         R::Corrupt { .. } | R::Restore { .. } => {
@@ -132,6 +132,12 @@ fn repo_hint(e: &KandoError) -> Option<&'static str> {
         }
         R::SnapshotNotFound(_) | R::AmbiguousSnapshot(_) => {
             "list the snapshots with `kapsel repo snapshots`; give a longer id prefix"
+        }
+        R::ConfigCorrupt { .. } | R::DamagedKeys { .. } => {
+            "the repository's config or a key file is damaged: put back a copy of it; `kapsel repo check` (opened with another key) lists every key file"
+        }
+        R::DamagedIndex { .. } | R::DamagedSnapshots { .. } => {
+            "run the `kapsel repo repair` command the message names, then try again"
         }
         R::Store { .. } => {
             "check the endpoint, the bucket and the credentials in the Profile; transient errors were retried"

@@ -1177,3 +1177,327 @@ fn a_failed_directory_fsync_is_named() {
     assert!(!e.contains("Unable to rename file"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A repository with two snapshots, `/a` then `/b`, each file backed up with
+/// `--path`; returns (A's id, B's id, A's index file, the files' bytes).
+fn two_snapshots(dir: &Path) -> (String, String, PathBuf, Vec<u8>, Vec<u8>) {
+    let r = dir.join("r");
+    let rs = r.to_str().unwrap();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+    ok(&kapsel(&["repo", "init", "--repo", rs], &env));
+    let (da, db) = (data(300_000, 11), data(200_000, 12));
+    let mut ids = Vec::new();
+    let mut index_a = None;
+    for (name, d) in [("a", &da), ("b", &db)] {
+        let f = dir.join(name);
+        std::fs::write(&f, d).unwrap();
+        let out = ok(&kapsel(
+            &[
+                "repo",
+                "backup",
+                f.to_str().unwrap(),
+                "--repo",
+                rs,
+                "--path",
+                &format!("/{name}"),
+                "--output",
+                "json",
+            ],
+            &env,
+        ));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        ids.push(v["snapshot"].as_str().unwrap().to_string());
+        if index_a.is_none() {
+            index_a = std::fs::read_dir(r.join("index"))
+                .unwrap()
+                .next()
+                .map(|e| e.unwrap().path());
+        }
+    }
+    (ids[0].clone(), ids[1].clone(), index_a.unwrap(), da, db)
+}
+
+fn flip_byte(p: &Path, at: usize) {
+    let mut b = std::fs::read(p).unwrap();
+    b[at] ^= 0x40;
+    std::fs::write(p, b).unwrap();
+}
+
+/// A damaged manifest: listing, stats, restore latest and forget --dry-run
+/// keep working with a warning naming it; check names it; prune refuses;
+/// `repair snapshots` (dry run, then for real) moves it aside.
+#[test]
+fn repair_snapshots_moves_a_damaged_manifest_aside() {
+    let dir = tempdir();
+    let (a, b, _, _, db) = two_snapshots(&dir);
+    let r = dir.join("r");
+    let rs = r.to_str().unwrap();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+    let manifest = r.join("snapshots").join(&a);
+    flip_byte(&manifest, 30);
+    for args in [
+        &["repo", "snapshots", "--repo", rs][..],
+        &["repo", "stats", "--repo", rs],
+        &[
+            "repo",
+            "forget",
+            "--repo",
+            rs,
+            "--keep-last",
+            "1",
+            "--dry-run",
+        ],
+    ] {
+        let o = kapsel(args, &env);
+        let out = ok(&o);
+        let err = text(&o.stderr);
+        assert!(
+            err.contains(&format!(
+                "warning: skipping damaged snapshot manifest snapshots/{a}"
+            )) && err.contains("kapsel repo repair snapshots"),
+            "{args:?}: {err}"
+        );
+        assert!(!out.contains(&a), "{args:?}: {out}");
+    }
+    let out = dir.join("b.out");
+    ok(&kapsel(
+        &[
+            "repo",
+            "restore",
+            "latest",
+            "--repo",
+            rs,
+            "--path",
+            "/b",
+            "-t",
+            out.to_str().unwrap(),
+        ],
+        &env,
+    ));
+    assert_eq!(std::fs::read(&out).unwrap(), db);
+    assert!(ok(&kapsel(&["repo", "snapshots", "--repo", rs], &env)).contains(&b[..8]));
+    // check: exit 1, names the manifest, the affected snapshot and the fix.
+    let o = kapsel(&["repo", "check", "--repo", rs], &env);
+    assert_eq!(o.status.code(), Some(1));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains(&format!("snapshots/{a}")) && out.contains("kapsel repo repair snapshots"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("affected: snapshot {a}")), "{out}");
+    // prune refuses, pointing to the repair.
+    let o = kapsel(&["repo", "prune", "--repo", rs], &env);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err_text(&o).contains("repair snapshots"),
+        "{}",
+        err_text(&o)
+    );
+    // Dry run: reported, nothing moved.
+    let o = kapsel(
+        &[
+            "repo",
+            "repair",
+            "snapshots",
+            "--repo",
+            rs,
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+        &env,
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(v["dryRun"], true);
+    assert_eq!(v["damaged"][0]["object"], format!("snapshots/{a}"));
+    assert_eq!(v["snapshots"], 1);
+    assert!(manifest.exists());
+    // For real.
+    let o = kapsel(&["repo", "repair", "snapshots", "--repo", rs], &env);
+    let out = ok(&o);
+    assert!(
+        out.contains(&format!("damaged manifest snapshots/{a}"))
+            && out.contains("moved to snapshots-damaged/"),
+        "{out}"
+    );
+    assert!(!manifest.exists());
+    assert!(r.join("snapshots-damaged").join(&a).exists());
+    ok(&kapsel(&["repo", "check", "--repo", rs], &env));
+    ok(&kapsel(&["repo", "prune", "--repo", rs], &env));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A damaged index file: restores not needing it work with a warning naming
+/// it; check names it, the affected snapshot and `repair index`; prune
+/// refuses; `repair index` brings every snapshot back.
+#[test]
+fn repair_index_rebuilds_from_the_packs() {
+    let dir = tempdir();
+    let (a, _b, index_a, da, db) = two_snapshots(&dir);
+    let r = dir.join("r");
+    let rs = r.to_str().unwrap();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+    let ix_name = index_a.file_name().unwrap().to_str().unwrap().to_string();
+    flip_byte(&index_a, 40);
+    let out_b = dir.join("b.out");
+    let o = kapsel(
+        &[
+            "repo",
+            "restore",
+            "latest",
+            "--repo",
+            rs,
+            "--path",
+            "/b",
+            "-t",
+            out_b.to_str().unwrap(),
+        ],
+        &env,
+    );
+    ok(&o);
+    assert_eq!(std::fs::read(&out_b).unwrap(), db);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains(&format!("index/{ix_name}")) && err.contains("kapsel repo repair index"),
+        "{err}"
+    );
+    let out_a = dir.join("a.out");
+    let o = kapsel(
+        &[
+            "repo",
+            "restore",
+            &a,
+            "--repo",
+            rs,
+            "-t",
+            out_a.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err_text(&o).contains("not in the index"),
+        "{}",
+        err_text(&o)
+    );
+    assert!(!out_a.exists(), "nothing is left behind");
+    let o = kapsel(&["repo", "check", "--repo", rs, "--output", "json"], &env);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    let errors = v["errors"].to_string();
+    assert!(
+        errors.contains(&ix_name) && errors.contains("kapsel repo repair index"),
+        "{errors}"
+    );
+    assert_eq!(v["affectedSnapshots"][0]["id"], a.as_str());
+    assert_eq!(v["affectedSnapshots"][0]["paths"][0], "/a");
+    let o = kapsel(
+        &["repo", "prune", "--repo", rs, "--keep-delete", "0s"],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err_text(&o).contains("repair index"), "{}", err_text(&o));
+    // Dry run changes nothing.
+    let o = kapsel(
+        &[
+            "repo",
+            "repair",
+            "index",
+            "--repo",
+            rs,
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+        &env,
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(v["dryRun"], true);
+    assert_eq!(v["packs"], 4);
+    assert_eq!(
+        v["damagedIndexFiles"][0]["object"],
+        format!("index/{ix_name}")
+    );
+    assert!(v["newIndexFile"].is_null());
+    assert!(index_a.exists());
+    let out = ok(&kapsel(&["repo", "repair", "index", "--repo", rs], &env));
+    assert!(
+        out.contains("indexed 4 pack(s)") && out.contains("replacing 2 index file(s)"),
+        "{out}"
+    );
+    assert!(!index_a.exists());
+    ok(&kapsel(
+        &[
+            "repo",
+            "restore",
+            &a,
+            "--repo",
+            rs,
+            "-t",
+            out_a.to_str().unwrap(),
+        ],
+        &env,
+    ));
+    assert_eq!(std::fs::read(&out_a).unwrap(), da);
+    ok(&kapsel(
+        &["repo", "check", "--repo", rs, "--read-data"],
+        &env,
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Wrong password, a corrupt config and a foreign object where the config
+/// should be are three different messages; a key file with absurd KDF
+/// parameters is named, not a panic.
+#[test]
+fn wrong_password_corrupt_config_foreign_and_bad_key_differ() {
+    let dir = tempdir();
+    let r = dir.join("r");
+    let rs = r.to_str().unwrap();
+    let env = [("KAPSEL_REPO_PASSWORD", PW)];
+    ok(&kapsel(&["repo", "init", "--repo", rs], &env));
+    let o = kapsel(
+        &["repo", "snapshots", "--repo", rs],
+        &[("KAPSEL_REPO_PASSWORD", "nope")],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err_text(&o).contains("wrong password"), "{}", err_text(&o));
+    let config = r.join("config");
+    let good = std::fs::read(&config).unwrap();
+    flip_byte(&config, 30);
+    let o = kapsel(&["repo", "snapshots", "--repo", rs], &env);
+    assert_eq!(o.status.code(), Some(1));
+    let e = err_text(&o);
+    assert!(
+        e.contains("config is corrupt") && !e.contains("wrong password"),
+        "{e}"
+    );
+    std::fs::write(&config, b"PK\x03\x04 a zip file").unwrap();
+    let o = kapsel(&["repo", "snapshots", "--repo", rs], &env);
+    assert_eq!(o.status.code(), Some(1));
+    let e = err_text(&o);
+    assert!(
+        e.contains("not a Kapsel repository") && !e.contains("wrong password"),
+        "{e}"
+    );
+    std::fs::write(&config, &good).unwrap();
+    // The only key file asks for 2^32-1 lanes.
+    let key = std::fs::read_dir(r.join("keys"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&key).unwrap()).unwrap();
+    v["kdf"]["parallelism"] = serde_json::json!(4294967295u64);
+    std::fs::write(&key, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = kapsel(&["repo", "snapshots", "--repo", rs], &env);
+    assert_eq!(o.status.code(), Some(1));
+    let e = err_text(&o);
+    let name = key.file_name().unwrap().to_str().unwrap();
+    assert!(
+        e.contains("parallelism 4294967295") && e.contains(name) && !e.contains("panicked"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,6 +1,6 @@
 //! `check`: structure and index; `check --read-data`: every blob.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -108,6 +108,21 @@ pub struct CheckReport {
     pub read_bytes: u64,
     /// Packs read and verified.
     pub read_packs: usize,
+    /// Every key file and what is wrong with it, if anything.
+    pub keys: Vec<crate::repair::KeyCheck>,
+    /// Snapshots that a damaged or missing object affects.
+    pub affected_snapshots: Vec<AffectedSnapshot>,
+}
+
+/// A snapshot some damage affects: restoring it would fail.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AffectedSnapshot {
+    /// Snapshot id.
+    pub id: String,
+    /// Its paths (empty when its manifest itself is damaged).
+    pub paths: Vec<String>,
+    /// The damaged or missing objects it needs.
+    pub problems: Vec<String>,
 }
 
 impl CheckReport {
@@ -120,13 +135,28 @@ impl CheckReport {
 impl Repository {
     /// Check the repository.
     pub async fn check(&self, opts: CheckOptions) -> Result<CheckReport> {
-        let mut rep = CheckReport::default();
+        // Key files: structure and KDF bounds of each.
+        let mut rep = CheckReport {
+            keys: self.check_keys().await?,
+            ..CheckReport::default()
+        };
+        for k in &rep.keys {
+            if let Some(p) = &k.problem {
+                rep.errors.push(format!("key file {}: {p}", k.key));
+            }
+        }
         // Index files, each on its own so one bad file does not hide the rest.
         let mut good = Vec::new();
+        let mut damaged_index = Vec::new();
         for (id, f) in self.read_index_files().await? {
             match f {
                 Ok(f) => good.push((id, f)),
-                Err(e) => rep.errors.push(format!("index/{id}: {e}")),
+                Err(e) => {
+                    rep.errors.push(format!(
+                        "index/{id}: {e}; run `kapsel repo repair index` to rebuild the index from the packs"
+                    ));
+                    damaged_index.push(id);
+                }
             }
         }
         let index = Index::from_files(good);
@@ -145,11 +175,16 @@ impl Repository {
             }
             present.insert(id, meta.size);
         }
+        // Damaged packs, with what is wrong.
+        let mut bad_packs: Vec<(Id, String)> = Vec::new();
         for (p, blobs) in &index.packs {
             match present.get(p) {
-                None => rep.errors.push(format!(
-                    "pack {} is in the index but missing from storage",
-                    self.pack_path(p)
+                None => bad_packs.push((
+                    *p,
+                    format!(
+                        "pack {} is in the index but missing from storage",
+                        self.pack_path(p)
+                    ),
                 )),
                 Some(size) => {
                     let end = blobs
@@ -158,9 +193,12 @@ impl Repository {
                         .max()
                         .unwrap_or(0);
                     if end > *size {
-                        rep.errors.push(format!(
-                            "pack {} is shorter ({size} B) than its index says ({end} B)",
-                            self.pack_path(p)
+                        bad_packs.push((
+                            *p,
+                            format!(
+                                "pack {} is truncated: shorter ({size} B) than its index says ({end} B)",
+                                self.pack_path(p)
+                            ),
                         ));
                     }
                 }
@@ -168,73 +206,52 @@ impl Repository {
         }
         for p in present.keys() {
             if !index.packs.contains_key(p) && !index.marked.contains_key(p) {
-                rep.warnings.push(format!(
+                let msg = format!(
                     "pack {} is in no index (left by an interrupted backup or prune)",
                     self.pack_path(p)
-                ));
-            }
-        }
-        // Snapshots and every blob they need.
-        let mut checked_meta: HashSet<Id> = HashSet::new();
-        for (sid, meta) in self.list_ids("snapshots").await? {
-            let _ = meta;
-            let snap = match self.read_snapshot(&sid).await {
-                Ok(s) => s,
-                // Forgotten since the listing.
-                Err(e) if e.is_not_found() => continue,
-                Err(e) => {
-                    rep.snapshots += 1;
-                    rep.errors.push(format!("snapshots/{sid}: {e}"));
-                    continue;
-                }
-            };
-            rep.snapshots += 1;
-            for (chunks, content) in snap.source.streams() {
-                let mut n = 0u64;
-                for h in content {
-                    let Some(mid) = Id::from_hex(h) else {
-                        rep.errors
-                            .push(format!("snapshot {sid}: malformed meta id {h:?}"));
-                        continue;
-                    };
-                    let Some(loc) = index.locate(&mid) else {
-                        rep.errors.push(format!(
-                            "snapshot {sid}: meta blob {mid} is not in the index"
-                        ));
-                        continue;
-                    };
-                    let ids = match self.read_blob(loc).await {
-                        Ok(b) => match format::decode_id_list(&b) {
-                            Ok(ids) => ids,
-                            Err(e) => {
-                                rep.errors
-                                    .push(format!("snapshot {sid}: meta blob {mid}: {e:?}"));
-                                continue;
-                            }
-                        },
-                        Err(e) => {
-                            rep.errors.push(format!("snapshot {sid}: {e}"));
-                            continue;
-                        }
-                    };
-                    n += ids.len() as u64;
-                    if !checked_meta.insert(mid) {
-                        continue;
-                    }
-                    for id in ids {
-                        if index.locate(&id).is_none() {
-                            rep.errors.push(format!(
-                                "snapshot {sid}: data blob {id} is not in the index"
-                            ));
-                        }
-                    }
-                }
-                if n != chunks {
-                    rep.errors.push(format!(
-                        "snapshot {sid}: lists {n} chunks, its manifest says {chunks}"
+                );
+                if damaged_index.is_empty() {
+                    rep.warnings.push(msg);
+                } else {
+                    rep.warnings.push(format!(
+                        "{msg}, or listed by a damaged index file: `kapsel repo repair index` lists it again"
                     ));
                 }
             }
+        }
+        // Snapshots and every blob they need.
+        let list = self.read_all_snapshots().await?;
+        rep.snapshots = list.snapshots.len() + list.damaged.len();
+        let mut affected: BTreeMap<usize, AffectedSnapshot> = BTreeMap::new();
+        for (sid, e) in &list.damaged {
+            rep.errors.push(format!(
+                "snapshots/{sid}: {e}; run `kapsel repo repair snapshots` to move it aside"
+            ));
+            rep.affected_snapshots.push(AffectedSnapshot {
+                id: sid.to_hex(),
+                paths: Vec::new(),
+                problems: vec![format!("its manifest snapshots/{sid} is damaged")],
+            });
+        }
+        let needs = self.snapshot_needs(&index, &list.snapshots).await;
+        let mut problems: Vec<_> = needs.problems.iter().collect();
+        problems.sort_by_key(|(i, _)| **i);
+        for (i, ps) in problems {
+            let (sid, snap) = &list.snapshots[*i];
+            let hint = if damaged_index.is_empty() {
+                ""
+            } else {
+                " (an index file is damaged: `kapsel repo repair index` may bring them back)"
+            };
+            for p in ps {
+                rep.errors
+                    .push(format!("{}: {p}{hint}", crate::repair::describe(sid, snap)));
+            }
+            affected
+                .entry(*i)
+                .or_default()
+                .problems
+                .extend(ps.iter().cloned());
         }
         if opts.read_data || opts.read_data_subset.is_some() {
             let mut packs: Vec<(Id, Vec<format::BlobEntry>)> = index
@@ -248,12 +265,50 @@ impl Repository {
             }
             rep.read_packs = packs.len();
             let mut results = futures::stream::iter(packs)
-                .map(|(p, entries)| self.verify_pack(p, entries))
+                .map(|(p, entries)| async move { (p, self.verify_pack(p, entries).await) })
                 .buffer_unordered(2);
-            while let Some((n, errs)) = results.next().await {
+            while let Some((p, (n, errs))) = results.next().await {
                 rep.read_bytes += n;
-                rep.errors.extend(errs);
+                if let Some(first) = errs.first() {
+                    bad_packs.push((p, first.clone()));
+                }
+                rep.errors.extend(errs.into_iter().skip(1));
             }
+        }
+        // Each damaged pack, with the snapshots that need its blobs.
+        bad_packs.sort();
+        for (p, msg) in bad_packs {
+            let mut snaps: BTreeSet<usize> = BTreeSet::new();
+            for b in index.packs.get(&p).into_iter().flatten() {
+                snaps.extend(needs.snapshots_of(&b.id));
+            }
+            if snaps.is_empty() {
+                rep.errors
+                    .push(format!("{msg}; no snapshot needs its blobs"));
+                continue;
+            }
+            let names: Vec<String> = snaps
+                .iter()
+                .map(|i| {
+                    let (sid, snap) = &list.snapshots[*i];
+                    crate::repair::describe(sid, snap)
+                })
+                .collect();
+            rep.errors
+                .push(format!("{msg}; affects {}", names.join(", ")));
+            for i in snaps {
+                affected
+                    .entry(i)
+                    .or_default()
+                    .problems
+                    .push(format!("pack {} is damaged", self.pack_path(&p)));
+            }
+        }
+        for (i, mut a) in affected {
+            let (sid, snap) = &list.snapshots[i];
+            a.id = sid.to_hex();
+            a.paths = snap.paths.clone();
+            rep.affected_snapshots.push(a);
         }
         Ok(rep)
     }

@@ -177,6 +177,17 @@ impl MasterKey {
     }
 }
 
+/// Most Argon2id lanes a key file may ask for.
+pub const MAX_KDF_PARALLELISM: u32 = 64;
+/// Most Argon2id passes a key file may ask for.
+pub const MAX_KDF_ITERATIONS: u32 = 100;
+/// Most Argon2id memory a key file may ask for, in KiB (4 GiB).
+pub const MAX_KDF_MEMORY_KIB: u64 = 4 * 1024 * 1024;
+/// Most Argon2id work (memory in KiB × passes) a key file may ask for: 8
+/// GiB-passes, about 40 times the default's 192 MiB-passes (0.2 s), so
+/// about 8 s on this project's machine.
+pub const MAX_KDF_WORK_KIB: u64 = 8 * 1024 * 1024;
+
 /// Argon2id parameters of a key file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KdfParams {
@@ -209,8 +220,47 @@ impl KdfParams {
         }
     }
 
-    /// The 32-byte wrapping key for `password` and `salt`.
+    /// Whether these parameters are within the bounds readers accept
+    /// (docs/format.md §2): 1..=[`MAX_KDF_PARALLELISM`] lanes, at least 8
+    /// KiB per lane and at most [`MAX_KDF_MEMORY_KIB`], 1..=
+    /// [`MAX_KDF_ITERATIONS`] passes, and memory × passes at most
+    /// [`MAX_KDF_WORK_KIB`], so that opening with the costliest key
+    /// accepted takes a bounded time (about 8 s here) whatever a tampered
+    /// key file asks for. The error names the parameter.
+    pub fn check_bounds(&self) -> Result<(), String> {
+        let KdfParams {
+            memory_kib: m,
+            iterations: t,
+            parallelism: p,
+        } = *self;
+        if !(1..=MAX_KDF_PARALLELISM).contains(&p) {
+            return Err(format!(
+                "Argon2id parallelism {p} is outside 1..={MAX_KDF_PARALLELISM}"
+            ));
+        }
+        if !(1..=MAX_KDF_ITERATIONS).contains(&t) {
+            return Err(format!(
+                "Argon2id iterations {t} is outside 1..={MAX_KDF_ITERATIONS}"
+            ));
+        }
+        if u64::from(m) < 8 * u64::from(p) || u64::from(m) > MAX_KDF_MEMORY_KIB {
+            return Err(format!(
+                "Argon2id memory {m} KiB is outside {}..={MAX_KDF_MEMORY_KIB} KiB (8 KiB per lane, at most 4 GiB)",
+                8 * u64::from(p)
+            ));
+        }
+        if u64::from(m) * u64::from(t) > MAX_KDF_WORK_KIB {
+            return Err(format!(
+                "Argon2id memory {m} KiB × {t} iterations exceeds the bound of {MAX_KDF_WORK_KIB} KiB-passes (8 GiB × 1 pass: 1 GiB × 8, 64 MiB × 100)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The 32-byte wrapping key for `password` and `salt` (parameters
+    /// outside [`Self::check_bounds`] are refused, never run).
     pub fn derive(&self, password: &[u8], salt: &[u8]) -> Result<[u8; 32], String> {
+        self.check_bounds()?;
         let params =
             argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
                 .map_err(|e| format!("bad Argon2id parameters: {e}"))?;
@@ -260,6 +310,40 @@ mod tests {
         assert_ne!(a.blob_id(b"x"), b.blob_id(b"x"));
         assert_ne!(a.blob_id(b"x").0, *blake3::hash(b"x").as_bytes());
         assert_ne!(a.chunker_seed(), b.chunker_seed());
+    }
+
+    #[test]
+    fn kdf_bounds_refuse_without_running() {
+        let ok = KdfParams::default();
+        ok.check_bounds().unwrap();
+        let cases = [
+            (u32::MAX, 3, 65536, "parallelism 4294967295"),
+            (0, 3, 65536, "parallelism 0"),
+            (4, 101, 65536, "iterations 101"),
+            (4, 0, 65536, "iterations 0"),
+            (4, 3, 4 * 1024 * 1024 + 1, "memory"),
+            (4, 3, 16, "memory 16 KiB"),
+            (4, 99, 3 * 1024 * 1024, "exceeds the bound"),
+        ];
+        for (p, t, m, want) in cases {
+            let k = KdfParams {
+                memory_kib: m,
+                iterations: t,
+                parallelism: p,
+            };
+            let e = k.derive(b"pw", b"saltsaltsaltsalt").unwrap_err();
+            assert!(e.contains(want), "{k:?}: {e}");
+        }
+        // The costliest accepted shapes are accepted.
+        for (m, t) in [(4 * 1024 * 1024, 2), (64 * 1024, 100), (1024 * 1024, 8)] {
+            KdfParams {
+                memory_kib: m,
+                iterations: t,
+                parallelism: 64,
+            }
+            .check_bounds()
+            .unwrap();
+        }
     }
 
     #[test]

@@ -31,6 +31,67 @@ pub enum RepoError {
         /// How many key files were tried.
         keys: usize,
     },
+    /// The location's `config` is not a Kapsel object: something else lives
+    /// there.
+    #[error(
+        "not a Kapsel repository: {object} is a foreign object (it does not start with Kapsel's magic)"
+    )]
+    NotARepository {
+        /// The config object's name.
+        object: String,
+    },
+    /// A key file unwrapped with the password, but `config` does not
+    /// authenticate with the key inside (modified bytes, or a config copied
+    /// from another repository).
+    #[error(
+        "config is corrupt: {object} fails authentication with the key of {key}, which this password unwraps (its bytes were modified, or it belongs to another repository)"
+    )]
+    ConfigCorrupt {
+        /// The config object's name.
+        object: String,
+        /// The key file that unwrapped.
+        key: String,
+    },
+    /// No usable key file unwrapped with the password, and some key files
+    /// are damaged (unreadable, not JSON, over-large, KDF parameters out of
+    /// bounds): the password may belong to one of them.
+    #[error(
+        "no key opens the repository: {tried} intact key file(s) do not unwrap with this password, and {} key file(s) are damaged: {}", damaged.len(), damaged.join("; ")
+    )]
+    DamagedKeys {
+        /// Intact key files tried.
+        tried: usize,
+        /// Each damaged key file with what is wrong.
+        damaged: Vec<String>,
+    },
+    /// The repository has no key file at all.
+    #[error("the repository at {location} has no key files: it cannot be opened")]
+    NoKeys {
+        /// Where it is.
+        location: String,
+    },
+    /// Some index files are unreadable; an operation that must see the
+    /// whole index (prune) refuses.
+    #[error(
+        "{} index file(s) are unreadable ({}); refusing to {action} until `kapsel repo repair index` has rebuilt the index from the packs", files.len(), files.join("; ")
+    )]
+    DamagedIndex {
+        /// What was refused.
+        action: String,
+        /// Each damaged index file with what is wrong.
+        files: Vec<String>,
+    },
+    /// Some snapshot manifests are unreadable; an operation that must know
+    /// what every snapshot needs (prune) refuses.
+    #[error(
+        "{} snapshot manifest(s) are unreadable ({}); refusing to {action} until `kapsel repo repair snapshots` has moved them aside", files.len(), files.join("; ")
+    )]
+    DamagedSnapshots {
+        /// What was refused.
+        action: String,
+        /// Each damaged manifest with what is wrong.
+        files: Vec<String>,
+    },
     /// The object does not start with a Kapsel magic: not ours.
     #[error("object {object} is not a Kapsel object (foreign or garbage data)")]
     Foreign {
@@ -158,6 +219,17 @@ impl RepoError {
                 source: object_store::Error::NotFound { .. },
                 ..
             }
+        )
+    }
+
+    /// Whether this says an object's bytes are damaged (corrupt, foreign,
+    /// of an unknown version), as opposed to the store failing.
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            RepoError::Corrupt { .. }
+                | RepoError::Foreign { .. }
+                | RepoError::UnsupportedVersion { .. }
         )
     }
 

@@ -145,6 +145,30 @@ pub fn seal_object(key: &AeadKey, kind: ObjectKind, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Check the plaintext part of an envelope (magic, version, kind): what can
+/// be said about an object without its key.
+pub fn check_envelope(kind: ObjectKind, bytes: &[u8]) -> Result<(), DecodeError> {
+    if bytes.len() < 4 || &bytes[..4] != ENVELOPE_MAGIC {
+        return Err(DecodeError::Foreign);
+    }
+    if bytes.len() < 6 + crate::crypto::SEAL_OVERHEAD {
+        return Err(malformed(format!(
+            "truncated envelope ({} bytes)",
+            bytes.len()
+        )));
+    }
+    if bytes[4] != FORMAT_VERSION {
+        return Err(DecodeError::Version(bytes[4]));
+    }
+    if bytes[5] != kind as u8 {
+        return Err(malformed(format!(
+            "object kind {} where {} was expected",
+            bytes[5], kind as u8
+        )));
+    }
+    Ok(())
+}
+
 /// Open an object sealed by [`seal_object`], checking its kind.
 pub fn open_object(key: &AeadKey, kind: ObjectKind, bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
     if bytes.len() < 6 || &bytes[..4] != ENVELOPE_MAGIC {

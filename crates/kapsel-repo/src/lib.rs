@@ -19,6 +19,7 @@ pub mod format;
 pub mod lock;
 pub mod newfile;
 pub mod prune;
+pub mod repair;
 mod repo;
 pub mod restore;
 pub mod tree;

@@ -224,8 +224,9 @@ impl Repository {
 
         // 2. Snapshots, then the index: the index files of a listed
         // snapshot were written before it.
-        let snaps = self.snapshots().await?;
+        let snaps = self.snapshots_complete("prune").await?;
         let index = self.load_index().await?;
+        index.require_complete("prune")?;
         let used = self.used_blobs(&snaps, &index).await?;
         let mut rep = PruneReport {
             used_blobs: used.len(),

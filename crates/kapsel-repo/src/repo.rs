@@ -312,6 +312,10 @@ pub struct Index {
     pub marked_blobs: HashMap<Id, Location>,
     /// Index files read.
     pub files: Vec<Id>,
+    /// Index files skipped because they are damaged (id, what is wrong):
+    /// the blobs only they list are missing from this index. Operations
+    /// that must see the whole index refuse ([`Index::require_complete`]).
+    pub damaged: Vec<(Id, String)>,
 }
 
 impl Index {
@@ -379,6 +383,7 @@ pub struct Repository {
     pub(crate) config: Config,
     key_id: String,
     location: String,
+    pub(crate) warnings: Arc<crate::repair::Warnings>,
 }
 
 impl std::fmt::Debug for Repository {
@@ -449,10 +454,8 @@ fn wrap_key(master: &MasterKey, password: &[u8], kdf: KdfParams) -> Result<KeyFi
 fn unwrap_key(kf: &KeyFile, password: &[u8]) -> Option<MasterKey> {
     let salt = B64.decode(&kf.salt).ok()?;
     let wrapped = B64.decode(&kf.wrapped).ok()?;
-    // Refuse absurd parameters from a tampered key file (memory bomb).
-    if kf.kdf.memory_kib > 4 * 1024 * 1024 || kf.kdf.iterations > 100 {
-        return None;
-    }
+    // Parameters out of bounds (a tampered key file) are refused by
+    // `derive` before any work; `read_key_file` reports them by name.
     let wk = kf.kdf.derive(password, &salt).ok()?;
     let secret = AeadKey::new(&wk).open(KEY_AAD, &wrapped).ok()?;
     let s: [u8; 32] = secret.try_into().ok()?;
@@ -519,6 +522,11 @@ impl Repository {
     /// The object store and root this repository lives in.
     pub fn store(&self) -> (&Arc<dyn ObjectStore>, &Path) {
         (&self.store, &self.root)
+    }
+
+    /// The id of the key file this session opened the repository with.
+    pub(crate) fn key_id(&self) -> &str {
+        &self.key_id
     }
 
     /// The config.
@@ -599,6 +607,7 @@ impl Repository {
             config,
             key_id,
             location,
+            warnings: Default::default(),
         })
     }
 
@@ -634,36 +643,57 @@ impl Repository {
             }) => return Err(RepoError::NotFound { location }),
             Err(e) => return Err(e),
         };
+        // Which combination means what (docs/format.md §2): no magic →
+        // not a repository; a key that unwraps but does not authenticate
+        // the config → the config is corrupt (or another repository's);
+        // wrong password only when every key file is intact and none
+        // unwraps. Damaged key files never stop another key from opening.
         if config_bytes.len() < 4 || &config_bytes[..4] != format::ENVELOPE_MAGIC {
-            return Err(RepoError::Foreign {
+            return Err(RepoError::NotARepository {
                 object: config_path.to_string(),
             });
         }
+        if let Err(e @ (format::DecodeError::Version(_) | format::DecodeError::Malformed(_))) =
+            format::check_envelope(ObjectKind::Config, &config_bytes)
+        {
+            return Err(e.into_repo(config_path.as_ref()));
+        }
         let keys = list_names(store.as_ref(), &join(&root, &["keys"])).await?;
         let mut tried = 0;
+        let mut damaged: Vec<String> = Vec::new();
+        let mut unwrapped: Option<String> = None;
         for meta in &keys {
             let Some(name) = meta.location.filename() else {
                 continue;
             };
             let name = name.to_string();
-            let raw = get_bytes(store.as_ref(), &meta.location).await?;
-            let Ok(kf) = serde_json::from_slice::<KeyFile>(&raw) else {
-                continue;
+            let kf = match crate::repair::read_key_file(store.as_ref(), meta).await {
+                Ok(Some(kf)) => kf,
+                // Removed since the listing.
+                Ok(None) => continue,
+                Err(reason) => {
+                    damaged.push(format!("keys/{name}: {reason}"));
+                    continue;
+                }
             };
             tried += 1;
             let pw = password.to_vec();
-            let kf2 = kf.clone();
-            let master = tokio::task::spawn_blocking(move || unwrap_key(&kf2, &pw))
+            let master = tokio::task::spawn_blocking(move || unwrap_key(&kf, &pw))
                 .await
                 .map_err(|e| RepoError::Task(e.to_string()))?;
             let Some(master) = master else { continue };
-            // A key that unwraps but does not open the config belongs to a
-            // losing concurrent init: skip it.
-            let Ok(plain) =
-                format::open_object(master.data_key(), ObjectKind::Config, &config_bytes)
-            else {
-                continue;
-            };
+            // A key that unwraps but does not open the config may belong to
+            // a losing concurrent init: try the others before calling the
+            // config corrupt.
+            let plain =
+                match format::open_object(master.data_key(), ObjectKind::Config, &config_bytes) {
+                    Ok(p) => p,
+                    Err(format::DecodeError::Auth) => {
+                        unwrapped.get_or_insert(format!("keys/{name}"));
+                        continue;
+                    }
+                    Err(e) => return Err(e.into_repo(config_path.as_ref())),
+                };
             let config: Config = serde_json::from_slice(&plain)
                 .map_err(|e| RepoError::corrupt(config_path.to_string(), e.to_string()))?;
             if config.version != format::FORMAT_VERSION {
@@ -673,20 +703,33 @@ impl Repository {
                     supported: format::FORMAT_VERSION,
                 });
             }
-            return Ok(Repository {
+            let repo = Repository {
                 store,
                 root,
                 key: Arc::new(master),
                 config,
                 key_id: name,
                 location,
+                warnings: Default::default(),
+            };
+            for d in damaged {
+                repo.warn(format!(
+                    "damaged key file {d}; `kapsel repo check` lists every key file"
+                ));
+            }
+            return Ok(repo);
+        }
+        if let Some(key) = unwrapped {
+            return Err(RepoError::ConfigCorrupt {
+                object: config_path.to_string(),
+                key,
             });
         }
-        if let Err(e) =
-            format::open_object(&AeadKey::new(&[0; 32]), ObjectKind::Config, &config_bytes)
-            && matches!(e, format::DecodeError::Version(_))
-        {
-            return Err(e.into_repo(config_path.as_ref()));
+        if !damaged.is_empty() {
+            return Err(RepoError::DamagedKeys { tried, damaged });
+        }
+        if tried == 0 {
+            return Err(RepoError::NoKeys { location });
         }
         Err(RepoError::WrongPassword { keys: tried })
     }
@@ -836,14 +879,28 @@ impl Repository {
     /// listing and our reading them: it writes the merged index first and
     /// deletes the files it replaces after, so an index file that vanished
     /// means "list again" (the replacement is then listed), not an error.
+    ///
+    /// A damaged index file (corrupt, foreign, unknown version) is skipped
+    /// with a warning naming it ([`Repository::warnings`]) and listed in
+    /// [`Index::damaged`], so the rest of the repository keeps serving.
     pub async fn load_index(&self) -> Result<Index> {
-        let files = self
-            .read_index_files()
-            .await?
-            .into_iter()
-            .map(|(id, f)| f.map(|f| (id, f)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Index::from_files(files))
+        let mut files = Vec::new();
+        let mut damaged = Vec::new();
+        for (id, f) in self.read_index_files().await? {
+            match f {
+                Ok(f) => files.push((id, f)),
+                Err(e) if e.is_damage() => damaged.push((id, e.to_string())),
+                Err(e) => return Err(e),
+            }
+        }
+        let mut ix = Index::from_files(files);
+        for (id, e) in &damaged {
+            self.warn(format!(
+                "skipping damaged index file index/{id} ({e}); run `kapsel repo repair index`"
+            ));
+        }
+        ix.damaged = damaged;
+        Ok(ix)
     }
 
     /// Every index file, each with its own result. When one vanished between
@@ -886,23 +943,11 @@ impl Repository {
             .map_err(|e| RepoError::corrupt(format!("snapshots/{id}"), e.to_string()))
     }
 
-    /// All snapshots, oldest first.
+    /// All readable snapshots, oldest first. A damaged manifest is skipped
+    /// with a warning naming it ([`Repository::snapshots_report`] lists
+    /// them).
     pub async fn snapshots(&self) -> Result<Vec<(Id, Snapshot)>> {
-        let ids = self.list_ids("snapshots").await?;
-        // A snapshot forgotten between the listing and its reading is gone:
-        // skip it rather than fail.
-        let snaps =
-            futures::future::join_all(ids.iter().map(|(id, _)| self.read_snapshot(id))).await;
-        let mut v: Vec<(Id, Snapshot)> = Vec::with_capacity(ids.len());
-        for ((id, _), r) in ids.into_iter().zip(snaps) {
-            match r {
-                Ok(s) => v.push((id, s)),
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
-        }
-        v.sort_by(|a, b| a.1.time.cmp(&b.1.time).then(a.0.cmp(&b.0)));
-        Ok(v)
+        Ok(self.snapshots_report().await?.snapshots)
     }
 
     /// Find a snapshot by full id or unique prefix (at least 4 hex digits).
@@ -955,11 +1000,17 @@ impl Repository {
         let p = self.pack_path(&loc.pack);
         let e = loc.entry;
         let range = e.offset as u64..e.offset as u64 + e.length as u64;
-        let sealed = self
-            .store
-            .get_range(&p, range)
-            .await
-            .map_err(|err| RepoError::store(&p, err))?;
+        let sealed = match self.store.get_range(&p, range.clone()).await {
+            Ok(b) if b.len() as u64 == range.end - range.start => b,
+            Ok(b) => {
+                return Err(crate::repair::truncated(
+                    &p,
+                    &e,
+                    b.len() as u64 + range.start,
+                ));
+            }
+            Err(err) => return Err(self.range_error(&p, &e, err).await),
+        };
         let key = self.key.clone();
         let pname = p.to_string();
         let pool = pool.cloned();

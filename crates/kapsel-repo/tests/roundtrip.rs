@@ -302,7 +302,8 @@ async fn errors_are_clear() {
     let e = Repository::open(store.clone(), other, PW)
         .await
         .unwrap_err();
-    assert!(matches!(e, RepoError::Foreign { .. }), "{e}");
+    assert!(matches!(e, RepoError::NotARepository { .. }), "{e}");
+    assert!(e.to_string().contains("not a Kapsel repository"), "{e}");
     // Unknown snapshot.
     let repo = Repository::open(store, root, PW).await.unwrap();
     assert!(matches!(

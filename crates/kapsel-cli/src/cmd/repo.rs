@@ -133,6 +133,33 @@ enum RepoCmd {
     /// Manage the repository's keys (passwords).
     #[command(subcommand)]
     Key(KeyCmd),
+    /// Repair a damaged repository (docs/format.md §13).
+    #[command(subcommand)]
+    Repair(RepairCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum RepairCmd {
+    /// Rebuild the index from the packs' own headers: one new index file
+    /// listing every readable pack, then the old index files are deleted.
+    /// Unreadable packs are reported and left in place. Do not run it
+    /// beside a prune.
+    Index {
+        /// Report what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Move unreadable snapshot manifests to `snapshots-damaged/`, and list
+    /// the snapshots whose data is partly lost.
+    Snapshots {
+        /// Report what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also forget the snapshots whose data is partly lost (refused while
+        /// an index file is damaged: run `repair index` first).
+        #[arg(long)]
+        forget_partial: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -305,15 +332,34 @@ impl From<RepoError> for RepoCmdError {
             RepoError::SnapshotNotFound(_) => Some("`kapsel repo snapshots` lists the ids"),
             RepoError::AmbiguousSnapshot(_) => Some("give more digits of the id"),
             RepoError::Key(_) => Some("`kapsel repo key list` shows the keys"),
+            RepoError::Corrupt { object, .. } if object.contains("snapshots/") => Some(
+                "`kapsel repo repair snapshots` moves damaged manifests aside; restore another snapshot",
+            ),
+            RepoError::Corrupt { object, .. } if object.contains("index/") => {
+                Some("`kapsel repo repair index` rebuilds the index from the packs")
+            }
             RepoError::Corrupt { .. } | RepoError::Restore { .. } => Some(
                 "`kapsel repo check --read-data` lists every damaged object; restore from another snapshot",
             ),
-            RepoError::Foreign { .. } => {
+            RepoError::Foreign { .. } | RepoError::NotARepository { .. } => {
                 Some("this location holds something that is not a Kapsel repository")
             }
             RepoError::NotEmpty { .. } => Some(
                 "create the repository in a new or empty directory (or another prefix); nothing was written",
             ),
+            RepoError::ConfigCorrupt { .. } => Some(
+                "the config cannot be repaired from the repository itself: put back a copy of the `config` object; if the named key file was left by an interrupted `init`, remove it",
+            ),
+            RepoError::DamagedKeys { .. } => Some(
+                "`kapsel repo check`, run with another key's password, lists every key file; put back a copy of the damaged key file, or `key remove` it",
+            ),
+            RepoError::DamagedIndex { .. } => {
+                Some("run `kapsel repo repair index`, then try again")
+            }
+            RepoError::DamagedSnapshots { .. } => {
+                Some("run `kapsel repo repair snapshots`, then try again")
+            }
+
             _ => None,
         };
         RepoCmdError::Repo {
@@ -392,7 +438,13 @@ pub fn run(a: RepoArgs) -> ExitCode {
 async fn open(a: &RepoArgs) -> R<Repository> {
     let place = a.target.place(false)?;
     let pw = target::password(&place, false)?;
-    Ok(Repository::open(place.store, place.root, &pw).await?)
+    let repo = Repository::open(place.store, place.root, &pw).await?;
+    // Damaged objects that were skipped: always said, even with --quiet.
+    repo.set_warning_sink(std::sync::Arc::new(|w: &str| eprintln!("warning: {w}")));
+    for w in repo.warnings() {
+        eprintln!("warning: {w}");
+    }
+    Ok(repo)
 }
 
 fn print(text: &str) -> R<()> {
@@ -505,6 +557,7 @@ async fn dispatch(a: &RepoArgs, ui: Ui) -> R<ExitCode> {
         }
         RepoCmd::Stats => stats(a).await,
         RepoCmd::Key(k) => key(a, k).await,
+        RepoCmd::Repair(r) => repair(a, ui, r).await,
     }
 }
 
@@ -996,11 +1049,25 @@ async fn check(
             "blobs": rep.blobs,
             "readBytes": rep.read_bytes,
             "readPacks": rep.read_packs,
+            "keys": rep.keys,
+            "affectedSnapshots": rep.affected_snapshots,
         }))?;
     } else {
         let mut out = String::new();
         for e in &rep.errors {
             out.push_str(&format!("error: {e}\n"));
+        }
+        for s in &rep.affected_snapshots {
+            out.push_str(&format!(
+                "affected: snapshot {}{}: {}\n",
+                s.id,
+                if s.paths.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", s.paths.join(", "))
+                },
+                s.problems.join("; ")
+            ));
         }
         for w in &rep.warnings {
             out.push_str(&format!("warning: {w}\n"));
@@ -1156,6 +1223,133 @@ async fn prune(
                 st.files,
                 human_bytes(st.bytes)
             ))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn repair(a: &RepoArgs, ui: Ui, r: &RepairCmd) -> R<ExitCode> {
+    use kapsel_repo::repair::{RepairIndexOptions, RepairSnapshotsOptions};
+    let repo = open(a).await?;
+    match r {
+        RepairCmd::Index { dry_run } => {
+            let bar = ui.spinner("reading every pack's header");
+            let rep = repo
+                .repair_index(RepairIndexOptions { dry_run: *dry_run })
+                .await;
+            bar.finish_and_clear();
+            let rep = rep?;
+            let pairs = |v: &[(String, String)]| {
+                v.iter()
+                    .map(|(o, e)| json!({"object": o, "error": e}))
+                    .collect::<Vec<_>>()
+            };
+            if ui.json {
+                print_json(&json!({
+                    "dryRun": rep.dry_run,
+                    "packs": rep.packs,
+                    "blobs": rep.blobs,
+                    "marked": rep.marked,
+                    "unreadablePacks": pairs(&rep.unreadable_packs),
+                    "damagedIndexFiles": pairs(&rep.damaged_index_files),
+                    "replacedIndexFiles": rep.replaced_index_files,
+                    "newIndexFile": rep.new_index_file,
+                }))?;
+            } else {
+                let mut out = String::new();
+                for (o, e) in &rep.damaged_index_files {
+                    out.push_str(&format!("damaged index file {o}: {e}\n"));
+                }
+                for (o, e) in &rep.unreadable_packs {
+                    out.push_str(&format!("unreadable pack {o} (not indexed): {e}\n"));
+                }
+                out.push_str(&format!(
+                    "{}{} {} pack(s) ({} blob(s)) live and {} marked, replacing {} index file(s){}\n",
+                    if rep.dry_run { "dry run: " } else { "" },
+                    if rep.dry_run { "would index" } else { "indexed" },
+                    rep.packs,
+                    rep.blobs,
+                    rep.marked,
+                    rep.replaced_index_files.len(),
+                    match &rep.new_index_file {
+                        Some(f) => format!(" with {f}"),
+                        None => String::new(),
+                    }
+                ));
+                if !rep.unreadable_packs.is_empty() {
+                    out.push_str(&format!(
+                        "{} pack(s) unreadable: `kapsel repo repair snapshots` lists the snapshots that needed them\n",
+                        rep.unreadable_packs.len()
+                    ));
+                }
+                print(&out)?;
+            }
+        }
+        RepairCmd::Snapshots {
+            dry_run,
+            forget_partial,
+        } => {
+            let bar = ui.spinner("reading every snapshot");
+            let rep = repo
+                .repair_snapshots(RepairSnapshotsOptions {
+                    dry_run: *dry_run,
+                    forget_partial: *forget_partial,
+                })
+                .await;
+            bar.finish_and_clear();
+            let rep = rep?;
+            if ui.json {
+                print_json(&json!({
+                    "dryRun": rep.dry_run,
+                    "snapshots": rep.snapshots,
+                    "damaged": rep.damaged.iter().map(|(o, e)| json!({"object": o, "error": e})).collect::<Vec<_>>(),
+                    "movedTo": rep.moved_to,
+                    "partial": rep.partial,
+                    "forgotten": rep.forgotten,
+                }))?;
+            } else {
+                let mut out = String::new();
+                for (o, e) in &rep.damaged {
+                    out.push_str(&format!(
+                        "damaged manifest {o}: {e}; {}\n",
+                        if rep.dry_run {
+                            "would move it to snapshots-damaged/"
+                        } else {
+                            "moved to snapshots-damaged/"
+                        }
+                    ));
+                }
+                for p in &rep.partial {
+                    out.push_str(&format!(
+                        "partial snapshot {} ({}): {}{}\n",
+                        p.id,
+                        p.paths.join(", "),
+                        p.problems.join("; "),
+                        if rep.forgotten.contains(&p.id) {
+                            if rep.dry_run {
+                                "; would forget it"
+                            } else {
+                                "; forgotten"
+                            }
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                out.push_str(&format!(
+                    "{}{} readable snapshot(s), {} damaged manifest(s), {} partial snapshot(s){}\n",
+                    if rep.dry_run { "dry run: " } else { "" },
+                    rep.snapshots,
+                    rep.damaged.len(),
+                    rep.partial.len(),
+                    if rep.partial.is_empty() || *forget_partial {
+                        ""
+                    } else {
+                        " (kept: --forget-partial forgets them)"
+                    }
+                ));
+                print(&out)?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
