@@ -70,6 +70,39 @@ pub struct LockInfo {
     pub started: DateTime<Utc>,
     /// When it last rewrote the lock (its clock).
     pub refreshed: DateTime<Utc>,
+    /// The process's pid namespace (`/proc/self/ns/pid`), so that a reader
+    /// on the same host and in the same namespace can tell a dead holder
+    /// at once (containers of one pod share a host name, not pids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_ns: Option<String>,
+}
+
+/// This process's pid namespace, where Linux tells it.
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Whether a lock's holder is known to be dead: same host, same pid
+/// namespace, and no such process.
+fn holder_is_dead(i: &LockInfo) -> bool {
+    if i.host != host_name() || i.pid_ns.is_none() || i.pid_ns != pid_namespace() {
+        return false;
+    }
+    if i.pid == std::process::id() {
+        return false;
+    }
+    let Some(pid) = i32::try_from(i.pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
 }
 
 /// A lock as a reader finds it.
@@ -86,13 +119,15 @@ pub struct FoundLock {
 }
 
 impl FoundLock {
-    /// Whether the lock's holder may still be running.
+    /// Whether the lock's holder may still be running: its lock was
+    /// rewritten less than `stale` ago, and it is not a process of this host
+    /// and pid namespace that no longer exists.
     pub fn is_live(&self, now: DateTime<Utc>, t: &LockTiming) -> bool {
         let last = match &self.info {
             Some(i) => i.refreshed.max(self.modified),
             None => self.modified,
         };
-        now - last < t.stale
+        now - last < t.stale && !self.info.as_ref().is_some_and(holder_is_dead)
     }
     /// When the holder started (the epoch when unknown).
     pub fn started(&self) -> DateTime<Utc> {
@@ -157,6 +192,7 @@ impl Repository {
             pid: std::process::id(),
             started: now,
             refreshed: now,
+            pid_ns: pid_namespace(),
         };
         self.write_lock(&path, &info).await?;
         let state = Arc::new(Mutex::new(State {

@@ -225,13 +225,8 @@ impl Repository {
         // 2. Snapshots, then the index: the index files of a listed
         // snapshot were written before it.
         let snaps = self.snapshots_complete("prune").await?;
-        let index = self.load_index().await?;
+        let mut index = self.load_index().await?;
         index.require_complete("prune")?;
-        let used = self.used_blobs(&snaps, &index).await?;
-        let mut rep = PruneReport {
-            used_blobs: used.len(),
-            ..Default::default()
-        };
         let sizes: HashMap<Id, (u64, DateTime<Utc>)> = self
             .list_ids("data")
             .await?
@@ -239,6 +234,36 @@ impl Repository {
             .map(|(id, m)| (id, (m.size, m.last_modified)))
             .collect();
 
+        // Marks of packs already gone (a prune died between deleting them
+        // and rewriting the index) are dropped: never read, never revived.
+        let gone: Vec<Id> = index
+            .marked
+            .keys()
+            .filter(|p| !sizes.contains_key(*p))
+            .copied()
+            .collect();
+        if !gone.is_empty() {
+            for p in &gone {
+                index.marked.remove(p);
+            }
+            index.marked_blobs.retain(|_, l| !gone.contains(&l.pack));
+            for m in index.marked.values() {
+                for b in &m.blobs {
+                    index
+                        .marked_blobs
+                        .entry(b.id)
+                        .or_insert(crate::repo::Location {
+                            pack: m.pack,
+                            entry: *b,
+                        });
+                }
+            }
+        }
+        let used = self.used_blobs(&snaps, &index).await?;
+        let mut rep = PruneReport {
+            used_blobs: used.len(),
+            ..Default::default()
+        };
         let mut live: Vec<(Id, Vec<BlobEntry>)> = Vec::new();
         let mut marked: Vec<MarkedPack> = Vec::new();
         // Marked long enough, and no running backup can need them.
@@ -381,12 +406,21 @@ impl Repository {
         uploader.upload(&mut repack).await?;
         uploader.finish().await?;
         live.append(&mut uploader.done);
-        // New index first, then drop the files it replaces.
-        self.write_index(&IndexFile {
+        // New index first, then drop the files it replaces. Packs to delete
+        // at once are written as marked too: if this prune dies before it
+        // deletes them, they stay readable and the next prune decides again.
+        marked.extend(at_once.iter().filter_map(|a| {
+            a.blobs.as_ref().map(|b| MarkedPack {
+                pack: a.pack,
+                marked_at: now.timestamp(),
+                blobs: b.clone(),
+            })
+        }));
+        let mut merged = IndexFile {
             packs: live,
             marked,
-        })
-        .await?;
+        };
+        let merged_id = self.write_index(&merged).await?;
         for f in &index.files {
             let p = self.path(&["index", &f.to_hex()]);
             match self.store.delete(&p).await {
@@ -395,8 +429,8 @@ impl Repository {
             }
         }
         // A backup that took its lock since step 1 may have loaded the index
-        // files just deleted and use a pack we meant to delete at once: mark
-        // those instead (such a backup copies marked packs at its commit).
+        // files just deleted and use a pack we meant to delete at once: keep
+        // those, marked (such a backup copies marked packs at its commit).
         // One that takes its lock after this loads only the new index.
         if !at_once.is_empty() {
             let known: HashSet<&str> = backups.iter().map(|l| l.id.as_str()).collect();
@@ -408,33 +442,29 @@ impl Repository {
                     && !known.contains(l.id.as_str())
             });
             if newcomer {
-                let deferred: Vec<MarkedPack> = at_once
-                    .iter()
-                    .filter_map(|a| {
-                        a.blobs.as_ref().map(|b| MarkedPack {
-                            pack: a.pack,
-                            marked_at: now.timestamp(),
-                            blobs: b.clone(),
-                        })
-                    })
-                    .collect();
                 rep.deferred = at_once.len();
                 rep.bytes_freed = delete
                     .iter()
                     .filter_map(|p| sizes.get(p).map(|s| s.0))
                     .sum();
-                if !deferred.is_empty() {
-                    self.write_index(&IndexFile {
-                        packs: Vec::new(),
-                        marked: deferred,
-                    })
-                    .await?;
-                }
                 at_once.clear();
             }
         }
         for id in delete.iter().chain(at_once.iter().map(|a| &a.pack)) {
             let p = self.pack_path(id);
+            match self.store.delete(&p).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(RepoError::store(&p, e)),
+            }
+        }
+        // The packs deleted at once leave the index: the same index without
+        // them replaces the one written above (a prune that dies here leaves
+        // their marks to the next prune, which drops marks of packs gone).
+        let gone: HashSet<Id> = at_once.iter().map(|a| a.pack).collect();
+        if merged.marked.iter().any(|m| gone.contains(&m.pack)) {
+            merged.marked.retain(|m| !gone.contains(&m.pack));
+            self.write_index(&merged).await?;
+            let p = self.path(&["index", &merged_id.to_hex()]);
             match self.store.delete(&p).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(RepoError::store(&p, e)),

@@ -204,7 +204,8 @@ struct ForgetArgs {
 #[derive(Debug, Args)]
 struct PruneArgs {
     /// How long unused packs stay marked before they are deleted (default
-    /// 1h; 0s deletes at once, safe only when no backup is running).
+    /// 1h; 0s deletes at once when no backup is running, and marks them
+    /// when one is: running backups are safe either way).
     #[arg(long, value_parser = parse_age, default_value = "1h")]
     keep_delete: chrono::Duration,
     /// Report what would be done, change nothing.
@@ -1201,14 +1202,19 @@ async fn prune(
             "recovered": r.recovered,
             "repacked": r.repacked,
             "orphansDeleted": r.orphans_deleted,
+            "orphansMarked": r.orphans_marked,
+            "heldForRunningBackups": r.held,
+            "deferred": r.deferred,
+            "staleLocksRemoved": r.stale_locks_removed,
             "bytesFreed": r.bytes_freed,
             "usedBlobs": r.used_blobs,
         }))?;
     } else if !ui.quiet {
         print(&format!(
-            "{}marked {} pack(s) unused, deleted {} ({} orphaned), repacked {}, recovered {}; {} freed; {} blob(s) in use\n",
+            "{}marked {} pack(s) unused ({} left by failed backups), deleted {} ({} left by failed backups), repacked {}, recovered {}; {} freed; {} blob(s) in use\n",
             if dry_run { "dry run: " } else { "" },
-            r.marked,
+            r.marked + r.orphans_marked,
+            r.orphans_marked,
             r.deleted + r.orphans_deleted,
             r.orphans_deleted,
             r.repacked,
@@ -1216,6 +1222,18 @@ async fn prune(
             human_bytes(r.bytes_freed),
             r.used_blobs
         ))?;
+        if r.held + r.deferred > 0 {
+            print(&format!(
+                "kept {} pack(s) a running backup may still need; the next prune after it ends deletes them\n",
+                r.held + r.deferred
+            ))?;
+        }
+        if r.stale_locks_removed > 0 {
+            print(&format!(
+                "removed {} lock(s) of backups or prunes that died\n",
+                r.stale_locks_removed
+            ))?;
+        }
         if let Some(st) = staging {
             print(&format!(
                 "{} {} stale upload file(s) ({}) of uploads interrupted over an hour ago\n",
@@ -1365,8 +1383,16 @@ async fn stats(a: &RepoArgs) -> R<ExitCode> {
         raw += u64::from(loc.entry.raw_length);
         stored += u64::from(loc.entry.length);
     }
+    let space = repo.space(kapsel_repo::LockTiming::default()).await?;
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let v = json!({
+        "liveBytes": space.live_bytes,
+        "markedPacks": space.marked_packs,
+        "markedBytes": space.marked_bytes,
+        "unindexedPacks": space.unindexed_packs,
+        "unindexedBytes": space.unindexed_bytes,
+        "runningBackups": space.running_backups,
+        "staleLocks": space.stale_locks,
         "snapshots": snaps.len(),
         "logicalBytes": logical,
         "uniqueBytes": raw,
@@ -1393,6 +1419,16 @@ async fn stats(a: &RepoArgs) -> R<ExitCode> {
             index.files.len(),
             ratio(logical, raw),
             ratio(raw, stored),
+        ))?;
+        print(&format!(
+            "pack bytes:       {} live, {} in {} pack(s) marked for deletion, {} in {} pack(s) no index lists (failed, killed or running backups)\nlocks:            {} running backup(s), {} stale\n",
+            human_bytes(space.live_bytes),
+            human_bytes(space.marked_bytes),
+            space.marked_packs,
+            human_bytes(space.unindexed_bytes),
+            space.unindexed_packs,
+            space.running_backups,
+            space.stale_locks,
         ))?;
     }
     Ok(ExitCode::SUCCESS)
