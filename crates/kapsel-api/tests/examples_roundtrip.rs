@@ -18,7 +18,10 @@ fn examples_dir() -> Option<PathBuf> {
         "{} is missing: CI must run beside shared/",
         dir.display()
     );
-    eprintln!("SKIP: {} not found", dir.display());
+    {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "SKIP: {} not found", dir.display());
+    }
     None
 }
 

@@ -64,17 +64,33 @@ pub fn required() -> bool {
 }
 
 fn skip(test: &str, why: &str) {
+    // Straight to the process's stderr: the test harness captures
+    // `eprintln!`, and a skip must show in the run's output.
+    use std::io::Write as _;
+    let mut err = std::io::stderr();
     assert!(
         !required(),
         "KAPSEL_E2E=1 but no usable cluster for e2e test `{test}`: {why}"
     );
-    eprintln!();
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!! SKIP e2e test `{test}`: {why}");
-    eprintln!("!! Start the testbed (sudo testbed/testbed up) and export KUBECONFIG,");
-    eprintln!("!! or set KAPSEL_E2E=1 to make this a failure. See docs/testbed.md.");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!();
+    let _ = writeln!(err);
+    let _ = writeln!(
+        err,
+        "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    );
+    let _ = writeln!(err, "!! SKIP e2e test `{test}`: {why}");
+    let _ = writeln!(
+        err,
+        "!! Start the testbed (sudo testbed/testbed up) and export KUBECONFIG,"
+    );
+    let _ = writeln!(
+        err,
+        "!! or set KAPSEL_E2E=1 to make this a failure. See docs/testbed.md."
+    );
+    let _ = writeln!(
+        err,
+        "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    );
+    let _ = writeln!(err);
 }
 
 /// A connection to the cluster under test.

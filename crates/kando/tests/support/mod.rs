@@ -51,9 +51,13 @@ fn skip(var: &str, what: &str, how: &str) {
     if required(var) {
         panic!("{var}=1 but {what} is not available ({how})");
     }
-    eprintln!(
-        "\n*** SKIPPING: {what} is not available ({how}; set {var}=1 to make this fatal) ***\n"
-    );
+    {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPING: {what} is not available ({how}; set {var}=1 to make this fatal) ***\n"
+        );
+    }
 }
 
 /// A child server killed on drop, with its working directory.
