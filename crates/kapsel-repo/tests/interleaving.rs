@@ -24,14 +24,12 @@
 mod common;
 
 use std::io::Read;
-use std::sync::{Arc, Mutex};
 
+use common::gate::{self, Gate};
 use common::*;
 use kapsel_repo::prune::PruneOptions;
 use kapsel_repo::{LockTiming, RepoError, Repository};
-use object_store::ObjectStore;
 use object_store::path::Path;
-use tokio::sync::Semaphore;
 
 /// Where B is held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,112 +58,6 @@ const STAGES: [Stage; 5] = [
 enum Op {
     Forget,
     Prune,
-}
-
-/// A store that holds one operation (a put whose path contains `needle`,
-/// the `nth` such put) until released.
-struct Gate {
-    inner: Arc<dyn ObjectStore>,
-    rule: Mutex<Option<(String, usize)>>,
-    reached: Semaphore,
-    release: Semaphore,
-}
-
-impl std::fmt::Display for Gate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Gate({})", self.inner)
-    }
-}
-
-impl std::fmt::Debug for Gate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Gate")
-    }
-}
-
-impl Gate {
-    fn arm(&self, needle: &str, nth: usize) {
-        *self.rule.lock().unwrap() = Some((needle.to_string(), nth));
-    }
-    async fn hold_if_armed(&self, path: &Path) {
-        let hit = {
-            let mut r = self.rule.lock().unwrap();
-            match r.as_mut() {
-                Some((needle, n)) if path.as_ref().contains(needle.as_str()) => {
-                    if *n <= 1 {
-                        *r = None;
-                        true
-                    } else {
-                        *n -= 1;
-                        false
-                    }
-                }
-                _ => false,
-            }
-        };
-        if hit {
-            self.reached.add_permits(1);
-            self.release.acquire().await.unwrap().forget();
-        }
-    }
-}
-
-mod gate_impl {
-    use super::Gate;
-    use bytes::Bytes;
-    use futures::stream::BoxStream;
-    use object_store::path::Path;
-    use object_store::{
-        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-        PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
-    };
-    use std::ops::Range;
-
-    #[async_trait::async_trait]
-    impl ObjectStore for Gate {
-        async fn put_opts(&self, l: &Path, p: PutPayload, o: PutOptions) -> Result<PutResult> {
-            self.hold_if_armed(l).await;
-            self.inner.put_opts(l, p, o).await
-        }
-        async fn put_multipart_opts(
-            &self,
-            l: &Path,
-            o: PutMultipartOptions,
-        ) -> Result<Box<dyn MultipartUpload>> {
-            self.inner.put_multipart_opts(l, o).await
-        }
-        async fn get_opts(&self, l: &Path, o: GetOptions) -> Result<GetResult> {
-            self.inner.get_opts(l, o).await
-        }
-        async fn get_ranges(&self, l: &Path, r: &[Range<u64>]) -> Result<Vec<Bytes>> {
-            self.inner.get_ranges(l, r).await
-        }
-        fn delete_stream(
-            &self,
-            l: BoxStream<'static, Result<Path>>,
-        ) -> BoxStream<'static, Result<Path>> {
-            self.inner.delete_stream(l)
-        }
-        fn list(&self, p: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-            self.inner.list(p)
-        }
-        fn list_with_offset(
-            &self,
-            p: Option<&Path>,
-            o: &Path,
-        ) -> BoxStream<'static, Result<ObjectMeta>> {
-            self.inner.list_with_offset(p, o)
-        }
-        async fn list_with_delimiter(&self, p: Option<&Path>) -> Result<ListResult> {
-            self.inner.list_with_delimiter(p).await
-        }
-        async fn copy_opts(&self, f: &Path, t: &Path, o: CopyOptions) -> Result<()> {
-            self.inner.copy_opts(f, t, o).await
-        }
-        async fn rename_opts(&self, f: &Path, t: &Path, o: RenameOptions) -> Result<()> {
-            self.inner.rename_opts(f, t, o).await
-        }
-    }
 }
 
 /// A stream that stops after `hold_at` bytes until released.
@@ -219,12 +111,7 @@ struct Tally {
 async fn run(r: &Run, a: &[u8], b: &[u8], tally: &mut Tally) -> String {
     let (store, repo) = mem_repo(small_opts()).await;
     let sa = backup(&repo, a, "/a").await;
-    let gate = Arc::new(Gate {
-        inner: store.clone(),
-        rule: Mutex::new(None),
-        reached: Semaphore::new(0),
-        release: Semaphore::new(0),
-    });
+    let gate = Gate::new(store.clone());
     let brepo = Repository::open(gate.clone(), Path::from("repo"), PW)
         .await
         .unwrap();
@@ -291,7 +178,7 @@ async fn run(r: &Run, a: &[u8], b: &[u8], tally: &mut Tally) -> String {
         release: Some(release_rx),
     };
     // The second put under locks/ is the commit's rewrite of the lock.
-    gate.arm("/locks/", 2);
+    gate.arm(gate::Op::Put, "/locks/", 2);
     let bo = kapsel_repo::BackupOptions {
         paths: vec!["/b".into()],
         lock_timing: timing,
@@ -313,7 +200,7 @@ async fn run(r: &Run, a: &[u8], b: &[u8], tally: &mut Tally) -> String {
             return;
         }
         tokio::select! {
-            p = gate.reached.acquire() => p.unwrap().forget(),
+            () = gate.reached() => {}
             r = task => *outcome = Some(r.unwrap()),
         }
     }
@@ -322,11 +209,11 @@ async fn run(r: &Run, a: &[u8], b: &[u8], tally: &mut Tally) -> String {
     release_tx.send(()).unwrap();
     reach(&gate, &mut task, &mut outcome).await;
     do_ops(Stage::BeforeCheck, &mut log).await;
-    gate.arm("/snapshots/", 1);
-    gate.release.add_permits(1);
+    gate.arm(gate::Op::Put, "/snapshots/", 1);
+    gate.release();
     reach(&gate, &mut task, &mut outcome).await;
     do_ops(Stage::BeforeSnapshot, &mut log).await;
-    gate.release.add_permits(1);
+    gate.release();
     let outcome = match outcome {
         Some(o) => o,
         None => task.await.unwrap(),

@@ -413,86 +413,6 @@ async fn read_data_subsets_partition_the_packs() {
     }
 }
 
-/// A store that holds the first GET of an index file until told to go on,
-/// so that a prune can replace the index files between a reader's listing
-/// and its reading them.
-#[derive(Debug)]
-struct HoldIndexGet {
-    inner: std::sync::Arc<dyn ObjectStore>,
-    armed: std::sync::atomic::AtomicBool,
-    held: tokio::sync::Notify,
-    go_on: tokio::sync::Notify,
-}
-
-impl std::fmt::Display for HoldIndexGet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HoldIndexGet({})", self.inner)
-    }
-}
-
-mod hold_impl {
-    use super::HoldIndexGet;
-    use bytes::Bytes;
-    use futures::stream::BoxStream;
-    use object_store::path::Path;
-    use object_store::{
-        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-        PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
-    };
-    use std::ops::Range;
-
-    #[async_trait::async_trait]
-    impl ObjectStore for HoldIndexGet {
-        async fn put_opts(&self, l: &Path, p: PutPayload, o: PutOptions) -> Result<PutResult> {
-            self.inner.put_opts(l, p, o).await
-        }
-        async fn put_multipart_opts(
-            &self,
-            l: &Path,
-            o: PutMultipartOptions,
-        ) -> Result<Box<dyn MultipartUpload>> {
-            self.inner.put_multipart_opts(l, o).await
-        }
-        async fn get_opts(&self, l: &Path, o: GetOptions) -> Result<GetResult> {
-            if l.as_ref().contains("/index/")
-                && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst)
-            {
-                self.held.notify_one();
-                self.go_on.notified().await;
-            }
-            self.inner.get_opts(l, o).await
-        }
-        async fn get_ranges(&self, l: &Path, r: &[Range<u64>]) -> Result<Vec<Bytes>> {
-            self.inner.get_ranges(l, r).await
-        }
-        fn delete_stream(
-            &self,
-            l: BoxStream<'static, Result<Path>>,
-        ) -> BoxStream<'static, Result<Path>> {
-            self.inner.delete_stream(l)
-        }
-        fn list(&self, p: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-            self.inner.list(p)
-        }
-        fn list_with_offset(
-            &self,
-            p: Option<&Path>,
-            o: &Path,
-        ) -> BoxStream<'static, Result<ObjectMeta>> {
-            self.inner.list_with_offset(p, o)
-        }
-        async fn list_with_delimiter(&self, p: Option<&Path>) -> Result<ListResult> {
-            self.inner.list_with_delimiter(p).await
-        }
-        async fn copy_opts(&self, f: &Path, t: &Path, o: CopyOptions) -> Result<()> {
-            self.inner.copy_opts(f, t, o).await
-        }
-        async fn rename_opts(&self, f: &Path, t: &Path, o: RenameOptions) -> Result<()> {
-            self.inner.rename_opts(f, t, o).await
-        }
-    }
-}
-
 /// A prune replaces index files (merged file first, old ones deleted after)
 /// while another process is loading the index: the reader lists again
 /// instead of failing on the file that vanished (seen in CI as a push
@@ -504,19 +424,17 @@ async fn an_index_replaced_by_a_prune_while_loading_is_listed_again() {
     let b = random_bytes(12, 300_000);
     let sa = backup(&repo, &a, "/a").await;
     let sb = backup(&repo, &b, "/b").await;
-    let hold = std::sync::Arc::new(HoldIndexGet {
-        inner: store.clone(),
-        armed: std::sync::atomic::AtomicBool::new(true),
-        held: tokio::sync::Notify::new(),
-        go_on: tokio::sync::Notify::new(),
-    });
+    // The first GET of an index file is held, so that a prune can replace
+    // the index files between the reader's listing and its reading them.
+    let hold = common::gate::Gate::new(store.clone());
+    hold.arm(common::gate::Op::Get, "/index/", 1);
     let watched =
         kapsel_repo::Repository::open(hold.clone(), object_store::path::Path::from("repo"), PW)
             .await
             .unwrap();
     let w = watched.clone();
     let loading = tokio::spawn(async move { w.load_index().await });
-    hold.held.notified().await;
+    hold.reached().await;
     let before: Vec<_> = store
         .list(Some(&object_store::path::Path::from("repo/index")))
         .try_collect()
@@ -535,7 +453,7 @@ async fn an_index_replaced_by_a_prune_while_loading_is_listed_again() {
         .await
         .unwrap();
     assert_eq!(after.len(), 1, "the prune merged the index files");
-    hold.go_on.notify_one();
+    hold.release();
     loading
         .await
         .unwrap()
