@@ -376,10 +376,13 @@ impl Repository {
                 continue;
             }
             if quiet && now - *modified >= opts.keep_delete {
+                // Marked in the new index before it is deleted, so that a
+                // backup starting meanwhile does not adopt it (one that
+                // cannot be read cannot be adopted either).
                 rep.orphans_deleted += 1;
                 at_once.push(AtOnce {
                     pack: *p,
-                    blobs: None,
+                    blobs: self.read_pack_entries_tail(p, *size).await.ok(),
                 });
                 continue;
             }
