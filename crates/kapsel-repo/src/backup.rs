@@ -877,13 +877,16 @@ impl Repository {
             .collect();
         let adopted: HashSet<Id> = s.adopted.iter().map(|(p, _)| *p).collect();
         let own: HashSet<Id> = s.uploader.uploaded.iter().copied().collect();
-        if let Some(p) = own
-            .iter()
-            .chain(adopted.iter())
-            .find(|p| !present.contains(*p))
-        {
+        if let Some(p) = own.iter().find(|p| !present.contains(*p)) {
             return Err(RepoError::PackGone {
                 pack: self.pack_path(p).to_string(),
+                role: "uploaded by this backup",
+            });
+        }
+        if let Some(p) = adopted.iter().find(|p| !present.contains(*p)) {
+            return Err(RepoError::PackGone {
+                pack: self.pack_path(p).to_string(),
+                role: "left by an interrupted backup and adopted by this one",
             });
         }
         // The packs of the index we deduplicated against must be live now: a
@@ -941,6 +944,7 @@ impl Repository {
             Err(e) if e.is_not_found() => {
                 return Err(RepoError::PackGone {
                     pack: path.to_string(),
+                    role: "deduplicated against, marked for deletion since",
                 });
             }
             Err(e) => return Err(e),

@@ -165,11 +165,13 @@ pub enum RepoError {
     /// to that prune, e.g. a process suspended for longer than the lock's
     /// stale time).
     #[error(
-        "backup not committed: pack {pack}, which it needs, was deleted by a prune running beside it; nothing was committed: run the backup again"
+        "backup not committed: pack {pack}, which it needs ({role}), was deleted by a prune running beside it; nothing was committed: run the backup again"
     )]
     PackGone {
         /// The pack's object name.
         pack: String,
+        /// What the backup needed it for.
+        role: &'static str,
     },
     /// Another process holds a lock that excludes this operation.
     #[error("repository is locked: {0}")]

@@ -438,12 +438,23 @@ impl Repository {
         if !at_once.is_empty() {
             let known: HashSet<&str> = backups.iter().map(|l| l.id.as_str()).collect();
             let after = self.locks().await?;
-            let newcomer = after.iter().any(|l| {
+            let mut newcomer = after.iter().any(|l| {
                 Some(l.id.as_str()) != own
                     && l.kind() == LockKind::Backup
                     && l.is_live(Utc::now(), &t)
                     && !known.contains(l.id.as_str())
             });
+            // A backup that started and committed within this prune has
+            // released its lock, but left its snapshot (written before the
+            // release, so listed after the locks): it may need those packs.
+            if !newcomer {
+                let listed: HashSet<Id> = snaps.iter().map(|(id, _)| *id).collect();
+                newcomer = self
+                    .list_ids("snapshots")
+                    .await?
+                    .iter()
+                    .any(|(id, _)| !listed.contains(id));
+            }
             if newcomer {
                 rep.deferred = at_once.len();
                 rep.bytes_freed = delete
