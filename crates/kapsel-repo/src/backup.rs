@@ -869,12 +869,7 @@ impl Repository {
         // Our own packs must still exist: a prune to which our lock looked
         // stale (a suspended process) may have taken them for a failed
         // backup's leftovers. Their data is gone with the stream: fail.
-        let present: HashSet<Id> = self
-            .list_ids("data")
-            .await?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let present = self.pack_ids().await?;
         let adopted: HashSet<Id> = s.adopted.iter().map(|(p, _)| *p).collect();
         let own: HashSet<Id> = s.uploader.uploaded.iter().copied().collect();
         if let Some(p) = own.iter().find(|p| !present.contains(*p)) {

@@ -243,21 +243,7 @@ impl Repository {
             .copied()
             .collect();
         if !gone.is_empty() {
-            for p in &gone {
-                index.marked.remove(p);
-            }
-            index.marked_blobs.retain(|_, l| !gone.contains(&l.pack));
-            for m in index.marked.values() {
-                for b in &m.blobs {
-                    index
-                        .marked_blobs
-                        .entry(b.id)
-                        .or_insert(crate::repo::Location {
-                            pack: m.pack,
-                            entry: *b,
-                        });
-                }
-            }
+            index.drop_marks(&gone);
         }
         let used = self.used_blobs(&snaps, &index).await?;
         let mut rep = PruneReport {

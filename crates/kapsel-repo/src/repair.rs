@@ -12,7 +12,7 @@
 //! - What a snapshot needs ([`Needs`]), so `check` can name the snapshots a
 //!   damaged object affects.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -710,12 +710,7 @@ impl Repository {
         if opts.forget_partial {
             index.require_complete("forget partial snapshots")?;
         }
-        let present: HashSet<Id> = self
-            .list_ids("data")
-            .await?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let present = self.pack_ids().await?;
         let needs = self.snapshot_needs(&index, &list.snapshots).await;
         let mut problems = needs.problems.clone();
         // Blobs whose pack is missing.

@@ -1,6 +1,6 @@
 //! Opening and creating repositories; config, key files, index and snapshots.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -351,6 +351,23 @@ impl Index {
         }
         for (p, blobs) in ix.packs {
             self.add_pack(p, blobs);
+        }
+    }
+
+    /// Forget the marks of these packs (gone from storage): their blobs are
+    /// no longer found in them.
+    pub fn drop_marks(&mut self, gone: &[Id]) {
+        for p in gone {
+            self.marked.remove(p);
+        }
+        self.marked_blobs.clear();
+        for m in self.marked.values() {
+            for b in &m.blobs {
+                self.marked_blobs.entry(b.id).or_insert(Location {
+                    pack: m.pack,
+                    entry: *b,
+                });
+            }
         }
     }
 
@@ -858,6 +875,16 @@ impl Repository {
                 let id = Id::from_hex(m.location.filename()?)?;
                 Some((id, m))
             })
+            .collect())
+    }
+
+    /// The ids of the packs in storage.
+    pub(crate) async fn pack_ids(&self) -> Result<HashSet<Id>> {
+        Ok(self
+            .list_ids("data")
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
             .collect())
     }
 
