@@ -18,6 +18,7 @@ pub mod function;
 pub mod functions;
 pub mod output;
 pub mod platform;
+pub mod podspec;
 pub mod runner;
 
 pub use event::{Event, EventSink, LogStream, Outcome};

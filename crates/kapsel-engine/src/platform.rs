@@ -65,6 +65,10 @@ pub struct VolumeMount {
 /// functions).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskSpec {
+    /// The start of the task's name, completed by the platform (Kanister's
+    /// `generateName` per function: `kanister-job-`, `restore-data-`, ...;
+    /// empty: `kanister-job-`).
+    pub name_prefix: String,
     /// Namespace (`None`: the platform's default).
     pub namespace: Option<String>,
     /// The image (recorded by platforms that cannot pull images).

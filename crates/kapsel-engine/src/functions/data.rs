@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 
 use crate::function::{Args, Context, Function, FunctionError, Outputs, arg};
-use crate::platform::{BoxFuture, ExecSpec, Stdin, TaskSpec, VolumeMount};
+use crate::platform::{BoxFuture, ExecSpec, PlatformError, Stdin, TaskSpec, VolumeMount};
 
 use super::kube_task::task_spec;
 use super::{Collector, join_all, random_tag};
@@ -140,6 +140,7 @@ async fn task_json(
 
 /// A task running kando, with the function's image and pod options.
 fn kando_task(
+    name_prefix: &str,
     cx: &Context<'_>,
     args: &Args,
     namespace: Option<String>,
@@ -149,6 +150,7 @@ fn kando_task(
     let image = arg::opt_nonempty(args, "image")?.unwrap_or_else(|| TOOLS_IMAGE.to_string());
     let mut spec = task_spec(cx, args, namespace, image, command)?;
     spec.stdin = Some(stdin.clone());
+    spec.name_prefix = name_prefix.to_string();
     Ok(spec)
 }
 
@@ -328,10 +330,20 @@ async fn pod_mounts(
     namespace: &str,
     pod: &str,
 ) -> Result<Vec<VolumeMount>, FunctionError> {
-    Ok(cx
-        .platform
-        .pod_volumes(namespace, pod)
-        .await?
+    let vols = match cx.platform.pod_volumes(namespace, pod).await {
+        Ok(v) => v,
+        // The pod is gone (a ScaleWorkload to 0 before the restore, as in
+        // Kanister's time-log example): the volumes it had when the action
+        // started are known from the object's parameters. Kanister fails
+        // here.
+        Err(PlatformError::NotFound { .. })
+            if cx.object.namespace == namespace && cx.object.volumes.contains_key(pod) =>
+        {
+            cx.object.volumes.get(pod).cloned().unwrap_or_default()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(vols
         .into_iter()
         .map(|(claim, mount_path)| VolumeMount { claim, mount_path })
         .collect())
@@ -389,6 +401,7 @@ impl Function for RestoreData {
             }
             rest.push(&restore_path);
             let mut spec = kando_task(
+                "restore-data-",
                 &cx,
                 args,
                 Some(namespace.clone()),
@@ -430,6 +443,7 @@ impl Function for RestoreDataAll {
                     message: format!("has no backup of pod {pod:?}"),
                 })?;
                 let mut spec = kando_task(
+                    "restore-data-all-",
                     &cx,
                     args,
                     Some(namespace.clone()),
@@ -487,6 +501,7 @@ impl Function for CopyVolumeData {
                 .await?;
             let tag = random_tag();
             let mut spec = kando_task(
+                "copy-vol-data-",
                 &cx,
                 args,
                 Some(namespace.clone()),
@@ -535,6 +550,7 @@ impl Function for DeleteData {
                 rest.push("--reclaim-space");
             }
             let spec = kando_task(
+                "delete-data-",
                 &cx,
                 args,
                 Some(namespace),
@@ -576,6 +592,7 @@ impl Function for DeleteDataAll {
                     rest.push("--reclaim-space");
                 }
                 let spec = kando_task(
+                    "delete-data-all-",
                     &cx,
                     args,
                     Some(namespace.clone()),
@@ -631,6 +648,7 @@ impl Function for BackupDataStats {
             let mode =
                 arg::opt_nonempty(args, "statsMode")?.unwrap_or_else(|| "restore-size".to_string());
             let spec = kando_task(
+                "backup-data-stats-",
                 &cx,
                 args,
                 Some(namespace),
@@ -665,6 +683,7 @@ impl Function for CheckRepository {
         Box::pin(async move {
             let repo = repo(&cx, args, "backupArtifactPrefix")?;
             let spec = kando_task(
+                "check-repository-",
                 &cx,
                 args,
                 None,

@@ -25,6 +25,7 @@ impl Function for KubeTask {
         Box::pin(async move {
             let (labels, annotations) = pod_labels_annotations(&cx, args)?;
             let spec = TaskSpec {
+                name_prefix: "kanister-job-".to_string(),
                 namespace: arg::opt_string(args, "namespace")?.filter(|n| !n.is_empty()),
                 image: arg::string(args, "image")?,
                 command: arg::strings(args, "command")?,
@@ -76,7 +77,8 @@ pub(crate) fn task_spec(
     })
 }
 
-/// The ActionSet's podOverride merged on top of the blueprint's.
+/// The ActionSet's podOverride strategic-merged on top of the blueprint's
+/// (Kanister's `GetAndMergePodSpecOverride`: the ActionSet wins).
 pub(crate) fn merge_override(
     blueprint: Option<&serde_json::Value>,
     actionset: Option<&serde_json::Map<String, serde_json::Value>>,
@@ -84,9 +86,7 @@ pub(crate) fn merge_override(
     let mut out = blueprint.and_then(|v| v.as_object()).cloned();
     if let Some(a) = actionset {
         let base = out.get_or_insert_with(serde_json::Map::new);
-        for (k, v) in a {
-            base.insert(k.clone(), v.clone());
-        }
+        crate::podspec::merge_pod_spec(base, a);
     }
     out
 }

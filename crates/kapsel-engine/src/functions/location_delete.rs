@@ -45,6 +45,7 @@ impl Function for LocationDelete {
             let stdin = serde_json::to_vec(&serde_json::json!({ "profile": profile }))
                 .map_err(|e| FunctionError::Failed(format!("cannot encode kando's input: {e}")))?;
             let spec = TaskSpec {
+                name_prefix: "location-delete-".to_string(),
                 image: "ghcr.io/kanisterio/kanister-tools:0.119.0".to_string(),
                 command: ["kando", "location", "delete", "--secrets-stdin", "--path"]
                     .iter()
@@ -53,7 +54,7 @@ impl Function for LocationDelete {
                     .collect(),
                 labels: cx.pod.labels.clone(),
                 annotations: cx.pod.annotations.clone(),
-                pod_override: cx.pod.pod_override.clone(),
+                pod_override: super::kube_task::merge_override(None, cx.pod.pod_override.as_ref()),
                 stdin: Some(Stdin(stdin)),
                 ..TaskSpec::default()
             };

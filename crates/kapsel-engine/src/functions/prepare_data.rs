@@ -64,6 +64,7 @@ impl Function for PrepareData {
                 .map(|(claim, mount_path)| VolumeMount { claim, mount_path })
                 .collect();
             spec.service_account = arg::opt_nonempty(args, "serviceaccount")?;
+            spec.name_prefix = "prepare-data-job-".to_string();
             let fail_on_error = arg::opt_bool(args, "failOnError")?.unwrap_or(false);
             let mut collector = Collector::new(&cx);
             let exit = cx.platform.task(&spec, &mut collector).await?;
