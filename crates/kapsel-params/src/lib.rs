@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod file;
+pub mod profile;
 pub mod render;
 pub mod secrets;
 pub mod types;

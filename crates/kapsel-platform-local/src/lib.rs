@@ -31,9 +31,7 @@ use kapsel_engine::{
     BoxFuture, ExecSpec, Exit, MultiContainerSpec, OutputSink, Platform, PlatformError, ScaleSpec,
     Stream, TaskSpec, VolumeMount,
 };
-use kapsel_params::file::{
-    CredentialParams, KeyPairParams, LocationParams, ProfileParams, Workload as WorkloadParams,
-};
+use kapsel_params::file::{ProfileParams, Workload as WorkloadParams};
 
 use crate::hosts::Isolation;
 use crate::inventory::{HostAlias, ImageTools, Inventory, SecretSource, Workload};
@@ -291,73 +289,11 @@ impl LocalPlatform {
         &self,
         profile: &kapsel_api::Profile,
     ) -> Result<ProfileParams, LocalError> {
-        use kapsel_api::CredentialType;
-        let l = &profile.spec.location;
-        let type_ = serde_json::to_value(&l.type_)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let location = LocationParams {
-            type_,
-            bucket: l.bucket.clone(),
-            endpoint: l.endpoint.clone(),
-            prefix: l.prefix.clone(),
-            region: l.region.clone(),
-        };
-        let c = &profile.spec.credential;
-        let credential = match c.type_ {
-            CredentialType::KeyPair => {
-                let kp = c.key_pair.as_ref().ok_or_else(|| {
-                    LocalError::Profile(
-                        "credential type keyPair needs credential.keyPair".to_string(),
-                    )
-                })?;
-                let s = self.get_secret(&kp.secret.namespace, &kp.secret.name)?;
-                let field = |f: &str| -> Result<String, LocalError> {
-                    s.data
-                        .as_ref()
-                        .and_then(|d| d.get(f))
-                        .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-                        .ok_or_else(|| {
-                            LocalError::Profile(format!(
-                                "key {f:?} not found in secret {}/{}",
-                                kp.secret.namespace, kp.secret.name
-                            ))
-                        })
-                };
-                CredentialParams {
-                    type_: "keyPair".to_string(),
-                    key_pair: Some(KeyPairParams {
-                        id: field(&kp.id_field)?,
-                        secret: field(&kp.secret_field)?,
-                    }),
-                    ..CredentialParams::default()
-                }
-            }
-            CredentialType::Secret => {
-                let r = c.secret.as_ref().ok_or_else(|| {
-                    LocalError::Profile(
-                        "credential type secret needs credential.secret".to_string(),
-                    )
-                })?;
-                CredentialParams {
-                    type_: "secret".to_string(),
-                    secret: Some(self.get_secret(&r.namespace, &r.name)?),
-                    ..CredentialParams::default()
-                }
-            }
-            CredentialType::Kopia => {
-                return Err(LocalError::Profile(
-                    "kopia credentials need a Kopia repository server, which the local platform does not have".to_string(),
-                ));
-            }
-            CredentialType::Unset => CredentialParams::default(),
-        };
-        Ok(ProfileParams {
-            location,
-            credential,
-            skip_ssl_verify: profile.spec.skip_ssl_verify,
-        })
+        kapsel_params::profile::resolve_profile(profile, |ns, name| self.get_secret(ns, name))
+            .map_err(|e| match e {
+                kapsel_params::profile::ResolveError::Secret(e) => e,
+                kapsel_params::profile::ResolveError::Profile(m) => LocalError::Profile(m),
+            })
     }
 
     /// The directory of a claim: the first workload of `namespace` that
