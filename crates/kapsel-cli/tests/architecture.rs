@@ -34,6 +34,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "kapsel-platform-local",
         &["kapsel-engine", "kapsel-api", "kapsel-params"],
     ),
+    (
+        "kapsel-platform-k8s",
+        &["kapsel-engine", "kapsel-api", "kapsel-params"],
+    ),
     ("kapsel-repo", &[]),
     ("kapsel-storage", &[]),
     ("kapsel-dbtests", &[]),
