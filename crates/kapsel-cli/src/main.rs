@@ -1,7 +1,7 @@
 //! `kapsel`: the user command line of Kapsel.
 //!
 //! Subcommands: `blueprint validate`, `blueprint render`, `validate`, `run`,
-//! `repo`, `crds`, `schema`.
+//! `cleanup`, `repo`, `crds`, `schema`.
 //! Only data goes to stdout; diagnostics and errors go to stderr. Exit codes: 0
 //! success, 1 invalid input found (e.g. a Blueprint with errors), 2 usage or
 //! I/O error.
@@ -30,9 +30,12 @@ enum Command {
     /// validate`), ActionSets and Profiles (fields, Kanister's rules).
     Validate(cmd::blueprint::ValidateArgs),
     /// Run one action of a Blueprint, or every action of an ActionSet
-    /// (concurrently), on this host (the local platform) and write the
-    /// resulting ActionSet.
+    /// (concurrently), on this host (the local platform, --inventory) or on
+    /// a Kubernetes cluster (--kubeconfig, --context, --cluster), and write
+    /// the resulting ActionSet.
     Run(Box<cmd::run::RunArgs>),
+    /// Delete task pods that killed runs left in a cluster.
+    Cleanup(cmd::cleanup::CleanupArgs),
     /// Work with a Kapsel repository (the one kando writes): init, backup,
     /// snapshots, ls, restore, check, forget, prune, stats, keys.
     Repo(Box<cmd::repo::RepoArgs>),
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Blueprint(b) => cmd::blueprint::run(b),
         Command::Validate(a) => cmd::resource::validate(&a),
         Command::Run(a) => cmd::run::run(*a),
+        Command::Cleanup(a) => cmd::cleanup::run(a),
         Command::Repo(a) => return cmd::repo::run(*a),
         Command::Crds => cmd::schema::crds(),
         Command::Schema { kind } => cmd::schema::schema(kind),

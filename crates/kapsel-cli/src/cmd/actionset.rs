@@ -173,11 +173,14 @@ pub(crate) fn plan(a: &RunArgs, w: &World, file: &str) -> Result<Plan, CliError>
             let ns = namespace_of(r, &spec.object);
             let secret = match find_secret(w, ns, &r.name) {
                 Some(s) => s,
-                None => w.platform.get_secret(ns, &r.name).map_err(|e| {
+                None => w.get_secret(ns, &r.name).map_err(|e| {
                     input(
                         file,
                         format!("{at}: secret {name}: {e}"),
-                        Some("add the Secret to the inventory's secrets, or give it with --secret NAME=FILE"),
+                        Some(&format!(
+                            "{}, or give it with --secret NAME=FILE",
+                            w.lookup_hint("Secret")
+                        )),
                     )
                 })?,
             };
@@ -186,11 +189,11 @@ pub(crate) fn plan(a: &RunArgs, w: &World, file: &str) -> Result<Plan, CliError>
         let mut config_maps = BTreeMap::new();
         for (name, r) in &spec.config_maps {
             let ns = namespace_of(r, &spec.object);
-            let c = w.platform.get_config_map(ns, &r.name).map_err(|e| {
+            let c = w.get_config_map(ns, &r.name).map_err(|e| {
                 input(
                     file,
                     format!("{at}: configMap {name}: {e}"),
-                    Some("add the ConfigMap to the inventory's configMaps"),
+                    Some(&w.lookup_hint("ConfigMap")),
                 )
             })?;
             config_maps.insert(name.clone(), c);
@@ -198,37 +201,44 @@ pub(crate) fn plan(a: &RunArgs, w: &World, file: &str) -> Result<Plan, CliError>
         let profile = match &spec.profile {
             None => None,
             Some(r) => {
-                let Some(k) = w.profiles.iter().position(|(_, p)| {
+                let given = w.profiles.iter().position(|(_, p)| {
                     let ns = p.metadata.namespace.as_deref().unwrap_or_default();
                     p.metadata.name.as_deref() == Some(r.name.as_str())
                         && (r.namespace.is_empty() || ns.is_empty() || ns == r.namespace)
-                }) else {
-                    return Err(input(
-                        file,
-                        format!("{at}: no Profile named {:?} was given", r.name),
-                        Some(&format!(
-                            "give it with --profile FILE (a Profile with metadata.name: {}); given: {}",
-                            r.name,
-                            given_names(w.profiles.iter().map(|(f, p)| (f, &p.metadata)))
-                        )),
-                    ));
-                };
-                used_profiles[k] = true;
-                let (pf, p) = &w.profiles[k];
-                Some(w.resolve_profile(pf, p)?)
+                });
+                let ns = namespace_of(r, &spec.object);
+                match (given, w.cluster_profile(ns, &r.name)) {
+                    (Some(k), _) => {
+                        used_profiles[k] = true;
+                        let (pf, p) = &w.profiles[k];
+                        Some(w.resolve_profile(pf, p)?)
+                    }
+                    (None, Some(found)) => {
+                        let p = found.map_err(|e| {
+                            input(
+                                file,
+                                format!("{at}: profile: {e}"),
+                                Some(&w.lookup_hint("Profile")),
+                            )
+                        })?;
+                        Some(w.resolve_profile(&format!("Profile {ns}/{}", r.name), &p)?)
+                    }
+                    (None, None) => {
+                        return Err(input(
+                            file,
+                            format!("{at}: no Profile named {:?} was given", r.name),
+                            Some(&format!(
+                                "give it with --profile FILE (a Profile with metadata.name: {}); given: {}",
+                                r.name,
+                                given_names(w.profiles.iter().map(|(f, p)| (f, &p.metadata)))
+                            )),
+                        ));
+                    }
+                }
             }
         };
-        let req =
-            request(a, &w.platform, &spec, action, secrets, config_maps, profile).map_err(|e| {
-                input(
-                    file,
-                    format!("{at}: {e}"),
-                    Some(&format!(
-                        "add the object to the inventory {} (docs/local-platform.md)",
-                        w.inventory
-                    )),
-                )
-            })?;
+        let req = request(a, w, &spec, action, secrets, config_maps, profile)
+            .map_err(|e| input(file, format!("{at}: {e}"), Some(&w.lookup_hint("object"))))?;
         actions.push(Prepared { spec, req });
     }
     for ((pf, p), used) in w.profiles.iter().zip(used_profiles) {

@@ -2,6 +2,7 @@
 
 pub mod actionset;
 pub mod blueprint;
+pub mod cleanup;
 pub mod live;
 pub mod repo;
 pub mod resource;

@@ -21,11 +21,13 @@ use kapsel_api::{
     ActionSet, ActionSetSpec, ActionSetStatus, ActionSpec, ActionStatus, Blueprint,
     BlueprintAction, ErrorStatus, ObjectReference, Phase, Profile, State,
 };
+use kapsel_engine::Platform;
 use kapsel_engine::{
     ActionRequest, ActionResult, Event, EventSink, Outcome, PodOptions, Registry, run_action,
 };
+use kapsel_platform_k8s::KubePlatform;
+use kapsel_platform_local::LocalPlatform;
 use kapsel_platform_local::inventory::Inventory;
-use kapsel_platform_local::{LocalError, LocalPlatform};
 use tokio_util::sync::CancellationToken;
 
 use super::live::ActionTag;
@@ -48,15 +50,31 @@ pub struct RunArgs {
     #[arg(long, short = 'o')]
     pub object: Option<String>,
     /// The Profile file (a Kanister Profile; its credential Secret is looked up
-    /// in the inventory or in --secret files). Repeatable with --actionset:
-    /// each action's `profile` names one of them (by `metadata.name`).
+    /// in the inventory or in --secret files). On a cluster, also
+    /// NAMESPACE/NAME of a Profile there. Repeatable with --actionset:
+    /// each action's `profile` names one of them (by `metadata.name`);
+    /// on a cluster, one not given is read from it.
     #[arg(long, short = 'p', value_name = "FILE")]
     pub profile: Vec<String>,
-    /// The inventory of local applications.
+    /// The inventory of local applications (the local platform).
     #[arg(long, short = 'i')]
     pub inventory: Option<String>,
+    /// Run against a Kubernetes cluster, with this kubeconfig file (as
+    /// kubectl's --kubeconfig). The object, its pods, Secrets, ConfigMaps
+    /// and Profiles are read from the cluster.
+    #[arg(long, value_name = "FILE", conflicts_with = "inventory")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Run against a Kubernetes cluster, with this context of the
+    /// kubeconfig (KUBECONFIG or ~/.kube/config unless --kubeconfig).
+    #[arg(long, value_name = "NAME", conflicts_with = "inventory")]
+    pub context: Option<String>,
+    /// Run against the Kubernetes cluster kubectl would use (KUBECONFIG,
+    /// ~/.kube/config, or the in-cluster service account).
+    #[arg(long, conflicts_with = "inventory")]
+    pub cluster: bool,
     /// An ActionSet secret: NAME=FILE, FILE a Kubernetes Secret manifest
-    /// (`.Secrets.NAME`; with --actionset, for every action). Repeatable.
+    /// (`.Secrets.NAME`; with --actionset, for every action); on a cluster
+    /// also NAME=NAMESPACE/SECRET, a Secret there. Repeatable.
     #[arg(long = "secret", value_name = "NAME=FILE")]
     pub secrets: Vec<String>,
     /// An option (`.Options.KEY`; with --actionset, for every action, over
@@ -215,60 +233,197 @@ pub(crate) struct Plan {
     pub notes: Vec<String>,
 }
 
+/// Where the actions run.
+pub(crate) enum Target {
+    /// This host, described by an inventory.
+    Local {
+        /// The platform.
+        platform: LocalPlatform,
+        /// The inventory file, for messages.
+        inventory: String,
+    },
+    /// A Kubernetes cluster.
+    Kube(KubePlatform),
+}
+
 /// The files and platform every action draws from.
 pub(crate) struct World {
-    /// The local platform (the inventory).
-    pub platform: LocalPlatform,
-    /// The inventory file, for messages.
-    pub inventory: String,
+    /// Where the actions run.
+    pub target: Target,
+    /// The runtime the platform's client lives on (and the actions run on).
+    pub runtime: tokio::runtime::Runtime,
     /// `--blueprint` files and their Blueprints, in order.
     pub blueprints: Vec<(String, Blueprint)>,
     /// `--secret NAME=FILE`: the name, the file and its Secret.
     pub secrets: Vec<(String, String, Secret)>,
-    /// `--profile` files and their Profiles.
+    /// `--profile` files (or cluster objects) and their Profiles.
     pub profiles: Vec<(String, Profile)>,
+}
+
+/// `NAMESPACE/NAME` (both not empty), for objects in a cluster.
+fn ns_name(s: &str) -> Option<(&str, &str)> {
+    s.split_once('/')
+        .filter(|(n, m)| !n.is_empty() && !m.is_empty() && !m.contains('/'))
 }
 
 impl World {
     fn load(a: &RunArgs) -> Result<World, CliError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(CliError::Write)?;
         let blueprints = a
             .blueprint
             .iter()
             .map(|f| Ok((f.clone(), yaml::<Blueprint>(f, "Blueprint")?)))
             .collect::<Result<Vec<_>, CliError>>()?;
-        let platform = match &a.inventory {
-            Some(p) => LocalPlatform::load(std::path::Path::new(p), tool_dirs())
-                .map_err(|e| input(p, e.to_string(), None))?,
-            None => {
-                LocalPlatform::new(Inventory::default(), std::path::Path::new("."), tool_dirs())
+        let target = if a.kubeconfig.is_some() || a.context.is_some() || a.cluster {
+            let o = kapsel_platform_k8s::ConnectOptions {
+                kubeconfig: a.kubeconfig.clone(),
+                context: a.context.clone(),
+            };
+            let what = a
+                .kubeconfig
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "--cluster".to_string());
+            let kube = runtime.block_on(KubePlatform::connect(&o)).map_err(|e| {
+                input(
+                    &what,
+                    e.to_string(),
+                    Some("check the kubeconfig and that the API server is up (`kubectl version`)"),
+                )
+            })?;
+            Target::Kube(kube)
+        } else {
+            let platform = match &a.inventory {
+                Some(p) => LocalPlatform::load(std::path::Path::new(p), tool_dirs())
+                    .map_err(|e| input(p, e.to_string(), None))?,
+                None => {
+                    LocalPlatform::new(Inventory::default(), std::path::Path::new("."), tool_dirs())
+                }
+            };
+            Target::Local {
+                platform,
+                inventory: a
+                    .inventory
+                    .clone()
+                    .unwrap_or_else(|| "--inventory".to_string()),
             }
+        };
+        let kube = match &target {
+            Target::Kube(k) => Some(k),
+            Target::Local { .. } => None,
         };
         let mut secrets = Vec::new();
         for s in &a.secrets {
             let (name, file) = kv(s, "--secret")?;
-            let secret: Secret = yaml(&file, "Kubernetes Secret")?;
+            let secret: Secret = match (kube, ns_name(&file)) {
+                (Some(k), Some((ns, n))) if !std::path::Path::new(&file).exists() => runtime
+                    .block_on(k.get_secret(ns, n))
+                    .map_err(|e| input("--secret", e.to_string(), None))?,
+                _ => yaml(&file, "Kubernetes Secret")?,
+            };
             secrets.push((name, file, secret));
         }
-        let profiles = a
-            .profile
-            .iter()
-            .map(|f| Ok((f.clone(), yaml::<Profile>(f, "Profile")?)))
-            .collect::<Result<Vec<_>, CliError>>()?;
+        let mut profiles = Vec::new();
+        for f in &a.profile {
+            let p = match (kube, ns_name(f)) {
+                (Some(k), Some((ns, n))) if !std::path::Path::new(f).exists() => runtime
+                    .block_on(k.get_profile(ns, n))
+                    .map_err(|e| input("--profile", e.to_string(), None))?,
+                _ => yaml::<Profile>(f, "Profile")?,
+            };
+            profiles.push((f.clone(), p));
+        }
         Ok(World {
-            platform,
-            inventory: a
-                .inventory
-                .clone()
-                .unwrap_or_else(|| "--inventory".to_string()),
+            target,
+            runtime,
             blueprints,
             secrets,
             profiles,
         })
     }
 
+    /// The platform the actions run on.
+    pub fn platform(&self) -> Arc<dyn Platform> {
+        match &self.target {
+            Target::Local { platform, .. } => Arc::new(platform.clone()),
+            Target::Kube(k) => Arc::new(k.clone()),
+        }
+    }
+
     /// The `--secret` files' Secrets (for the Profile's credential lookup).
     pub fn secret_files(&self) -> Vec<Secret> {
         self.secrets.iter().map(|(_, _, s)| s.clone()).collect()
+    }
+
+    /// A Secret of the inventory or the cluster.
+    pub fn get_secret(&self, namespace: &str, name: &str) -> Result<Secret, String> {
+        match &self.target {
+            Target::Local { platform, .. } => platform
+                .get_secret(namespace, name)
+                .map_err(|e| e.to_string()),
+            Target::Kube(k) => self
+                .runtime
+                .block_on(k.get_secret(namespace, name))
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// A ConfigMap of the inventory or the cluster.
+    pub fn get_config_map(&self, namespace: &str, name: &str) -> Result<ConfigMap, String> {
+        match &self.target {
+            Target::Local { platform, .. } => platform
+                .get_config_map(namespace, name)
+                .map_err(|e| e.to_string()),
+            Target::Kube(k) => self
+                .runtime
+                .block_on(k.get_config_map(namespace, name))
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// A Profile in the cluster (`None` on the local platform).
+    pub fn cluster_profile(&self, namespace: &str, name: &str) -> Option<Result<Profile, String>> {
+        match &self.target {
+            Target::Local { .. } => None,
+            Target::Kube(k) => Some(
+                self.runtime
+                    .block_on(k.get_profile(namespace, name))
+                    .map_err(|e| e.to_string()),
+            ),
+        }
+    }
+
+    /// The object's template parameters.
+    pub fn object_params(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<kapsel_params::RenderParams, String> {
+        match &self.target {
+            Target::Local { platform, .. } => platform
+                .object_params(kind, namespace, name)
+                .map_err(|e| e.to_string()),
+            Target::Kube(k) => self
+                .runtime
+                .block_on(k.object_params(kind, namespace, name))
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Where a missing object, Secret or ConfigMap should be (for hints).
+    pub fn lookup_hint(&self, what: &str) -> String {
+        match &self.target {
+            Target::Local { inventory, .. } => {
+                format!("add the {what} to the inventory {inventory} (docs/local-platform.md)")
+            }
+            Target::Kube(_) => format!(
+                "create the {what} in the cluster, or check its kind, namespace and name (kubectl get)"
+            ),
+        }
     }
 
     /// A Profile with its credential resolved; errors name its file.
@@ -277,8 +432,25 @@ impl World {
         file: &str,
         profile: &Profile,
     ) -> Result<kapsel_params::file::ProfileParams, CliError> {
-        resolve_profile(&self.platform, profile, &self.secret_files())
-            .map_err(|e| input(file, e, None))
+        match &self.target {
+            Target::Local { platform, .. } => {
+                resolve_profile(platform, profile, &self.secret_files())
+            }
+            Target::Kube(_) => {
+                let files = self.secret_files();
+                kapsel_params::profile::resolve_profile(profile, |ns, name| {
+                    match files.iter().find(|s| {
+                        s.metadata.name.as_deref() == Some(name)
+                            && s.metadata.namespace.as_deref().unwrap_or(ns) == ns
+                    }) {
+                        Some(s) => Ok(s.clone()),
+                        None => self.get_secret(ns, name),
+                    }
+                })
+                .map_err(|e| e.to_string())
+            }
+        }
+        .map_err(|e| input(file, e, None))
     }
 }
 
@@ -307,15 +479,15 @@ pub(crate) fn object_text(o: &ObjectReference) -> String {
 /// when the object is not in the inventory.
 pub(crate) fn request(
     a: &RunArgs,
-    platform: &LocalPlatform,
+    w: &World,
     spec: &ActionSpec,
     action: BlueprintAction,
     secrets: BTreeMap<String, Secret>,
     config_maps: BTreeMap<String, ConfigMap>,
     profile: Option<kapsel_params::file::ProfileParams>,
-) -> Result<ActionRequest, LocalError> {
+) -> Result<ActionRequest, String> {
     let o = &spec.object;
-    let mut params = platform.object_params(&o.kind, &o.namespace, &o.name)?;
+    let mut params = w.object_params(&o.kind, &o.namespace, &o.name)?;
     params.time = chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.fZ")
         .to_string();
@@ -444,22 +616,8 @@ fn single(a: &RunArgs, w: &World, name: &str) -> Result<Plan, CliError> {
         preferred_version: a.function_version.clone().unwrap_or_default(),
         ..ActionSpec::default()
     };
-    let req = request(
-        a,
-        &w.platform,
-        &spec,
-        action,
-        secrets,
-        BTreeMap::new(),
-        profile,
-    )
-    .map_err(|e| {
-        input(
-            &w.inventory,
-            e.to_string(),
-            Some("add the object to the inventory (docs/local-platform.md)"),
-        )
-    })?;
+    let req = request(a, w, &spec, action, secrets, BTreeMap::new(), profile)
+        .map_err(|e| input("--object", e, Some(&w.lookup_hint("object"))))?;
     Ok(Plan {
         metadata: ObjectMeta {
             name: Some(format!(
@@ -478,15 +636,9 @@ fn single(a: &RunArgs, w: &World, name: &str) -> Result<Plan, CliError> {
 /// Runs every action of the plan at once, each with its own phases in
 /// order, defer phase and deadlines; Ctrl-C cancels them all. Results come
 /// back in the plan's order.
-fn execute(
-    plan: &Plan,
-    platform: LocalPlatform,
-    output: RunOutput,
-) -> Result<Vec<ActionResult>, CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::Write)?;
+fn execute(plan: &Plan, w: &World, output: RunOutput) -> Result<Vec<ActionResult>, CliError> {
+    let runtime = &w.runtime;
+    let platform = w.platform();
     let several = plan.actions.len() > 1;
     let tags = plan.tagged.then(|| {
         plan.actions
@@ -524,7 +676,6 @@ fn execute(
                 reporter.event(i, &e);
             }
         });
-        let platform = Arc::new(platform);
         let registry = Arc::new(Registry::builtin());
         let mut running = Vec::new();
         for (i, p) in plan.actions.iter().enumerate() {
@@ -559,6 +710,10 @@ fn execute(
         // Every sink is gone with its task: the printer ends after the last
         // event.
         let _ = printer.await;
+        // Pods of phases stopped by a deadline or Ctrl-C are being deleted.
+        if let Target::Kube(k) = &w.target {
+            k.drain(Duration::from_secs(60)).await;
+        }
         results
     }))
 }
@@ -649,7 +804,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
             eprintln!("note: {n}");
         }
     }
-    let results = execute(&plan, w.platform, a.output)?;
+    let results = execute(&plan, &w, a.output)?;
     let status = set_status(&plan, &results);
     let failed = status.state != State::Complete;
     let message = status.error.message.clone();
