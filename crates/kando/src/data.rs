@@ -159,7 +159,7 @@ fn secrets(c: &Common) -> Result<(Profile, Option<Vec<u8>>), DataError> {
     Ok(crate::location::secrets_from_stdin()?)
 }
 
-fn repo_root(profile: &Profile, path: &str) -> Result<StorePath, DataError> {
+pub(crate) fn repo_root(profile: &Profile, path: &str) -> Result<StorePath, DataError> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if segs.is_empty() || segs.iter().any(|s| *s == ".." || *s == ".") {
         return Err(DataError::BadPath(path.to_string()));

@@ -354,6 +354,14 @@ async fn open_with_profile(
         Some(p) => (Profile::from_json(p)?, None),
         None => secrets_from_stdin()?,
     };
+    open_with(profile, pw, create).await
+}
+
+async fn open_with(
+    profile: Profile,
+    pw: Option<Vec<u8>>,
+    create: bool,
+) -> Result<(Repository, Profile), LocationError> {
     let backend = backend_from_profile(&profile)?;
     let pw = match pw {
         Some(pw) => pw,
@@ -523,7 +531,23 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
             kopia_snapshot,
         } => {
             let wanted = kopia_snapshot.as_deref().map(snapshot_arg).transpose()?;
-            let (repo, profile) = match open_with_profile(&common, false).await {
+            let (profile, pw) = match &common.profile {
+                Some(p) => (Profile::from_json(p)?, None),
+                None => secrets_from_stdin()?,
+            };
+            // Kanister's LocationDelete removes everything under the
+            // artifact's prefix: a `kando data` repository there (what
+            // BackupData wrote) is deleted whole.
+            if wanted.is_none()
+                && let Some(n) = delete_data_repository(&profile, &common.path).await?
+            {
+                eprintln!(
+                    "kando: deleted the data repository at {} ({n} objects)",
+                    common.path
+                );
+                return Ok(());
+            }
+            let (repo, profile) = match open_with(profile, pw, false).await {
                 Ok(r) => r,
                 Err(LocationError::Repo(RepoError::NotFound { location })) => {
                     eprintln!("kando: no repository at {location}: nothing to delete");
@@ -563,6 +587,53 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
             sweep_staging(&profile, &repo);
             Ok(())
         }
+    }
+}
+
+/// Deletes the `kando data` repository rooted at `path` (every object under
+/// it), if there is one there; `None` when `path` holds no repository.
+async fn delete_data_repository(
+    profile: &Profile,
+    path: &str,
+) -> Result<Option<usize>, LocationError> {
+    use futures::TryStreamExt;
+    use object_store::ObjectStoreExt;
+    let Ok(root) = crate::data::repo_root(profile, path) else {
+        return Ok(None);
+    };
+    let backend = backend_from_profile(profile)?;
+    let store = backend.store;
+    let config = root.clone().join("config");
+    if store.head(&config).await.is_err() {
+        return Ok(None);
+    }
+    let objects: Vec<_> = store
+        .list(Some(&root))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .map_err(|e| store_error(path, e))?;
+    // The config last: a delete cut short leaves a repository that is
+    // still recognised, and the next delete finishes it.
+    let n = objects.len();
+    for o in objects
+        .iter()
+        .filter(|o| **o != config)
+        .chain(std::iter::once(&config))
+    {
+        match store.delete(o).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(store_error(path, e)),
+        }
+    }
+    Ok(Some(n))
+}
+
+fn store_error(path: &str, e: object_store::Error) -> LocationError {
+    LocationError::Io {
+        what: "cannot delete the data repository at",
+        path: path.to_string(),
+        source: std::io::Error::other(e.to_string()),
     }
 }
 
