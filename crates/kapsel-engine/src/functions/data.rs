@@ -25,10 +25,6 @@ use crate::platform::{BoxFuture, ExecSpec, PlatformError, Stdin, TaskSpec, Volum
 use super::kube_task::task_spec;
 use super::{Collector, join_all, random_tag};
 
-/// The image Kanister's data functions default to (recorded, not pulled, on
-/// the local platform).
-const TOOLS_IMAGE: &str = "ghcr.io/kanisterio/kanister-tools:0.119.0";
-
 /// The version every data function reports (`version` output).
 const VERSION: &str = "v0.0.0";
 
@@ -147,7 +143,7 @@ fn kando_task(
     command: Vec<String>,
     stdin: &Stdin,
 ) -> Result<TaskSpec, FunctionError> {
-    let image = arg::opt_nonempty(args, "image")?.unwrap_or_else(|| TOOLS_IMAGE.to_string());
+    let image = arg::opt_nonempty(args, "image")?.unwrap_or_else(super::tools_image);
     let mut spec = task_spec(cx, args, namespace, image, command)?;
     spec.stdin = Some(stdin.clone());
     spec.name_prefix = name_prefix.to_string();

@@ -46,7 +46,7 @@ impl Function for LocationDelete {
                 .map_err(|e| FunctionError::Failed(format!("cannot encode kando's input: {e}")))?;
             let spec = TaskSpec {
                 name_prefix: "location-delete-".to_string(),
-                image: "ghcr.io/kanisterio/kanister-tools:0.119.0".to_string(),
+                image: super::tools_image(),
                 command: ["kando", "location", "delete", "--secrets-stdin", "--path"]
                     .iter()
                     .map(|s| s.to_string())

@@ -84,6 +84,16 @@ pub(crate) async fn join_all<T>(futs: Vec<Pin<Box<dyn Future<Output = T> + Send 
     out.into_iter().flatten().collect()
 }
 
+/// The image the data functions and LocationDelete run in when the
+/// Blueprint names none: Kanister's `KANISTER_TOOLS` environment variable,
+/// else its default, `ghcr.io/kanisterio/kanister-tools:0.119.0`.
+pub(crate) fn tools_image() -> String {
+    std::env::var("KANISTER_TOOLS")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "ghcr.io/kanisterio/kanister-tools:0.119.0".to_string())
+}
+
 /// A random tag of 10 lowercase letters and digits, as Kanister tags backups.
 pub(crate) fn random_tag() -> String {
     use rand::Rng;
