@@ -93,6 +93,9 @@ impl KubePlatform {
     /// `KUBECONFIG`/`~/.kube/config`, or the in-cluster service account.
     /// Must be called inside a tokio runtime. The error says what was tried.
     pub async fn connect(o: &ConnectOptions) -> Result<KubePlatform, KubeError> {
+        // Two rustls providers are linked into binaries that also hold the
+        // object stores: choose kube's (an error means one is chosen).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let options = KubeConfigOptions {
             context: o.context.clone(),
             ..KubeConfigOptions::default()
