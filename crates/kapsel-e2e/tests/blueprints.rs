@@ -454,3 +454,213 @@ async fn postgres_backup_under_writes_restore_delete() {
     })
     .await;
 }
+
+/// A Blueprint of Kapsel's own for the task lifecycle: a long KubeTask and a
+/// defer phase that records that it ran.
+fn lifecycle_blueprint() -> String {
+    let tools = image("tools");
+    format!(
+        r#"apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata:
+  name: lifecycle
+actions:
+  slow:
+    phases:
+    - func: KubeTask
+      name: sleep
+      args:
+        image: {tools}
+        namespace: "{{{{ .Namespace.Name }}}}"
+        command: ["sh", "-c", "echo started; sleep 600"]
+    deferPhase:
+      func: KubeTask
+      name: cleanup
+      args:
+        image: {tools}
+        namespace: "{{{{ .Namespace.Name }}}}"
+        command: ["sh", "-c", "kando output deferred yes"]
+  quick:
+    phases:
+    - func: KubeTask
+      name: echo
+      args:
+        image: {tools}
+        namespace: "{{{{ .Namespace.Name }}}}"
+        command: ["sh", "-c", "echo quick"]
+"#
+    )
+}
+
+async fn kapsel_pods(env: &Env, ns: &str) -> Vec<String> {
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), ns);
+    pods.list(&ListParams::default().labels("app.kubernetes.io/managed-by=kapsel"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter_map(|p| p.metadata.name)
+        .collect()
+}
+
+async fn no_kapsel_pods(env: &Env, ns: &str) {
+    wait_until(Duration::from_secs(60), "task pods to be gone", || async {
+        Ok(kapsel_pods(env, ns).await.is_empty())
+    })
+    .await
+    .unwrap();
+}
+
+/// The defer phase's output in a written ActionSet.
+fn deferred(run: &Run, file: &str) -> String {
+    let set: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(run.file(file)).unwrap()).unwrap();
+    set["status"]["actions"][0]["deferPhase"]["output"]["deferred"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Starts `kapsel run` and returns once its task pod exists.
+async fn start_slow(env: &Env, ns: &str, run: &Run, write: &str) -> std::process::Child {
+    let child = Command::new(&run.bin)
+        .args(["run", "--kubeconfig"])
+        .arg(&run.kubeconfig)
+        .args([
+            "-b",
+            "blueprint.yaml",
+            "-a",
+            "slow",
+            "-o",
+            &format!("namespace/{ns}"),
+            "-w",
+            write,
+            "--output",
+            "json",
+        ])
+        .current_dir(&run.dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(120), "the task pod", || async {
+        Ok(!kapsel_pods(env, ns).await.is_empty())
+    })
+    .await
+    .unwrap();
+    child
+}
+
+/// A phase that times out, one cancelled with Ctrl-C, and a run killed with
+/// SIGKILL: no pod is left (the killed run's by the next run, or by
+/// `kapsel cleanup`), and the defer phase ran where the process lived.
+#[tokio::test]
+async fn timeouts_cancellation_and_kills_leave_no_pods() {
+    let test = "k8s-lifecycle";
+    let Some(env) = Env::connect(test).await else {
+        return;
+    };
+    let bin = kapsel_bin().unwrap();
+    env.run(move |env, ns| async move {
+        let dir = tempfile_dir();
+        let mut run = Run {
+            dir: dir.clone(),
+            kubeconfig: PathBuf::from(std::env::var_os("KUBECONFIG").unwrap()),
+            bin,
+            outputs: Vec::new(),
+        };
+        std::fs::write(run.file("blueprint.yaml"), lifecycle_blueprint()).unwrap();
+        let object = format!("namespace/{ns}");
+
+        // a phase deadline
+        let out = run.kapsel(&[
+            "-b",
+            "blueprint.yaml",
+            "-a",
+            "slow",
+            "-o",
+            &object,
+            "--phase-timeout",
+            "15s",
+            "-w",
+            "timeout.yaml",
+        ]);
+        assert!(!out.status.success(), "a timed-out phase fails the run");
+        assert_eq!(deferred(&run, "timeout.yaml"), "yes", "the defer phase ran");
+        no_kapsel_pods(&env, &ns).await;
+
+        // Ctrl-C
+        let child = start_slow(&env, &ns, &run, "interrupted.yaml").await;
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success(), "an interrupted run fails");
+        assert_eq!(
+            deferred(&run, "interrupted.yaml"),
+            "yes",
+            "the defer phase ran"
+        );
+        no_kapsel_pods(&env, &ns).await;
+
+        // SIGKILL: the pod stays; the next run in the namespace removes it
+        let mut child = start_slow(&env, &ns, &run, "killed.yaml").await;
+        let left = kapsel_pods(&env, &ns).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            kapsel_pods(&env, &ns).await,
+            left,
+            "a SIGKILLed run leaves its pod"
+        );
+        run.ok(
+            "next run",
+            &[
+                "-b",
+                "blueprint.yaml",
+                "-a",
+                "quick",
+                "-o",
+                &object,
+                "-w",
+                "quick.yaml",
+            ],
+        );
+        no_kapsel_pods(&env, &ns).await;
+
+        // SIGKILL again: `kapsel cleanup` removes it
+        let mut child = start_slow(&env, &ns, &run, "killed2.yaml").await;
+        let left = kapsel_pods(&env, &ns).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let out = Command::new(&run.bin)
+            .args(["cleanup", "--kubeconfig"])
+            .arg(&run.kubeconfig)
+            .args(["-n", &ns, "-o", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let deleted: Vec<String> = report["deleted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            deleted,
+            left.iter().map(|p| format!("{ns}/{p}")).collect::<Vec<_>>()
+        );
+        no_kapsel_pods(&env, &ns).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
+}
