@@ -420,6 +420,31 @@ async fn postgres_backup_under_writes_restore_delete() {
         assert_eq!(v[0], v[2], "the restored rows have a gap (not one snapshot): {stats}");
         assert!(v[2] >= before, "rows committed before the backup are missing: {stats}, before {before}");
 
+        // migration: the same backup restored into a fresh workload in
+        // another namespace
+        let other = env.create_namespace().await.unwrap();
+        env.apply(&other, &kapsel_e2e::fixture("postgresql").unwrap())
+            .await
+            .unwrap();
+        running_pod(&env, &other, "app.kubernetes.io/name=postgresql").await;
+        wait_until(Duration::from_secs(120), "PostgreSQL in the other namespace", || {
+            let (env, other) = (env.clone(), other.clone());
+            async move {
+                let out = env
+                    .exec(&other, PG_POD, Some("postgresql"), &["sh", "-c",
+                        &format!("PGPASSWORD={PG_PASSWORD} psql -h 127.0.0.1 -U postgres -tAc 'SELECT 1'")])
+                    .await?;
+                Ok(out.stdout.trim() == "1")
+            }
+        })
+        .await
+        .unwrap();
+        let target = format!("statefulset/{other}/my-release-postgresql");
+        run.ok("restore into another namespace", &["-b", "blueprint.yaml", "-a", "restore", "--from", "backup.yaml", "-o", &target, "-p", "profile.yaml", "-w", "migrate.yaml"]);
+        let migrated = psql(&env, &other, "SELECT count(*), min(id), max(id) FROM t").await;
+        env.delete_namespace(&other).await.unwrap();
+        assert_eq!(migrated, stats, "the other namespace got another state");
+
         // delete: the dump's snapshot is gone from the location
         let set: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(run.file("backup.yaml")).unwrap()).unwrap();
         let location = set["status"]["actions"][0]["artifacts"]["cloudObject"]["keyValue"]["backupLocation"]
