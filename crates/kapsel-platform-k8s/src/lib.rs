@@ -138,6 +138,7 @@ impl KubePlatform {
             }
         };
         let namespace = config.default_namespace.clone();
+        let server = config.cluster_url.to_string();
         let client = Client::try_from(config).map_err(|e| KubeError::Connect {
             tried: tried.clone(),
             message: e.to_string(),
@@ -148,8 +149,8 @@ impl KubePlatform {
             .apiserver_version()
             .await
             .map_err(|e| KubeError::Connect {
-                tried: format!("{tried} ({})", client.default_namespace()),
-                message: e.to_string(),
+                tried: format!("{tried} (API server {server})"),
+                message: error_chain(&e),
             })?;
         Ok(KubePlatform::new(client, namespace))
     }
@@ -259,4 +260,20 @@ impl Platform for KubePlatform {
                 .map_err(Into::into)
         })
     }
+}
+
+/// An error and its sources, joined (kube's top-level messages alone say
+/// little: "client error (Connect)").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
 }
