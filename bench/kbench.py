@@ -5,7 +5,9 @@ Subcommands:
   datamover        Kapsel's mover (kando) side by side with restic, borg, rustic and kopia
   engine-overhead  per-phase overhead of `kapsel run` on the local platform
   postgres-e2e     `kapsel run` with blueprints/postgresql.yaml against `pg_dump | zstd` / `zstd -d | psql`
-  all              the three above, one results directory
+  cluster-overhead per-phase overhead of `kapsel run --kubeconfig` (KubeExec, KubeTask) beside
+                   `kubectl exec` and `kubectl run --rm` (needs a cluster: testbed/testbed up)
+  all              the first three, one results directory
   tools            install the missing peers (rustic, kopia) into ~/.cache/kapsel-bench/tools
 
 Every subcommand takes --quick (small sizes, to check that everything works) and writes
@@ -1254,11 +1256,146 @@ def targets_datamover(dm: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
+# cluster-overhead: per-phase overhead of `kapsel run --kubeconfig` beside kubectl
+
+CLUSTER_BP = """apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata:
+  name: cluster-overhead
+actions:
+  exec:
+    phases:
+""" + "".join(
+    f"""    - func: KubeExec
+      name: e{i}
+      args:
+        namespace: '{{{{ .Namespace.Name }}}}'
+        pod: bench
+        command: ["true"]
+"""
+    for i in range(10)
+) + """  task:
+    phases:
+""" + "".join(
+    f"""    - func: KubeTask
+      name: t{i}
+      args:
+        namespace: '{{{{ .Namespace.Name }}}}'
+        image: IMAGE
+        command: ["true"]
+"""
+    for i in range(5)
+)
+
+
+def kubectl() -> str:
+    k = shutil.which("kubectl")
+    if k:
+        return k
+    for cand in sorted((Path.home() / ".cache" / "kapsel-testbed").glob("k8s-*/bin/kubectl")):
+        return str(cand)
+    raise BenchError("kubectl not found (start the testbed: testbed/testbed up)")
+
+
+def phase_times(stderr_lines: list[tuple[float, dict]]) -> list[float]:
+    """Wall time of each phase, ms, from the JSON events' arrival times."""
+    out, start = [], None
+    for t, e in stderr_lines:
+        if e.get("event") == "phaseStarted":
+            start = t
+        elif e.get("event") == "phaseEnded" and start is not None:
+            if e.get("outcome") != "complete":
+                raise BenchError(f"cluster overhead: a phase failed: {e}")
+            out.append((t - start) * 1000)
+            start = None
+    return out
+
+
+def cmd_cluster(args, res: Results, kapsel: dict) -> None:
+    kc = os.environ.get("KUBECONFIG") or "/var/lib/kapsel-testbed/admin.kubeconfig"
+    if not Path(kc).exists():
+        raise BenchError(f"no kubeconfig at {kc}: start the testbed (testbed/testbed up) or set KUBECONFIG")
+    k = kubectl()
+    image = os.environ.get("KAPSEL_BENCH_IMAGE", "kapsel.local/testbed/tools:testbed")
+    runs = args.runs or (3 if args.quick else 10)
+    ns = f"kapsel-bench-{int(time.time())}"
+    env = dict(os.environ, KUBECONFIG=kc)
+    work = CACHE / "work" / "cluster"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / "bp.yaml").write_text(CLUSTER_BP.replace("IMAGE", image))
+    kapsel_exe = str(kapsel["bin"] / "kapsel")
+    subprocess.run([k, "create", "namespace", ns], env=env, check=True, stdout=subprocess.DEVNULL)
+    try:
+        subprocess.run([k, "-n", ns, "run", "bench", f"--image={image}", "--restart=Never", "--command", "--",
+                        "sleep", "3600"], env=env, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([k, "-n", ns, "wait", "--for=condition=Ready", "pod/bench", "--timeout=180s"], env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        load0 = loadavg()
+        m: dict[str, list[float]] = {"kapsel_exec": [], "kubectl_exec": [], "kapsel_task": [], "kubectl_run": []}
+        for i in range(runs + 1):  # the first round warms caches and is not counted
+            for action, key in (("exec", "kapsel_exec"), ("task", "kapsel_task")):
+                cmd = [kapsel_exe, "run", "--kubeconfig", kc, "-b", str(work / "bp.yaml"), "-a", action,
+                       "-o", f"namespace/{ns}", "--output", "json", "-w", str(work / "out.yaml")]
+                p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=work)
+                assert p.stderr is not None
+                stamps = []
+                for line in p.stderr:
+                    t = time.perf_counter()
+                    with contextlib.suppress(ValueError):
+                        stamps.append((t, json.loads(line)))
+                if p.wait() != 0:
+                    raise BenchError(f"kapsel run -a {action} failed: {stamps[-3:]}")
+                if i:
+                    m[key] += phase_times(stamps)
+            for _ in range(10):
+                t0 = time.perf_counter()
+                subprocess.run([k, "-n", ns, "exec", "bench", "--", "true"], env=env, check=True)
+                if i:
+                    m["kubectl_exec"].append((time.perf_counter() - t0) * 1000)
+            for j in range(5):
+                t0 = time.perf_counter()
+                subprocess.run([k, "-n", ns, "run", f"kr-{i}-{j}", "--rm", "-i", "--quiet", "--restart=Never",
+                                f"--image={image}", "--command", "--", "true"], env=env, check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                if i:
+                    m["kubectl_run"].append((time.perf_counter() - t0) * 1000)
+        res.data["cluster_overhead"] = {
+            "runs": runs,
+            "image": image,
+            "load_before": load0,
+            "load_after": loadavg(),
+            "ms": {key: {"p50": round(pct(v, 0.5), 1), "p95": round(pct(v, 0.95), 1), "n": len(v)} for key, v in m.items()},
+        }
+        res.save()
+    finally:
+        subprocess.run([k, "delete", "namespace", ns, "--wait=false"], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
+def render_cluster(d: dict) -> list[str]:
+    c = d.get("cluster_overhead")
+    if not c:
+        return []
+    ms = c["ms"]
+    L = ["## Per-phase overhead on a cluster", "",
+         f"{c['runs']} runs; one phase each of a 10-phase KubeExec action and a 5-phase KubeTask action (command `true`, "
+         f"image {c['image']}), beside the same command through kubectl; load {c['load_before']} -> {c['load_after']}.", "",
+         "| What | p50 ms | p95 ms | n |", "|---|---|---|---|"]
+    for key, label in (("kapsel_exec", "KubeExec phase (kapsel run)"), ("kubectl_exec", "kubectl exec"),
+                       ("kapsel_task", "KubeTask phase (kapsel run)"), ("kubectl_run", "kubectl run --rm -i")):
+        v = ms[key]
+        L.append(f"| {label} | {v['p50']} | {v['p95']} | {v['n']} |")
+    L.append("")
+    return L
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["datamover", "engine-overhead", "postgres-e2e", "all", "tools"])
+    ap.add_argument("command", choices=["datamover", "engine-overhead", "postgres-e2e", "cluster-overhead", "all", "tools"])
     ap.add_argument("--quick", action="store_true", help="small sizes (256 MiB stream, pgbench scale 10, 5,000 files, 5 engine runs)")
     ap.add_argument("--results", help="results directory (default bench/results/<UTC time>-<quick|full>)")
     ap.add_argument("--commit", help="build this commit from a clean export (git archive) instead of the work tree")
@@ -1299,12 +1436,17 @@ def main() -> int:
                 cmd_pg_e2e(args, res, kapsel)
             except BenchError as e:
                 res.failures.append(f"postgres-e2e: {e}")
+        if args.command == "cluster-overhead":
+            try:
+                cmd_cluster(args, res, kapsel)
+            except (BenchError, subprocess.CalledProcessError) as e:
+                res.failures.append(f"cluster-overhead: {e}")
     except BenchError as e:
         res.failures.append(str(e))
     res.data["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     res.data["load_at_end"] = loadavg()
     res.save()
-    (out / "results.md").write_text(render(res))
+    (out / "results.md").write_text(render(res) + "\n".join(render_cluster(res.data)))
     log(f"results: {out / 'results.md'}")
     for f in res.failures:
         log(f"FAILED: {f}")

@@ -435,33 +435,6 @@ fn rewrite_images(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fixtures_exist_and_parse() {
-        for name in ["postgresql", "mariadb", "mysql", "redis"] {
-            let text = fixture(name).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let docs: Vec<serde_json::Value> =
-                serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(
-                docs.iter().any(|d| d["kind"] == "StatefulSet"),
-                "{name} has a StatefulSet"
-            );
-        }
-    }
-
-    #[test]
-    fn image_names() {
-        if std::env::var_os("KAPSEL_E2E_IMAGE_PREFIX").is_none()
-            && std::env::var_os("KAPSEL_E2E_IMAGE_TAG").is_none()
-        {
-            assert_eq!(image("tools"), "kapsel.local/testbed/tools:testbed");
-        }
-    }
-}
-
 /// Kanister's published examples (`KANISTER_EXAMPLES`, else
 /// `<workspace>/../shared/kanister-examples`); `None` after saying so when
 /// absent (a failure in CI).
@@ -503,5 +476,32 @@ pub fn kapsel_bin() -> Result<PathBuf> {
             "{} not found: build it first (cargo build --bin kapsel)",
             bin.display()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixtures_exist_and_parse() {
+        for name in ["postgresql", "mariadb", "mysql", "redis"] {
+            let text = fixture(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let docs: Vec<serde_json::Value> =
+                serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                docs.iter().any(|d| d["kind"] == "StatefulSet"),
+                "{name} has a StatefulSet"
+            );
+        }
+    }
+
+    #[test]
+    fn image_names() {
+        if std::env::var_os("KAPSEL_E2E_IMAGE_PREFIX").is_none()
+            && std::env::var_os("KAPSEL_E2E_IMAGE_TAG").is_none()
+        {
+            assert_eq!(image("tools"), "kapsel.local/testbed/tools:testbed");
+        }
     }
 }

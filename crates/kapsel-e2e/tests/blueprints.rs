@@ -5,6 +5,7 @@
 //! backup → data destroyed → restore `--from` → every line written before
 //! the backup is back → delete → nothing of the backup is left. No secret
 //! value in any output, ActionSet, pod or event.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::IpAddr;
 use std::path::PathBuf;

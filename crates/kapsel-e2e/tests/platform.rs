@@ -2,6 +2,7 @@
 //! cluster: exec, tasks (stdin, labels, deletion on every path, image pull
 //! failures, leftovers), MultiContainerRun, scaling and object parameters.
 //! Skipped, saying so, without a cluster (KUBECONFIG).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,9 +17,12 @@ use kapsel_engine::platform::{
 use kapsel_platform_k8s::KubePlatform;
 use kube::api::{Api, ListParams};
 
+/// Output chunks in order.
+type Chunks = Vec<(Stream, Vec<u8>)>;
+
 /// Collects output.
 #[derive(Default, Clone)]
-struct Sink(Arc<Mutex<Vec<(Stream, Vec<u8>)>>>);
+struct Sink(Arc<Mutex<Chunks>>);
 
 impl OutputSink for Sink {
     fn chunk(&mut self, stream: Stream, data: &[u8]) {

@@ -654,7 +654,7 @@ impl KubePlatform {
                 .as_ref()
                 .and_then(|a| a.get(RUNNER_ANNOTATION))
                 .is_some_and(|r| Runner::is_gone(r));
-            if !(all || gone) || pod.metadata.deletion_timestamp.is_some() && !all {
+            if !(all || gone) {
                 report.kept.push(format!("{ns}/{name}"));
                 continue;
             }
