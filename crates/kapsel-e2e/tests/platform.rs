@@ -406,3 +406,60 @@ async fn scale_and_object_params_of_a_statefulset() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_missing_permission_names_the_verb_and_resource() {
+    let Some(env) = Env::connect("k8s-rbac").await else {
+        return;
+    };
+    env.run(|env, ns| async move {
+        // a service account that may do nothing, and a client acting as it
+        let sa = serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "nobody"}});
+        env.apply(&ns, &sa.to_string()).await.unwrap();
+        let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+            Api::namespaced(env.client.clone(), &ns);
+        let req = k8s_openapi::api::authentication::v1::TokenRequest {
+            spec: Some(k8s_openapi::api::authentication::v1::TokenRequestSpec {
+                expiration_seconds: Some(600),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let token: k8s_openapi::api::authentication::v1::TokenRequest = sas
+            .create_subresource("token", "nobody", &kube::api::PostParams::default(), &req)
+            .await
+            .unwrap();
+        let token = token.status.unwrap().token.unwrap();
+        let path = std::env::var_os("KUBECONFIG").unwrap();
+        let kc = kube::config::Kubeconfig::read_from(path).unwrap();
+        let mut config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .unwrap();
+        config.auth_info = kube::config::AuthInfo {
+            token: Some(secrecy::SecretString::from(token.clone())),
+            ..Default::default()
+        };
+        let client = kube::Client::try_from(config).unwrap();
+        let p = KubePlatform::new(client, &ns);
+        let spec = TaskSpec {
+            namespace: Some(ns.clone()),
+            image: image("tools"),
+            command: sh("true"),
+            ..TaskSpec::default()
+        };
+        let e = p
+            .task(&spec, &mut Sink::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("permission denied"), "{e}");
+        assert!(e.contains("create pods"), "{e}");
+        assert!(e.contains(&ns), "{e}");
+        assert!(!e.contains(&token), "the token leaked: {e}");
+        let e = p.secret(&ns, "anything").await.unwrap_err().to_string();
+        assert!(e.contains("get secrets"), "{e}");
+    })
+    .await;
+}
