@@ -25,7 +25,7 @@ use futures::io::AsyncBufReadExt;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kapsel_engine::platform::{Exit, MultiContainerSpec, OutputSink, Stdin, Stream, TaskSpec};
 use kapsel_engine::podspec::merge_pod_spec;
-use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, PostParams};
+use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, PostParams, WatchParams};
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -407,7 +407,6 @@ impl RunningPod {
     /// cannot start, and after `timeout` with what keeps it waiting.
     async fn wait_started(&self, timeout: Duration) -> Result<Pod, KubeError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut delay = Duration::from_millis(100);
         loop {
             let pod = self
                 .api
@@ -440,9 +439,35 @@ impl RunningPod {
                     ),
                 });
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(1));
+            self.wait_change(
+                &pod,
+                deadline.saturating_duration_since(tokio::time::Instant::now()),
+            )
+            .await;
         }
+    }
+
+    /// Waits until the pod changes after `seen` (a watch from its resource
+    /// version), at most `max` and at most 5 s; errors end the wait early
+    /// (the caller reads the pod again either way).
+    async fn wait_change(&self, seen: &Pod, max: Duration) {
+        let rv = seen.metadata.resource_version.clone().unwrap_or_default();
+        let wp = WatchParams::default()
+            .fields(&format!("metadata.name={}", self.name))
+            .timeout(5);
+        let limit = max
+            .min(Duration::from_secs(5))
+            .max(Duration::from_millis(50));
+        let _ = tokio::time::timeout(limit, async {
+            match self.api.watch(&wp, &rv).await {
+                Ok(stream) => {
+                    let mut stream = std::pin::pin!(stream);
+                    let _ = stream.next().await;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        })
+        .await;
     }
 
     /// Writes `stdin` to the main container once, then closes it.
@@ -574,8 +599,7 @@ impl RunningPod {
             }
         }
         // The log ends with the container; its state may lag a moment.
-        let mut delay = Duration::from_millis(100);
-        for _ in 0..100 {
+        for _ in 0..24 {
             let pod = self
                 .api
                 .get(&self.name)
@@ -605,8 +629,7 @@ impl RunningPod {
                     self.namespace, self.name
                 )));
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(1));
+            self.wait_change(&pod, Duration::from_secs(5)).await;
         }
         Err(KubeError::Other(format!(
             "container {main:?} of pod {}/{} did not report its end after its log ended",
