@@ -12,6 +12,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kapsel-sprig", &["kapsel-govalue"]),
     ("kapsel-template", &["kapsel-govalue", "kapsel-sprig"]),
     ("kapsel-api", &[]),
+    ("kapsel-yaml", &[]),
     (
         "kapsel-params",
         &["kapsel-api", "kapsel-govalue", "kapsel-template"],
