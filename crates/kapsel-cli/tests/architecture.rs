@@ -24,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kapsel-govalue",
             "kapsel-template",
             "kapsel-params",
+            "kapsel-yaml",
         ],
     ),
     ("kando", &["kapsel-repo", "kapsel-storage"]),
