@@ -161,12 +161,28 @@ impl<'a> Documents<'a> {
         serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
             let path = e.path().clone();
             let inner = e.into_inner();
+            let mut p = path.to_string();
             let at = self
                 .docs
                 .get(i)
-                .map(|n| locate(n, &path).span.start)
+                .map(|n| {
+                    let found = locate(n, &path);
+                    if std::ptr::eq(found, n) {
+                        // No path (a `#[serde(flatten)]` type such as
+                        // Blueprint or Profile hides it): the node holding
+                        // the value the message quotes, if any.
+                        match find_quoted(n, &inner.to_string()) {
+                            Some((node, found_path)) => {
+                                p = found_path;
+                                node.span.start
+                            }
+                            None => n.span.start,
+                        }
+                    } else {
+                        found.span.start
+                    }
+                })
                 .unwrap_or(0);
-            let p = path.to_string();
             let message = if p == "." || p.is_empty() {
                 inner.to_string()
             } else {
@@ -196,6 +212,54 @@ fn locate<'n>(mut node: &'n Node, path: &serde_path_to_error::Path) -> &'n Node 
         }
     }
     node
+}
+
+/// The first scalar whose JSON value is the one a serde error message
+/// quotes (``invalid type: integer `256` ``, ``unknown variant `ftp` ``,
+/// `invalid type: string "x"`).
+fn find_quoted<'n>(root: &'n Node, message: &str) -> Option<(&'n Node, String)> {
+    let quoted = if let Some(rest) = message.split_once(" string \"").map(|(_, r)| r) {
+        // serde writes the string with Rust's escapes; compare unescaped text
+        // only when there are none.
+        let end = rest.find("\", expected").or_else(|| rest.rfind('"'))?;
+        let text = &rest[..end];
+        if text.contains('\\') {
+            return None;
+        }
+        Value::String(text.to_string())
+    } else {
+        let start = message.find('`')? + 1;
+        let len = message[start..].find('`')?;
+        let lit = &message[start..start + len];
+        if message[..start].ends_with("variant `") {
+            Value::String(lit.to_string())
+        } else {
+            serde_json::from_str::<Value>(lit).ok()?
+        }
+    };
+    fn walk<'n>(n: &'n Node, want: &Value, path: String) -> Option<(&'n Node, String)> {
+        let join = |seg: String| {
+            if path.is_empty() {
+                seg
+            } else {
+                format!("{path}.{seg}")
+            }
+        };
+        match &n.kind {
+            Kind::Scalar(_) => json::to_json(n)
+                .ok()
+                .filter(|v| v == want)
+                .map(|_| (n, path.clone())),
+            Kind::Seq(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, c)| walk(c, want, format!("{path}[{i}]"))),
+            Kind::Map(entries) => entries
+                .iter()
+                .find_map(|(k, v)| walk(v, want, join(json::json_key(k).unwrap_or_default()))),
+        }
+    }
+    walk(root, &quoted, String::new())
 }
 
 /// Decodes the only document of `text` into `T` as Kanister would (see the
@@ -294,6 +358,32 @@ mod tests {
             from_str::<T>("items:\n- {name: '1', mode: 1.0}\n- {name: x, mode: 0400}\n").unwrap();
         assert_eq!(ok.items[0].mode, 1);
         assert_eq!(ok.items[1].mode, 256);
+    }
+
+    #[test]
+    fn flattened_types_are_located_by_the_quoted_value() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Outer {
+            name: String,
+            #[serde(flatten)]
+            inner: Inner,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Inner {
+            bucket: String,
+            kind: Kind2,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        enum Kind2 {
+            #[serde(rename = "s3")]
+            S3,
+        }
+        let e = from_str::<Outer>("name: a\nbucket: 0400\nkind: s3\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 9), "{e}");
+        let e = from_str::<Outer>("name: a\nbucket: b\nkind: ftp\n").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 7), "{e}");
     }
 
     #[test]
