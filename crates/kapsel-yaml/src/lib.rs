@@ -27,6 +27,7 @@
 pub mod ambiguity;
 pub mod json;
 pub mod resolve;
+mod strict;
 pub mod tree;
 
 use serde::de::DeserializeOwned;
@@ -83,7 +84,20 @@ impl<'a> Documents<'a> {
         let loaded = tree::load(&src);
         for issue in &loaded.issues {
             let (at, message) = match issue {
-                LoadIssue::Syntax { at, message } => (*at, message.clone()),
+                LoadIssue::Syntax { at, message } => {
+                    // At the end of the input (an unclosed `[`/`{` or quote):
+                    // point at the last character written instead.
+                    let content_end = text.trim_end().len();
+                    let at = if *at >= content_end && content_end > 0 {
+                        text[..content_end]
+                            .char_indices()
+                            .next_back()
+                            .map_or(0, |(i, _)| i)
+                    } else {
+                        *at
+                    };
+                    (at, message.clone())
+                }
                 LoadIssue::DuplicateKey { key, first, second } => {
                     let (l, c) = src.line_col(first.start);
                     (
@@ -158,7 +172,7 @@ impl<'a> Documents<'a> {
     }
 
     fn decode_value<T: DeserializeOwned>(&self, i: usize, value: Value) -> Result<T, Error> {
-        serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        serde_path_to_error::deserialize::<_, T>(strict::Strict(value)).map_err(|e| {
             let path = e.path().clone();
             let inner = e.into_inner();
             let mut p = path.to_string();
@@ -348,6 +362,14 @@ mod tests {
             ),
             "{text}"
         );
+        // An array where a struct is wanted fails, as in Go (serde_json
+        // alone would read the fields in order).
+        let e = from_str::<T>("items:\n- [a, 1]\n").unwrap_err();
+        assert!(
+            e.message.starts_with("items[0]: invalid type: sequence"),
+            "{e}"
+        );
+        assert_eq!((e.line, e.column), (2, 3), "{e}");
         // A boolean where a string is wanted fails, as in Go.
         let e = from_str::<T>("items:\n- name: yes\n  mode: 1\n").unwrap_err();
         assert!(e.message.contains("invalid type: boolean `true`"), "{e}");
@@ -397,8 +419,10 @@ mod tests {
 
     #[test]
     fn syntax_errors_have_positions() {
-        let e = to_value("a: [b\nc: d\n").unwrap_err();
-        assert!(e.line >= 1, "{e}");
+        let e = to_value("a: 1\nb: {c: d, e: [f]\n\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 16), "{e}");
+        let e = to_value("a: 1\nb: ]\nc: 2\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
     }
 
     #[test]
