@@ -12,6 +12,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kapsel-sprig", &["kapsel-govalue"]),
     ("kapsel-template", &["kapsel-govalue", "kapsel-sprig"]),
     ("kapsel-api", &[]),
+    ("kapsel-yaml", &[]),
     (
         "kapsel-params",
         &["kapsel-api", "kapsel-govalue", "kapsel-template"],
@@ -23,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kapsel-govalue",
             "kapsel-template",
             "kapsel-params",
+            "kapsel-yaml",
         ],
     ),
     ("kando", &["kapsel-repo", "kapsel-storage"]),

@@ -497,3 +497,25 @@ fn validate_any_kanister_resource() {
         "{err}"
     );
 }
+
+#[test]
+fn validate_warns_where_yaml_1_1_and_1_2_differ() {
+    let dir = tempdir();
+    let p = dir.join("actionset.yaml");
+    std::fs::write(
+        &p,
+        "apiVersion: cr.kanister.io/v1alpha1\nkind: ActionSet\nmetadata: {name: a}\nspec:\n  actions:\n  - name: backup\n    blueprint: bp\n    object: {kind: Namespace, name: demo, namespace: demo}\n    podOverride:\n      securityContext: {runAsUser: 0400}\n",
+    )
+    .unwrap();
+    let out = kapsel(&["validate", p.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].contains("spec.actions.0.podOverride.securityContext.runAsUser")
+            && warnings[0].contains("`0400` is 256 to Kanister")
+            && warnings[0].contains("line 10 column 36"),
+        "{err}"
+    );
+}

@@ -58,7 +58,8 @@ fn check_matrix(base: &Path, matrix_file: &str) -> usize {
         let bp_rel = parts.next().unwrap();
         let bp_path = examples.join(bp_rel);
         let text = std::fs::read_to_string(&bp_path).unwrap();
-        let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        // As the oracle (sigs.k8s.io/yaml's YAMLToJSON) and the CLI read it.
+        let doc: serde_json::Value = kapsel_yaml::to_value(&text).unwrap();
         let bp: Blueprint = serde_json::from_value(doc).unwrap();
         let rel = Path::new(bp_rel);
         let dir = rel.parent().unwrap().to_str().unwrap().replace('/', "-");
@@ -67,7 +68,9 @@ fn check_matrix(base: &Path, matrix_file: &str) -> usize {
             let params_text =
                 std::fs::read_to_string(root().join(format!("testdata/params/{params_stem}.json")))
                     .unwrap();
-            let params: RenderParams = serde_json::from_str(&params_text)
+            // As `kapsel blueprint render` reads it (the oracle reads the
+            // same JSON with Go's decoder).
+            let params: RenderParams = kapsel_yaml::from_str(&params_text)
                 .unwrap_or_else(|e| panic!("testdata/params/{params_stem}.json: {e}"));
             let golden_name = format!("{dir}__{stem}__{params_stem}.json");
             let golden: serde_json::Value = serde_json::from_str(

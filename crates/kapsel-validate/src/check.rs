@@ -89,6 +89,24 @@ impl Ctx<'_> {
         self.emit(code, Severity::Warning, msg, labels, help);
     }
 
+    /// Warn about plain scalars that Kanister (YAML 1.1) reads differently
+    /// from YAML 1.2 (`KV0007`).
+    pub fn yaml11_differences(&mut self, root: &Node) {
+        for a in kapsel_yaml::ambiguity::ambiguities(root) {
+            let label = if a.is_key {
+                format!("Kanister reads the key {}", a.yaml11)
+            } else {
+                format!("Kanister reads {}", a.yaml11)
+            };
+            self.warn(
+                "KV0007",
+                a.message(),
+                vec![(a.span.clone(), label)],
+                Some(a.help()),
+            );
+        }
+    }
+
     /// Report YAML loading problems.
     pub fn load_issues(&mut self, issues: &[LoadIssue]) {
         for issue in issues {
@@ -116,6 +134,15 @@ impl Ctx<'_> {
                     format!("nesting deeper than {} levels", crate::yaml::MAX_DEPTH),
                     vec![(*at..*at + 1, "too deep".into())],
                     None,
+                ),
+                LoadIssue::TooManyNodes { at } => self.error(
+                    "KV0006",
+                    format!(
+                        "aliases expand to more than {} nodes",
+                        kapsel_yaml::tree::MAX_NODES
+                    ),
+                    vec![(*at..*at + 1, "too many nodes".into())],
+                    Some("kubectl refuses such documents (`excessive aliasing`)".into()),
                 ),
                 LoadIssue::MultipleDocuments { at } => self.error(
                     "KV0002",

@@ -10,11 +10,13 @@
 //! `docs/validation.md`) and byte spans into the source, so the CLI can render
 //! it with miette and `--output json` can serialize it.
 //!
-//! YAML is read with `saphyr-parser` (events with positions) rather than
-//! `saphyr`'s loader: the loader keeps only start markers and silently
-//! overwrites duplicate keys, while the validator needs full spans, scalar
-//! styles (to map offsets inside a scalar's value back to the file) and
-//! duplicate-key detection.
+//! YAML is read with `kapsel-yaml`'s tree (built from `saphyr-parser` events)
+//! rather than `saphyr`'s loader: the loader keeps only start markers and
+//! silently overwrites duplicate keys, while the validator needs full spans,
+//! scalar styles (to map offsets inside a scalar's value back to the file)
+//! and duplicate-key detection. Scalars resolve as Kanister resolves them
+//! (YAML 1.1, go-yaml v2); where YAML 1.2 reads one differently, `KV0007`
+//! says so.
 //!
 //! This crate does no I/O and never panics on any input. It depends on
 //! `kapsel-template` (Go template parsing and field references, through
@@ -137,11 +139,16 @@ pub fn validate_source(path: &str, src: &str, opts: &Options) -> Report {
     let syntax_error = loaded.issues.iter().any(|i| {
         matches!(
             i,
-            yaml::LoadIssue::Syntax { .. } | yaml::LoadIssue::TooDeep { .. }
+            yaml::LoadIssue::Syntax { .. }
+                | yaml::LoadIssue::TooDeep { .. }
+                | yaml::LoadIssue::TooManyNodes { .. }
         )
     });
     match &loaded.root {
-        Some(root) if !syntax_error => check::check_document(&mut cx, root),
+        Some(root) if !syntax_error => {
+            check::check_document(&mut cx, root);
+            cx.yaml11_differences(root);
+        }
         Some(_) => {}
         None if !syntax_error => cx.diags.push(Diagnostic {
             code: "KV0005",

@@ -67,6 +67,16 @@ fn human_deprecated_wait() {
 }
 
 #[test]
+fn human_yaml11_octal_mode() {
+    insta::assert_snapshot!(render("62-yaml11-octal-mode.yaml"));
+}
+
+#[test]
+fn human_yaml11_boolean_key() {
+    insta::assert_snapshot!(render("63-yaml11-boolean-key.yaml"));
+}
+
+#[test]
 fn json_unknown_function() {
     let (_, report) = load("18-unknown-function.yaml");
     insta::assert_json_snapshot!(report);

@@ -33,7 +33,7 @@ use super::run::{
 /// Reads, checks and resolves the ActionSet in `file`.
 pub(crate) fn plan(a: &RunArgs, w: &World, file: &str) -> Result<Plan, CliError> {
     let text = read(file)?;
-    let doc: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| {
+    let doc: serde_json::Value = kapsel_yaml::to_value(&text).map_err(|e| {
         input(
             file,
             format!("not valid YAML: {}", yaml_error(file, &e)),
@@ -67,7 +67,7 @@ pub(crate) fn plan(a: &RunArgs, w: &World, file: &str) -> Result<Plan, CliError>
     }
     // Typed from the text, so that a wrong type is reported at its line and
     // column.
-    let set: ActionSet = serde_saphyr::from_str(&text).map_err(|e| {
+    let set: ActionSet = kapsel_yaml::from_str(&text).map_err(|e| {
         input(
             file,
             format!("not a valid ActionSet: {}", yaml_error(file, &e)),

@@ -161,9 +161,9 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(
     text: &str,
     what: &str,
 ) -> Result<T, CliError> {
-    serde_saphyr::from_str(text).map_err(|e| CliError::Input {
+    kapsel_yaml::from_str(text).map_err(|e| CliError::Input {
         path: path.to_string(),
-        message: format!("not a valid {what}: {e}"),
+        message: format!("not a valid {what}: {}", super::run::yaml_error(path, &e)),
         help: Some(format!(
             "run `kapsel blueprint validate {path}` for a detailed check"
         )),

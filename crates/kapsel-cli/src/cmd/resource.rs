@@ -121,9 +121,10 @@ pub fn validate(a: &ValidateArgs) -> Result<ExitCode, CliError> {
     let mut report = Vec::new();
     for path in &a.files {
         let text = read(path)?;
-        let docs: Vec<serde_json::Value> = match serde_saphyr::from_multiple(&text) {
-            Ok(d) => d,
-            Err(_) => {
+        let parsed = kapsel_yaml::Documents::parse(&text);
+        let docs: Vec<serde_json::Value> = match parsed.as_ref().map(|p| p.values()) {
+            Ok(Ok(d)) => d,
+            Ok(Err(_)) | Err(_) => {
                 // Let the Blueprint validator report YAML errors with positions.
                 blueprints.push(path.clone());
                 continue;
@@ -134,9 +135,10 @@ pub fn validate(a: &ValidateArgs) -> Result<ExitCode, CliError> {
             blueprints.push(path.clone());
             continue;
         }
-        for doc in docs
+        for (i, doc) in docs
             .iter()
-            .filter(|d| d["apiVersion"] == kapsel_api::API_VERSION)
+            .enumerate()
+            .filter(|(_, d)| d["apiVersion"] == kapsel_api::API_VERSION)
         {
             let kind = doc["kind"].as_str().unwrap_or_default();
             let (mut findings, unknown) = match kind {
@@ -169,6 +171,27 @@ pub fn validate(a: &ValidateArgs) -> Result<ExitCode, CliError> {
                 path: u.clone(),
                 message: "no Kanister type has this field: Kanister drops it silently".to_string(),
             }));
+            // Scalars Kanister (YAML 1.1) reads differently from YAML 1.2.
+            if let Ok(p) = &parsed
+                && let Some(node) = p.nodes().get(i)
+            {
+                findings.extend(
+                    kapsel_yaml::ambiguity::ambiguities(node)
+                        .into_iter()
+                        .map(|a| {
+                            let (line, col) = p.src().line_col(a.span.start);
+                            Finding {
+                                severity: "warning",
+                                path: a.path.clone(),
+                                message: format!(
+                                    "{} (line {line} column {col}); {}",
+                                    a.message(),
+                                    a.help()
+                                ),
+                            }
+                        }),
+                );
+            }
             let meta = &doc["metadata"];
             let name = meta["name"]
                 .as_str()

@@ -160,7 +160,7 @@ pub(crate) fn input(path: &str, message: impl Into<String>, help: Option<&str>) 
 }
 
 fn yaml<T: serde::de::DeserializeOwned>(path: &str, what: &str) -> Result<T, CliError> {
-    serde_saphyr::from_str(&read(path)?).map_err(|e| {
+    kapsel_yaml::from_str(&read(path)?).map_err(|e| {
         input(
             path,
             format!("not a valid {what}: {}", yaml_error(path, &e)),

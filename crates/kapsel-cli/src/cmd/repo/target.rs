@@ -147,7 +147,7 @@ impl Target {
             path: file.to_string(),
             source: e,
         })?;
-        let value: serde_json::Value = serde_saphyr::from_str(&text)
+        let value: serde_json::Value = kapsel_yaml::to_value(&text)
             .map_err(|e| profile_error(file, format!("neither YAML nor JSON: {e}"), None))?;
         let wire = if value.get("Location").is_some() {
             value
@@ -169,7 +169,7 @@ impl Target {
     /// A `kind: Profile` resource, its credential resolved through --secret
     /// files and the --inventory, turned into the wire form.
     fn resolve_cr(&self, file: &str, text: &str) -> Result<serde_json::Value, E> {
-        let cr: kapsel_api::Profile = serde_saphyr::from_str(text)
+        let cr: kapsel_api::Profile = kapsel_yaml::from_str(text)
             .map_err(|e| profile_error(file, format!("not a valid Profile: {e}"), None))?;
         let mut secrets = Vec::new();
         for s in &self.secrets {
@@ -178,7 +178,7 @@ impl Target {
                 path: s.clone(),
                 source: e,
             })?;
-            let secret: k8s_openapi::api::core::v1::Secret = serde_saphyr::from_str(&t)
+            let secret: k8s_openapi::api::core::v1::Secret = kapsel_yaml::from_str(&t)
                 .map_err(|e| profile_error(s, format!("not a Kubernetes Secret: {e}"), None))?;
             secrets.push(secret);
         }
