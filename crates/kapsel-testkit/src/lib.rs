@@ -2,8 +2,17 @@
 //! dev-dependency only: no product crate depends on it, which
 //! crates/kapsel-cli/tests/architecture.rs checks).
 //!
+//! - [`skip`]: the one way a test says it was skipped (a server or tool is
+//!   missing): straight to stderr, or a failure when `KAPSEL_*_TESTS=1`.
+//! - [`objstore`]: SeaweedFS (S3) and Azurite (Azure Blob) on 127.0.0.1, and
+//!   the Profiles that point at them or at a directory.
 //! - [`tree`]: a directory tree with every file type, and its description
 //!   for comparing a restore with the original.
+//! - [`net`], [`fixtures`]: ports, one-shot HTTP, finding programs, the
+//!   repository root, passwords, base64.
+//!
+//! Helpers that need a crate's own binary (`env!("CARGO_BIN_EXE_…")`) stay
+//! in that crate's `tests/`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,4 +20,8 @@
     clippy::must_use_candidate
 )]
 
+pub mod fixtures;
+pub mod net;
+pub mod objstore;
+pub mod skip;
 pub mod tree;
