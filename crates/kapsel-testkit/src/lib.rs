@@ -6,11 +6,15 @@
 //!   missing): straight to stderr, or a failure when `KAPSEL_*_TESTS=1`.
 //! - [`objstore`]: SeaweedFS (S3) and Azurite (Azure Blob) on 127.0.0.1, and
 //!   the Profiles that point at them or at a directory.
+//! - [`db`]: PostgreSQL, MariaDB, Redis and etcd from the host's packages.
 //! - [`tree`]: a directory tree with every file type, and its description
 //!   for comparing a restore with the original.
+//! - [`kapsel`]: the built `kapsel` and `kando`, `kapsel run`, the
+//!   `testdata/local/` Profile and inventories.
 //! - [`net`], [`fixtures`]: ports, one-shot HTTP, finding programs, the
 //!   repository root, passwords, base64.
 //!
+//! The Kubernetes cluster harness is not here: it is crates/kapsel-e2e.
 //! Helpers that need a crate's own binary (`env!("CARGO_BIN_EXE_…")`) stay
 //! in that crate's `tests/`.
 #![allow(
@@ -20,7 +24,9 @@
     clippy::must_use_candidate
 )]
 
+pub mod db;
 pub mod fixtures;
+pub mod kapsel;
 pub mod net;
 pub mod objstore;
 pub mod skip;
