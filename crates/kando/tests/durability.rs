@@ -33,13 +33,7 @@ fn a_push_is_on_disk_before_its_snapshot_is_committed() {
         if std::env::var_os("CI").is_some() {
             panic!("CI is set but strace is not installed (apt-get install strace)");
         }
-        {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPING: strace is not installed (apt-get install strace) ***\n"
-            );
-        }
+        kapsel_testkit::skip::notice("SKIPPING: strace is not installed (apt-get install strace)");
         return;
     }
     let dir = scratch_dir();

@@ -47,7 +47,9 @@ fn aliases_unavailable(err: Option<&str>) -> bool {
                 e.contains("hostAliases") && e.contains("run kapsel as root"),
                 "{e}"
             );
-            eprintln!("SKIP: this host cannot make mount namespaces: {e}");
+            kapsel_testkit::skip::notice(&format!(
+                "SKIP: this host cannot make mount namespaces: {e}"
+            ));
             true
         }
         _ => false,
