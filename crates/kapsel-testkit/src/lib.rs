@@ -11,6 +11,7 @@
 //!   for comparing a restore with the original.
 //! - [`kapsel`]: the built `kapsel` and `kando`, `kapsel run`, the
 //!   `testdata/local/` Profile and inventories.
+//! - [`users`]: a program copied where another user (`nobody`) can run it.
 //! - [`net`], [`fixtures`]: ports, one-shot HTTP, finding programs, the
 //!   repository root, passwords, base64.
 //!
@@ -31,3 +32,4 @@ pub mod net;
 pub mod objstore;
 pub mod skip;
 pub mod tree;
+pub mod users;
