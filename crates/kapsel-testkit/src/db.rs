@@ -9,7 +9,8 @@
 //! procedures stop the server and rely on that.
 //!
 //! Servers that refuse to run as root (PostgreSQL; MariaDB is told `--user`)
-//! run as their Debian system user when the tests run as root.
+//! run as their Debian system user when the tests run as root, from their
+//! own directory (a checkout may sit where that user cannot enter).
 //!
 //! When a binary is missing, [`available`] prints a SKIP notice and the test
 //! passes, unless `KAPSEL_DB_TESTS=1` (set in CI), when it fails.
@@ -221,7 +222,10 @@ fn supervise(spec: &Spec, state: &Mutex<SupState>) {
                 .open(&spec.log)
                 .unwrap();
             let mut c = Command::new(&spec.program);
+            // From the server's own directory: the test's working directory
+            // (the checkout) may be one the server's user cannot enter.
             c.args(&spec.args)
+                .current_dir(spec.log.parent().unwrap_or(Path::new("/")))
                 .envs(spec.env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
@@ -330,7 +334,8 @@ pub fn postgres() -> Server {
             "scram-sha-256",
         ])
         .arg(format!("--pwfile={}", pwfile.display()))
-        .args(["-E", "UTF8", "--no-sync"]);
+        .args(["-E", "UTF8", "--no-sync"])
+        .current_dir(dir.path());
     if let Some((u, g)) = user {
         initdb.uid(u).gid(g);
     }
@@ -422,7 +427,8 @@ pub fn mariadb() -> Server {
         .arg("--skip-test-db")
         .arg(format!("--datadir={}", data.display()))
         .arg(format!("--tmpdir={}", tmp.display()))
-        .env("TMPDIR", &tmp);
+        .env("TMPDIR", &tmp)
+        .current_dir(dir.path());
     if user.is_some() {
         install.arg("--user=mysql");
     }
