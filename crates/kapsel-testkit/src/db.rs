@@ -44,10 +44,12 @@ pub fn available(test: &str, binaries: &[&str]) -> bool {
     if missing.is_empty() {
         return true;
     }
-    crate::skip::missing(
+    crate::skip::unless_required(
         "KAPSEL_DB_TESTS",
-        &format!("{test}: {}", missing.join(", ")),
-        "Debian: postgresql-15, mariadb-server, mariadb-client, redis-server, redis-tools, etcd-server, etcd-client, curl; npm: redis-dump",
+        &format!(
+            "{test}: missing {} (Debian: postgresql-15, mariadb-server, mariadb-client, redis-server, redis-tools, etcd-server, etcd-client, curl; npm: redis-dump)",
+            missing.join(", ")
+        ),
     );
     false
 }

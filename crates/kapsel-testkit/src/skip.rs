@@ -21,11 +21,12 @@ pub fn notice(text: &str) {
 /// `what` is missing: panics when `var=1`, otherwise prints a SKIP notice
 /// (with `how` to get it) and returns, so the caller can return early.
 pub fn missing(var: &str, what: &str, how: &str) {
-    assert!(
-        !required(var),
-        "{var}=1 but {what} is not available ({how})"
-    );
-    notice(&format!(
-        "SKIPPING: {what} is not available ({how}; set {var}=1 to make this fatal)"
-    ));
+    unless_required(var, &format!("{what} is not available ({how})"));
+}
+
+/// A test cannot run because of `why`: panics when `var=1`, otherwise
+/// prints a SKIP notice saying `why` and returns.
+pub fn unless_required(var: &str, why: &str) {
+    assert!(!required(var), "{var}=1 but {why}");
+    notice(&format!("SKIPPING: {why}; set {var}=1 to make this fatal"));
 }
