@@ -31,9 +31,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The server refuses to run as root: run it as the postgres user when we are root.
+# The server refuses to run as root: run it as the postgres user when we are root,
+# from $WORK: the checkout may be a directory postgres cannot enter (a home
+# directory of mode 700), and initdb and pg_ctl change back to where they started.
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd "$WORK" && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 say "starting a throwaway PostgreSQL on 127.0.0.1:$PORT"

@@ -14,7 +14,7 @@ use support::*;
 #[test]
 fn two_pushes_and_a_prune_at_once() {
     let dir = scratch_dir();
-    let profile = fs_profile(&dir.path().join("repo"));
+    let profile = fs_profile(&dir.path().join("repo"), "");
     let a = random_bytes(1, 24 << 20);
     let b = random_bytes(2, 24 << 20);
     for (path, data) in [("/a", &a), ("/b", &b)] {

@@ -29,7 +29,7 @@ fn objects(dir: &std::path::Path, sub: &str) -> Vec<std::path::PathBuf> {
 fn flipped_bytes_are_named_and_never_restored() {
     let dir = scratch_dir();
     let repo_dir = dir.path().join("repo");
-    let profile = fs_profile(&repo_dir);
+    let profile = fs_profile(&repo_dir, "");
     let data = random_bytes(77, 40 << 20);
     let out = kando(
         &["location", "push", "-p", &profile, "-s", "/c", "-"],

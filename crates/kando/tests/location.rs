@@ -1,35 +1,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! `kando location` end to end through the real binary, on a filesystem Profile.
 
-use std::io::Write;
+mod support;
+
 use std::process::{Command, Output, Stdio};
 
-fn kando(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kando"));
-    c.args(args)
-        .env_remove("KAPSEL_REPO_PASSWORD")
-        .env_remove("KAPSEL_REPO_PASSWORD_FILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().unwrap();
-    let mut si = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let t = std::thread::spawn(move || {
-        let _ = si.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    t.join().unwrap();
-    out
-}
+/// kando with no password in its environment but what `env` gives.
+use support::kando_clean as kando;
 
 fn profile(dir: &std::path::Path) -> String {
-    serde_json::json!({"Location":{"type":"filesystem","bucket":dir.to_str().unwrap(),"prefix":"pre"},
-        "Credential":{"Type":"","KeyPair":null,"Secret":null},"SkipSSLVerify":false})
-    .to_string()
+    support::fs_profile(dir, "pre")
 }
 
 const PW: (&str, &str) = ("KAPSEL_REPO_PASSWORD", "s3cret");

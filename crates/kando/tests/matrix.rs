@@ -13,7 +13,7 @@ use support::*;
 #[test]
 fn filesystem_round_trips() {
     let dir = scratch_dir();
-    roundtrips(&fs_profile(&dir.path().join("repo")), "filesystem");
+    roundtrips(&fs_profile(&dir.path().join("repo"), ""), "filesystem");
 }
 
 #[test]

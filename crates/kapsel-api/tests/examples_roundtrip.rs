@@ -18,10 +18,7 @@ fn examples_dir() -> Option<PathBuf> {
         "{} is missing: CI must run beside shared/",
         dir.display()
     );
-    {
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "SKIP: {} not found", dir.display());
-    }
+    kapsel_testkit::skip::notice(&format!("SKIP: {} not found", dir.display()));
     None
 }
 

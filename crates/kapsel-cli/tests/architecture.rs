@@ -43,7 +43,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kapsel-repo", &[]),
     ("kapsel-storage", &[]),
     ("kapsel-dbtests", &[]),
+    ("kapsel-testkit", &[]),
 ];
+
+/// Test support: only ever a dev-dependency (of any crate, kapsel-e2e too).
+const DEV_ONLY: &[&str] = &["kapsel-testkit"];
 
 /// Crates no library may depend on (binaries only).
 const BINARY_ONLY: &[&str] = &["clap", "anyhow"];
@@ -85,6 +89,20 @@ fn dependency_directions_hold() {
                 if BINARY_ONLY.contains(d) {
                     problems.push(format!("library {name} depends on {d}"));
                 }
+            }
+        }
+        let build: Vec<&str> = pkg["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["kind"] == "build")
+            .map(|d| d["name"].as_str().unwrap())
+            .collect();
+        for d in normal.iter().chain(&build) {
+            if DEV_ONLY.contains(d) {
+                problems.push(format!(
+                    "{name} depends on {d}, which may only be a dev-dependency"
+                ));
             }
         }
         if name == "kapsel-cli" || name.starts_with("kapsel-e2e") {

@@ -22,10 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kapsel_dbtests::{
-    Server, available, etcd, fill, free_loopback, kapsel_run, kapsel_run_code, location, redis,
-    redis_on, repo_root, scratch, validate_strict,
-};
+use kapsel_testkit::db::{Server, available, etcd, free_loopback, redis, redis_on, scratch};
+use kapsel_testkit::fixtures::{b64, repo_root};
+use kapsel_testkit::kapsel::{fill, kapsel_run, kapsel_run_code, location, validate_strict};
 
 const ACCOUNTS: u64 = 100;
 const START_BALANCE: i64 = 1000;
@@ -462,7 +461,7 @@ fn kanister_redis_blueprint_runs_unchanged() {
     let pwfile = work.path().join("redis-password");
     std::fs::write(&pwfile, &s.password).unwrap();
     let inv = work.path().join("inventory.yaml");
-    let redis_dump = kapsel_dbtests::which("redis-dump").unwrap();
+    let redis_dump = kapsel_testkit::net::which("redis-dump").unwrap();
     fill(
         "kanister-redis.inventory.yaml",
         &[
@@ -590,24 +589,6 @@ fn kanister_redis_blueprint_runs_unchanged() {
 }
 
 // ---------------------------------------------------------------- etcd
-
-fn b64(data: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 /// One etcd transaction of puts through the JSON gateway.
 fn etcd_txn(port: u16, puts: &[(String, String)]) {

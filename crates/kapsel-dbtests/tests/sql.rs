@@ -23,10 +23,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kapsel_dbtests::{
-    Server, available, fill, kapsel_run, location, mariadb, pg_bin, postgres, repo_root, scratch,
-    tools, validate_strict,
-};
+use kapsel_testkit::db::{Server, available, mariadb, pg_bin, postgres, scratch};
+use kapsel_testkit::fixtures::repo_root;
+use kapsel_testkit::kapsel::{fill, kapsel_run, location, tools, validate_strict};
 
 const ACCOUNTS: u64 = 500;
 const START_BALANCE: u64 = 1000;

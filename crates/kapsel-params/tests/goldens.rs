@@ -25,7 +25,7 @@ fn examples() -> Option<PathBuf> {
         "{} missing in CI",
         dir.display()
     );
-    eprintln!("SKIP: {} not found", dir.display());
+    kapsel_testkit::skip::notice(&format!("SKIP: {} not found", dir.display()));
     None
 }
 

@@ -192,7 +192,9 @@ mod tests {
                     e.contains("hostAliases") && e.contains("user namespaces"),
                     "{e}"
                 );
-                eprintln!("SKIP (this host cannot make mount namespaces): {e}");
+                kapsel_testkit::skip::notice(&format!(
+                    "SKIP (this host cannot make mount namespaces): {e}"
+                ));
                 return;
             }
         };

@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -47,7 +46,9 @@ fn aliases_unavailable(err: Option<&str>) -> bool {
                 e.contains("hostAliases") && e.contains("run kapsel as root"),
                 "{e}"
             );
-            eprintln!("SKIP: this host cannot make mount namespaces: {e}");
+            kapsel_testkit::skip::notice(&format!(
+                "SKIP: this host cannot make mount namespaces: {e}"
+            ));
             true
         }
         _ => false,
@@ -226,13 +227,19 @@ async fn an_invalid_alias_fails_the_command_clearly() {
 /// As root, runs [`unprivileged_inner`] of this same test binary as user
 /// `nobody` (65534): the private `/etc/hosts` then comes from a user
 /// namespace. Not root: runs it directly.
+///
+/// `nobody` runs a copy of the binary in a fresh directory it can enter: the
+/// checkout and its target directory may be where only their owner can go
+/// (a home directory of mode 700).
 #[test]
 fn host_aliases_work_without_root_through_a_user_namespace() {
     if !nix::unistd::geteuid().is_root() {
         return unprivileged();
     }
     let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(&exe)
+    let nobody = kapsel_testkit::users::Foreign::new(&exe, 65534, 65534);
+    let out = nobody
+        .command()
         .args([
             "--exact",
             "unprivileged_inner",
@@ -241,9 +248,6 @@ fn host_aliases_work_without_root_through_a_user_namespace() {
             "--test-threads=1",
         ])
         .env("KAPSEL_UNPRIVILEGED_INNER", "1")
-        .current_dir("/")
-        .uid(65534)
-        .gid(65534)
         .output()
         .unwrap();
     let text = format!(
@@ -255,7 +259,7 @@ fn host_aliases_work_without_root_through_a_user_namespace() {
     assert!(
         text.contains("1 passed"),
         "the inner test ran (is {} readable by nobody?): {text}",
-        exe.display()
+        nobody.exe().display()
     );
     eprintln!("{text}");
 }

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -25,9 +24,7 @@ impl Drop for Tmpfs {
 }
 
 fn skip(why: &str) {
-    // Straight to the process's stderr: the test harness captures
-    // `eprintln!`, and a skip must show in the run's output.
-    let _ = writeln!(std::io::stderr(), "\n*** SKIPPING enospc test: {why} ***\n");
+    kapsel_testkit::skip::notice(&format!("SKIPPING enospc test: {why}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

