@@ -411,6 +411,14 @@ async fn postgres_backup_under_writes_restore_delete() {
             .delete("writer", &Default::default())
             .await
             .unwrap();
+        // a deleted pod's process may still run for a moment: wait until it
+        // is gone, so that nothing writes after the restore
+        wait_until(Duration::from_secs(120), "the writer to be gone", || {
+            let (env, ns) = (env.clone(), ns.clone());
+            async move { Ok(env.pods(&ns).get_opt("writer").await?.is_none()) }
+        })
+        .await
+        .unwrap();
         // destroy the data
         psql(&env, &ns, "DROP TABLE t").await;
 

@@ -310,9 +310,10 @@ async fn mariadb_mysql_and_redis_fixtures_serve_clients() {
         // Secret keys, the way Kanister's Blueprints do
         // A Ready pod is reachable through its Service only once the
         // endpoint reached kube-proxy and DNS, which lags under load: each
-        // client retries for up to a minute, then fails with its last error.
+        // client retries for up to a minute (the errors of attempts that
+        // are retried stay out of the log), then fails with its last error.
         let script = "set -e
-            retry() { n=0; until \"$@\"; do n=$((n+1)); [ $n -lt 60 ] || return 1; sleep 1; done; }
+            retry() { n=0; until \"$@\" 2>/tmp/retry.err; do n=$((n+1)); [ $n -lt 60 ] || { cat /tmp/retry.err >&2; return 1; }; sleep 1; done; }
             retry mysql -h my-release-mariadb -uroot -pkapsel-maria-root -NBe 'SELECT 40+2'
             retry mysql -h mysql-release -uroot -pkapsel-mysql-root -NBe 'SELECT 40+3'
             retry redis-cli -a kapsel-redis-secret --no-auth-warning -h my-release-master SET k 44 >/dev/null
