@@ -13,6 +13,17 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 use crate::KubePlatform;
 use crate::error::{KubeError, api_error};
 
+/// OpenShift's DeploymentConfig (`apps.openshift.io/v1`), read dynamically.
+fn deployment_config() -> ApiResource {
+    ApiResource {
+        group: "apps.openshift.io".into(),
+        version: "v1".into(),
+        api_version: "apps.openshift.io/v1".into(),
+        kind: "DeploymentConfig".into(),
+        plural: "deploymentconfigs".into(),
+    }
+}
+
 fn say(sink: &mut dyn OutputSink, line: String) {
     sink.chunk(Stream::Stdout, format!("{line}\n").as_bytes());
 }
@@ -99,13 +110,7 @@ pub(crate) async fn scale(
             before
         }
         "deploymentconfig" => {
-            let ar = ApiResource {
-                group: "apps.openshift.io".into(),
-                version: "v1".into(),
-                api_version: "apps.openshift.io/v1".into(),
-                kind: "DeploymentConfig".into(),
-                plural: "deploymentconfigs".into(),
-            };
+            let ar = deployment_config();
             let api: Api<DynamicObject> = Api::namespaced_with(p.client.clone(), ns, &ar);
             let mut o = api.get(name).await.map_err(|e| match &e {
                 kube::Error::Api(s) if s.code == 404 && s.details.is_none() => KubeError::Other(
@@ -255,13 +260,7 @@ async fn ready(
             Ok(pods_ready(&pods, want))
         }
         _ => {
-            let ar = ApiResource {
-                group: "apps.openshift.io".into(),
-                version: "v1".into(),
-                api_version: "apps.openshift.io/v1".into(),
-                kind: "DeploymentConfig".into(),
-                plural: "deploymentconfigs".into(),
-            };
+            let ar = deployment_config();
             let api: Api<DynamicObject> = Api::namespaced_with(p.client.clone(), ns, &ar);
             let o = api.get(name).await.map_err(|e| {
                 api_error(e, "get", "DeploymentConfig", "deploymentconfigs", ns, name)
