@@ -30,7 +30,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kando", &["kapsel-repo", "kapsel-storage"]),
     (
         "kapsel-engine",
-        &["kapsel-api", "kapsel-params", "kapsel-validate"],
+        &[
+            "kapsel-api",
+            "kapsel-params",
+            "kapsel-validate",
+            "kapsel-template",
+            "kapsel-govalue",
+            "kapsel-yaml",
+        ],
     ),
     (
         "kapsel-platform-local",

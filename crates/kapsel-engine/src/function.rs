@@ -84,7 +84,14 @@ pub struct Context<'a> {
     /// The Profile as `{{ toJson .Profile }}` renders it (credentials in
     /// plaintext: only ever handed to commands on stdin).
     pub profile: Option<&'a str>,
+    /// Renders a template with this phase's Kanister parameters (for the
+    /// functions whose args the controller does not pre-render: Wait,
+    /// WaitV2).
+    pub render: &'a Render<'a>,
 }
+
+/// Renders one template string with the running phase's parameters.
+pub type Render<'a> = dyn Fn(&str) -> Result<String, String> + Send + Sync + 'a;
 
 /// The ActionSet's object, as the functions need it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

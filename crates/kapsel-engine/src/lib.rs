@@ -25,8 +25,8 @@ pub use event::{Event, EventSink, LogStream, Outcome};
 pub use function::{Function, FunctionError, ObjectInfo, PodOptions, Registry};
 pub use output::{OutputError, OutputParser, PHASE_OUTPUT_MARKER};
 pub use platform::{
-    BoxFuture, ContainerCommand, ExecSpec, Exit, MultiContainerSpec, OutputSink, Platform,
-    PlatformError, ScaleSpec, Stdin, Stream, TaskSpec, VolumeMount,
+    BoxFuture, ContainerCommand, ExecSpec, Exit, KubeApi, MultiContainerSpec, OutputSink, Platform,
+    PlatformError, ResourceRef, ScaleSpec, Stdin, Stream, TaskSpec, VolumeMount,
 };
 pub use runner::{
     ACTION_TIMEOUT_OPTION, ActionRequest, ActionResult, PHASE_TIMEOUT_OPTION, PhaseResult,

@@ -185,6 +185,83 @@ pub enum PlatformError {
     Other(String),
 }
 
+/// A Kubernetes object as Kanister's functions name it (`objectReference`:
+/// `group`, `apiVersion` = the version, `resource` = the plural; an empty
+/// namespace means a cluster-scoped object).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRef {
+    /// API version (without the group), e.g. `v1`.
+    #[serde(default, rename = "apiVersion")]
+    pub version: String,
+    /// API group (`""` for the core group).
+    #[serde(default)]
+    pub group: String,
+    /// The resource (plural, lower case), e.g. `persistentvolumeclaims`.
+    #[serde(default)]
+    pub resource: String,
+    /// The kind, when known (Kanister ignores it for lookups).
+    #[serde(default)]
+    pub kind: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Namespace (`""`: cluster-scoped).
+    #[serde(default)]
+    pub namespace: String,
+}
+
+impl std::fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let gv = if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        };
+        if self.namespace.is_empty() {
+            write!(f, "{} {} ({gv})", self.resource, self.name)
+        } else {
+            write!(
+                f,
+                "{} {}/{} ({gv})",
+                self.resource, self.namespace, self.name
+            )
+        }
+    }
+}
+
+/// Generic access to Kubernetes objects (KubeOps, Wait, WaitV2 and the CSI
+/// functions). Objects travel as JSON, as through client-go's dynamic client.
+/// A missing object is [`PlatformError::NotFound`].
+pub trait KubeApi: Send + Sync {
+    /// Creates `object` (a full manifest with `apiVersion` and `kind`) in
+    /// `namespace` unless the manifest names its own, and returns what the
+    /// API server created (its name filled in from `generateName`).
+    fn create<'a>(
+        &'a self,
+        object: &'a serde_json::Value,
+        namespace: &'a str,
+    ) -> BoxFuture<'a, Result<(ResourceRef, serde_json::Value), PlatformError>>;
+
+    /// Reads an object.
+    fn get<'a>(
+        &'a self,
+        object: &'a ResourceRef,
+    ) -> BoxFuture<'a, Result<serde_json::Value, PlatformError>>;
+
+    /// Patches an object: a strategic merge patch, as Kanister's KubeOps
+    /// sends; a JSON merge patch for custom resources, which do not support
+    /// strategic merge.
+    fn patch<'a>(
+        &'a self,
+        object: &'a ResourceRef,
+        patch: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<serde_json::Value, PlatformError>>;
+
+    /// Deletes an object (background propagation; does not wait).
+    fn delete<'a>(&'a self, object: &'a ResourceRef) -> BoxFuture<'a, Result<(), PlatformError>>;
+}
+
 /// Where functions run.
 ///
 /// Futures returned here are dropped when a phase times out or is cancelled;
@@ -256,4 +333,10 @@ pub trait Platform: Send + Sync {
         namespace: &'a str,
         name: &'a str,
     ) -> BoxFuture<'a, Result<ConfigMap, PlatformError>>;
+
+    /// The Kubernetes API, on platforms that have one (`None`: KubeOps, Wait,
+    /// WaitV2 and the CSI functions fail, naming what they need).
+    fn kube(&self) -> Option<&dyn KubeApi> {
+        None
+    }
 }

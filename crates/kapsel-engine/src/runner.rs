@@ -496,7 +496,9 @@ async fn run_phase(
         None
     };
 
+    let render = |src: &str| renderer.string(src, &data);
     let cx = Context {
+        render: &render,
         platform,
         phase: &phase.name,
         events,

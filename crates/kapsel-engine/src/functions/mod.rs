@@ -1,27 +1,37 @@
 //! The function library, each written once against [`crate::Platform`].
 
+mod csi;
 mod data;
+mod jsonpath;
 mod kube_exec;
 mod kube_exec_all;
+mod kube_ops;
 mod kube_task;
 mod location_delete;
 mod multi_container_run;
 mod prepare_data;
 mod scale_workload;
 mod unsupported;
+mod wait;
 
+pub use csi::{
+    CreateCsiSnapshot, CreateCsiSnapshotStatic, DeleteCsiSnapshot, DeleteCsiSnapshotContent,
+    RestoreCsiSnapshot,
+};
 pub use data::{
     BackupData, BackupDataAll, BackupDataStats, CheckRepository, CopyVolumeData, DeleteData,
     DeleteDataAll, RestoreData, RestoreDataAll,
 };
 pub use kube_exec::KubeExec;
 pub use kube_exec_all::KubeExecAll;
+pub use kube_ops::KubeOps;
 pub use kube_task::KubeTask;
 pub use location_delete::LocationDelete;
 pub use multi_container_run::MultiContainerRun;
 pub use prepare_data::PrepareData;
 pub use scale_workload::ScaleWorkload;
 pub use unsupported::Unsupported;
+pub use wait::{Wait, WaitV2};
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -29,7 +39,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use crate::function::Registry;
+use crate::function::{Registry, Render};
+use crate::platform::{KubeApi, ResourceRef};
 
 /// Registers every function: those Kapsel runs, and those no platform of
 /// Kapsel can run yet (they fail with a clear error naming the platform).
@@ -50,8 +61,94 @@ pub(crate) fn register_all(r: &mut Registry) {
     r.insert(Arc::new(BackupDataStats));
     r.insert(Arc::new(CheckRepository));
     r.insert(Arc::new(LocationDelete));
+    r.insert(Arc::new(KubeOps));
+    r.insert(Arc::new(Wait));
+    r.insert(Arc::new(WaitV2));
+    r.insert(Arc::new(CreateCsiSnapshot));
+    r.insert(Arc::new(CreateCsiSnapshotStatic));
+    r.insert(Arc::new(RestoreCsiSnapshot));
+    r.insert(Arc::new(DeleteCsiSnapshot));
+    r.insert(Arc::new(DeleteCsiSnapshotContent));
     for u in unsupported::ALL {
         r.insert(Arc::new(*u));
+    }
+}
+
+/// The platform's Kubernetes API, or the error that `function` needs `needs`.
+pub(crate) fn kube_api<'a>(
+    cx: &Context<'a>,
+    function: &str,
+    needs: &str,
+) -> Result<&'a dyn KubeApi, FunctionError> {
+    cx.platform
+        .kube()
+        .ok_or_else(|| FunctionError::Unsupported {
+            function: function.to_string(),
+            platform: cx.platform.name().to_string(),
+            needs: needs.to_string(),
+        })
+}
+
+/// An `objectReference` argument (`apiVersion`, `group`, `resource`, `kind`,
+/// `name`, `namespace`), each field rendered with `render` when given (Wait
+/// and WaitV2 render their own, as Kanister's `param.RenderObjectRefs`).
+pub(crate) fn resource_ref(
+    v: &serde_json::Value,
+    render: Option<&Render<'_>>,
+) -> Result<ResourceRef, String> {
+    let serde_json::Value::Object(m) = v else {
+        return Err(format!(
+            "expected a map (apiVersion, group, resource, name, namespace), got {v}"
+        ));
+    };
+    let field = |k: &str| -> Result<String, String> {
+        let raw = match m.get(k) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => return Err(format!("{k}: expected a string, got {other}")),
+        };
+        match render {
+            Some(r) if raw.contains("{{") => r(&raw).map_err(|e| format!("{k}: {e}")),
+            _ => Ok(raw),
+        }
+    };
+    for k in m.keys() {
+        if !matches!(
+            k.as_str(),
+            "apiVersion" | "group" | "resource" | "kind" | "name" | "namespace"
+        ) {
+            return Err(format!(
+                "unknown field {k:?} (apiVersion, group, resource, kind, name, namespace)"
+            ));
+        }
+    }
+    Ok(ResourceRef {
+        version: field("apiVersion")?,
+        group: field("group")?,
+        resource: field("resource")?,
+        kind: field("kind")?,
+        name: field("name")?,
+        namespace: field("namespace")?,
+    })
+}
+
+/// Polling pauses as Kanister's `poll.Wait` (100 ms, doubling), capped at
+/// 2 s instead of Kanister's 10 s so that a wait ends soon after its
+/// condition holds.
+pub(crate) struct Backoff(std::time::Duration);
+
+impl Backoff {
+    const MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+    pub(crate) fn new() -> Backoff {
+        Backoff(std::time::Duration::from_millis(100))
+    }
+
+    /// The next pause.
+    pub(crate) fn next(&mut self) -> std::time::Duration {
+        let d = self.0;
+        self.0 = (self.0 * 2).min(Self::MAX);
+        d
     }
 }
 
