@@ -16,6 +16,7 @@
 //! - scaling, pod volumes, Secrets, ConfigMaps and the template parameters
 //!   of an object ([`KubePlatform::object_params`]).
 
+mod dynamic;
 mod error;
 mod exec;
 mod objects;
@@ -259,6 +260,10 @@ impl Platform for KubePlatform {
                 .await
                 .map_err(Into::into)
         })
+    }
+
+    fn kube(&self) -> Option<&dyn kapsel_engine::platform::KubeApi> {
+        Some(self)
     }
 }
 
