@@ -52,6 +52,7 @@ pub enum Error {
     Other(String),
 }
 
+pub mod run;
 pub mod s3;
 
 /// Result type of the harness.

@@ -9,10 +9,11 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kapsel_e2e::run::Run;
 use kapsel_e2e::s3::S3;
 use kapsel_e2e::{Env, image, kanister_examples, kapsel_bin, skip, wait_until};
 use kube::api::{Api, ListParams};
@@ -50,48 +51,6 @@ fn rewrite_images(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
         + "\n"
-}
-
-struct Run {
-    dir: PathBuf,
-    kubeconfig: PathBuf,
-    bin: PathBuf,
-    outputs: Vec<String>,
-}
-
-impl Run {
-    fn kapsel(&mut self, args: &[&str]) -> Output {
-        let out = Command::new(&self.bin)
-            .arg("run")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .args(["--output", "json"])
-            .env("KANISTER_TOOLS", image("tools"))
-            .current_dir(&self.dir)
-            .output()
-            .unwrap();
-        self.outputs
-            .push(String::from_utf8_lossy(&out.stdout).into_owned());
-        self.outputs
-            .push(String::from_utf8_lossy(&out.stderr).into_owned());
-        out
-    }
-
-    fn ok(&mut self, what: &str, args: &[&str]) {
-        let out = self.kapsel(args);
-        assert!(
-            out.status.success(),
-            "{what} failed ({}):\nstderr:\n{}\nstdout:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
 }
 
 async fn running_pod(env: &Env, ns: &str, label: &str) -> String {
