@@ -87,6 +87,10 @@ pub struct TaskSpec {
     pub service_account: Option<String>,
     /// Standard input (`None`: closed).
     pub stdin: Option<Stdin>,
+    /// The command holds a secret value (a Blueprint rendered one into it):
+    /// platforms that record commands (a pod spec) must not record this
+    /// one in the clear.
+    pub secret_command: bool,
 }
 
 /// A command of a [`MultiContainerSpec`]: image and argv.

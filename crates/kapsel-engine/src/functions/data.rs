@@ -130,7 +130,7 @@ async fn task_json(
     if let Some(l) = label {
         c = c.with_prefix(format!("{l}: "));
     }
-    let exit = cx.platform.task(spec, &mut c).await?;
+    let exit = super::run_task(cx, spec, &mut c).await?;
     c.finish_json(exit)
 }
 

@@ -35,7 +35,7 @@ impl Function for KubeTask {
                 ..TaskSpec::default()
             };
             let mut collector = Collector::new(&cx);
-            let exit = cx.platform.task(&spec, &mut collector).await?;
+            let exit = super::run_task(&cx, &spec, &mut collector).await?;
             collector.finish(exit)
         })
     }

@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use crate::function::{Registry, Render};
-use crate::platform::{KubeApi, ResourceRef};
+use crate::platform::{KubeApi, PlatformError, ResourceRef, TaskSpec};
 
 /// Registers every function: those Kapsel runs, and those no platform of
 /// Kapsel can run yet (they fail with a clear error naming the platform).
@@ -130,6 +130,24 @@ pub(crate) fn resource_ref(
         name: field("name")?,
         namespace: field("namespace")?,
     })
+}
+
+/// Runs a task; a command holding a secret value the redactor knows is
+/// marked [`TaskSpec::secret_command`], so that the platform keeps it out
+/// of the pod spec.
+pub(crate) async fn run_task(
+    cx: &Context<'_>,
+    spec: &TaskSpec,
+    sink: &mut dyn OutputSink,
+) -> Result<Exit, PlatformError> {
+    let joined = spec.command.join("\n");
+    if cx.redactor.redact(&joined) == joined {
+        cx.platform.task(spec, sink).await
+    } else {
+        let mut marked = spec.clone();
+        marked.secret_command = true;
+        cx.platform.task(&marked, sink).await
+    }
 }
 
 /// Polling pauses as Kanister's `poll.Wait` (100 ms, doubling), capped at

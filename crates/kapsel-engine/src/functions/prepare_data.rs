@@ -67,7 +67,7 @@ impl Function for PrepareData {
             spec.name_prefix = "prepare-data-job-".to_string();
             let fail_on_error = arg::opt_bool(args, "failOnError")?.unwrap_or(false);
             let mut collector = Collector::new(&cx);
-            let exit = cx.platform.task(&spec, &mut collector).await?;
+            let exit = super::run_task(&cx, &spec, &mut collector).await?;
             let (outputs, status) = collector.finish_lenient(exit)?;
             match status {
                 Some(e) if fail_on_error => Err(e),
