@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::io::AsyncBufReadExt;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kapsel_engine::platform::{Exit, MultiContainerSpec, OutputSink, Stdin, Stream, TaskSpec};
 use kapsel_engine::podspec::merge_pod_spec;
 use kube::api::{Api, AttachParams, DeleteParams, ListParams, LogParams, PostParams, WatchParams};
@@ -152,6 +152,129 @@ pub(crate) async fn task_pod(
     }))
 }
 
+/// Where a command that holds a secret is mounted in its task pod.
+const COMMAND_DIR: &str = "/var/run/kapsel/command";
+/// The volume holding it.
+const COMMAND_VOLUME: &str = "kapsel-command";
+
+/// A POSIX shell script that runs `argv` exactly (`exec 'a' 'b' ...`).
+fn launcher(argv: &[String]) -> String {
+    let quoted: Vec<String> = argv
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    format!("exec {}\n", quoted.join(" "))
+}
+
+/// The shell that runs the launcher: the command's own when it is one
+/// (the image surely has it), else `sh`.
+fn launcher_shell(argv: &[String]) -> String {
+    let first = argv.first().map(String::as_str).unwrap_or_default();
+    let base = first.rsplit('/').next().unwrap_or_default();
+    if matches!(base, "sh" | "bash" | "ash" | "dash" | "ksh" | "zsh") {
+        first.to_string()
+    } else {
+        "sh".to_string()
+    }
+}
+
+/// A command that holds a secret value, kept out of the pod spec: it goes
+/// into a Secret (labelled as Kapsel's, owned by the pod once that exists,
+/// deleted with it), mounted read-only into the main container, whose
+/// command becomes `<shell> /var/run/kapsel/command/run`.
+struct CommandSecret {
+    api: Api<Secret>,
+    name: String,
+}
+
+impl CommandSecret {
+    async fn create(
+        p: &KubePlatform,
+        namespace: &str,
+        argv: &[String],
+    ) -> Result<CommandSecret, KubeError> {
+        let api: Api<Secret> = Api::namespaced(p.client.clone(), namespace);
+        let (labels, annotations) = labels_and_annotations(p, &BTreeMap::new(), &BTreeMap::new());
+        let secret: Secret = serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"generateName": "kapsel-command-", "namespace": namespace,
+                         "labels": labels, "annotations": annotations},
+            "type": "Opaque",
+            "stringData": {"run": launcher(argv)},
+        }))
+        .map_err(|e| KubeError::Other(format!("cannot build the command's Secret: {e}")))?;
+        let created = api
+            .create(&PostParams::default(), &secret)
+            .await
+            .map_err(|e| {
+                api_error(
+                    e,
+                    "create",
+                    "Secret",
+                    "secrets",
+                    namespace,
+                    "kapsel-command-*",
+                )
+            })?;
+        Ok(CommandSecret {
+            api,
+            name: created.metadata.name.unwrap_or_default(),
+        })
+    }
+
+    /// Lays the Secret's volume and the launcher over the pod.
+    fn apply(&self, pod: &mut Value, argv: &[String]) {
+        let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+            return;
+        };
+        let volumes = spec.entry("volumes").or_insert_with(|| json!([]));
+        if let Some(v) = volumes.as_array_mut() {
+            v.push(json!({"name": COMMAND_VOLUME, "secret": {"secretName": self.name, "defaultMode": 0o444}}));
+        }
+        let Some(containers) = spec.get_mut("containers").and_then(Value::as_array_mut) else {
+            return;
+        };
+        for c in containers.iter_mut().filter(|c| c["name"] == MAIN) {
+            c["command"] = json!([launcher_shell(argv), format!("{COMMAND_DIR}/run")]);
+            c.as_object_mut().map(|o| o.remove("args"));
+            let mounts = c
+                .as_object_mut()
+                .map(|o| o.entry("volumeMounts").or_insert_with(|| json!([])));
+            if let Some(Value::Array(m)) = mounts {
+                m.push(json!({"name": COMMAND_VOLUME, "mountPath": COMMAND_DIR, "readOnly": true}));
+            }
+        }
+    }
+
+    /// Makes the pod the Secret's owner, so that the garbage collector
+    /// removes it with the pod even if Kapsel is killed.
+    async fn owned_by(&self, pod: &str, uid: &str) {
+        let patch = json!({"metadata": {"ownerReferences": [
+            {"apiVersion": "v1", "kind": "Pod", "name": pod, "uid": uid}
+        ]}});
+        if let Err(e) = self
+            .api
+            .patch(
+                &self.name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+        {
+            tracing::warn!(secret = %self.name, "cannot make the task pod own the command's Secret: {e}");
+        }
+    }
+
+    async fn delete(&self) {
+        if let Err(e) = self.api.delete(&self.name, &DeleteParams::default()).await
+            && !matches!(&e, kube::Error::Api(s) if s.code == 404)
+        {
+            tracing::warn!(secret = %self.name, "cannot delete the command's Secret: {e}");
+        }
+    }
+}
+
 /// The namespace of a task.
 fn namespace_of(p: &KubePlatform, ns: &Option<String>) -> String {
     ns.clone()
@@ -167,12 +290,33 @@ pub(crate) async fn run_task(
 ) -> Result<Exit, KubeError> {
     let ns = namespace_of(p, &spec.namespace);
     p.remove_leftovers_once(&ns).await;
-    let pod = task_pod(p, spec, &ns).await?;
-    let mut running = RunningPod::create(p, &ns, pod).await?;
+    let mut pod = task_pod(p, spec, &ns).await?;
+    let command = if spec.secret_command {
+        let c = CommandSecret::create(p, &ns, &spec.command).await?;
+        c.apply(&mut pod, &spec.command);
+        Some(c)
+    } else {
+        None
+    };
+    let mut running = match RunningPod::create(p, &ns, pod).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(c) = &command {
+                c.delete().await;
+            }
+            return Err(e);
+        }
+    };
+    if let Some(c) = &command {
+        c.owned_by(&running.name, &running.uid).await;
+    }
     let result = running
         .run(MAIN, sink, None, spec.stdin.as_ref(), p.pod_ready_timeout)
         .await;
     running.delete().await;
+    if let Some(c) = &command {
+        c.delete().await;
+    }
     result
 }
 
@@ -267,6 +411,7 @@ struct RunningPod {
     api: Api<Pod>,
     namespace: String,
     name: String,
+    uid: String,
     tracker: tokio_util::task::TaskTracker,
     deleted: bool,
 }
@@ -385,6 +530,7 @@ impl RunningPod {
         Ok(RunningPod {
             api,
             namespace: namespace.to_string(),
+            uid: created.metadata.uid.unwrap_or_default(),
             name,
             tracker: p.cleanups.clone(),
             deleted: false,
