@@ -54,6 +54,7 @@ pub enum Error {
 
 pub mod run;
 pub mod s3;
+pub mod watch;
 
 /// Result type of the harness.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kapsel_e2e::run::Run;
 use kapsel_e2e::s3::S3;
+use kapsel_e2e::watch::PodWatch;
 use kapsel_e2e::{Env, image, kanister_examples, kapsel_bin, skip, wait_until};
 use kube::api::{Api, ListParams};
 
@@ -363,7 +364,20 @@ async fn postgres_backup_under_writes_restore_delete() {
         let before: u64 = psql(&env, &ns, "SELECT max(id) FROM t").await.parse().unwrap();
 
         let object = format!("statefulset/{ns}/my-release-postgresql");
+        // The Blueprint renders the database password into its KubeTask's
+        // command: Kapsel keeps such a command out of the pod spec.
+        let watch = PodWatch::start(&env, &ns);
         run.ok("backup", &["-b", "blueprint.yaml", "-a", "backup", "-o", &object, "-p", "profile.yaml", "-w", "backup.yaml"]);
+        let task_pods: Vec<String> = watch
+            .stop()
+            .await
+            .into_iter()
+            .filter(|p| p.contains("app.kubernetes.io/managed-by\":\"kapsel"))
+            .collect();
+        assert!(!task_pods.is_empty(), "the watcher saw no task pod");
+        for p in &task_pods {
+            assert!(!p.contains(PG_PASSWORD), "the database password is in a task pod: {p}");
+        }
         let during: u64 = psql(&env, &ns, "SELECT max(id) FROM t").await.parse().unwrap();
         assert!(during > before, "the writer kept writing during the backup");
         env.pods(&ns)

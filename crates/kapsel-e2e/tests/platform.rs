@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
+use kapsel_e2e::watch::PodWatch;
 use kapsel_e2e::{Env, image, wait_until};
 use kapsel_engine::platform::{
     ContainerCommand, ExecSpec, MultiContainerSpec, OutputSink, Platform, PlatformError, ScaleSpec,
@@ -155,22 +156,7 @@ async fn task_runs_a_pod_with_kanisters_shape_and_deletes_it() {
         let secret = "s3cr3t-value-e2e-4711";
         // A watcher records every version of every pod while the task runs:
         // the secret must be in none of them.
-        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
-        let stop = tokio_util::sync::CancellationToken::new();
-        let watcher = {
-            let (env, ns, seen, stop) = (env.clone(), ns.clone(), seen.clone(), stop.clone());
-            tokio::spawn(async move {
-                let api: Api<Pod> = Api::namespaced(env.client.clone(), &ns);
-                while !stop.is_cancelled() {
-                    if let Ok(l) = api.list(&ListParams::default()).await {
-                        for pod in l.items {
-                            seen.lock().unwrap().push(serde_json::to_string(&pod).unwrap());
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            })
-        };
+        let watch = PodWatch::start(&env, &ns);
         let mut labels = BTreeMap::new();
         labels.insert("team".to_string(), "data".to_string());
         let spec = TaskSpec {
@@ -186,13 +172,11 @@ async fn task_runs_a_pod_with_kanisters_shape_and_deletes_it() {
         };
         let mut sink = Sink::default();
         let exit = p.task(&spec, &mut sink).await.unwrap();
-        stop.cancel();
-        watcher.await.unwrap();
+        let seen = watch.stop().await;
         assert_eq!(exit.code, Some(0));
         let out = sink.text(Stream::Stdout);
         assert!(out.contains(&format!("got {} bytes", secret.len())), "{out}");
         assert!(out.contains("###Phase-output###"), "{out}");
-        let seen: Vec<String> = seen.lock().unwrap().clone();
         assert!(!seen.is_empty(), "the watcher saw no pod");
         let first: Pod = serde_json::from_str(&seen[0]).unwrap();
         let name = first.metadata.name.clone().unwrap();
@@ -460,6 +444,73 @@ async fn a_missing_permission_names_the_verb_and_resource() {
         assert!(!e.contains(&token), "the token leaked: {e}");
         let e = p.secret(&ns, "anything").await.unwrap_err().to_string();
         assert!(e.contains("get secrets"), "{e}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_command_holding_a_secret_stays_out_of_the_pod_spec() {
+    let Some(env) = Env::connect("k8s-secret-command").await else {
+        return;
+    };
+    env.run(|env, ns| async move {
+        let p = platform(&env, &ns);
+        // quotes, `$` and a backslash: the launcher must pass it unchanged
+        let secret = "pa'ss\"w$rd\\-e2e-9183";
+        let watch = PodWatch::start(&env, &ns);
+        let spec = TaskSpec {
+            namespace: Some(ns.clone()),
+            image: image("tools"),
+            command: vec![
+                "bash".into(),
+                "-c".into(),
+                "printf 'len=%s\\n' \"${#1}\"; [ \"$1\" = \"$2\" ] && echo same".into(),
+                "bash".into(),
+                secret.into(),
+                secret.into(),
+            ],
+            secret_command: true,
+            ..TaskSpec::default()
+        };
+        let mut sink = Sink::default();
+        let exit = p.task(&spec, &mut sink).await.unwrap();
+        let seen = watch.stop().await;
+        assert_eq!(exit.code, Some(0), "{}", sink.text(Stream::Stderr));
+        let out = sink.text(Stream::Stdout);
+        assert!(
+            out.contains(&format!("len={}", secret.len())) && out.contains("same"),
+            "{out}"
+        );
+        assert!(!seen.is_empty(), "the watcher saw no pod");
+        for pod in &seen {
+            assert!(
+                !pod.contains("e2e-9183"),
+                "the secret is in a pod spec: {pod}"
+            );
+            assert!(pod.contains("/var/run/kapsel/command/run"), "{pod}");
+        }
+        // the command's Secret goes with the pod
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(env.client.clone(), &ns);
+        wait_until(
+            Duration::from_secs(60),
+            "the command's Secret to be gone",
+            || {
+                let secrets = secrets.clone();
+                async move {
+                    let l = secrets.list(&ListParams::default()).await?;
+                    Ok(!l.items.iter().any(|s| {
+                        s.metadata
+                            .name
+                            .as_deref()
+                            .is_some_and(|n| n.starts_with("kapsel-command-"))
+                    }))
+                }
+            },
+        )
+        .await
+        .unwrap();
+        no_pods_left(&env, &ns).await;
     })
     .await;
 }
