@@ -446,14 +446,21 @@ fn run_backup_then_restore_from_its_artifacts() {
 
 #[test]
 fn own_blueprints_are_valid() {
-    let dir = root().join("blueprints");
-    let files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .map(|p| p.to_str().unwrap().to_string())
-        .collect();
-    assert!(!files.is_empty());
+    // blueprints/ and its Kubernetes variants (blueprints/kubernetes/)
+    let mut files: Vec<String> = Vec::new();
+    for dir in [
+        root().join("blueprints"),
+        root().join("blueprints/kubernetes"),
+    ] {
+        files.extend(
+            std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+                .map(|p| p.to_str().unwrap().to_string()),
+        );
+    }
+    assert!(files.iter().any(|f| f.contains("/kubernetes/")));
     let mut args = vec!["blueprint", "validate", "--deny-warnings", "--strict"];
     args.extend(files.iter().map(String::as_str));
     let out = kapsel(&args);
