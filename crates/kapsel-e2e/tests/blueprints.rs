@@ -583,3 +583,21 @@ async fn maria_v2_backup_under_writes_restore_delete() {
     })
     .await;
 }
+
+/// Kapsel's own MariaDB Blueprint for Kubernetes
+/// (blueprints/kubernetes/mariadb.yaml: mariadb-dump in a task pod that
+/// reads the password from the workload's Secret through its environment).
+#[tokio::test]
+async fn kapsel_mariadb_blueprint_on_kubernetes() {
+    sql_round_trip(SqlCase {
+        test: "bp-kapsel-mariadb",
+        blueprint: Source::Kapsel("blueprints/kubernetes/mariadb.yaml"),
+        fixture: "mariadb",
+        statefulset: "my-release-mariadb",
+        secret_key: "mariadb-root-password",
+        password: MARIA_PASSWORD,
+        artifact: ("mysqlDump", "path", false),
+        snapshot_path: "",
+    })
+    .await;
+}
