@@ -7,7 +7,7 @@
 
 use rand::Rng as _;
 
-use super::{Backoff, kube_api};
+use super::{Backoff, kube_api, wait_gone};
 use crate::function::{Args, Context, Function, FunctionError, Outputs, arg};
 use crate::platform::{BoxFuture, KubeApi, PlatformError, ResourceRef};
 
@@ -357,14 +357,8 @@ impl Function for DeleteCsiSnapshot {
                 Err(PlatformError::NotFound { .. }) => return Ok(Outputs::new()),
                 Err(e) => return Err(e.into()),
             }
-            let mut backoff = Backoff::new();
-            loop {
-                match kube.get(&r).await {
-                    Err(PlatformError::NotFound { .. }) => return Ok(Outputs::new()),
-                    Err(e) => return Err(e.into()),
-                    Ok(_) => tokio::time::sleep(backoff.next()).await,
-                }
-            }
+            wait_gone(kube, &r).await?;
+            Ok(Outputs::new())
         })
     }
 }

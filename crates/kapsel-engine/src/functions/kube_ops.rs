@@ -2,9 +2,9 @@
 //! `pkg/function/kubeops.go`). Outputs the object reference: `apiVersion`
 //! (the version), `group`, `resource`, `kind`, `name`, `namespace`.
 
-use super::{Backoff, kube_api, resource_ref};
+use super::{kube_api, resource_ref, wait_gone};
 use crate::function::{Args, Context, Function, FunctionError, Outputs, arg};
-use crate::platform::{BoxFuture, PlatformError, ResourceRef};
+use crate::platform::{BoxFuture, ResourceRef};
 
 /// `KubeOps` (operation: create | patch | delete; spec, namespace,
 /// objectReference).
@@ -118,14 +118,7 @@ impl Function for KubeOps {
                     }
                     kube.delete(&r).await?;
                     // Kanister waits until the object is gone.
-                    let mut backoff = Backoff::new();
-                    loop {
-                        match kube.get(&r).await {
-                            Err(PlatformError::NotFound { .. }) => break,
-                            Err(e) => return Err(e.into()),
-                            Ok(_) => tokio::time::sleep(backoff.next()).await,
-                        }
-                    }
+                    wait_gone(kube, &r).await?;
                     outputs(&r)
                 }
                 other => Err(FunctionError::Arg {

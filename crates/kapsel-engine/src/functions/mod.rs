@@ -170,6 +170,22 @@ impl Backoff {
     }
 }
 
+/// Polls (with [`Backoff`]) until the object `r` is gone, as Kanister waits
+/// after deleting one.
+pub(crate) async fn wait_gone(
+    kube: &dyn crate::platform::KubeApi,
+    r: &crate::platform::ResourceRef,
+) -> Result<(), crate::platform::PlatformError> {
+    let mut backoff = Backoff::new();
+    loop {
+        match kube.get(r).await {
+            Err(crate::platform::PlatformError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+            Ok(_) => tokio::time::sleep(backoff.next()).await,
+        }
+    }
+}
+
 /// Runs futures concurrently on the current task and returns their results in
 /// order (all of them, even when some fail).
 pub(crate) async fn join_all<T>(futs: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
