@@ -117,7 +117,6 @@ impl Parser<'_> {
     }
 
     fn name(&mut self) -> String {
-        let start = self.i;
         let mut out = Vec::new();
         while let Some(c) = self.peek() {
             if c == b'\\' && self.s.get(self.i + 1) == Some(&b'.') {
@@ -135,7 +134,6 @@ impl Parser<'_> {
             out.push(c);
             self.i += 1;
         }
-        let _ = start;
         String::from_utf8_lossy(&out).into_owned()
     }
 
