@@ -21,6 +21,17 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 const CLASS: &str = "do-block-storage";
 const DRIVER: &str = "hostpath.csi.k8s.io";
 
+/// The API resource of a `snapshot.storage.k8s.io/v1` kind.
+fn snapshot_api(kind: &str) -> ApiResource {
+    ApiResource {
+        group: "snapshot.storage.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "snapshot.storage.k8s.io/v1".into(),
+        kind: kind.into(),
+        plural: format!("{}s", kind.to_lowercase()),
+    }
+}
+
 /// The Blueprint's StorageClass and VolumeSnapshotClass names, on the
 /// testbed's driver (cluster-scoped; created once, shared by runs).
 async fn classes(env: &Env) {
@@ -166,13 +177,7 @@ async fn csi_snapshot_backup_restore_delete() {
         );
         let backup = std::fs::read_to_string(run.file("backup.yaml")).unwrap();
         assert!(backup.contains("snapshotContent: snapcontent-"), "{backup}");
-        let vs_api = ApiResource {
-            group: "snapshot.storage.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "snapshot.storage.k8s.io/v1".into(),
-            kind: "VolumeSnapshot".into(),
-            plural: "volumesnapshots".into(),
-        };
+        let vs_api = snapshot_api("VolumeSnapshot");
         let snaps: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &ns, &vs_api);
         let listed = snaps.list(&ListParams::default()).await.unwrap().items;
         assert_eq!(listed.len(), 1, "one VolumeSnapshot");
@@ -236,11 +241,7 @@ async fn csi_snapshot_backup_restore_delete() {
             &["-b", "bp.yaml", "-a", "delete", "--from", "backup.yaml"],
         );
         assert!(snaps.get_opt(&snap_name).await.unwrap().is_none());
-        let vsc_api = ApiResource {
-            kind: "VolumeSnapshotContent".into(),
-            plural: "volumesnapshotcontents".into(),
-            ..vs_api
-        };
+        let vsc_api = snapshot_api("VolumeSnapshotContent");
         let contents: Api<DynamicObject> = Api::all_with(env.client.clone(), &vsc_api);
         wait_until(
             Duration::from_secs(60),
@@ -341,18 +342,8 @@ async fn csi_static_snapshot_restore_and_content_deletion() {
         .unwrap();
         let object = format!("namespace/{ns}");
         run.ok("snap", &["-b", "bp.yaml", "-a", "snap", "-o", &object]);
-        let vs_api = ApiResource {
-            group: "snapshot.storage.k8s.io".into(),
-            version: "v1".into(),
-            api_version: "snapshot.storage.k8s.io/v1".into(),
-            kind: "VolumeSnapshot".into(),
-            plural: "volumesnapshots".into(),
-        };
-        let vsc_api = ApiResource {
-            kind: "VolumeSnapshotContent".into(),
-            plural: "volumesnapshotcontents".into(),
-            ..vs_api.clone()
-        };
+        let vs_api = snapshot_api("VolumeSnapshot");
+        let vsc_api = snapshot_api("VolumeSnapshotContent");
         let snaps: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &ns, &vs_api);
         let contents: Api<DynamicObject> = Api::all_with(env.client.clone(), &vsc_api);
         let first = snaps.get("first").await.unwrap();
