@@ -285,12 +285,36 @@ async fn leftover_pods_of_dead_runners_are_removed() {
             });
             env.apply(&ns, &pod.to_string()).await.unwrap();
         }
+        // and a command Secret a run killed before creating its pod leaves,
+        // beside one of a live run and one owned by a pod (the garbage
+        // collector's to remove)
+        let owner = env.pods(&ns).get("still-running").await.unwrap();
+        for (name, r, owned) in [
+            ("kapsel-command-dead", &dead, false),
+            ("kapsel-command-live", &alive, false),
+            ("kapsel-command-owned", &dead, true),
+        ] {
+            let mut secret = serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name,
+                    "labels": {"app.kubernetes.io/managed-by": "kapsel"},
+                    "annotations": {"kapsel.dev/runner": r.annotation()}},
+                "stringData": {"run": "exec true"},
+            });
+            if owned {
+                secret["metadata"]["ownerReferences"] = serde_json::json!([{"apiVersion": "v1", "kind": "Pod",
+                    "name": "still-running", "uid": owner.metadata.uid.clone().unwrap()}]);
+            }
+            env.apply(&ns, &secret.to_string()).await.unwrap();
+        }
         let p = platform(&env, &ns);
         let report = p.cleanup(Some(&ns), false).await.unwrap();
         assert_eq!(report.deleted, vec![format!("{ns}/left-behind")]);
         assert_eq!(report.kept, vec![format!("{ns}/still-running")]);
+        assert_eq!(report.deleted_secrets, vec![format!("{ns}/kapsel-command-dead")]);
         let report = p.cleanup(Some(&ns), true).await.unwrap();
         assert!(report.deleted.contains(&format!("{ns}/still-running")), "{report:?}");
+        assert_eq!(report.deleted_secrets, vec![format!("{ns}/kapsel-command-live")]);
     })
     .await;
 }

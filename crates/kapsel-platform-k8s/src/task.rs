@@ -792,6 +792,11 @@ pub struct CleanupReport {
     /// Kapsel pods kept because their runner may still be running (another
     /// host, or alive), as `namespace/name`.
     pub kept: Vec<String>,
+    /// Command Secrets (`kapsel-command-*`) deleted, as `namespace/name`:
+    /// a run killed between creating one and its pod leaves one that no pod
+    /// owns (an owned one goes with its pod).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deleted_secrets: Vec<String>,
 }
 
 impl KubePlatform {
@@ -852,7 +857,49 @@ impl KubePlatform {
             }
         }
         report.deleted.sort();
+        report.deleted_secrets = self.sweep_command_secrets(namespace, all).await;
         Ok(report)
+    }
+
+    /// Deletes the command Secrets of gone runners (all with `all`) that no
+    /// pod owns. Best effort: a run may lack the right to list Secrets, and
+    /// they hold only what their own run rendered.
+    async fn sweep_command_secrets(&self, namespace: Option<&str>, all: bool) -> Vec<String> {
+        let api: Api<Secret> = match namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        };
+        let lp = ListParams::default().labels(&format!("{}={}", MANAGED_BY.0, MANAGED_BY.1));
+        let secrets = match api.list_metadata(&lp).await {
+            Ok(l) => l.items,
+            Err(e) => {
+                tracing::debug!("cannot list Kapsel's command Secrets: {e}");
+                return Vec::new();
+            }
+        };
+        let mut deleted = Vec::new();
+        for meta in secrets.into_iter().map(|s| s.metadata) {
+            let (Some(ns), Some(name)) = (meta.namespace, meta.name) else {
+                continue;
+            };
+            let owned = meta.owner_references.is_some_and(|o| !o.is_empty());
+            let gone = meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(RUNNER_ANNOTATION))
+                .is_some_and(|r| Runner::is_gone(r));
+            if owned || !(all || gone) || !name.starts_with("kapsel-command-") {
+                continue;
+            }
+            let api: Api<Secret> = Api::namespaced(self.client.clone(), &ns);
+            match api.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => deleted.push(format!("{ns}/{name}")),
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => tracing::warn!("cannot delete the leftover Secret {ns}/{name}: {e}"),
+            }
+        }
+        deleted.sort();
+        deleted
     }
 
     /// Once per namespace and process: deletes pods of runs on this host

@@ -103,6 +103,9 @@ pub fn run(a: CleanupArgs) -> Result<ExitCode, CliError> {
                     "kept pod {p} (its run may still be going; --all deletes it)\n"
                 ));
             }
+            for p in &report.deleted_secrets {
+                s.push_str(&format!("deleted command Secret {p}\n"));
+            }
             if s.is_empty() {
                 s.push_str("no leftover pods\n");
             }
