@@ -53,6 +53,7 @@ pub enum Error {
 }
 
 pub mod flow;
+pub mod pg;
 pub mod run;
 pub mod s3;
 pub mod watch;
@@ -399,8 +400,8 @@ pub fn fixture(name: &str) -> Result<String> {
 const TESTBED_PREFIX: &str = "kapsel.local/testbed/";
 const TESTBED_TAG: &str = "testbed";
 
-/// The image reference for a testbed image (`tools`, `mysql-sidecar`,
-/// `postgresql`, `mariadb`, `redis`, `etcd`), honouring
+/// The image reference for a testbed image (`tools`, `redis-tools`,
+/// `mysql-sidecar`, `postgresql`, `mariadb`, `redis`, `etcd`), honouring
 /// `KAPSEL_E2E_IMAGE_PREFIX` and `KAPSEL_E2E_IMAGE_TAG`.
 pub fn image(name: &str) -> String {
     rewrite_images(&format!("{TESTBED_PREFIX}{name}:{TESTBED_TAG}"))
