@@ -75,7 +75,9 @@ pub async fn node_ip(env: &Env) -> IpAddr {
 
 /// Kanister's images replaced by the testbed's (the one change to a
 /// published Blueprint the tests allow): `kanister-tools` → `tools`,
-/// `mysql-sidecar` → `mysql-sidecar`.
+/// `mysql-sidecar` → `mysql-sidecar`, `redis-tools` → `redis-tools` (tools
+/// with Node.js and redis-dump), `postgres-task` → `tools` (which has the AWS
+/// CLI).
 pub fn rewrite_images(text: &str) -> String {
     text.lines()
         .map(|l| {
@@ -83,6 +85,8 @@ pub fn rewrite_images(text: &str) -> String {
             let testbed = match t.strip_prefix("image:") {
                 Some(rest) if rest.contains("kanister-tools") => Some("tools"),
                 Some(rest) if rest.contains("mysql-sidecar") => Some("mysql-sidecar"),
+                Some(rest) if rest.contains("redis-tools") => Some("redis-tools"),
+                Some(rest) if rest.contains("postgres-task") => Some("tools"),
                 _ => None,
             };
             match testbed {

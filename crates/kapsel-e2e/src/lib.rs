@@ -53,6 +53,7 @@ pub enum Error {
 }
 
 pub mod flow;
+pub mod pg;
 pub mod run;
 pub mod s3;
 pub mod watch;
@@ -389,8 +390,8 @@ pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testbed/manifests/apps")
 }
 
-/// The YAML of an app fixture (`postgresql`, `mariadb`, `mysql`, `redis`),
-/// with image names rewritten by [`image`].
+/// The YAML of an app fixture (`postgresql`, `mariadb`, `mysql`, `redis`,
+/// `etcd`), with image names rewritten by [`image`].
 pub fn fixture(name: &str) -> Result<String> {
     let text = std::fs::read_to_string(fixtures_dir().join(format!("{name}.yaml")))?;
     Ok(rewrite_images(&text))
@@ -399,9 +400,9 @@ pub fn fixture(name: &str) -> Result<String> {
 const TESTBED_PREFIX: &str = "kapsel.local/testbed/";
 const TESTBED_TAG: &str = "testbed";
 
-/// The image reference for a testbed image (`tools`, `postgresql`,
-/// `mariadb`, `redis`), honouring `KAPSEL_E2E_IMAGE_PREFIX` and
-/// `KAPSEL_E2E_IMAGE_TAG`.
+/// The image reference for a testbed image (`tools`, `redis-tools`,
+/// `mysql-sidecar`, `postgresql`, `mariadb`, `redis`, `etcd`), honouring
+/// `KAPSEL_E2E_IMAGE_PREFIX` and `KAPSEL_E2E_IMAGE_TAG`.
 pub fn image(name: &str) -> String {
     rewrite_images(&format!("{TESTBED_PREFIX}{name}:{TESTBED_TAG}"))
 }
@@ -488,7 +489,7 @@ mod tests {
 
     #[test]
     fn fixtures_exist_and_parse() {
-        for name in ["postgresql", "mariadb", "mysql", "redis"] {
+        for name in ["postgresql", "mariadb", "mysql", "redis", "etcd"] {
             let text = fixture(name).unwrap_or_else(|e| panic!("{name}: {e}"));
             let docs: Vec<serde_json::Value> =
                 serde_saphyr::from_multiple(&text).unwrap_or_else(|e| panic!("{name}: {e}"));

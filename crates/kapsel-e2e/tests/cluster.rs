@@ -346,3 +346,59 @@ async fn pods_have_no_route_off_the_machine() {
     })
     .await;
 }
+
+/// The etcd fixture (shaped like the bitnami/etcd chart) becomes ready, serves
+/// etcdctl through its Service, and a member killed from inside its
+/// container (as a restore in place does) is restarted by the kubelet with
+/// its data.
+#[tokio::test]
+async fn etcd_fixture_serves_clients_and_survives_a_kill() {
+    let Some(env) = Env::connect("etcd-fixture").await else {
+        return;
+    };
+    env.run(|env, ns| async move {
+        env.apply(&ns, &kapsel_e2e::fixture("etcd").unwrap())
+            .await
+            .unwrap();
+        sts_ready(&env, &ns, "my-release-etcd").await;
+        let pod = "my-release-etcd-0";
+        let etcdctl = |script: String| {
+            let (env, ns) = (env.clone(), ns.clone());
+            async move {
+                let out = env
+                    .exec(&ns, pod, Some("etcd"), &["sh", "-c", &script])
+                    .await
+                    .unwrap();
+                assert!(out.success, "{script}: {}{}", out.stdout, out.stderr);
+                out.stdout
+            }
+        };
+        // through the Service (kube-proxy and DNS may lag behind Ready)
+        let via_service = format!(
+            "n=0; until etcdctl --endpoints=http://my-release-etcd.{ns}.svc.cluster.local:2379 put k 42 >/dev/null 2>/tmp/err; \
+             do n=$((n+1)); [ $n -lt 60 ] || {{ cat /tmp/err >&2; exit 1; }}; sleep 1; done"
+        );
+        etcdctl(via_service).await;
+        let got = etcdctl("etcdctl get k --print-value-only".into()).await;
+        assert_eq!(got.trim(), "42");
+        let status = etcdctl("etcdctl endpoint status -w json".into()).await;
+        assert!(status.contains("\"leader\""), "{status}");
+
+        // kill etcd from inside the container: the container ends, the
+        // kubelet restarts it, the data is still there
+        etcdctl("kill -KILL $(pgrep -x etcd)".into()).await;
+        wait_until(LONG, "the etcd container to restart", || {
+            let pods = env.pods(&ns);
+            async move {
+                let p = pods.get(pod).await?;
+                let st = p.status.unwrap_or_default();
+                Ok(st.container_statuses.unwrap_or_default().iter().any(|c| c.restart_count >= 1 && c.ready))
+            }
+        })
+        .await
+        .unwrap();
+        let got = etcdctl("etcdctl get k --print-value-only".into()).await;
+        assert_eq!(got.trim(), "42");
+    })
+    .await;
+}
