@@ -17,6 +17,7 @@ use kapsel_e2e::flow::{
     Source, Stage, kapsel_pods, no_kapsel_pods, prepare, rewrite_images, running_pod, sh_in,
     start_writer, stop_writer, tempfile_dir,
 };
+use kapsel_e2e::pg::{self, PG_PASSWORD};
 use kapsel_e2e::run::Run;
 use kapsel_e2e::{Env, image, kapsel_bin, wait_until};
 
@@ -76,39 +77,7 @@ async fn time_log_backup_restore_delete_through_s3() {
     .await;
 }
 
-const PG_POD: &str = "my-release-postgresql-0";
-const PG_PASSWORD: &str = "kapsel-pg-secret";
 const MARIA_PASSWORD: &str = "kapsel-maria-root";
-
-async fn psql(env: &Env, ns: &str, sql: &str) -> String {
-    sh_in(
-        env,
-        ns,
-        PG_POD,
-        Some("postgresql"),
-        &format!("PGPASSWORD={PG_PASSWORD} psql -h 127.0.0.1 -U postgres -tAc \"{sql}\""),
-    )
-    .await
-    .trim()
-    .to_string()
-}
-
-/// Waits until the testbed's PostgreSQL in `ns` answers queries.
-async fn postgres_ready(env: &Env, ns: &str) {
-    running_pod(env, ns, "app.kubernetes.io/name=postgresql").await;
-    wait_until(Duration::from_secs(120), "PostgreSQL accepting queries", || {
-        let (env, ns) = (env.clone(), ns.to_string());
-        async move {
-            let out = env
-                .exec(&ns, PG_POD, Some("postgresql"), &["sh", "-c",
-                    &format!("PGPASSWORD={PG_PASSWORD} psql -h 127.0.0.1 -U postgres -tAc 'SELECT 1'")])
-                .await?;
-            Ok(out.stdout.trim() == "1")
-        }
-    })
-    .await
-    .unwrap();
-}
 
 /// A PostgreSQL Blueprint and the artifact (name, key) locating its dump.
 struct PgCase {
@@ -150,77 +119,75 @@ async fn postgres_round_trip(case: PgCase) {
     let Some(p) = prepare(case.test).await else {
         return;
     };
-    p.env.clone().run(move |env, ns| async move {
-        let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
-        env.apply(&ns, &kapsel_e2e::fixture("postgresql").unwrap())
-            .await
-            .unwrap();
-        st.blueprint(case.blueprint);
-        postgres_ready(&env, &ns).await;
-        psql(&env, &ns, "CREATE TABLE t (id serial PRIMARY KEY, v text NOT NULL)").await;
-        // a client inserting one row per transaction, through the Service
-        start_writer(&env, &ns,
-            serde_json::json!([{"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "my-release-postgresql", "key": "postgres-password"}}}]),
-            "psql -h my-release-postgresql -U postgres -qc \"INSERT INTO t (v) VALUES ('row')\" || sleep 1").await;
-        wait_until(Duration::from_secs(120), "the writer's first rows", || {
-            let (env, ns) = (env.clone(), ns.clone());
-            async move { Ok(psql(&env, &ns, "SELECT count(*) FROM t").await.parse::<u64>().unwrap_or(0) >= 20) }
+    p.env
+        .clone()
+        .run(move |env, ns| async move {
+            let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
+            env.apply(&ns, &kapsel_e2e::fixture("postgresql").unwrap())
+                .await
+                .unwrap();
+            st.blueprint(case.blueprint);
+            pg::postgres_ready(&env, &ns).await;
+            let before = pg::start_rows(&env, &ns).await;
+
+            let object = format!("statefulset/{ns}/my-release-postgresql");
+            // Kanister's Blueprint renders the database password into its
+            // KubeTask's command: Kapsel keeps such a command out of the pod spec.
+            st.backup_watched(&object, &[PG_PASSWORD]).await;
+            let source = pg::stop_and_destroy(&env, &ns, before).await;
+
+            st.act(
+                "restore",
+                &object,
+                "restore.yaml",
+                &["--from", "backup.yaml"],
+            );
+            let stats = pg::check_restored(&env, &ns, &source, before).await;
+
+            // migration: the same backup restored into a fresh workload in
+            // another namespace
+            let other = env.create_namespace().await.unwrap();
+            env.apply(&other, &kapsel_e2e::fixture("postgresql").unwrap())
+                .await
+                .unwrap();
+            pg::postgres_ready(&env, &other).await;
+            let target = format!("statefulset/{other}/my-release-postgresql");
+            st.act(
+                "restore",
+                &target,
+                "migrate.yaml",
+                &["--from", "backup.yaml"],
+            );
+            let migrated = pg::psql(&env, &other, "SELECT count(*), min(id), max(id) FROM t").await;
+            env.delete_namespace(&other).await.unwrap();
+            assert_eq!(migrated, stats, "the other namespace got another state");
+
+            // delete: the dump's snapshot is gone from the location
+            let location = st.artifact("backup.yaml", case.artifact.0)["keyValue"][case.artifact.1]
+                .as_str()
+                .unwrap()
+                .to_string();
+            // Kanister's docs run this delete on the namespace
+            // (`kanctl create actionset --action delete --namespacetargets`).
+            st.act(
+                "delete",
+                &format!("namespace/{ns}"),
+                "delete.yaml",
+                &["--from", "backup.yaml"],
+            );
+            let pull = st.pull(&location, None);
+            assert!(
+                !pull.status.success(),
+                "the deleted dump can still be pulled"
+            );
+            assert!(
+                String::from_utf8_lossy(&pull.stderr).contains("no snapshot"),
+                "{}",
+                String::from_utf8_lossy(&pull.stderr)
+            );
+            st.finish(&[PG_PASSWORD]).await;
         })
-        .await
-        .unwrap();
-        let before: u64 = psql(&env, &ns, "SELECT max(id) FROM t").await.parse().unwrap();
-
-        let object = format!("statefulset/{ns}/my-release-postgresql");
-        // Kanister's Blueprint renders the database password into its
-        // KubeTask's command: Kapsel keeps such a command out of the pod spec.
-        st.backup_watched(&object, &[PG_PASSWORD]).await;
-        let during: u64 = psql(&env, &ns, "SELECT max(id) FROM t").await.parse().unwrap();
-        assert!(during > before, "the writer kept writing during the backup");
-        stop_writer(&env, &ns).await;
-        // the ids the table held (a sequence value can be skipped by an
-        // insert that failed, so "no gap" is checked against these), then
-        // destroy the data
-        let ids = |text: String| -> Vec<u64> { text.split(',').filter(|x| !x.is_empty()).map(|x| x.parse().unwrap()).collect() };
-        let source = ids(psql(&env, &ns, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t").await);
-        psql(&env, &ns, "DROP TABLE t").await;
-
-        st.act("restore", &object, "restore.yaml", &["--from", "backup.yaml"]);
-        // one consistent snapshot: exactly the table's rows up to the
-        // restored maximum, and every row committed before the backup
-        let restored = ids(psql(&env, &ns, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t").await);
-        let top = restored.last().copied().unwrap_or(0);
-        let expected: Vec<u64> = source.iter().copied().filter(|i| *i <= top).collect();
-        assert_eq!(restored, expected, "the restored rows are not the table's rows up to {top} (not one snapshot)");
-        assert!(top >= before, "rows committed before the backup are missing: up to {top}, before {before}");
-        let stats = psql(&env, &ns, "SELECT count(*), min(id), max(id) FROM t").await;
-
-        // migration: the same backup restored into a fresh workload in
-        // another namespace
-        let other = env.create_namespace().await.unwrap();
-        env.apply(&other, &kapsel_e2e::fixture("postgresql").unwrap())
-            .await
-            .unwrap();
-        postgres_ready(&env, &other).await;
-        let target = format!("statefulset/{other}/my-release-postgresql");
-        st.act("restore", &target, "migrate.yaml", &["--from", "backup.yaml"]);
-        let migrated = psql(&env, &other, "SELECT count(*), min(id), max(id) FROM t").await;
-        env.delete_namespace(&other).await.unwrap();
-        assert_eq!(migrated, stats, "the other namespace got another state");
-
-        // delete: the dump's snapshot is gone from the location
-        let location = st.artifact("backup.yaml", case.artifact.0)["keyValue"][case.artifact.1]
-            .as_str()
-            .unwrap()
-            .to_string();
-        // Kanister's docs run this delete on the namespace
-        // (`kanctl create actionset --action delete --namespacetargets`).
-        st.act("delete", &format!("namespace/{ns}"), "delete.yaml", &["--from", "backup.yaml"]);
-        let pull = st.pull(&location, None);
-        assert!(!pull.status.success(), "the deleted dump can still be pulled");
-        assert!(String::from_utf8_lossy(&pull.stderr).contains("no snapshot"), "{}", String::from_utf8_lossy(&pull.stderr));
-        st.finish(&[PG_PASSWORD]).await;
-    })
-    .await;
+        .await;
 }
 
 /// A Blueprint of Kapsel's own for the task lifecycle: a long KubeTask and a
