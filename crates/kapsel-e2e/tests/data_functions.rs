@@ -1,6 +1,7 @@
 //! Every Kanister data function on the cluster, through a Blueprint of our
 //! own run with `kapsel run --kubeconfig` against a two-pod StatefulSet with
-//! a volume each, storing in SeaweedFS S3: BackupData, BackupDataStats,
+//! a volume each, storing in SeaweedFS S3 (and first the exec and task
+//! functions: KubeExec, KubeExecAll, PrepareData, MultiContainerRun): BackupData, BackupDataStats,
 //! CheckRepository, BackupDataAll, CopyVolumeData; RestoreData (by ID, into
 //! the pod's volumes; by the volume copy), RestoreDataAll; CheckRepository
 //! with a wrong key; DeleteData, DeleteDataAll, and BackupDataStats of the
@@ -75,6 +76,41 @@ actions:
         volume: "data-{{ index .StatefulSet.Pods 0 }}"
         dataArtifactPrefix: "{{ .Profile.Location.Bucket }}/apps/vol"
         encryptionKey: '{{ index .Phases.copyVolume.Secrets.repo.Data "key" | toString }}'
+  execs:
+    phases:
+    - func: KubeExec
+      name: exec
+      args:
+        namespace: "{{ .StatefulSet.Namespace }}"
+        pod: "{{ index .StatefulSet.Pods 1 }}"
+        container: main
+        command: [sh, -c, 'echo "read $(cat /data/name)" >&2; kando output name "$(cat /data/name)"']
+    - func: KubeExecAll
+      name: execAll
+      args:
+        namespace: "{{ .StatefulSet.Namespace }}"
+        pods: "{{ index .StatefulSet.Pods 0 }} {{ index .StatefulSet.Pods 1 }}"
+        containers: main
+        command: [sh, -c, 'cat /data/name > /data/seen-by-exec-all']
+    - func: PrepareData
+      name: prepare
+      args:
+        namespace: "{{ .StatefulSet.Namespace }}"
+        image: ghcr.io/kanisterio/kanister-tools:0.119.0
+        volumes:
+          'data-{{ index .StatefulSet.Pods 1 }}': /mnt/prepared
+        command: [sh, -c, 'kando output seen "$(cat /mnt/prepared/seen-by-exec-all)"; rm /mnt/prepared/seen-by-exec-all']
+    - func: MultiContainerRun
+      name: multi
+      args:
+        namespace: "{{ .StatefulSet.Namespace }}"
+        initImage: TOOLS_IMAGE
+        initCommand: [sh, -c, 'echo from-init > /tmp/shared/init']
+        backgroundImage: TOOLS_IMAGE
+        backgroundCommand: [sh, -c, 'echo "$(cat /tmp/shared/init) from-background" > /tmp/shared/bg.tmp && mv /tmp/shared/bg.tmp /tmp/shared/bg']
+        outputImage: TOOLS_IMAGE
+        outputCommand: [sh, -c, 'while [ ! -e /tmp/shared/bg ]; do sleep 0.1; done; kando output multi "$(cat /tmp/shared/bg)"']
+        sharedVolumeDir: /tmp/shared
   restoreByID:
     inputArtifactNames: [snap]
     phases:
@@ -226,7 +262,10 @@ async fn every_data_function_on_the_cluster() {
     };
     p.env.clone().run(move |env, ns| async move {
         let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
-        std::fs::write(st.run.file("blueprint.yaml"), rewrite_images(BLUEPRINT)).unwrap();
+        // `image:` lines are rewritten to the testbed's tools image, and the
+        // MultiContainerRun images named TOOLS_IMAGE
+        let bp = rewrite_images(BLUEPRINT).replace("TOOLS_IMAGE", &image("tools"));
+        std::fs::write(st.run.file("blueprint.yaml"), bp).unwrap();
         let key = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "repo-key"},
             "stringData": {"key": REPO_KEY}});
         env.apply(&ns, &key.to_string()).await.unwrap();
@@ -248,6 +287,22 @@ async fn every_data_function_on_the_cluster() {
         assert_ne!(want[0], want[1]);
 
         let object = format!("statefulset/{ns}/app");
+        // the exec and task functions first: KubeExec (output), KubeExecAll
+        // (both pods), PrepareData (a pod's volume), MultiContainerRun
+        // (init, background and output sharing a volume)
+        st.act("execs", &object, "execs.yaml", &[]);
+        let s = status(&st, "execs.yaml");
+        let phases = &s["actions"][0]["phases"];
+        assert_eq!(phases[0]["output"]["name"], "app-1", "{s}");
+        assert_eq!(phases[2]["output"]["seen"], "app-1", "{s}");
+        assert_eq!(phases[3]["output"]["multi"], "from-init from-background", "{s}");
+        for pod in ["app-0", "app-1"] {
+            let seen = sh_in(&env, &ns, pod, Some("main"), "cat /data/seen-by-exec-all 2>/dev/null || echo none").await;
+            let expected = if pod == "app-0" { "app-0" } else { "none" };
+            assert_eq!(seen.trim(), expected, "KubeExecAll in {pod} (PrepareData removed app-1's)");
+        }
+        sh_in(&env, &ns, "app-0", Some("main"), "rm /data/seen-by-exec-all").await;
+
         st.act("backup", &object, "backup.yaml", &[]);
         let s = status(&st, "backup.yaml");
         let phases = &s["actions"][0]["phases"];
