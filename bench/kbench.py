@@ -1503,28 +1503,51 @@ def cmd_cluster_pg(args, res: Results, kapsel: dict) -> None:
                         raise BenchError(f"{name}: restored fingerprint {got} != {want}")
             log(f"cluster-pg: {name} {row}")
             results[name] = row
-        # raw pg_dump | zstd and zstd -d | psql in a pod on the same node
+        # raw pg_dump | zstd and zstd -d | psql in a pod on the same node,
+        # the dump on a PVC: once in a pod that is already running (kubectl
+        # exec), once in a fresh pod per step (kubectl run --rm: what a
+        # CronJob of raw pg_dump pays, pod start included, as a KubeTask does)
+        kx("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+           "metadata": {"name": "raw-work"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                      "resources": {"requests": {"storage": "4Gi"}}}}))
+        work_volume = {"name": "w", "persistentVolumeClaim": {"claimName": "raw-work"}}
+        raw_env = [{"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "my-release-postgresql", "key": "postgres-password"}}}]
         kx("run", "raw", f"--image={tools}", "--restart=Never", "--overrides",
-           json.dumps({"spec": {"containers": [{"name": "raw", "image": tools, "command": ["sleep", "36000"],
-                        "env": [{"name": "PGPASSWORD", "value": "kapsel-pg-secret"}],
-                        "volumeMounts": [{"name": "w", "mountPath": "/work"}]}], "volumes": [{"name": "w", "emptyDir": {}}]}}))
+           json.dumps({"spec": {"containers": [{"name": "raw", "image": tools, "command": ["sleep", "36000"], "env": raw_env,
+                        "volumeMounts": [{"name": "w", "mountPath": "/work"}]}], "volumes": [work_volume]}}))
         kx("wait", "--for=condition=Ready", "pod/raw", "--timeout=180s")
-        kx("cp", shutil.which("zstd") or "/usr/bin/zstd", "raw:/tmp/zstd")
+        kx("cp", shutil.which("zstd") or "/usr/bin/zstd", "raw:/work/zstd")
+        dump = "pg_dump --clean --if-exists -h my-release-postgresql -U postgres -d postgres | /work/zstd -q -1 -T0 > /work/dump.zst"
+        load = ("/work/zstd -q -d -c /work/dump.zst | psql -v ON_ERROR_STOP=1 -q -o /dev/null "
+                "-h my-release-postgresql -U postgres -d postgres")
         row = {}
         t0 = time.perf_counter()
-        kx("exec", "raw", "--", "bash", "-o", "pipefail", "-c",
-           "pg_dump --clean --if-exists -h my-release-postgresql -U postgres -d postgres | /tmp/zstd -q -1 -T0 > /work/dump.zst")
+        kx("exec", "raw", "--", "bash", "-o", "pipefail", "-c", dump)
         row["backup_s"] = round(time.perf_counter() - t0, 2)
         row["dump_zst_bytes"] = int(kx("exec", "raw", "--", "stat", "-c", "%s", "/work/dump.zst").strip())
         t0 = time.perf_counter()
-        kx("exec", "raw", "--", "bash", "-o", "pipefail", "-c",
-           "/tmp/zstd -q -d -c /work/dump.zst | psql -v ON_ERROR_STOP=1 -q -o /dev/null -h my-release-postgresql -U postgres -d postgres")
+        kx("exec", "raw", "--", "bash", "-o", "pipefail", "-c", load)
         row["restore_s"] = round(time.perf_counter() - t0, 2)
         got = fingerprint()
         if got != want:
             raise BenchError(f"raw: restored fingerprint {got} != {want}")
         results["raw_pg_dump_zstd"] = row
         log(f"cluster-pg: raw {row}")
+        row = {}
+        for step, script in (("backup", dump), ("restore", load)):
+            pod = f"raw-fresh-{step}"
+            t0 = time.perf_counter()
+            kx("run", pod, "--rm", "-i", "--quiet", "--restart=Never", f"--image={tools}", "--overrides",
+               json.dumps({"spec": {"containers": [{"name": pod, "image": tools, "stdin": True, "stdinOnce": True,
+                                                    "command": ["bash", "-o", "pipefail", "-c", script], "env": raw_env,
+                                                    "volumeMounts": [{"name": "w", "mountPath": "/work"}]}],
+                                    "volumes": [work_volume]}}), stdin=subprocess.DEVNULL)
+            row[step + "_s"] = round(time.perf_counter() - t0, 2)
+        got = fingerprint()
+        if got != want:
+            raise BenchError(f"raw (fresh pod): restored fingerprint {got} != {want}")
+        results["raw_fresh_pod"] = row
+        log(f"cluster-pg: raw in a fresh pod {row}")
         out["results"] = results
         out["load_after"] = loadavg()
         res.save()
@@ -1546,7 +1569,8 @@ def render_cluster_pg(d: dict) -> list[str]:
          "| Pipeline | backup s | restore s |", "|---|---|---|"]
     labels = {"kanister_postgres": "Kanister's postgres Blueprint (pg_dumpall \\| gzip \\| kando)",
               "kapsel_postgresql": "blueprints/kubernetes/postgresql.yaml (pg_dump \\| kando)",
-              "raw_pg_dump_zstd": "raw pg_dump \\| zstd -1 to a pod's emptyDir, zstd -d \\| psql (pod already running)"}
+              "raw_pg_dump_zstd": "raw pg_dump \\| zstd -1 to a PVC, zstd -d \\| psql (pod already running: kubectl exec)",
+              "raw_fresh_pod": "the same raw pipelines, each in a fresh pod (kubectl run --rm: pod start included)"}
     for key, v in c["results"].items():
         L.append(f"| {labels.get(key, key)} | {v['backup_s']} | {v['restore_s']} |")
     L.append("")
