@@ -535,6 +535,43 @@ async fn a_command_holding_a_secret_stays_out_of_the_pod_spec() {
         .await
         .unwrap();
         no_pods_left(&env, &ns).await;
+
+        // MultiContainerRun: each of init, background and output gets its
+        // launcher from the same Secret
+        let watch = PodWatch::start(&env, &ns);
+        let arg = |c: &str| vec!["sh".to_string(), "-c".to_string(), c.to_string(), "sh".to_string(), secret.to_string()];
+        let spec = MultiContainerSpec {
+            namespace: Some(ns.clone()),
+            init: Some(ContainerCommand {
+                image: image("tools"),
+                command: arg("printf '%s' \"$1\" > /tmp/shared/init"),
+            }),
+            background: ContainerCommand {
+                image: image("tools"),
+                command: arg("printf '%s' \"$1\" > /tmp/shared/bg.tmp && mv /tmp/shared/bg.tmp /tmp/shared/bg; sleep 600"),
+            },
+            output: ContainerCommand {
+                image: image("tools"),
+                command: arg("while [ ! -f /tmp/shared/bg ]; do sleep 0.2; done; \
+                    [ \"$(cat /tmp/shared/init)\" = \"$1\" ] && [ \"$(cat /tmp/shared/bg)\" = \"$1\" ] && echo all-same"),
+            },
+            shared_volume_dir: "/tmp/shared".into(),
+            secret_command: true,
+            ..MultiContainerSpec::default()
+        };
+        let (mut bg, mut out) = (Sink::default(), Sink::default());
+        let exit = p.multi_container(&spec, &mut bg, &mut out).await.unwrap();
+        let seen = watch.stop().await;
+        assert_eq!(exit.code, Some(0), "{}", out.text(Stream::Stderr));
+        assert_eq!(out.text(Stream::Stdout), "all-same\n");
+        assert!(!seen.is_empty(), "the watcher saw no pod");
+        for pod in &seen {
+            assert!(!pod.contains("e2e-9183"), "the secret is in a pod spec: {pod}");
+            for key in ["init", "background", "output"] {
+                assert!(pod.contains(&format!("/var/run/kapsel/command/{key}")), "{pod}");
+            }
+        }
+        no_pods_left(&env, &ns).await;
     })
     .await;
 }

@@ -129,6 +129,9 @@ pub struct MultiContainerSpec {
     pub annotations: std::collections::BTreeMap<String, String>,
     /// Pod override (strategic merge patch).
     pub pod_override: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A command holds a secret value: the platform must keep the commands
+    /// out of the pod spec (as [`TaskSpec::secret_command`]).
+    pub secret_command: bool,
 }
 
 /// Scale a workload (ScaleWorkload).

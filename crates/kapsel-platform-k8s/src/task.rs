@@ -188,10 +188,11 @@ struct CommandSecret {
 }
 
 impl CommandSecret {
+    /// The Secret holding one launcher per `(key, argv)`.
     async fn create(
         p: &KubePlatform,
         namespace: &str,
-        argv: &[String],
+        scripts: &[(&str, &[String])],
     ) -> Result<CommandSecret, KubeError> {
         let api: Api<Secret> = Api::namespaced(p.client.clone(), namespace);
         let (labels, annotations) = labels_and_annotations(p, &BTreeMap::new(), &BTreeMap::new());
@@ -201,7 +202,7 @@ impl CommandSecret {
             "metadata": {"generateName": "kapsel-command-", "namespace": namespace,
                          "labels": labels, "annotations": annotations},
             "type": "Opaque",
-            "stringData": {"run": launcher(argv)},
+            "stringData": scripts.iter().map(|(k, argv)| ((*k).to_string(), Value::String(launcher(argv)))).collect::<Map<String, Value>>(),
         }))
         .map_err(|e| KubeError::Other(format!("cannot build the command's Secret: {e}")))?;
         let created = api
@@ -223,8 +224,10 @@ impl CommandSecret {
         })
     }
 
-    /// Lays the Secret's volume and the launcher over the pod.
-    fn apply(&self, pod: &mut Value, argv: &[String]) {
+    /// Lays the Secret's volume over the pod and, in each container (or
+    /// init container) named in `runs` as `(container, key, argv)`, the
+    /// launcher of `key` in place of its command.
+    fn apply(&self, pod: &mut Value, runs: &[(&str, &str, &[String])]) {
         let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
             return;
         };
@@ -232,17 +235,25 @@ impl CommandSecret {
         if let Some(v) = volumes.as_array_mut() {
             v.push(json!({"name": COMMAND_VOLUME, "secret": {"secretName": self.name, "defaultMode": 0o444}}));
         }
-        let Some(containers) = spec.get_mut("containers").and_then(Value::as_array_mut) else {
-            return;
-        };
-        for c in containers.iter_mut().filter(|c| c["name"] == MAIN) {
-            c["command"] = json!([launcher_shell(argv), format!("{COMMAND_DIR}/run")]);
-            c.as_object_mut().map(|o| o.remove("args"));
-            let mounts = c
-                .as_object_mut()
-                .map(|o| o.entry("volumeMounts").or_insert_with(|| json!([])));
-            if let Some(Value::Array(m)) = mounts {
-                m.push(json!({"name": COMMAND_VOLUME, "mountPath": COMMAND_DIR, "readOnly": true}));
+        for list in ["containers", "initContainers"] {
+            let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else {
+                continue;
+            };
+            for c in containers.iter_mut() {
+                let Some((_, key, argv)) = runs.iter().find(|(name, _, _)| c["name"] == *name)
+                else {
+                    continue;
+                };
+                c["command"] = json!([launcher_shell(argv), format!("{COMMAND_DIR}/{key}")]);
+                c.as_object_mut().map(|o| o.remove("args"));
+                let mounts = c
+                    .as_object_mut()
+                    .map(|o| o.entry("volumeMounts").or_insert_with(|| json!([])));
+                if let Some(Value::Array(m)) = mounts {
+                    m.push(
+                        json!({"name": COMMAND_VOLUME, "mountPath": COMMAND_DIR, "readOnly": true}),
+                    );
+                }
             }
         }
     }
@@ -292,8 +303,8 @@ pub(crate) async fn run_task(
     p.remove_leftovers_once(&ns).await;
     let mut pod = task_pod(p, spec, &ns).await?;
     let command = if spec.secret_command {
-        let c = CommandSecret::create(p, &ns, &spec.command).await?;
-        c.apply(&mut pod, &spec.command);
+        let c = CommandSecret::create(p, &ns, &[("run", &spec.command)]).await?;
+        c.apply(&mut pod, &[(MAIN, "run", &spec.command)]);
         Some(c)
     } else {
         None
@@ -391,8 +402,34 @@ pub(crate) async fn run_multi(
 ) -> Result<Exit, KubeError> {
     let ns = namespace_of(p, &spec.namespace);
     p.remove_leftovers_once(&ns).await;
-    let pod = multi_pod(p, spec, &ns);
-    let mut running = RunningPod::create(p, &ns, pod).await?;
+    let mut pod = multi_pod(p, spec, &ns);
+    let command = if spec.secret_command {
+        let mut runs: Vec<(&str, &str, &[String])> = vec![
+            ("output", "output", &spec.output.command),
+            ("background", "background", &spec.background.command),
+        ];
+        if let Some(init) = &spec.init {
+            runs.push(("init", "init", &init.command));
+        }
+        let scripts: Vec<(&str, &[String])> = runs.iter().map(|(_, k, a)| (*k, *a)).collect();
+        let c = CommandSecret::create(p, &ns, &scripts).await?;
+        c.apply(&mut pod, &runs);
+        Some(c)
+    } else {
+        None
+    };
+    let mut running = match RunningPod::create(p, &ns, pod).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(c) = &command {
+                c.delete().await;
+            }
+            return Err(e);
+        }
+    };
+    if let Some(c) = &command {
+        c.owned_by(&running.name, &running.uid).await;
+    }
     let result = running
         .run(
             "output",
@@ -403,6 +440,9 @@ pub(crate) async fn run_multi(
         )
         .await;
     running.delete().await;
+    if let Some(c) = &command {
+        c.delete().await;
+    }
     result
 }
 

@@ -132,6 +132,12 @@ pub(crate) fn resource_ref(
     })
 }
 
+/// Whether `argv` holds a secret value the action's redactor knows.
+pub(crate) fn holds_secret(cx: &Context<'_>, argv: &[String]) -> bool {
+    let joined = argv.join("\n");
+    cx.redactor.redact(&joined) != joined
+}
+
 /// Runs a task; a command holding a secret value the redactor knows is
 /// marked [`TaskSpec::secret_command`], so that the platform keeps it out
 /// of the pod spec.
@@ -140,8 +146,7 @@ pub(crate) async fn run_task(
     spec: &TaskSpec,
     sink: &mut dyn OutputSink,
 ) -> Result<Exit, PlatformError> {
-    let joined = spec.command.join("\n");
-    if cx.redactor.redact(&joined) == joined {
+    if !holds_secret(cx, &spec.command) {
         cx.platform.task(spec, sink).await
     } else {
         let mut marked = spec.clone();

@@ -4,8 +4,8 @@
 use crate::function::{Args, Context, Function, FunctionError, Outputs, arg};
 use crate::platform::{BoxFuture, ContainerCommand, MultiContainerSpec};
 
-use super::Collector;
 use super::kube_task::{merge_override, pod_labels_annotations};
+use super::{Collector, holds_secret};
 
 /// `MultiContainerRun` (backgroundImage, backgroundCommand, outputImage,
 /// outputCommand; namespace, init*, sharedVolume*, pod options optional).
@@ -35,7 +35,7 @@ impl Function for MultiContainerRun {
                     .unwrap_or_default(),
                 command: init_command,
             });
-            let spec = MultiContainerSpec {
+            let mut spec = MultiContainerSpec {
                 namespace: arg::opt_nonempty(args, "namespace")?,
                 init,
                 background: ContainerCommand {
@@ -53,7 +53,15 @@ impl Function for MultiContainerRun {
                 labels,
                 annotations,
                 pod_override: merge_override(args.get("podOverride"), cx.pod.pod_override.as_ref()),
+                secret_command: false,
             };
+            // a command holding a secret value the redactor knows stays out
+            // of the pod spec (the platform's to arrange)
+            spec.secret_command = spec
+                .init
+                .iter()
+                .chain([&spec.background, &spec.output])
+                .any(|c| holds_secret(&cx, &c.command));
             let mut background = Collector::new(&cx)
                 .with_prefix("background: ".to_string())
                 .without_markers();
