@@ -85,6 +85,15 @@ actions:
         pod: "{{ index .StatefulSet.Pods 1 }}"
         container: main
         command: [sh, -c, 'echo "read $(cat /data/name)" >&2; kando output name "$(cat /data/name)"']
+    - func: KubeExec
+      name: execSecret
+      objects:
+        repo: {kind: Secret, name: repo-key, namespace: "{{ .StatefulSet.Namespace }}"}
+      args:
+        namespace: "{{ .StatefulSet.Namespace }}"
+        pod: "{{ index .StatefulSet.Pods 0 }}"
+        container: main
+        command: [sh, -c, 'kando output keyLength "${#1}"', sh, '{{ index .Phases.execSecret.Secrets.repo.Data "key" | toString }}']
     - func: KubeExecAll
       name: execAll
       args:
@@ -294,8 +303,11 @@ async fn every_data_function_on_the_cluster() {
         let s = status(&st, "execs.yaml");
         let phases = &s["actions"][0]["phases"];
         assert_eq!(phases[0]["output"]["name"], "app-1", "{s}");
-        assert_eq!(phases[2]["output"]["seen"], "app-1", "{s}");
-        assert_eq!(phases[3]["output"]["multi"], "from-init from-background", "{s}");
+        // a command holding a secret: sent as a script on stdin (`sh -s`),
+        // not as the exec request's argv, and run exactly
+        assert_eq!(phases[1]["output"]["keyLength"], REPO_KEY.len().to_string(), "{s}");
+        assert_eq!(phases[3]["output"]["seen"], "app-1", "{s}");
+        assert_eq!(phases[4]["output"]["multi"], "from-init from-background", "{s}");
         for pod in ["app-0", "app-1"] {
             let seen = sh_in(&env, &ns, pod, Some("main"), "cat /data/seen-by-exec-all 2>/dev/null || echo none").await;
             let expected = if pod == "app-0" { "app-0" } else { "none" };

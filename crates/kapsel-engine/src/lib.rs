@@ -16,6 +16,7 @@
 pub mod event;
 pub mod function;
 pub mod functions;
+pub mod launcher;
 pub mod output;
 pub mod platform;
 pub mod podspec;

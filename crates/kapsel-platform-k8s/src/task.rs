@@ -157,27 +157,6 @@ const COMMAND_DIR: &str = "/var/run/kapsel/command";
 /// The volume holding it.
 const COMMAND_VOLUME: &str = "kapsel-command";
 
-/// A POSIX shell script that runs `argv` exactly (`exec 'a' 'b' ...`).
-fn launcher(argv: &[String]) -> String {
-    let quoted: Vec<String> = argv
-        .iter()
-        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
-        .collect();
-    format!("exec {}\n", quoted.join(" "))
-}
-
-/// The shell that runs the launcher: the command's own when it is one
-/// (the image surely has it), else `sh`.
-fn launcher_shell(argv: &[String]) -> String {
-    let first = argv.first().map(String::as_str).unwrap_or_default();
-    let base = first.rsplit('/').next().unwrap_or_default();
-    if matches!(base, "sh" | "bash" | "ash" | "dash" | "ksh" | "zsh") {
-        first.to_string()
-    } else {
-        "sh".to_string()
-    }
-}
-
 /// A command that holds a secret value, kept out of the pod spec: it goes
 /// into a Secret (labelled as Kapsel's, owned by the pod once that exists,
 /// deleted with it), mounted read-only into the main container, whose
@@ -202,7 +181,7 @@ impl CommandSecret {
             "metadata": {"generateName": "kapsel-command-", "namespace": namespace,
                          "labels": labels, "annotations": annotations},
             "type": "Opaque",
-            "stringData": scripts.iter().map(|(k, argv)| ((*k).to_string(), Value::String(launcher(argv)))).collect::<Map<String, Value>>(),
+            "stringData": scripts.iter().map(|(k, argv)| ((*k).to_string(), Value::String(kapsel_engine::launcher::script(argv)))).collect::<Map<String, Value>>(),
         }))
         .map_err(|e| KubeError::Other(format!("cannot build the command's Secret: {e}")))?;
         let created = api
@@ -244,7 +223,10 @@ impl CommandSecret {
                 else {
                     continue;
                 };
-                c["command"] = json!([launcher_shell(argv), format!("{COMMAND_DIR}/{key}")]);
+                c["command"] = json!([
+                    kapsel_engine::launcher::shell(argv),
+                    format!("{COMMAND_DIR}/{key}")
+                ]);
                 c.as_object_mut().map(|o| o.remove("args"));
                 let mounts = c
                     .as_object_mut()

@@ -4,7 +4,7 @@
 use crate::function::{Args, Context, Function, FunctionError, Outputs, arg};
 use crate::platform::{BoxFuture, ExecSpec};
 
-use super::Collector;
+use super::{Collector, keep_secret_out_of_argv};
 
 /// `KubeExec` (namespace, pod, command; container optional).
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +28,7 @@ impl Function for KubeExec {
                 command: arg::strings(args, "command")?,
                 stdin: None,
             };
+            let spec = keep_secret_out_of_argv(&cx, spec);
             let mut collector = Collector::new(&cx);
             let exit = cx.platform.exec(&spec, &mut collector).await?;
             collector.finish(exit)

@@ -5,7 +5,7 @@
 use crate::function::{Args, Context, Function, FunctionError, Outputs, arg};
 use crate::platform::{BoxFuture, ExecSpec};
 
-use super::{Collector, join_all};
+use super::{Collector, join_all, keep_secret_out_of_argv};
 
 /// `KubeExecAll` (namespace, pods, containers, command).
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +56,7 @@ impl Function for KubeExecAll {
                         command: command.clone(),
                         stdin: None,
                     };
+                    let spec = keep_secret_out_of_argv(cx, spec);
                     let label = format!("{pod}/{container}");
                     runs.push(Box::pin(async move {
                         let mut collector = Collector::new(cx).with_prefix(format!("{label}: "));

@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use crate::function::{Registry, Render};
-use crate::platform::{KubeApi, PlatformError, ResourceRef, TaskSpec};
+use crate::platform::{ExecSpec, KubeApi, PlatformError, ResourceRef, TaskSpec};
 
 /// Registers every function: those Kapsel runs, and those no platform of
 /// Kapsel can run yet (they fail with a clear error naming the platform).
@@ -136,6 +136,18 @@ pub(crate) fn resource_ref(
 pub(crate) fn holds_secret(cx: &Context<'_>, argv: &[String]) -> bool {
     let joined = argv.join("\n");
     cx.redactor.redact(&joined) != joined
+}
+
+/// An exec whose command holds a secret value the redactor knows, and
+/// that takes no input, runs it through `<shell> -s` with the command as a
+/// script on stdin, so that the secret is not in the exec request's argv.
+pub(crate) fn keep_secret_out_of_argv(cx: &Context<'_>, mut spec: ExecSpec) -> ExecSpec {
+    if spec.stdin.is_none() && holds_secret(cx, &spec.command) {
+        let (command, stdin) = crate::launcher::via_stdin(&spec.command);
+        spec.command = command;
+        spec.stdin = Some(stdin);
+    }
+    spec
 }
 
 /// Runs a task; a command holding a secret value the redactor knows is
