@@ -352,18 +352,28 @@ impl<'a> Collector<'a> {
     ) -> Result<serde_json::Map<String, serde_json::Value>, FunctionError> {
         let captured = self.captured.take().unwrap_or_default();
         self.finish(exit)?;
-        let line = captured
+        // The last line that is a JSON object: a task pod's log interleaves
+        // stderr with stdout (the log API keeps one stream), so a message
+        // the command wrote to stderr may come after its result.
+        let mut lines = captured
             .iter()
             .rev()
-            .find(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+            .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()));
+        let last = lines
+            .clone()
+            .next()
             .ok_or_else(|| FunctionError::Failed("the command printed no result".to_string()))?;
-        match serde_json::from_slice::<serde_json::Value>(line) {
-            Ok(serde_json::Value::Object(m)) => Ok(m),
-            _ => Err(FunctionError::Failed(format!(
-                "the command's result is not a JSON object: {}",
-                String::from_utf8_lossy(&line[..line.len().min(200)])
-            ))),
-        }
+        lines
+            .find_map(|l| match serde_json::from_slice::<serde_json::Value>(l) {
+                Ok(serde_json::Value::Object(m)) => Some(m),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                FunctionError::Failed(format!(
+                    "the command's result is not a JSON object: {}",
+                    String::from_utf8_lossy(&last[..last.len().min(200)])
+                ))
+            })
     }
 
     fn status_error(tail: &VecDeque<String>, exit: Exit) -> Option<FunctionError> {
