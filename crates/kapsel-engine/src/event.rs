@@ -68,6 +68,9 @@ pub enum Event {
         duration: Duration,
         /// Why it did not complete (redacted).
         error: Option<String>,
+        /// Its outputs (what `status.actions[].phases[].output` shows).
+        #[serde(skip_serializing_if = "crate::function::Outputs::is_empty")]
+        output: crate::function::Outputs,
     },
     /// The action ended.
     ActionEnded {

@@ -10,9 +10,13 @@
 //! - [`Platform`]: where functions run (the local host, later Kubernetes).
 //! - [`Event`]: what happens, as a stream of typed events, redacted.
 //! - [`output`]: the phase-output marker parser.
+//! - [`actionset`]: requests from a Kanister ActionSet's actions and the
+//!   status Kanister writes for their results (`kapsel run --actionset` and
+//!   the controller share it).
 //!
 //! Must never depend on kube-client, object_store or a concrete platform.
 
+pub mod actionset;
 pub mod event;
 pub mod function;
 pub mod functions;

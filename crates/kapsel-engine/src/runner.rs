@@ -277,6 +277,7 @@ pub async fn run_action(
                     outcome: o,
                     duration: pr.duration,
                     error: pr.error.clone(),
+                    output: pr.output.clone(),
                 });
                 if o != Outcome::Complete {
                     outcome = o;
@@ -333,6 +334,7 @@ pub async fn run_action(
             outcome: o,
             duration: pr.duration,
             error: pr.error.clone(),
+            output: pr.output.clone(),
         });
         if o != Outcome::Complete && outcome == Outcome::Complete {
             outcome = Outcome::Failed;

@@ -65,6 +65,7 @@ pub fn plain_line(e: &Event, action_took: Option<Duration>) -> Option<String> {
             outcome: o,
             duration,
             error,
+            ..
         } => match error {
             Some(err) => format!(
                 "phase {phase}: {} after {}: {err}",
@@ -385,6 +386,7 @@ impl ActionView {
                 outcome: o,
                 duration,
                 error,
+                ..
             } => {
                 let mark = if *o == Outcome::Complete {
                     "✔"
@@ -523,6 +525,7 @@ mod tests {
             outcome: Outcome::TimedOut,
             duration: Duration::from_millis(1500),
             error: Some("deadline".into()),
+            output: Default::default(),
         };
         assert_eq!(
             plain_line(&e, None).as_deref(),

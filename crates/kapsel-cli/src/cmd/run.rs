@@ -6,7 +6,7 @@
 //! Both forms build the same plan (one [`Prepared`] action per
 //! `spec.actions[]` entry), run it through [`execute`] (one `run_action` per
 //! action, concurrently, one cancellation token) and write the status with
-//! [`action_status`].
+//! `kapsel_engine::actionset::set_status`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,13 +18,11 @@ use clap::Args;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kapsel_api::{
-    ActionSet, ActionSetSpec, ActionSetStatus, ActionSpec, ActionStatus, Blueprint,
-    BlueprintAction, ErrorStatus, ObjectReference, Phase, Profile, State,
+    ActionSet, ActionSetSpec, ActionSetStatus, ActionSpec, Blueprint, BlueprintAction,
+    ObjectReference, Profile, State,
 };
 use kapsel_engine::Platform;
-use kapsel_engine::{
-    ActionRequest, ActionResult, Event, EventSink, Outcome, PodOptions, Registry, run_action,
-};
+use kapsel_engine::{ActionRequest, ActionResult, Event, EventSink, Registry, run_action};
 use kapsel_platform_k8s::KubePlatform;
 use kapsel_platform_local::LocalPlatform;
 use kapsel_platform_local::inventory::Inventory;
@@ -464,19 +462,13 @@ pub(crate) fn reference(kind: &str, meta: &ObjectMeta) -> ObjectReference {
     }
 }
 
-/// `kind/namespace/name` (`kind/name` without a namespace).
-pub(crate) fn object_text(o: &ObjectReference) -> String {
-    if o.namespace.is_empty() {
-        format!("{}/{}", o.kind, o.name)
-    } else {
-        format!("{}/{}/{}", o.kind, o.namespace, o.name)
-    }
-}
+pub(crate) use kapsel_engine::actionset::object_text;
 
 /// The engine's request for `spec` (the effective one, flags applied): the
-/// object's parameters from the inventory, then the ActionSet's Secrets,
-/// ConfigMaps, Profile, options, input artifacts and pod settings. Fails only
-/// when the object is not in the inventory.
+/// object's parameters from the inventory or cluster, then the ActionSet's
+/// Secrets, ConfigMaps, Profile, options, input artifacts and pod settings
+/// (`kapsel_engine::actionset::request`). Fails only when the object is not
+/// found.
 pub(crate) fn request(
     a: &RunArgs,
     w: &World,
@@ -487,46 +479,19 @@ pub(crate) fn request(
     profile: Option<kapsel_params::file::ProfileParams>,
 ) -> Result<ActionRequest, String> {
     let o = &spec.object;
-    let mut params = w.object_params(&o.kind, &o.namespace, &o.name)?;
-    params.time = chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.fZ")
-        .to_string();
-    params.secrets = secrets;
-    params.config_maps = config_maps;
-    params.profile = profile;
-    params.options = (!spec.options.is_empty()).then(|| spec.options.clone());
-    params.artifacts_in = (!spec.artifacts.is_empty()).then(|| {
-        spec.artifacts
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    kapsel_params::file::ArtifactIn {
-                        key_value: Some(v.key_value.clone()),
-                        kopia_snapshot: v.kopia_snapshot.clone(),
-                    },
-                )
-            })
-            .collect()
-    });
-    params.pod_override = spec.pod_override.clone();
-    params.pod_labels = (!spec.pod_labels.is_empty()).then(|| spec.pod_labels.clone());
-    params.pod_annotations =
-        (!spec.pod_annotations.is_empty()).then(|| spec.pod_annotations.clone());
-    Ok(ActionRequest {
-        name: spec.name.clone(),
+    let params = w.object_params(&o.kind, &o.namespace, &o.name)?;
+    Ok(kapsel_engine::actionset::request(
+        spec,
         action,
         params,
-        pod: PodOptions {
-            labels: spec.pod_labels.clone(),
-            annotations: spec.pod_annotations.clone(),
-            pod_override: spec.pod_override.clone(),
+        kapsel_engine::actionset::Resolved {
+            secrets,
+            config_maps,
+            profile,
+            phase_timeout: a.phase_timeout,
+            action_timeout: a.timeout,
         },
-        preferred_version: (!spec.preferred_version.is_empty())
-            .then(|| spec.preferred_version.clone()),
-        phase_timeout: a.phase_timeout,
-        action_timeout: a.timeout,
-    })
+    ))
 }
 
 /// The `--action` form: one action given by flags (and `--from`).
@@ -718,71 +683,10 @@ fn execute(plan: &Plan, w: &World, output: RunOutput) -> Result<Vec<ActionResult
     }))
 }
 
-fn phase_status(p: &kapsel_engine::PhaseResult) -> Phase {
-    Phase {
-        name: p.name.clone(),
-        state: match p.outcome {
-            None => State::Pending,
-            Some(Outcome::Complete) => State::Complete,
-            Some(_) => State::Failed,
-        },
-        output: (!p.output.is_empty()).then(|| p.output.clone().into_iter().collect()),
-        progress: Default::default(),
-    }
-}
-
-/// `status.actions[]` for one action: phases (with outputs), the defer
-/// phase, output artifacts.
-pub(crate) fn action_status(spec: &ActionSpec, result: &ActionResult) -> ActionStatus {
-    ActionStatus {
-        name: spec.name.clone(),
-        object: spec.object.clone(),
-        blueprint: spec.blueprint.clone(),
-        phases: result.phases.iter().map(phase_status).collect(),
-        artifacts: result.artifacts.clone(),
-        defer_phase: result.defer_phase.as_ref().map(phase_status),
-    }
-}
-
-/// The ActionSet's status: `complete` only when every action completed
-/// (what Kanister's controller means to do; kanister.md §5), else `failed`;
-/// `error.message` is the failed action's error, or with several actions
-/// each failed action's error, naming it, in `spec.actions` order.
+/// The ActionSet's status (`kapsel_engine::actionset::set_status`).
 fn set_status(plan: &Plan, results: &[ActionResult]) -> ActionSetStatus {
-    let complete = results.iter().all(|r| r.outcome == Outcome::Complete);
-    let message = if let [r] = results {
-        r.error.clone().unwrap_or_default()
-    } else {
-        plan.actions
-            .iter()
-            .zip(results)
-            .filter_map(|(p, r)| {
-                r.error.as_ref().map(|e| {
-                    format!(
-                        "action {} on {}: {e}",
-                        p.spec.name,
-                        object_text(&p.spec.object)
-                    )
-                })
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    ActionSetStatus {
-        state: if complete {
-            State::Complete
-        } else {
-            State::Failed
-        },
-        actions: plan
-            .actions
-            .iter()
-            .zip(results)
-            .map(|(p, r)| action_status(&p.spec, r))
-            .collect(),
-        error: ErrorStatus { message },
-        progress: Default::default(),
-    }
+    let pairs: Vec<_> = plan.actions.iter().map(|p| &p.spec).zip(results).collect();
+    kapsel_engine::actionset::set_status(&pairs)
 }
 
 /// Runs the command.
