@@ -1,7 +1,7 @@
 //! `kapsel`: the user command line of Kapsel.
 //!
 //! Subcommands: `blueprint validate`, `blueprint render`, `validate`, `run`,
-//! `cleanup`, `repo`, `crds`, `schema`.
+//! `cleanup`, `controller`, `repo`, `crds`, `schema`.
 //! Only data goes to stdout; diagnostics and errors go to stderr. Exit codes: 0
 //! success, 1 invalid input found (e.g. a Blueprint with errors), 2 usage or
 //! I/O error.
@@ -36,6 +36,9 @@ enum Command {
     Run(Box<cmd::run::RunArgs>),
     /// Delete task pods that killed runs left in a cluster.
     Cleanup(cmd::cleanup::CleanupArgs),
+    /// Reconcile Kanister ActionSets in a cluster, as Kanister's controller
+    /// (in-cluster, or from here with a kubeconfig), until Ctrl-C/SIGTERM.
+    Controller(cmd::controller::ControllerArgs),
     /// Work with a Kapsel repository (the one kando writes): init, backup,
     /// snapshots, ls, restore, check, forget, prune, stats, keys.
     Repo(Box<cmd::repo::RepoArgs>),
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => cmd::resource::validate(&a),
         Command::Run(a) => cmd::run::run(*a),
         Command::Cleanup(a) => cmd::cleanup::run(a),
+        Command::Controller(a) => cmd::controller::run(a),
         Command::Repo(a) => return cmd::repo::run(*a),
         Command::Crds => cmd::schema::crds(),
         Command::Schema { kind } => cmd::schema::schema(kind),

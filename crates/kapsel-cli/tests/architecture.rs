@@ -47,6 +47,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "kapsel-platform-k8s",
         &["kapsel-engine", "kapsel-api", "kapsel-params"],
     ),
+    (
+        "kapsel-controller",
+        &[
+            "kapsel-api",
+            "kapsel-engine",
+            "kapsel-params",
+            "kapsel-platform-k8s",
+        ],
+    ),
     ("kapsel-repo", &[]),
     ("kapsel-storage", &[]),
     ("kapsel-dbtests", &[]),

@@ -3,6 +3,7 @@
 pub mod actionset;
 pub mod blueprint;
 pub mod cleanup;
+pub mod controller;
 pub mod live;
 pub mod repo;
 pub mod resource;

@@ -1,0 +1,126 @@
+//! `kapsel controller`: reconciles Kanister ActionSets in a cluster
+//! (crates/kapsel-controller, docs/controller.md) until Ctrl-C or SIGTERM,
+//! which cancel the running actions (their deferPhases run, their pods are
+//! deleted) before the process exits.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use kapsel_controller::{Config, Scope};
+use kapsel_platform_k8s::{ConnectOptions, KubePlatform};
+use tokio_util::sync::CancellationToken;
+
+use super::CliError;
+
+/// `kapsel controller`.
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    /// The kubeconfig file (default: KUBECONFIG, ~/.kube/config, then the
+    /// in-cluster service account).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// A namespace whose ActionSets are reconciled. Repeatable. Default:
+    /// the controller's own namespace (POD_NAMESPACE, else the context's),
+    /// as Kanister.
+    #[arg(long, short = 'n', value_name = "NAMESPACE")]
+    pub namespace: Vec<String>,
+    /// Reconcile ActionSets in every namespace.
+    #[arg(long, short = 'A', conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+    /// At most this many actions run at once; ActionSets beyond stay
+    /// `pending` until slots free.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+}
+
+/// Runs the command.
+pub fn run(a: ControllerArgs) -> Result<ExitCode, CliError> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Write)?;
+    runtime.block_on(async move {
+        let o = ConnectOptions {
+            kubeconfig: a.kubeconfig.clone(),
+            context: a.context.clone(),
+        };
+        let platform = KubePlatform::connect(&o)
+            .await
+            .map_err(|e| CliError::Input {
+                path: a
+                    .kubeconfig
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "the cluster".to_string()),
+                message: e.to_string(),
+                help: Some(
+                    "check the kubeconfig and that the API server is up (`kubectl version`)".into(),
+                ),
+            })?;
+        let home = std::env::var("POD_NAMESPACE")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| platform.default_namespace().to_string());
+        let scope = if a.all_namespaces {
+            Scope::All
+        } else if a.namespace.is_empty() {
+            Scope::Namespaces(vec![home.clone()])
+        } else {
+            Scope::Namespaces(a.namespace.clone())
+        };
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stopping: cancelling running actions (their deferPhases run)");
+            stop.cancel();
+        });
+        let config = Config {
+            scope,
+            concurrency: usize::from(a.concurrency),
+            home_namespace: home,
+        };
+        kapsel_controller::run(platform, config, shutdown)
+            .await
+            .map_err(|e| CliError::Input {
+                path: "kapsel controller".to_string(),
+                message: e.to_string(),
+                help: None,
+            })?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
