@@ -14,6 +14,9 @@
 //! - A controller SIGKILLed while an ActionSet runs, then restarted: the
 //!   ActionSet ends `failed` with the restart reason, no pod is left.
 //!
+//! - With `--concurrency 1`, a second ActionSet stays `pending` (a
+//!   `Queued` event) until the first ends.
+//!
 //! No secret value in any ActionSet status, event, pod or controller log.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -37,6 +40,10 @@ struct ControllerProcess {
 
 impl ControllerProcess {
     fn start(bin: &Path, ns: &str, log: &Path) -> ControllerProcess {
+        ControllerProcess::with_concurrency(bin, ns, log, 4)
+    }
+
+    fn with_concurrency(bin: &Path, ns: &str, log: &Path, n: u32) -> ControllerProcess {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -46,7 +53,7 @@ impl ControllerProcess {
             .arg("controller")
             .arg("--kubeconfig")
             .arg(std::env::var_os("KUBECONFIG").unwrap())
-            .args(["-n", ns, "--concurrency", "4"])
+            .args(["-n", ns, "--concurrency", &n.to_string()])
             .env("KANISTER_TOOLS", image("tools"))
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -424,4 +431,54 @@ async fn controller_failures_cancellation_and_restart() {
 /// controller).
 fn kapsel_controller_reason() -> &'static str {
     "the controller stopped while this ActionSet was running"
+}
+
+#[tokio::test]
+async fn concurrency_queues_actionsets_as_pending() {
+    let test = "ctl-concurrency";
+    let Some(env) = Env::connect(test).await else {
+        return;
+    };
+    let bin = kapsel_bin().unwrap();
+    install_crds(&env, &bin).await;
+    env.run(move |env, ns| async move {
+        let dir = kapsel_e2e::flow::tempfile_dir();
+        let controller = ControllerProcess::with_concurrency(&bin, &ns, &dir.join("c.log"), 1);
+        env.apply(&ns, &slow_blueprint(&ns)).await.unwrap();
+        env.apply(&ns, &actionset("first", &ns, slow_action(&ns, "1")))
+            .await
+            .unwrap();
+        wait_state(&env, &ns, "first", "running", Duration::from_secs(60)).await;
+        env.apply(&ns, &actionset("second", &ns, slow_action(&ns, "2")))
+            .await
+            .unwrap();
+        wait_until(Duration::from_secs(30), "the Queued event", || async {
+            Ok(reasons(&env, &ns, "second")
+                .await
+                .iter()
+                .any(|r| r == "Queued"))
+        })
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let v = wait_state(&env, &ns, "second", "pending", Duration::from_secs(5)).await;
+        assert_eq!(
+            v["status"]["progress"]["runningPhase"],
+            serde_json::Value::Null
+        );
+        // the first ends (deleted): the second starts
+        actionsets(&env, &ns)
+            .delete("first", &DeleteParams::default())
+            .await
+            .unwrap();
+        wait_state(&env, &ns, "second", "running", Duration::from_secs(60)).await;
+        actionsets(&env, &ns)
+            .delete("second", &DeleteParams::default())
+            .await
+            .unwrap();
+        no_kapsel_pods(&env, &ns).await;
+        drop(controller);
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
 }
