@@ -1,7 +1,7 @@
 //! `kapsel`: the user command line of Kapsel.
 //!
 //! Subcommands: `blueprint validate`, `blueprint render`, `validate`, `run`,
-//! `cleanup`, `controller`, `repo`, `crds`, `schema`.
+//! `cleanup`, `controller`, `install`, `uninstall`, `repo`, `crds`, `schema`.
 //! Only data goes to stdout; diagnostics and errors go to stderr. Exit codes: 0
 //! success, 1 invalid input found (e.g. a Blueprint with errors), 2 usage or
 //! I/O error.
@@ -39,6 +39,11 @@ enum Command {
     /// Reconcile Kanister ActionSets in a cluster, as Kanister's controller
     /// (in-cluster, or from here with a kubeconfig), until Ctrl-C/SIGTERM.
     Controller(cmd::controller::ControllerArgs),
+    /// Install the controller in a cluster: the Helm chart's objects
+    /// (charts/kapsel) applied without Helm.
+    Install(Box<cmd::install::InstallArgs>),
+    /// Remove what `kapsel install` applied (the CRDs only with --crds).
+    Uninstall(cmd::install::UninstallArgs),
     /// Work with a Kapsel repository (the one kando writes): init, backup,
     /// snapshots, ls, restore, check, forget, prune, stats, keys.
     Repo(Box<cmd::repo::RepoArgs>),
@@ -74,6 +79,8 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(*a),
         Command::Cleanup(a) => cmd::cleanup::run(a),
         Command::Controller(a) => cmd::controller::run(a),
+        Command::Install(a) => cmd::install::install(*a),
+        Command::Uninstall(a) => cmd::install::uninstall(a),
         Command::Repo(a) => return cmd::repo::run(*a),
         Command::Crds => cmd::schema::crds(),
         Command::Schema { kind } => cmd::schema::schema(kind),
