@@ -52,6 +52,7 @@ pub enum Error {
     Other(String),
 }
 
+pub mod actionsets;
 pub mod flow;
 pub mod pg;
 pub mod run;

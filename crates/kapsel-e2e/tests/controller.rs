@@ -24,13 +24,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Event};
-use kapsel_e2e::flow::{
-    Stage, kapsel_pods, no_kapsel_pods, prepare, rewrite_images, running_pod, sh_in,
+use k8s_openapi::api::core::v1::ConfigMap;
+use kapsel_e2e::actionsets::{
+    actionset, actionsets, in_namespace, install_crds, reasons, time_log_round_trip, wait_state,
 };
+use kapsel_e2e::flow::{Stage, kapsel_pods, no_kapsel_pods, prepare, rewrite_images};
 use kapsel_e2e::{Env, image, kapsel_bin, wait_until};
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
-use kube::core::GroupVersionKind;
+use kube::api::{Api, DeleteParams, ListParams};
 
 /// `kapsel controller` as a child process, killed when dropped.
 struct ControllerProcess {
@@ -83,208 +83,46 @@ impl Drop for ControllerProcess {
     }
 }
 
-/// Installs the CRDs (server-side apply of `kapsel crds`).
-async fn install_crds(env: &Env, bin: &Path) {
-    let out = Command::new(bin).arg("crds").output().unwrap();
-    assert!(out.status.success());
-    env.apply("default", &String::from_utf8(out.stdout).unwrap())
-        .await
-        .unwrap();
-    // The API serves a new CRD a moment after it is created.
-    wait_until(
-        Duration::from_secs(60),
-        "the ActionSet CRD served",
-        || async {
-            Ok(actionsets(env, "default")
-                .list(&ListParams::default().limit(1))
-                .await
-                .is_ok())
-        },
-    )
-    .await
-    .unwrap();
-}
-
-fn actionsets(env: &Env, ns: &str) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("cr.kanister.io", "v1alpha1", "ActionSet");
-    let ar = ApiResource::from_gvk_with_plural(&gvk, "actionsets");
-    Api::namespaced_with(env.client.clone(), ns, &ar)
-}
-
-/// A Kanister-format ActionSet with one action.
-fn actionset(name: &str, ns: &str, action: serde_json::Value) -> String {
-    serde_json::json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "ActionSet",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"actions": [action]}})
-    .to_string()
-}
-
-/// Waits until the ActionSet's state is `state`; returns it. Fails early
-/// when it reaches another final state.
-async fn wait_state(
-    env: &Env,
-    ns: &str,
-    name: &str,
-    state: &str,
-    limit: Duration,
-) -> serde_json::Value {
-    let api = actionsets(env, ns);
-    let t0 = Instant::now();
-    loop {
-        if let Some(o) = api.get_opt(name).await.unwrap() {
-            let v = serde_json::to_value(&o).unwrap();
-            let s = v["status"]["state"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if s == state {
-                return v;
-            }
-            assert!(
-                !(matches!(s.as_str(), "complete" | "failed")),
-                "ActionSet {name} ended {s}, not {state}: {:#}",
-                v["status"]
-            );
-        }
-        assert!(
-            t0.elapsed() < limit,
-            "ActionSet {name} not {state} after {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// Reasons of the events about ActionSet `name`.
-async fn reasons(env: &Env, ns: &str, name: &str) -> Vec<String> {
-    let events: Api<Event> = Api::namespaced(env.client.clone(), ns);
-    events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some(name))
-        .filter_map(|e| e.reason)
-        .collect()
-}
-
-/// A named object read as JSON from a published example, put in `ns`.
-fn in_namespace(text: &str, ns: &str) -> String {
-    let mut v: serde_json::Value = serde_saphyr::from_str(text).unwrap();
-    v["metadata"]["namespace"] = ns.into();
-    v.to_string()
-}
-
 #[tokio::test]
 async fn time_log_through_the_controller() {
     let Some(p) = prepare("ctl-time-log").await else {
         return;
     };
     install_crds(&p.env, &p.bin).await;
-    p.env.clone().run(move |env, ns| async move {
-        let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
-        let ex = st.examples.join("time-log");
-        let read = |f: &str| std::fs::read_to_string(ex.join(f)).unwrap();
-        env.apply(&ns, &rewrite_images(&read("time-logger-deployment.yaml")))
-            .await
-            .unwrap();
-        let blueprint = rewrite_images(&read("time-log-blueprint.yaml"));
-        env.apply(&ns, &in_namespace(&blueprint, &ns)).await.unwrap();
-        let profile = std::fs::read_to_string(st.run.file("profile.yaml")).unwrap();
-        env.apply(&ns, &profile).await.unwrap();
-        let log_file = st.run.file("controller.log");
-        let controller = ControllerProcess::start(&p.bin, &ns, &log_file);
+    p.env
+        .clone()
+        .run(move |env, ns| async move {
+            let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
+            let ex = st.examples.join("time-log");
+            let read = |f: &str| std::fs::read_to_string(ex.join(f)).unwrap();
+            env.apply(&ns, &rewrite_images(&read("time-logger-deployment.yaml")))
+                .await
+                .unwrap();
+            let blueprint = rewrite_images(&read("time-log-blueprint.yaml"));
+            env.apply(&ns, &in_namespace(&blueprint, &ns))
+                .await
+                .unwrap();
+            let profile = std::fs::read_to_string(st.run.file("profile.yaml")).unwrap();
+            env.apply(&ns, &profile).await.unwrap();
+            let log_file = st.run.file("controller.log");
+            let controller = ControllerProcess::start(&p.bin, &ns, &log_file);
 
-        let log = |pod: String| {
-            let (env, ns) = (env.clone(), ns.clone());
-            async move { sh_in(&env, &ns, &pod, Some("test-container"), "cat /var/log/time.log").await }
-        };
-        let pod = running_pod(&env, &ns, "app=time-logger").await;
-        wait_until(Duration::from_secs(60), "a few log lines", || {
-            let (log, pod) = (&log, pod.clone());
-            async move { Ok(log(pod).await.lines().count() >= 3) }
-        })
-        .await
-        .unwrap();
-        let before = log(pod.clone()).await;
+            time_log_round_trip(&env, &ns, &st).await;
 
-        let action = |name: &str, artifacts: Option<&serde_json::Value>| {
-            let mut a = serde_json::json!({"name": name, "blueprint": "time-log-bp",
-                "object": {"kind": "Deployment", "name": "time-logger", "namespace": ns},
-                "profile": {"kind": "Profile", "name": "s3-profile", "namespace": ns}});
-            if let Some(x) = artifacts {
-                a["artifacts"] = x.clone();
+            // no secret in any ActionSet, nor in the controller's log
+            for o in actionsets(&env, &ns)
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+            {
+                st.run.outputs.push(serde_json::to_string(&o).unwrap());
             }
-            a
-        };
-        let t0 = Instant::now();
-        env.apply(&ns, &actionset("backup", &ns, action("backup", None)))
-            .await
-            .unwrap();
-        let backup = wait_state(&env, &ns, "backup", "complete", Duration::from_secs(300)).await;
-        eprintln!("backup ActionSet complete in {:.1}s", t0.elapsed().as_secs_f64());
-        let status = &backup["status"];
-        let a = &status["actions"][0];
-        assert_eq!(a["phases"][0]["name"], "backupToS3");
-        assert_eq!(a["phases"][0]["state"], "complete");
-        assert!(
-            a["phases"][0]["output"]["backupID"].as_str().is_some_and(|s| !s.is_empty()),
-            "the phase's output is in the status: {a:#}"
-        );
-        let artifacts = a["artifacts"].clone();
-        assert_eq!(
-            artifacts["timeLog"]["keyValue"]["path"],
-            format!("{}/time-log", st.s3.bucket)
-        );
-        assert_eq!(
-            artifacts["backupIdentifier"]["keyValue"]["id"],
-            a["phases"][0]["output"]["backupID"]
-        );
-        assert!(!st.s3.keys("time-log/").is_empty(), "the backup stored nothing");
-        let r = reasons(&env, &ns, "backup").await;
-        for want in ["Started Action", "Started Phase", "Ended Phase", "Update Complete"] {
-            assert!(r.iter().any(|x| x == want), "no {want:?} event: {r:?}");
-        }
-
-        // destroy the data, restore with the backup's artifacts
-        sh_in(&env, &ns, &pod, Some("test-container"), "rm /var/log/time.log").await;
-        env.apply(&ns, &actionset("restore", &ns, action("restore", Some(&artifacts))))
-            .await
-            .unwrap();
-        let restore = wait_state(&env, &ns, "restore", "complete", Duration::from_secs(300)).await;
-        let phases: Vec<_> = restore["status"]["actions"][0]["phases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p["name"].as_str().unwrap().to_string(), p["state"].as_str().unwrap().to_string()))
-            .collect();
-        assert_eq!(
-            phases,
-            [("shutdownPod", "complete"), ("restoreFromS3", "complete"), ("bringupPod", "complete")]
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-        );
-        let pod = running_pod(&env, &ns, "app=time-logger").await;
-        let after = log(pod).await;
-        assert!(
-            after.starts_with(&before),
-            "every line written before the backup must be back.\nbefore:\n{before}\nafter:\n{after}"
-        );
-
-        env.apply(&ns, &actionset("delete", &ns, action("delete", Some(&artifacts))))
-            .await
-            .unwrap();
-        wait_state(&env, &ns, "delete", "complete", Duration::from_secs(300)).await;
-        assert_eq!(st.s3.keys("time-log/"), Vec::<String>::new(), "the delete left data");
-
-        // no secret in any ActionSet, nor in the controller's log
-        for o in actionsets(&env, &ns).list(&ListParams::default()).await.unwrap().items {
-            st.run.outputs.push(serde_json::to_string(&o).unwrap());
-        }
-        st.run.outputs.push(controller.log());
-        drop(controller);
-        st.finish(&[]).await;
-    })
-    .await;
+            st.run.outputs.push(controller.log());
+            drop(controller);
+            st.finish(&[]).await;
+        })
+        .await;
 }
 
 /// A Blueprint of our own: a long KubeTask, and a deferPhase that creates

@@ -1,0 +1,247 @@
+//! ActionSets driven as Kanister users drive Kanister's controller:
+//! Kanister-format ActionSets applied to the cluster (as `kubectl apply`
+//! would), waited for by their status; shared by the tests of `kapsel
+//! controller` run as a process (tests/controller.rs and others) and of the
+//! controller installed in the cluster (tests/helm.rs).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::core::GroupVersionKind;
+
+use crate::flow::{Stage, running_pod, sh_in};
+use crate::{Env, wait_until};
+
+/// Installs the CRDs (server-side apply of `kapsel crds`).
+pub async fn install_crds(env: &Env, bin: &Path) {
+    let out = Command::new(bin).arg("crds").output().unwrap();
+    assert!(out.status.success());
+    env.apply("default", &String::from_utf8(out.stdout).unwrap())
+        .await
+        .unwrap();
+    // The API serves a new CRD a moment after it is created.
+    wait_until(
+        Duration::from_secs(60),
+        "the ActionSet CRD served",
+        || async {
+            Ok(actionsets(env, "default")
+                .list(&ListParams::default().limit(1))
+                .await
+                .is_ok())
+        },
+    )
+    .await
+    .unwrap();
+}
+
+pub fn actionsets(env: &Env, ns: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("cr.kanister.io", "v1alpha1", "ActionSet");
+    let ar = ApiResource::from_gvk_with_plural(&gvk, "actionsets");
+    Api::namespaced_with(env.client.clone(), ns, &ar)
+}
+
+/// A Kanister-format ActionSet with one action.
+pub fn actionset(name: &str, ns: &str, action: serde_json::Value) -> String {
+    serde_json::json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "ActionSet",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"actions": [action]}})
+    .to_string()
+}
+
+/// Waits until the ActionSet's state is `state`; returns it. Fails early
+/// when it reaches another final state.
+pub async fn wait_state(
+    env: &Env,
+    ns: &str,
+    name: &str,
+    state: &str,
+    limit: Duration,
+) -> serde_json::Value {
+    let api = actionsets(env, ns);
+    let t0 = Instant::now();
+    loop {
+        if let Some(o) = api.get_opt(name).await.unwrap() {
+            let v = serde_json::to_value(&o).unwrap();
+            let s = v["status"]["state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if s == state {
+                return v;
+            }
+            assert!(
+                !(matches!(s.as_str(), "complete" | "failed")),
+                "ActionSet {name} ended {s}, not {state}: {:#}",
+                v["status"]
+            );
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "ActionSet {name} not {state} after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Reasons of the events about ActionSet `name`.
+pub async fn reasons(env: &Env, ns: &str, name: &str) -> Vec<String> {
+    let events: Api<Event> = Api::namespaced(env.client.clone(), ns);
+    events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(name))
+        .filter_map(|e| e.reason)
+        .collect()
+}
+
+/// A named object read as JSON from a published example, put in `ns`.
+pub fn in_namespace(text: &str, ns: &str) -> String {
+    let mut v: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+    v["metadata"]["namespace"] = ns.into();
+    v.to_string()
+}
+
+/// Kanister's time-log example through whatever controller watches `ns`
+/// (Blueprint `time-log-bp`, Deployment `time-logger` and Profile
+/// `s3-profile` already there): backup → complete, with artifacts, phases
+/// and Kanister's events → data destroyed → restore with the backup's
+/// artifacts (as `kanctl --from`) → every line back → delete → nothing left
+/// in S3.
+pub async fn time_log_round_trip(env: &Env, ns: &str, st: &Stage) {
+    let ns = ns.to_string();
+    let log = |pod: String| {
+        let (env, ns) = (env.clone(), ns.clone());
+        async move {
+            sh_in(
+                &env,
+                &ns,
+                &pod,
+                Some("test-container"),
+                "cat /var/log/time.log",
+            )
+            .await
+        }
+    };
+    let pod = running_pod(env, &ns, "app=time-logger").await;
+    wait_until(Duration::from_secs(60), "a few log lines", || {
+        let (log, pod) = (&log, pod.clone());
+        async move { Ok(log(pod).await.lines().count() >= 3) }
+    })
+    .await
+    .unwrap();
+    let before = log(pod.clone()).await;
+
+    let action = |name: &str, artifacts: Option<&serde_json::Value>| {
+        let mut a = serde_json::json!({"name": name, "blueprint": "time-log-bp",
+                "object": {"kind": "Deployment", "name": "time-logger", "namespace": ns},
+                "profile": {"kind": "Profile", "name": "s3-profile", "namespace": ns}});
+        if let Some(x) = artifacts {
+            a["artifacts"] = x.clone();
+        }
+        a
+    };
+    let t0 = Instant::now();
+    env.apply(&ns, &actionset("backup", &ns, action("backup", None)))
+        .await
+        .unwrap();
+    let backup = wait_state(env, &ns, "backup", "complete", Duration::from_secs(300)).await;
+    eprintln!(
+        "backup ActionSet complete in {:.1}s",
+        t0.elapsed().as_secs_f64()
+    );
+    let status = &backup["status"];
+    let a = &status["actions"][0];
+    assert_eq!(a["phases"][0]["name"], "backupToS3");
+    assert_eq!(a["phases"][0]["state"], "complete");
+    assert!(
+        a["phases"][0]["output"]["backupID"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "the phase's output is in the status: {a:#}"
+    );
+    let artifacts = a["artifacts"].clone();
+    assert_eq!(
+        artifacts["timeLog"]["keyValue"]["path"],
+        format!("{}/time-log", st.s3.bucket)
+    );
+    assert_eq!(
+        artifacts["backupIdentifier"]["keyValue"]["id"],
+        a["phases"][0]["output"]["backupID"]
+    );
+    assert!(
+        !st.s3.keys("time-log/").is_empty(),
+        "the backup stored nothing"
+    );
+    let r = reasons(env, &ns, "backup").await;
+    for want in [
+        "Started Action",
+        "Started Phase",
+        "Ended Phase",
+        "Update Complete",
+    ] {
+        assert!(r.iter().any(|x| x == want), "no {want:?} event: {r:?}");
+    }
+
+    // destroy the data, restore with the backup's artifacts
+    sh_in(
+        env,
+        &ns,
+        &pod,
+        Some("test-container"),
+        "rm /var/log/time.log",
+    )
+    .await;
+    env.apply(
+        &ns,
+        &actionset("restore", &ns, action("restore", Some(&artifacts))),
+    )
+    .await
+    .unwrap();
+    let restore = wait_state(env, &ns, "restore", "complete", Duration::from_secs(300)).await;
+    let phases: Vec<_> = restore["status"]["actions"][0]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("shutdownPod", "complete"),
+            ("restoreFromS3", "complete"),
+            ("bringupPod", "complete")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let pod = running_pod(env, &ns, "app=time-logger").await;
+    let after = log(pod).await;
+    assert!(
+        after.starts_with(&before),
+        "every line written before the backup must be back.\nbefore:\n{before}\nafter:\n{after}"
+    );
+
+    env.apply(
+        &ns,
+        &actionset("delete", &ns, action("delete", Some(&artifacts))),
+    )
+    .await
+    .unwrap();
+    wait_state(env, &ns, "delete", "complete", Duration::from_secs(300)).await;
+    assert_eq!(
+        st.s3.keys("time-log/"),
+        Vec::<String>::new(),
+        "the delete left data"
+    );
+}
