@@ -568,6 +568,17 @@ async fn kapsel_install_then_uninstall() {
                 .args(["--tools-image", &image("tools")])
                 .env("KUBECONFIG", std::env::var_os("KUBECONFIG").unwrap()))
         };
+        // an ActionSet from before (another controller's, finished): an
+        // install over CRDs another field manager applied leaves it as it is
+        let old = serde_json::json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "ActionSet",
+            "metadata": {"name": "before", "namespace": ns},
+            "spec": {"actions": [{"name": "echo", "blueprint": "gone",
+                "object": {"kind": "Namespace", "name": ns, "namespace": ns}}]},
+            "status": {"state": "complete", "actions": []}});
+        env.apply(&ns, &old.to_string()).await.unwrap();
+        let version = |o: Option<kube::api::DynamicObject>| o.unwrap().metadata.resource_version;
+        let before = version(actionsets(&env, &ns).get_opt("before").await.unwrap());
+
         let said = install();
         assert!(said.contains("installed"), "{said}");
         let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &ctl_ns);
@@ -602,6 +613,11 @@ async fn kapsel_install_then_uninstall() {
                 .await
                 .unwrap()
                 .is_some()
+        );
+        assert_eq!(
+            version(actionsets(&env, &ns).get_opt("before").await.unwrap()),
+            before,
+            "an ActionSet from before the install was changed"
         );
         env.delete_namespace(&ctl_ns).await.unwrap();
     })
