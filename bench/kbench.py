@@ -1390,6 +1390,175 @@ def render_cluster(d: dict) -> list[str]:
     return L
 
 
+CONTROLLER_BP = """apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata:
+  name: controller-bench
+actions:
+  three:
+    phases:
+""" + "".join(
+    f"""    - func: KubeExec
+      name: e{i}
+      args:
+        namespace: '{{{{ .Object.metadata.namespace }}}}'
+        pod: bench
+        command: ["true"]
+"""
+    for i in range(3)
+)
+
+
+def rss_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process, KiB."""
+    vals = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        k, _, v = line.partition(":")
+        if k in ("VmRSS", "VmHWM"):
+            vals[k] = int(v.split()[0])
+    return vals.get("VmRSS", 0), vals.get("VmHWM", 0)
+
+
+def cmd_controller(args, res: Results, kapsel: dict) -> None:
+    """`kapsel controller` (out of the cluster, so that its memory and API
+    requests can be read): ActionSet create -> complete for a 3-phase
+    KubeExec action, one at a time, beside the same action through `kapsel
+    run --kubeconfig`; then 50 ActionSets at once (--concurrency 8)."""
+    kc = os.environ.get("KUBECONFIG") or "/var/lib/kapsel-testbed/admin.kubeconfig"
+    if not Path(kc).exists():
+        raise BenchError(f"no kubeconfig at {kc}: start the testbed (testbed/testbed up) or set KUBECONFIG")
+    k = kubectl()
+    image = os.environ.get("KAPSEL_BENCH_IMAGE", "kapsel.local/testbed/tools:testbed")
+    runs = args.runs or (10 if args.quick else 50)
+    burst = 20 if args.quick else 50
+    ns = f"kapsel-bench-ctl-{int(time.time())}"
+    env = dict(os.environ, KUBECONFIG=kc)
+    work = CACHE / "work" / "controller"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    bp = CONTROLLER_BP.replace("IMAGE", image)
+    (work / "bp.yaml").write_text(bp)
+    kapsel_exe = str(kapsel["bin"] / "kapsel")
+
+    def kc_run(*a, **kw):
+        return subprocess.run([k, *a], env=env, check=True, stdout=subprocess.DEVNULL, **kw)
+
+    def actionset(name: str) -> str:
+        return json.dumps({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "ActionSet",
+                           "metadata": {"name": name, "namespace": ns},
+                           "spec": {"actions": [{"name": "three", "blueprint": "controller-bench",
+                                                 "object": {"kind": "Pod", "name": "bench", "namespace": ns}}]}})
+
+    kc_run("create", "namespace", ns)
+    ctl = None
+    log_path = work / "controller.log"
+    try:
+        crds = subprocess.run([kapsel_exe, "crds"], check=True, capture_output=True, text=True).stdout
+        subprocess.run([k, "apply", "--server-side", "--force-conflicts", "-f", "-"], input=crds, env=env, check=True,
+                       stdout=subprocess.DEVNULL, text=True)
+        kc_run("-n", ns, "run", "bench", f"--image={image}", "--restart=Never", "--command", "--", "sleep", "3600")
+        kc_run("-n", ns, "wait", "--for=condition=Ready", "pod/bench", "--timeout=180s")
+        kc_run("-n", ns, "apply", "-f", str(work / "bp.yaml"))
+        load0 = loadavg()
+        # kapsel run, the same action, one process each
+        run_ms = []
+        for i in range(runs + 1):
+            t0 = time.perf_counter()
+            subprocess.run([kapsel_exe, "run", "--kubeconfig", kc, "-b", str(work / "bp.yaml"), "-a", "three",
+                            "-o", f"pod/{ns}/bench", "-w", str(work / "out.yaml")], env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+            if i:
+                run_ms.append((time.perf_counter() - t0) * 1000)
+        # the controller: kube-rs logs each API request ("requesting") at debug
+        ctl = subprocess.Popen([kapsel_exe, "controller", "--kubeconfig", kc, "-n", ns, "--concurrency", "8"],
+                               env=dict(env, RUST_LOG="info,kube_client::client::builder=debug", NO_COLOR="1"),
+                               stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))
+        time.sleep(5)
+        idle_rss, _ = rss_kib(ctl.pid)
+        watch = subprocess.Popen([k, "-n", ns, "get", "actionsets", "--watch", "--no-headers", "-o",
+                                  "custom-columns=N:.metadata.name,S:.status.state"], env=env,
+                                 stdout=subprocess.PIPE, text=True)
+        assert watch.stdout is not None
+
+        def wait_done(names: set[str]) -> dict[str, float]:
+            done: dict[str, float] = {}
+            while len(done) < len(names):
+                line = watch.stdout.readline()
+                if not line:
+                    raise BenchError("kubectl get --watch ended")
+                parts = line.split()
+                if len(parts) == 2 and parts[0] in names and parts[1] in ("complete", "failed"):
+                    if parts[1] == "failed":
+                        raise BenchError(f"ActionSet {parts[0]} failed")
+                    done.setdefault(parts[0], time.perf_counter())
+            return done
+
+        def requests() -> int:
+            return sum(1 for line in open(log_path, errors="replace") if "requesting" in line)
+
+        ctl_ms = []
+        r0 = None
+        for i in range(runs + 1):
+            name = f"seq-{i}"
+            t0 = time.perf_counter()
+            subprocess.run([k, "create", "-f", "-"], input=actionset(name), env=env, check=True,
+                           stdout=subprocess.DEVNULL, text=True)
+            t1 = wait_done({name})[name]
+            if i:
+                ctl_ms.append((t1 - t0) * 1000)
+            else:
+                r0 = requests()
+        time.sleep(2)
+        per_set = (requests() - (r0 or 0)) / runs
+        # a burst: every ActionSet created at once (one kubectl create)
+        names = {f"burst-{i}" for i in range(burst)}
+        docs = json.dumps({"apiVersion": "v1", "kind": "List",
+                           "items": [json.loads(actionset(n)) for n in sorted(names)]})
+        t0 = time.perf_counter()
+        subprocess.run([k, "create", "-f", "-"], input=docs, env=env, check=True, stdout=subprocess.DEVNULL, text=True)
+        done = wait_done(names)
+        burst_s = max(done.values()) - t0
+        rss, hwm = rss_kib(ctl.pid)
+        watch.kill()
+        res.data["controller"] = {
+            "runs": runs, "burst": burst, "concurrency": 8, "image": image,
+            "load_before": load0, "load_after": loadavg(),
+            "ms": {"controller": {"p50": round(pct(ctl_ms, 0.5), 1), "p95": round(pct(ctl_ms, 0.95), 1), "n": len(ctl_ms)},
+                   "kapsel_run": {"p50": round(pct(run_ms, 0.5), 1), "p95": round(pct(run_ms, 0.95), 1), "n": len(run_ms)}},
+            "api_requests_per_actionset": round(per_set, 1),
+            "burst_s": round(burst_s, 1),
+            "rss_idle_kib": idle_rss, "rss_after_burst_kib": rss, "peak_rss_kib": hwm,
+        }
+        res.save()
+    finally:
+        if ctl is not None:
+            ctl.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                ctl.wait(timeout=30)
+        subprocess.run([k, "delete", "namespace", ns, "--wait=false"], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+
+def render_controller(d: dict) -> list[str]:
+    c = d.get("controller")
+    if not c:
+        return []
+    ms = c["ms"]
+    return ["## The controller", "",
+            f"A 3-phase KubeExec action (`true` in a running pod), {c['runs']} runs one at a time: ActionSet "
+            f"`kubectl create` -> `complete` seen by `kubectl get --watch`, beside `kapsel run --kubeconfig` of the "
+            f"same action (process start to exit); then {c['burst']} ActionSets created at once, --concurrency "
+            f"{c['concurrency']}; load {c['load_before']} -> {c['load_after']}.", "",
+            "| What | p50 ms | p95 ms | n |", "|---|---|---|---|",
+            f"| ActionSet through `kapsel controller` | {ms['controller']['p50']} | {ms['controller']['p95']} | {ms['controller']['n']} |",
+            f"| `kapsel run --kubeconfig` | {ms['kapsel_run']['p50']} | {ms['kapsel_run']['p95']} | {ms['kapsel_run']['n']} |",
+            "",
+            f"API requests per ActionSet (the controller's, counted from kube-rs's request log): "
+            f"{c['api_requests_per_actionset']}. {c['burst']} at once: all complete in {c['burst_s']} s. "
+            f"Controller memory: {c['rss_idle_kib'] // 1024} MiB idle, {c['rss_after_burst_kib'] // 1024} MiB after the "
+            f"burst, peak {c['peak_rss_kib'] // 1024} MiB.", ""]
+
+
 def free_port(ip: str) -> int:
     with socket.socket() as so:
         so.bind((ip, 0))
@@ -1582,7 +1751,7 @@ def render_cluster_pg(d: dict) -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["datamover", "engine-overhead", "postgres-e2e", "cluster-overhead", "cluster-pg", "all", "tools"])
+    ap.add_argument("command", choices=["datamover", "engine-overhead", "postgres-e2e", "cluster-overhead", "cluster-pg", "controller", "all", "tools"])
     ap.add_argument("--quick", action="store_true", help="small sizes (256 MiB stream, pgbench scale 10, 5,000 files, 5 engine runs)")
     ap.add_argument("--results", help="results directory (default bench/results/<UTC time>-<quick|full>)")
     ap.add_argument("--commit", help="build this commit from a clean export (git archive) instead of the work tree")
@@ -1630,6 +1799,11 @@ def main() -> int:
             except (BenchError, subprocess.CalledProcessError) as e:
                 detail = getattr(e, "stderr", "") or ""
                 res.failures.append(f"cluster-pg: {e} {detail[-1000:]}")
+        if args.command == "controller":
+            try:
+                cmd_controller(args, res, kapsel)
+            except (BenchError, subprocess.CalledProcessError) as e:
+                res.failures.append(f"controller: {e}")
         if args.command == "cluster-overhead":
             try:
                 cmd_cluster(args, res, kapsel)
@@ -1640,7 +1814,7 @@ def main() -> int:
     res.data["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     res.data["load_at_end"] = loadavg()
     res.save()
-    (out / "results.md").write_text(render(res) + "\n".join(render_cluster(res.data) + render_cluster_pg(res.data)))
+    (out / "results.md").write_text(render(res) + "\n".join(render_cluster(res.data) + render_cluster_pg(res.data) + render_controller(res.data)))
     log(f"results: {out / 'results.md'}")
     for f in res.failures:
         log(f"FAILED: {f}")
