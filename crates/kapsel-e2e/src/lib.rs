@@ -53,6 +53,7 @@ pub enum Error {
 }
 
 pub mod actionsets;
+pub mod evidence;
 pub mod flow;
 pub mod pg;
 pub mod run;
@@ -212,7 +213,10 @@ impl Env {
     }
 
     /// Delete a namespace and wait until it is gone (at most 3 minutes).
+    /// Its pods, logs, events and Kanister objects are kept as evidence
+    /// first ([`evidence::collect`]), for the suite's secret search.
     pub async fn delete_namespace(&self, name: &str) -> Result<()> {
+        evidence::collect(self, name).await;
         let api = Api::<Namespace>::all(self.client.clone());
         match api.delete(name, &DeleteParams::background()).await {
             Ok(_) => {}

@@ -505,7 +505,9 @@ async fn helm_install_runs_actionsets_and_uninstall_leaves_only_the_crds() {
             );
 
             let mut st = st;
-            st.run.outputs.push(controller_logs(&env, &ctl_ns).await);
+            let logs = controller_logs(&env, &ctl_ns).await;
+        kapsel_e2e::evidence::text("helm-controller-log", &logs);
+        st.run.outputs.push(logs);
             for o in actionsets(&env, &ns)
                 .list(&ListParams::default())
                 .await
