@@ -1,7 +1,8 @@
 //! The shared flow of the Blueprint end-to-end tests: a workload on the
 //! cluster, SeaweedFS S3 on the node's address (reached from the pods), a
 //! Profile whose credential is a Secret in the cluster, `kapsel run
-//! --kubeconfig` for each action, and the checks every such test makes (no
+//! --kubeconfig` for each action (or an ActionSet through `kapsel
+//! controller`: `via.rs`), and the checks every such test makes (no
 //! task pod left, no secret value in any pod, event or output, nothing
 //! pullable after `delete`).
 //!
@@ -255,9 +256,25 @@ pub struct Stage {
     pub s3: S3,
     /// Kanister's published examples.
     pub examples: PathBuf,
+    /// The controller the actions go through, once
+    /// [`Stage::through_controller`] was called.
+    pub controller: Option<crate::via::Controlled>,
 }
 
 impl Stage {
+    /// From now on, [`Stage::act`] runs each action as an ActionSet made
+    /// `via` kubectl or `kapsel actionset create`, reconciled by a `kapsel
+    /// controller` started here on the test's namespace (docs: `via.rs`).
+    pub fn through_controller(&mut self, via: crate::via::Via) {
+        self.controller = Some(crate::via::Controlled::start(
+            &self.run.bin,
+            &self.run.kubeconfig,
+            &self.ns,
+            &self.run.dir,
+            via,
+        ));
+    }
+
     /// Starts SeaweedFS and writes the Profile, from Kanister's example
     /// Profile (time-log/s3-profile.yaml) pointed at it.
     pub async fn new(p: &Prepared, env: Env, ns: String) -> Stage {
@@ -291,6 +308,7 @@ impl Stage {
             run,
             s3,
             examples: p.examples.clone(),
+            controller: None,
         }
     }
 
@@ -303,7 +321,20 @@ impl Stage {
 
     /// Runs `action` of `blueprint.yaml` on `object` (`kind/ns/name`) with
     /// the Profile, writing the ActionSet to `write`; more `args` appended.
+    /// Through the controller when [`Stage::through_controller`] said so.
     pub fn act(&mut self, action: &str, object: &str, write: &str, args: &[&str]) {
+        if let Some(c) = self.controller.as_mut() {
+            let out = c.act(
+                &self.run.bin,
+                &self.run.kubeconfig,
+                &self.ns,
+                &self.run.dir,
+                (action, object, write),
+                args,
+            );
+            self.run.outputs.push(out);
+            return;
+        }
         let mut all = vec![
             "-b",
             "blueprint.yaml",
@@ -375,7 +406,12 @@ impl Stage {
     /// The end of every test: no task pod left, and none of the S3 keys nor
     /// `more` in any output of the runs, pod, event or file the test wrote
     /// (but the credential Secret's own manifest).
-    pub async fn finish(self, more: &[&str]) {
+    pub async fn finish(mut self, more: &[&str]) {
+        if let Some(c) = self.controller.take() {
+            let log = c.log();
+            crate::evidence::text("controller-log", &log);
+            self.run.outputs.push(log);
+        }
         no_kapsel_pods(&self.env, &self.ns).await;
         let pods: Api<Pod> = Api::namespaced(self.env.client.clone(), &self.ns);
         let events: Api<Event> = Api::namespaced(self.env.client.clone(), &self.ns);

@@ -58,6 +58,7 @@ pub mod flow;
 pub mod pg;
 pub mod run;
 pub mod s3;
+pub mod via;
 pub mod watch;
 
 /// Result type of the harness.

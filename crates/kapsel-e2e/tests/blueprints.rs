@@ -19,6 +19,7 @@ use kapsel_e2e::flow::{
 };
 use kapsel_e2e::pg::{self, PG_PASSWORD};
 use kapsel_e2e::run::Run;
+use kapsel_e2e::via::Via;
 use kapsel_e2e::{Env, image, kapsel_bin, wait_until};
 
 #[tokio::test]
@@ -84,6 +85,8 @@ struct PgCase {
     test: &'static str,
     blueprint: Source,
     artifact: (&'static str, &'static str),
+    /// Through the controller (an ActionSet made this way), else `kapsel run`.
+    via: Option<Via>,
 }
 
 /// Kanister's PostgreSQL Blueprint (pg_dumpall | kando location push in a
@@ -95,6 +98,7 @@ struct PgCase {
 async fn postgres_backup_under_writes_restore_delete() {
     postgres_round_trip(PgCase {
         test: "bp-postgres",
+        via: Some(Via::KubectlApply),
         blueprint: Source::Kanister("postgres/postgres-blueprint.yaml"),
         artifact: ("cloudObject", "backupLocation"),
     })
@@ -109,6 +113,7 @@ async fn postgres_backup_under_writes_restore_delete() {
 async fn kapsel_postgresql_blueprint_on_kubernetes() {
     postgres_round_trip(PgCase {
         test: "bp-kapsel-postgresql",
+        via: Some(Via::ActionsetCreate),
         blueprint: Source::Kapsel("blueprints/kubernetes/postgresql.yaml"),
         artifact: ("pgDump", "path"),
     })
@@ -123,6 +128,9 @@ async fn postgres_round_trip(case: PgCase) {
         .clone()
         .run(move |env, ns| async move {
             let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
+            if let Some(via) = case.via {
+                st.through_controller(via);
+            }
             env.apply(&ns, &kapsel_e2e::fixture("postgresql").unwrap())
                 .await
                 .unwrap();
@@ -384,6 +392,8 @@ async fn timeouts_cancellation_and_kills_leave_no_pods() {
 struct SqlCase {
     test: &'static str,
     blueprint: Source,
+    /// Through the controller (an ActionSet made this way), else `kapsel run`.
+    via: Option<Via>,
     /// The testbed fixture (testbed/manifests/apps).
     fixture: &'static str,
     statefulset: &'static str,
@@ -429,6 +439,9 @@ async fn sql_round_trip(case: SqlCase) {
     };
     p.env.clone().run(move |env, ns| async move {
         let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
+        if let Some(via) = case.via {
+            st.through_controller(via);
+        }
         env.apply(&ns, &kapsel_e2e::fixture(case.fixture).unwrap()).await.unwrap();
         st.blueprint(case.blueprint);
         let pod = format!("{}-0", case.statefulset);
@@ -506,6 +519,7 @@ async fn sql_round_trip(case: SqlCase) {
 async fn mysql_backup_under_writes_restore_delete() {
     sql_round_trip(SqlCase {
         test: "bp-mysql",
+        via: Some(Via::KubectlApply),
         blueprint: Source::Kanister("mysql/mysql-blueprint.yaml"),
         fixture: "mysql",
         statefulset: "mysql-release",
@@ -523,6 +537,7 @@ async fn mysql_backup_under_writes_restore_delete() {
 async fn maria_backup_under_writes_restore_delete() {
     sql_round_trip(SqlCase {
         test: "bp-maria",
+        via: None,
         blueprint: Source::Kanister("maria/maria-blueprint.yaml"),
         fixture: "mariadb",
         statefulset: "my-release-mariadb",
@@ -540,6 +555,7 @@ async fn maria_backup_under_writes_restore_delete() {
 async fn maria_v2_backup_under_writes_restore_delete() {
     sql_round_trip(SqlCase {
         test: "bp-maria-v2",
+        via: Some(Via::KubectlApply),
         blueprint: Source::Kanister("maria/blueprint-v2/maria-blueprint.yaml"),
         fixture: "mariadb",
         statefulset: "my-release-mariadb",
@@ -558,6 +574,7 @@ async fn maria_v2_backup_under_writes_restore_delete() {
 async fn kapsel_mariadb_blueprint_on_kubernetes() {
     sql_round_trip(SqlCase {
         test: "bp-kapsel-mariadb",
+        via: Some(Via::ActionsetCreate),
         blueprint: Source::Kapsel("blueprints/kubernetes/mariadb.yaml"),
         fixture: "mariadb",
         statefulset: "my-release-mariadb",
@@ -591,6 +608,8 @@ struct RedisCase {
     test: &'static str,
     blueprint: Source,
     artifact: (&'static str, &'static str),
+    /// Through the controller (an ActionSet made this way), else `kapsel run`.
+    via: Option<Via>,
 }
 
 /// Backup while a client writes (each write, atomically, increments
@@ -604,6 +623,9 @@ async fn redis_round_trip(case: RedisCase) {
     };
     p.env.clone().run(move |env, ns| async move {
         let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
+        if let Some(via) = case.via {
+            st.through_controller(via);
+        }
         env.apply(&ns, &kapsel_e2e::fixture("redis").unwrap()).await.unwrap();
         st.blueprint(case.blueprint);
         running_pod(&env, &ns, "app.kubernetes.io/name=redis").await;
@@ -678,6 +700,7 @@ async fn redis_round_trip(case: RedisCase) {
 async fn kapsel_redis_blueprint_on_kubernetes() {
     redis_round_trip(RedisCase {
         test: "bp-kapsel-redis",
+        via: Some(Via::ActionsetCreate),
         blueprint: Source::Kapsel("blueprints/kubernetes/redis.yaml"),
         artifact: ("redisRdb", "path"),
     })
@@ -725,6 +748,7 @@ async fn kapsel_etcd_blueprint_on_kubernetes() {
     };
     p.env.clone().run(move |env, ns| async move {
         let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
+        st.through_controller(Via::ActionsetCreate);
         env.apply(&ns, &kapsel_e2e::fixture("etcd").unwrap()).await.unwrap();
         st.blueprint(Source::Kapsel("blueprints/kubernetes/etcd.yaml"));
         running_pod(&env, &ns, "app.kubernetes.io/name=etcd").await;

@@ -506,8 +506,8 @@ async fn helm_install_runs_actionsets_and_uninstall_leaves_only_the_crds() {
 
             let mut st = st;
             let logs = controller_logs(&env, &ctl_ns).await;
-        kapsel_e2e::evidence::text("helm-controller-log", &logs);
-        st.run.outputs.push(logs);
+            kapsel_e2e::evidence::text("helm-controller-log", &logs);
+            st.run.outputs.push(logs);
             for o in actionsets(&env, &ns)
                 .list(&ListParams::default())
                 .await

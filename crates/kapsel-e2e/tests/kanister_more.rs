@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use kapsel_e2e::flow::{Source, Stage, prepare, running_pod, sh_in, start_writer, stop_writer};
 use kapsel_e2e::pg::{self, PG_PASSWORD};
+use kapsel_e2e::via::Via;
 use kapsel_e2e::wait_until;
 use kapsel_e2e::watch::PodWatch;
 
@@ -61,6 +62,8 @@ async fn redis_backup_under_writes_restore_delete() {
     };
     p.env.clone().run(move |env, ns| async move {
         let mut st = Stage::new(&p, env.clone(), ns.clone()).await;
+        // through the controller, from a Kanister-format ActionSet
+        st.through_controller(Via::KubectlApply);
         env.apply(&ns, &kapsel_e2e::fixture("redis").unwrap())
             .await
             .unwrap();
