@@ -17,6 +17,7 @@
 
 pub mod actionset;
 pub mod blueprint;
+pub mod check;
 pub mod common;
 pub mod crd;
 pub mod profile;

@@ -25,10 +25,10 @@ use kapsel_api::{API_VERSION, ActionSet, ActionSpec, ObjectReference};
 
 use super::CliError;
 use super::read;
-use super::resource::actionset_findings;
 use super::run::{
     Plan, Prepared, RunArgs, World, input, kv, object_text, reference, request, yaml_error,
 };
+use kapsel_api::check::actionset_findings;
 
 /// Reads, checks and resolves the ActionSet in `file`.
 pub(crate) fn plan(a: &RunArgs, w: &World, file: &str) -> Result<Plan, CliError> {

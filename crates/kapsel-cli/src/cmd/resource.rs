@@ -5,114 +5,10 @@
 
 use std::process::ExitCode;
 
-use kapsel_api::{ActionSet, CredentialType, LocationType, Profile};
+use kapsel_api::check::Finding;
 
 use super::blueprint::{DiagFormat, ValidateArgs, validate_blueprints};
 use super::{CliError, out, read};
-
-/// One finding about an ActionSet or Profile.
-#[derive(Debug, serde::Serialize)]
-pub(crate) struct Finding {
-    /// `error` or `warning`.
-    pub severity: &'static str,
-    /// Where, e.g. `spec.actions.0.blueprint`.
-    pub path: String,
-    /// What.
-    pub message: String,
-}
-
-fn profile_findings(p: &Profile) -> Vec<Finding> {
-    let mut f = Vec::new();
-    let l = &p.spec.location;
-    let mut err = |path: &str, message: String| {
-        f.push(Finding {
-            severity: "error",
-            path: path.to_string(),
-            message,
-        })
-    };
-    match l.type_ {
-        LocationType::Unset => err(
-            "location.type",
-            "missing: one of s3Compliant, gcs, azure, filesystem".to_string(),
-        ),
-        LocationType::S3Compliant => {
-            if l.bucket.is_empty() {
-                err(
-                    "location.bucket",
-                    "an s3Compliant location needs a bucket".to_string(),
-                );
-            }
-            if l.region.is_empty() {
-                err(
-                    "location.region",
-                    "an s3Compliant location needs a region (Kanister's schema requires it)"
-                        .to_string(),
-                );
-            }
-        }
-        LocationType::Gcs | LocationType::Azure | LocationType::Filesystem => {
-            if l.bucket.is_empty() {
-                err("location.bucket", "the location needs a bucket (a container for Azure, a directory for filesystem)".to_string());
-            }
-        }
-        LocationType::Kopia => {}
-    }
-    let c = &p.spec.credential;
-    match c.type_ {
-        CredentialType::KeyPair if c.key_pair.is_none() => err(
-            "credential.keyPair",
-            "credential type keyPair needs credential.keyPair".to_string(),
-        ),
-        CredentialType::Secret if c.secret.is_none() => err(
-            "credential.secret",
-            "credential type secret needs credential.secret".to_string(),
-        ),
-        CredentialType::Kopia if c.kopia_server_secret.is_none() => err(
-            "credential.kopiaServerSecret",
-            "credential type kopia needs credential.kopiaServerSecret".to_string(),
-        ),
-        _ => {}
-    }
-    f
-}
-
-/// Kanister's rules for an ActionSet (also checked by `kapsel run --actionset`).
-pub(crate) fn actionset_findings(a: &ActionSet) -> Vec<Finding> {
-    let mut f = Vec::new();
-    if a.spec.actions.is_empty() {
-        f.push(Finding {
-            severity: "error",
-            path: "spec.actions".to_string(),
-            message: "an ActionSet needs at least one action".to_string(),
-        });
-    }
-    for (i, act) in a.spec.actions.iter().enumerate() {
-        let mut need = |field: &str, value: &str| {
-            if value.is_empty() {
-                f.push(Finding {
-                    severity: "error",
-                    path: format!("spec.actions.{i}.{field}"),
-                    message: format!("{field} is required"),
-                });
-            }
-        };
-        need("name", &act.name);
-        need("blueprint", &act.blueprint);
-        need("object.name", &act.object.name);
-        // A known kind, or any resource given by apiVersion and resource.
-        if act.object.kind.is_empty()
-            && (act.object.api_version.is_empty() || act.object.resource.is_empty())
-        {
-            f.push(Finding {
-                severity: "error",
-                path: format!("spec.actions.{i}.object"),
-                message: "the object needs a kind, or apiVersion and resource".to_string(),
-            });
-        }
-    }
-    f
-}
 
 /// Validates files of any Kanister kind.
 pub fn validate(a: &ValidateArgs) -> Result<ExitCode, CliError> {
@@ -141,36 +37,9 @@ pub fn validate(a: &ValidateArgs) -> Result<ExitCode, CliError> {
             .filter(|(_, d)| d["apiVersion"] == kapsel_api::API_VERSION)
         {
             let kind = doc["kind"].as_str().unwrap_or_default();
-            let (mut findings, unknown) = match kind {
-                "ActionSet" => match kapsel_api::decode::<ActionSet>(doc.clone()) {
-                    Ok(d) => (actionset_findings(&d.value), d.unknown_fields),
-                    Err(e) => (
-                        vec![Finding {
-                            severity: "error",
-                            path: String::new(),
-                            message: e.to_string(),
-                        }],
-                        vec![],
-                    ),
-                },
-                "Profile" => match kapsel_api::decode::<Profile>(doc.clone()) {
-                    Ok(d) => (profile_findings(&d.value), d.unknown_fields),
-                    Err(e) => (
-                        vec![Finding {
-                            severity: "error",
-                            path: String::new(),
-                            message: e.to_string(),
-                        }],
-                        vec![],
-                    ),
-                },
-                _ => continue,
+            let Some(mut findings) = kapsel_api::check::findings(kind, doc.clone()) else {
+                continue;
             };
-            findings.extend(unknown.into_iter().map(|u| Finding {
-                severity: "warning",
-                path: u.clone(),
-                message: "no Kanister type has this field: Kanister drops it silently".to_string(),
-            }));
             // Scalars Kanister (YAML 1.1) reads differently from YAML 1.2.
             if let Ok(p) = &parsed
                 && let Some(node) = p.nodes().get(i)
@@ -180,15 +49,10 @@ pub fn validate(a: &ValidateArgs) -> Result<ExitCode, CliError> {
                         .into_iter()
                         .map(|a| {
                             let (line, col) = p.src().line_col(a.span.start);
-                            Finding {
-                                severity: "warning",
-                                path: a.path.clone(),
-                                message: format!(
-                                    "{} (line {line} column {col}); {}",
-                                    a.message(),
-                                    a.help()
-                                ),
-                            }
+                            Finding::warning(
+                                a.path.clone(),
+                                format!("{} (line {line} column {col}); {}", a.message(), a.help()),
+                            )
                         }),
                 );
             }
@@ -198,9 +62,7 @@ pub fn validate(a: &ValidateArgs) -> Result<ExitCode, CliError> {
                 .map(str::to_string)
                 .or_else(|| meta["generateName"].as_str().map(|g| format!("{g}*")))
                 .unwrap_or_else(|| "(unnamed)".to_string());
-            invalid |= findings
-                .iter()
-                .any(|f| f.severity == "error" || a.deny_warnings);
+            invalid |= findings.iter().any(|f| f.is_error() || a.deny_warnings);
             report.push((path.clone(), kind.to_string(), name, findings));
         }
     }
