@@ -20,11 +20,17 @@
 //! [`ambiguity::ambiguities`] lists the scalars that YAML 1.2 readers see
 //! differently, for warnings. docs/yaml.md describes the rules.
 //!
+//! The other way: [`emit::to_yaml`] writes a JSON value as block YAML that
+//! both YAML versions read back as that value, and [`tree::path_at`] names
+//! the field at a byte offset (`actions.backup.phases[0].func`); the
+//! controller's webhook validates objects it receives as JSON with both.
+//!
 //! Depends on no Kapsel crate; does no I/O; never panics.
 
 #![warn(missing_docs)]
 
 pub mod ambiguity;
+pub mod emit;
 pub mod json;
 pub mod resolve;
 mod strict;

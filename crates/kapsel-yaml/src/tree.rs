@@ -495,3 +495,82 @@ fn apply_merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
     }
     out
 }
+
+/// The field path of the deepest node at byte `offset`, as Kubernetes
+/// writes field paths: `actions.backup.phases[0].args.command[2]`
+/// (a key that is not a simple name in brackets: `annotations["a.b/c"]`).
+/// A key's own span gives the path of its entry. Empty for the root or an
+/// offset outside every node.
+pub fn path_at(root: &Node, offset: usize) -> String {
+    let mut path = String::new();
+    let mut node = root;
+    'down: loop {
+        match &node.kind {
+            Kind::Scalar(_) => break,
+            Kind::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if item.span.contains(&offset) {
+                        path.push_str(&format!("[{i}]"));
+                        node = item;
+                        continue 'down;
+                    }
+                }
+                break;
+            }
+            Kind::Map(entries) => {
+                for (k, v) in entries {
+                    let in_key = k.span.contains(&offset);
+                    // A key through its value (`key: value`, the colon too).
+                    let in_entry = offset >= k.span.start && offset < v.span.end.max(k.span.end);
+                    if !(in_key || in_entry) {
+                        continue;
+                    }
+                    let name = match &k.kind {
+                        Kind::Scalar(s) => s.value.clone(),
+                        _ => "?".to_string(),
+                    };
+                    let simple = !name.is_empty()
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                    if simple {
+                        if !path.is_empty() {
+                            path.push('.');
+                        }
+                        path.push_str(&name);
+                    } else {
+                        path.push_str(&format!("[{}]", serde_json::Value::from(name)));
+                    }
+                    if in_key || !v.span.contains(&offset) {
+                        break 'down;
+                    }
+                    node = v;
+                    continue 'down;
+                }
+                break;
+            }
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod path_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn paths_of_offsets() {
+        let text = "kind: Blueprint\nmetadata:\n  annotations:\n    a.b/c: x\nactions:\n  backup:\n    phases:\n    - func: KubeTask\n      args:\n        command:\n        - sh\n        - echo {{ x }\n";
+        let src = Src::new(text);
+        let root = load(&src).root.unwrap();
+        let at = |needle: &str| path_at(&root, text.find(needle).unwrap());
+        assert_eq!(at("Blueprint"), "kind");
+        assert_eq!(at("kind"), "kind");
+        assert_eq!(at("a.b/c"), "metadata.annotations[\"a.b/c\"]");
+        assert_eq!(at("KubeTask"), "actions.backup.phases[0].func");
+        assert_eq!(at("args"), "actions.backup.phases[0].args");
+        assert_eq!(at("{ x }"), "actions.backup.phases[0].args.command[1]");
+        assert_eq!(path_at(&root, text.len() + 10), "");
+    }
+}
