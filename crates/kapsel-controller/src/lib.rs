@@ -14,6 +14,10 @@
 //! - Status is written as Kanister writes it: get → mutate → replace,
 //!   retried on 409 (`status.rs`); ActionSets have no status subresource.
 //! - Events carry Kanister's reasons (`events.rs`).
+//! - Metrics and probes ([`metrics`], [`http`]: `--metrics-addr`) and the
+//!   validating webhook ([`webhook`]: `--webhook-addr`), both started by
+//!   the caller (`kapsel controller`) beside [`run`], which updates the
+//!   metrics and readiness of [`Config::telemetry`].
 //!
 //! Beyond Kanister: restart safety, bounded concurrency (`--concurrency`),
 //! several or all namespaces, Blueprints and Profiles looked up in the
@@ -21,10 +25,13 @@
 //! docs/controller.md.
 
 mod events;
+pub mod http;
+pub mod metrics;
 mod recover;
 mod resolve;
 mod run;
 mod status;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -68,6 +75,8 @@ pub struct Config {
     /// The controller's own namespace: Blueprints and Profiles not in the
     /// ActionSet's namespace are looked up here.
     pub home_namespace: String,
+    /// Metrics and readiness, updated as the controller works.
+    pub telemetry: http::Telemetry,
 }
 
 /// Why the controller could not run.
@@ -177,11 +186,15 @@ pub async fn run(
         home = %shared.config.home_namespace,
         "controller started"
     );
+    let health = shared.config.telemetry.health.clone();
+    health.expect_syncs(apis.len());
     let controllers = apis.into_iter().map(|(scope, api)| {
         let shared = shared.clone();
         let stop = shutdown.clone();
+        let health = health.clone();
         async move {
             let controller = Controller::new(api, watcher::Config::default());
+            health.ready_when_synced(controller.store());
             let ctx = Arc::new(Ctx {
                 shared,
                 store: controller.store(),

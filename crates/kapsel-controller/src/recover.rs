@@ -71,6 +71,7 @@ pub(crate) async fn orphaned(shared: &Shared, set: &ActionSet) -> Result<(), Rec
         return Ok(());
     };
     tracing::warn!(actionset = %key.name, namespace = %key.namespace, "{message}");
+    shared.config.telemetry.metrics.finished(false);
     delete_pods(shared, &done, &key).await;
     for a in &done.spec.actions {
         shared.recorder.failed(&done, &a.name, &message).await;

@@ -95,6 +95,8 @@ async fn run_set(
             )
             .await;
     }
+    let metrics = shared.config.telemetry.metrics.clone();
+    let queued = metrics.queued(set.spec.actions.len());
     let permit = tokio::select! {
         p = shared.slots.clone().acquire_many_owned(n as u32) => match p {
             Ok(p) => p,
@@ -102,6 +104,7 @@ async fn run_set(
         },
         _ = cancel.cancelled() => return Ok(()),
     };
+    drop(queued);
 
     // 2. Claim: pending → running, on the API's current object.
     let mut claimed = false;
@@ -125,6 +128,7 @@ async fn run_set(
         return Ok(());
     }
     tracing::info!(actionset = %key.name, namespace = %key.namespace, "running");
+    let _running = metrics.running(set.spec.actions.len());
 
     // 3. Every action's request (Kanister's synchronous setup: an error
     //    fails the set, and its first phase).
@@ -134,6 +138,7 @@ async fn run_set(
             Ok(r) => requests.push(r),
             Err(e) => {
                 let message = format!("action {} (spec.actions[{i}]): {e}", spec.name);
+                metrics.resolution(false);
                 tracing::warn!(actionset = %key.name, namespace = %key.namespace, "failed: {message}");
                 let done = update(&shared.client, key, |s| {
                     let Some(st) = s.status.as_mut() else {
@@ -152,6 +157,7 @@ async fn run_set(
                 })
                 .await?;
                 if let Some(s) = done {
+                    metrics.finished(false);
                     shared
                         .recorder
                         .failed(
@@ -181,8 +187,10 @@ async fn run_set(
             .await;
         let (sink, mut events) = EventSink::channel();
         let tx = tx.clone();
+        let mut observer = crate::metrics::ActionObserver::new(metrics.clone());
         tokio::spawn(async move {
             while let Some(e) = events.recv().await {
+                observer.event(&e);
                 let _ = tx.send((i, e));
             }
         });
@@ -210,6 +218,7 @@ async fn run_set(
     // Every sink is gone: the writer ends after the last event.
     let _ = writer.await;
     drop(permit);
+    results.iter().for_each(|r| metrics.resolved(r));
 
     // 5. The end: state, error, phases with outputs, artifacts.
     let pairs: Vec<_> = set.spec.actions.iter().zip(&results).collect();
@@ -245,6 +254,7 @@ async fn run_set(
         tracing::info!(actionset = %key.name, namespace = %key.namespace, "ended after its deletion");
         return Ok(());
     };
+    metrics.finished(final_status.state == State::Complete);
     if final_status.state == State::Complete {
         tracing::info!(actionset = %key.name, namespace = %key.namespace, "complete");
         shared

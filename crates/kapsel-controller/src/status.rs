@@ -128,8 +128,10 @@ pub(crate) async fn initialise(shared: &Shared, set: &ActionSet) -> Result<(), R
             ..Default::default()
         },
     };
+    let mut wrote = false;
     let written = update(&shared.client, &key, |s| {
-        if s.status.is_some() {
+        wrote = s.status.is_none();
+        if !wrote {
             return false;
         }
         s.status = Some(status.clone());
@@ -140,7 +142,8 @@ pub(crate) async fn initialise(shared: &Shared, set: &ActionSet) -> Result<(), R
         what: format!("initialising the status of {}/{}", key.namespace, key.name),
         source,
     })?;
-    if let (Some(s), true) = (written, failed) {
+    if let (Some(s), true, true) = (written, failed, wrote) {
+        shared.config.telemetry.metrics.finished(false);
         tracing::warn!(actionset = %key.name, namespace = %key.namespace, "failed: {}", errors.join("; "));
         for a in &set.spec.actions {
             shared

@@ -1,12 +1,18 @@
 //! `kapsel controller`: reconciles Kanister ActionSets in a cluster
 //! (crates/kapsel-controller, docs/controller.md) until Ctrl-C or SIGTERM,
 //! which cancel the running actions (their deferPhases run, their pods are
-//! deleted) before the process exits.
+//! deleted) before the process exits. Beside it: metrics and probes on
+//! `--metrics-addr`, the validating webhook on `--webhook-addr`
+//! (docs/webhook.md).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
+use kapsel_controller::http::{ProbeServer, Telemetry};
+use kapsel_controller::webhook::{self, WebhookOptions};
 use kapsel_controller::{Config, Scope};
 use kapsel_platform_k8s::{ConnectOptions, KubePlatform};
 use tokio_util::sync::CancellationToken;
@@ -35,6 +41,22 @@ pub struct ControllerArgs {
     /// `pending` until slots free.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
+    /// Serve Prometheus metrics (/metrics) and the probes (/healthz,
+    /// /readyz, Kanister's /v0/healthz and /v0/readyz) over plain HTTP on
+    /// this address, e.g. 0.0.0.0:8081 (port 0: any free port; the bound
+    /// address is logged as `metrics listening on ADDR`). Off unless given.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// The validating webhook's HTTPS address (paths
+    /// /validate/v1alpha1/{blueprint,actionset,profile}); it starts only
+    /// once tls.crt and tls.key exist in --webhook-cert-dir.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9443")]
+    pub webhook_addr: SocketAddr,
+    /// The directory holding the webhook's serving certificate, tls.crt
+    /// (PEM chain, leaf first) and tls.key (PEM private key), as a
+    /// kubernetes.io/tls Secret mounts them; re-read when they change.
+    #[arg(long, value_name = "DIR", default_value = webhook::DEFAULT_CERT_DIR)]
+    pub webhook_cert_dir: PathBuf,
 }
 
 /// Runs the command.
@@ -51,6 +73,27 @@ pub fn run(a: ControllerArgs) -> Result<ExitCode, CliError> {
         .build()
         .map_err(CliError::Write)?;
     runtime.block_on(async move {
+        let telemetry = Telemetry::default();
+        // Served until the controller has stopped (metrics stay readable
+        // while running actions are cancelled).
+        let servers = CancellationToken::new();
+        if let Some(addr) = a.metrics_addr {
+            let server = ProbeServer::bind(addr).await.map_err(|e| CliError::Input {
+                path: "--metrics-addr".to_string(),
+                message: format!("cannot listen on {addr}: {e}"),
+                help: Some("give a free address, e.g. 0.0.0.0:8081 or 127.0.0.1:0".into()),
+            })?;
+            tokio::spawn(server.run(telemetry.clone(), servers.clone()));
+        }
+        tokio::spawn(webhook::serve(
+            WebhookOptions {
+                addr: a.webhook_addr,
+                cert_dir: a.webhook_cert_dir.clone(),
+                reload_every: Duration::from_secs(10),
+            },
+            telemetry.metrics.clone(),
+            servers.clone(),
+        ));
         let o = ConnectOptions {
             kubeconfig: a.kubeconfig.clone(),
             context: a.context.clone(),
@@ -90,14 +133,15 @@ pub fn run(a: ControllerArgs) -> Result<ExitCode, CliError> {
             scope,
             concurrency: usize::from(a.concurrency),
             home_namespace: home,
+            telemetry,
         };
-        kapsel_controller::run(platform, config, shutdown)
-            .await
-            .map_err(|e| CliError::Input {
-                path: "kapsel controller".to_string(),
-                message: e.to_string(),
-                help: None,
-            })?;
+        let r = kapsel_controller::run(platform, config, shutdown).await;
+        servers.cancel();
+        r.map_err(|e| CliError::Input {
+            path: "kapsel controller".to_string(),
+            message: e.to_string(),
+            help: None,
+        })?;
         Ok(ExitCode::SUCCESS)
     })
 }
