@@ -128,7 +128,7 @@ async fn run_set(
         return Ok(());
     }
     tracing::info!(actionset = %key.name, namespace = %key.namespace, "running");
-    let _running = metrics.running(set.spec.actions.len());
+    let running = metrics.running(set.spec.actions.len());
 
     // 3. Every action's request (Kanister's synchronous setup: an error
     //    fails the set, and its first phase).
@@ -218,6 +218,7 @@ async fn run_set(
     // Every sink is gone: the writer ends after the last event.
     let _ = writer.await;
     drop(permit);
+    drop(running);
     results.iter().for_each(|r| metrics.resolved(r));
 
     // 5. The end: state, error, phases with outputs, artifacts.

@@ -60,6 +60,7 @@ pub mod run;
 pub mod s3;
 pub mod via;
 pub mod watch;
+pub mod webhook;
 
 /// Result type of the harness.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -50,6 +50,18 @@ fn testbed() -> PathBuf {
 
 /// `kubectl ARGS` (the testbed's), `stdin` fed; panics on failure.
 pub fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
+    let out = kubectl_output(args, stdin);
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `kubectl ARGS` (the testbed's), `stdin` fed: its exit status and
+/// output, whatever they are.
+pub fn kubectl_output(args: &[&str], stdin: Option<&str>) -> std::process::Output {
     let mut child = Command::new(testbed())
         .arg("kubectl")
         .args(args)
@@ -63,18 +75,24 @@ pub fn kubectl(args: &[&str], stdin: Option<&str>) -> String {
         input.write_all(s.as_bytes()).unwrap();
     }
     drop(input);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    child.wait_with_output().unwrap()
 }
 
 impl Controlled {
     /// Starts `kapsel controller` on `ns`, its log in `dir`.
     pub fn start(bin: &Path, kubeconfig: &Path, ns: &str, dir: &Path, via: Via) -> Controlled {
+        Controlled::start_with(bin, kubeconfig, ns, dir, via, &[])
+    }
+
+    /// [`Controlled::start`] with more arguments (`--metrics-addr ...`).
+    pub fn start_with(
+        bin: &Path,
+        kubeconfig: &Path,
+        ns: &str,
+        dir: &Path,
+        via: Via,
+        args: &[&str],
+    ) -> Controlled {
         let log = dir.join("controller.log");
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(bin)
@@ -82,6 +100,7 @@ impl Controlled {
             .arg("--kubeconfig")
             .arg(kubeconfig)
             .args(["-n", ns])
+            .args(args)
             .env("KANISTER_TOOLS", image("tools"))
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
@@ -101,6 +120,27 @@ impl Controlled {
     /// The controller's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The address of the first log line `<what> listening on ADDR`
+    /// (`metrics`, `webhook`), waited for (at most 60 s).
+    pub fn listening(&self, what: &str) -> std::net::SocketAddr {
+        let needle = format!("{what} listening on ");
+        let t0 = Instant::now();
+        loop {
+            let log = self.log();
+            if let Some(addr) = log.lines().find_map(|l| {
+                let rest = &l[l.find(&needle)? + needle.len()..];
+                rest.split_whitespace().next()?.parse().ok()
+            }) {
+                return addr;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "no `{needle}ADDR` in the controller's log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Runs `action` of the Blueprint in `dir/blueprint.yaml` on `object`
