@@ -54,6 +54,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "kapsel-engine",
             "kapsel-params",
             "kapsel-platform-k8s",
+            "kapsel-validate",
+            "kapsel-yaml",
         ],
     ),
     ("kapsel-repo", &[]),
