@@ -1,7 +1,11 @@
 //! `kapsel`: the user command line of Kapsel.
 //!
-//! Subcommands: `blueprint validate`, `blueprint render`, `validate`, `run`,
-//! `cleanup`, `controller`, `install`, `uninstall`, `repo`, `crds`, `schema`.
+//! Subcommands: `blueprint validate|render|apply`, `validate`, `run`,
+//! `actionset create|get|describe|watch|delete`, `profile create|validate`,
+//! `cleanup`, `controller`, `install`, `uninstall`, `repo`, `crds`,
+//! `schema`, and `kanctl ...` (Kanister's kanctl command lines; also when
+//! the binary is invoked as `kanctl`, e.g. through a symlink). docs/cli.md
+//! describes the cluster commands and the kanctl mapping.
 //! Only data goes to stdout; diagnostics and errors go to stderr. Exit codes: 0
 //! success, 1 invalid input found (e.g. a Blueprint with errors), 2 usage or
 //! I/O error.
@@ -23,9 +27,25 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Work with Blueprints without a cluster.
+    /// Work with Blueprints: validate and render (no cluster), apply.
     #[command(subcommand)]
     Blueprint(cmd::blueprint::BlueprintCmd),
+    /// Create, list, describe, watch and delete ActionSets in a cluster
+    /// (`create` takes kanctl's flags).
+    #[command(subcommand, name = "actionset", alias = "actionsets")]
+    ActionSet(cmd::cluster::actionset::ActionSetCmd),
+    /// Create a Profile and its credential Secret (kanctl's flags), or
+    /// validate one.
+    #[command(subcommand, alias = "profiles")]
+    Profile(cmd::cluster::profile::ProfileCmd),
+    /// Kanister's kanctl command lines, unchanged (`kapsel kanctl create
+    /// actionset ...`); the same as invoking this binary as `kanctl`.
+    #[command(disable_help_flag = true)]
+    Kanctl {
+        /// kanctl's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Validate Kanister resource files of any kind: Blueprints (as `blueprint
     /// validate`), ActionSets and Profiles (fields, Kanister's rules).
     Validate(cmd::blueprint::ValidateArgs),
@@ -65,6 +85,15 @@ fn main() -> ExitCode {
     if let Some(code) = cmd::repo::refuse_password_flag(&args) {
         return code;
     }
+    // Invoked as `kanctl` (a symlink kanctl -> kapsel): kanctl's command line.
+    let argv0 = std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    if argv0 == "kanctl" {
+        return cmd::cluster::kanctl::main(std::env::args_os().collect());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -75,6 +104,12 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Blueprint(b) => cmd::blueprint::run(b),
+        Command::ActionSet(a) => return cmd::cluster::actionset::run(a),
+        Command::Profile(p) => return cmd::cluster::profile::run(p),
+        Command::Kanctl { args } => {
+            let argv = std::iter::once(std::ffi::OsString::from("kanctl")).chain(args);
+            return cmd::cluster::kanctl::main(argv.collect());
+        }
         Command::Validate(a) => cmd::resource::validate(&a),
         Command::Run(a) => cmd::run::run(*a),
         Command::Cleanup(a) => cmd::cleanup::run(a),

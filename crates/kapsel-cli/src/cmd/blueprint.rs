@@ -1,4 +1,5 @@
-//! `kapsel blueprint validate` and `kapsel blueprint render`.
+//! `kapsel blueprint validate` and `kapsel blueprint render` (and `apply`,
+//! in cluster/apply.rs).
 
 use std::process::ExitCode;
 
@@ -15,6 +16,10 @@ pub enum BlueprintCmd {
     /// arguments, templates, references between phases and artifacts.
     /// Exit code 0: valid; 1: invalid; 2: usage or I/O error.
     Validate(ValidateArgs),
+    /// Validate Blueprint files as `validate` does, then create or update
+    /// them in a cluster (server-side apply); nothing is applied when one
+    /// has an error (exit 1).
+    Apply(super::cluster::apply::ApplyArgs),
     /// Render every phase's args of one action for an object and a parameters
     /// file, printing exactly what would run. Secret values are masked.
     Render(RenderArgs),
@@ -85,11 +90,26 @@ pub fn run(cmd: BlueprintCmd) -> Result<ExitCode, CliError> {
     match cmd {
         BlueprintCmd::Validate(a) => validate_blueprints(&a),
         BlueprintCmd::Render(a) => render(&a),
+        BlueprintCmd::Apply(a) => Ok(super::cluster::apply::run(a)),
     }
 }
 
 /// Validates Blueprint files.
 pub fn validate_blueprints(a: &ValidateArgs) -> Result<ExitCode, CliError> {
+    let mut sources = Vec::new();
+    for path in &a.files {
+        sources.push((path.clone(), read(path)?));
+    }
+    validate_sources(a, &sources)
+}
+
+/// Validates Blueprints given as `(name, text)` (files read, or objects
+/// fetched from a cluster), printing the diagnostics as `blueprint
+/// validate` does; `a.files` is not read.
+pub fn validate_sources(
+    a: &ValidateArgs,
+    sources: &[(String, String)],
+) -> Result<ExitCode, CliError> {
     let opts = kapsel_validate::Options {
         function_version: a.function_version.clone(),
         kanister_strict: a.strict,
@@ -104,9 +124,9 @@ pub fn validate_blueprints(a: &ValidateArgs) -> Result<ExitCode, CliError> {
     let mut invalid = false;
     let (mut errors, mut warnings) = (0usize, 0usize);
     let mut json_files = Vec::new();
-    for path in &a.files {
-        let src = read(path)?;
-        let report = kapsel_validate::validate_source(path, &src, &opts);
+    for (path, src) in sources {
+        let (path, src) = (path.as_str(), src.as_str());
+        let report = kapsel_validate::validate_source(path, src, &opts);
         invalid |= report.has_errors(a.deny_warnings);
         for d in &report.diagnostics {
             match d.severity {
@@ -118,7 +138,7 @@ pub fn validate_blueprints(a: &ValidateArgs) -> Result<ExitCode, CliError> {
             DiagFormat::Human => {
                 for d in &report.diagnostics {
                     let mut text = String::new();
-                    let sourced = d.with_source(path, &src);
+                    let sourced = d.with_source(path, src);
                     if handler.render_report(&mut text, &sourced).is_err() {
                         text = format!("{d}\n");
                     }
@@ -133,7 +153,7 @@ pub fn validate_blueprints(a: &ValidateArgs) -> Result<ExitCode, CliError> {
             let verdict = if invalid { "invalid" } else { "valid" };
             eprintln!(
                 "{} file(s) checked: {verdict} ({errors} error(s), {warnings} warning(s))",
-                a.files.len()
+                sources.len()
             );
         }
         DiagFormat::Json => {

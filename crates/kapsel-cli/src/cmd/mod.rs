@@ -3,6 +3,7 @@
 pub mod actionset;
 pub mod blueprint;
 pub mod cleanup;
+pub mod cluster;
 pub mod controller;
 pub mod install;
 pub mod live;
