@@ -137,7 +137,11 @@ async fn resolve_kind(p: &KubePlatform, kind: &str) -> Result<(ApiResource, bool
             what: "cannot list the cluster's API resources".to_string(),
             source: e,
         })?;
-    let want = kind.to_ascii_lowercase();
+    let mut want = kind.to_ascii_lowercase();
+    // kanctl's `--pvc` objects say `pvc` (Kanister's `param.PVCKind`).
+    if want == "pvc" {
+        want = "persistentvolumeclaim".to_string();
+    }
     for group in discovery.groups() {
         for (ar, caps) in group.recommended_resources() {
             if ar.kind.to_ascii_lowercase() == want
