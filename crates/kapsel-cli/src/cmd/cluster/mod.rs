@@ -19,6 +19,7 @@ pub mod kanctl;
 pub mod profile;
 pub mod table;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -177,7 +178,21 @@ pub fn report(result: Result<ExitCode, ClusterError>) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             let code = e.exit_code();
-            eprintln!("{:?}", miette::Report::new(e));
+            // Names, URLs and paths stay whole: no word breaks, and no
+            // wrapping at all when stderr is not a terminal (logs, CI).
+            let handler = if std::io::stderr().is_terminal() {
+                miette::GraphicalReportHandler::new().with_break_words(false)
+            } else {
+                miette::GraphicalReportHandler::new_themed(
+                    miette::GraphicalTheme::unicode_nocolor(),
+                )
+                .with_wrap_lines(false)
+            };
+            let mut text = String::new();
+            if handler.render_report(&mut text, &e).is_err() {
+                text = format!("Error: {e}\n");
+            }
+            eprint!("{text}");
             ExitCode::from(code)
         }
     }

@@ -489,6 +489,27 @@ pub fn location_text(l: &kapsel_storage::Location) -> String {
     s
 }
 
+/// An object store's error with an S3/Azure XML body shortened to its
+/// code and message.
+pub fn tidy_store_error(text: &str) -> String {
+    let Some(start) = text.find("<?xml") else {
+        return text.to_string();
+    };
+    let body = &text[start..];
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let from = body.find(&open)? + open.len();
+        let to = body[from..].find(&close)? + from;
+        Some(body[from..to].trim().to_string())
+    };
+    match (tag("Code"), tag("Message")) {
+        (Some(c), Some(m)) => format!("{}{c}: {m}", &text[..start]),
+        (Some(c), None) => format!("{}{c}", &text[..start]),
+        _ => text.to_string(),
+    }
+}
+
 /// Every secret value of the Profile (to keep them out of messages).
 fn secret_values(p: &kapsel_storage::Profile) -> Vec<String> {
     let mut v: Vec<String> = p
@@ -497,7 +518,9 @@ fn secret_values(p: &kapsel_storage::Profile) -> Vec<String> {
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .collect();
     if let Some(kp) = &p.credential.key_pair {
+        // The id too: an S3 error body may echo it (AWSAccessKeyId).
         v.push(kp.secret.clone());
+        v.push(kp.id.clone());
     }
     v.retain(|s| s.len() >= 4);
     v
@@ -510,7 +533,7 @@ pub async fn check_location(p: &kapsel_storage::Profile) -> Result<(), ClusterEr
     let at = location_text(&p.location);
     let secrets = secret_values(p);
     let redact = |e: &dyn std::fmt::Display| {
-        let mut t = e.to_string();
+        let mut t = tidy_store_error(&e.to_string());
         for s in &secrets {
             t = t.replace(s.as_str(), "<hidden>");
         }
@@ -965,6 +988,16 @@ mod tests {
         let e = schema_check(&plan(&a, "ns", "x").unwrap().profile).unwrap_err();
         assert!(e.to_string().contains("needs a region"), "{e}");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn xml_error_bodies_are_shortened() {
+        let e = "Error performing PUT http://h/b/o in 18ms - Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match.</Message><Key>o</Key></Error>";
+        assert_eq!(
+            tidy_store_error(e),
+            "Error performing PUT http://h/b/o in 18ms - Server returned non-2xx status code: 403 Forbidden: SignatureDoesNotMatch: The request signature we calculated does not match."
+        );
+        assert_eq!(tidy_store_error("plain"), "plain");
     }
 
     #[test]
