@@ -5,8 +5,8 @@
 //! controller installed in the cluster (tests/helm.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Event;
@@ -14,7 +14,62 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::core::GroupVersionKind;
 
 use crate::flow::{Stage, running_pod, sh_in};
-use crate::{Env, wait_until};
+use crate::{Env, image, wait_until};
+
+/// `kapsel controller` as a child process, killed when dropped.
+pub struct ControllerProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl ControllerProcess {
+    /// Starts `bin controller -n ns` (concurrency 4), its stderr appended
+    /// to `log`.
+    pub fn start(bin: &Path, ns: &str, log: &Path) -> ControllerProcess {
+        ControllerProcess::with_concurrency(bin, ns, log, 4)
+    }
+
+    /// Like [`ControllerProcess::start`], with `--concurrency n`.
+    pub fn with_concurrency(bin: &Path, ns: &str, log: &Path, n: u32) -> ControllerProcess {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(bin)
+            .arg("controller")
+            .arg("--kubeconfig")
+            .arg(std::env::var_os("KUBECONFIG").unwrap())
+            .args(["-n", ns, "--concurrency", &n.to_string()])
+            .env("KANISTER_TOOLS", image("tools"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        ControllerProcess {
+            child,
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
 
 /// Installs the CRDs (server-side apply of `kapsel crds`).
 pub async fn install_crds(env: &Env, bin: &Path) {
@@ -244,4 +299,11 @@ pub async fn time_log_round_trip(env: &Env, ns: &str, st: &Stage) {
         Vec::<String>::new(),
         "the delete left data"
     );
+}
+
+/// A Kanister resource (`cr.kanister.io/v1alpha1`) of `ns`, untyped.
+pub fn kanister_api(env: &Env, ns: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("cr.kanister.io", "v1alpha1", kind);
+    let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
+    Api::namespaced_with(env.client.clone(), ns, &ar)
 }

@@ -283,6 +283,24 @@ impl Stage {
             .await
             .unwrap()
             .unwrap();
+        Stage::with_s3(p, env, ns, s3).await
+    }
+
+    /// Like [`Stage::new`], but the S3 server refuses signed requests
+    /// whose key pair is not [`KEY_ID`]/[`KEY_SECRET`] (a wrong key fails
+    /// as against a real store).
+    pub async fn new_authenticated(p: &Prepared, env: Env, ns: String) -> Stage {
+        let ip = p.ip;
+        let s3 = tokio::task::spawn_blocking(move || {
+            S3::start_authenticated(ip, "kapsel-bucket", KEY_ID, KEY_SECRET)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        Stage::with_s3(p, env, ns, s3).await
+    }
+
+    async fn with_s3(p: &Prepared, env: Env, ns: String, s3: S3) -> Stage {
         let run = Run {
             dir: tempfile_dir(),
             kubeconfig: PathBuf::from(std::env::var_os("KUBECONFIG").unwrap()),

@@ -71,10 +71,33 @@ pub fn available() -> bool {
 }
 
 impl S3 {
-    /// Starts SeaweedFS bound to `ip` and creates `bucket`.
+    /// Starts SeaweedFS bound to `ip` and creates `bucket`. Any key pair
+    /// is accepted.
     pub fn start(ip: IpAddr, bucket: &str) -> Result<S3> {
+        S3::start_with(ip, bucket, None)
+    }
+
+    /// Like [`S3::start`], but a signed request must carry the key pair
+    /// `(id, secret)` (any other is refused with 403); unsigned requests
+    /// (the harness's own: the bucket, [`S3::keys`]) are still served.
+    pub fn start_authenticated(ip: IpAddr, bucket: &str, id: &str, secret: &str) -> Result<S3> {
+        S3::start_with(ip, bucket, Some((id, secret)))
+    }
+
+    fn start_with(ip: IpAddr, bucket: &str, keys: Option<(&str, &str)>) -> Result<S3> {
         let dir = std::env::temp_dir().join(format!("kapsel-e2e-s3-{}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir)?;
+        let mut config = Vec::new();
+        if let Some((id, secret)) = keys {
+            let all = ["Admin", "Read", "List", "Tagging", "Write"];
+            let identities = serde_json::json!({"identities": [
+                {"name": "anonymous", "actions": all},
+                {"name": "kapsel-e2e", "credentials": [{"accessKey": id, "secretKey": secret}], "actions": all},
+            ]});
+            let path = dir.join("s3.json");
+            std::fs::write(&path, identities.to_string())?;
+            config.push(format!("-s3.config={}", path.display()));
+        }
         let (m, v, f, s3) = (
             free_port(ip)?,
             free_port(ip)?,
@@ -97,6 +120,7 @@ impl S3 {
                 "-master.volumeSizeLimitMB=256".to_string(),
                 "-volume.max=20".to_string(),
             ])
+            .args(&config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;

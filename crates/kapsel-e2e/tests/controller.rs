@@ -20,68 +20,16 @@
 //! No secret value in any ActionSet status, event, pod or controller log.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kapsel_e2e::actionsets::{
-    actionset, actionsets, in_namespace, install_crds, reasons, time_log_round_trip, wait_state,
+    ControllerProcess, actionset, actionsets, in_namespace, install_crds, reasons,
+    time_log_round_trip, wait_state,
 };
 use kapsel_e2e::flow::{Stage, kapsel_pods, no_kapsel_pods, prepare, rewrite_images};
 use kapsel_e2e::{Env, image, kapsel_bin, wait_until};
 use kube::api::{Api, DeleteParams, ListParams};
-
-/// `kapsel controller` as a child process, killed when dropped.
-struct ControllerProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl ControllerProcess {
-    fn start(bin: &Path, ns: &str, log: &Path) -> ControllerProcess {
-        ControllerProcess::with_concurrency(bin, ns, log, 4)
-    }
-
-    fn with_concurrency(bin: &Path, ns: &str, log: &Path, n: u32) -> ControllerProcess {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let child = Command::new(bin)
-            .arg("controller")
-            .arg("--kubeconfig")
-            .arg(std::env::var_os("KUBECONFIG").unwrap())
-            .args(["-n", ns, "--concurrency", &n.to_string()])
-            .env("KANISTER_TOOLS", image("tools"))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        ControllerProcess {
-            child,
-            log: log.to_path_buf(),
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ControllerProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 #[tokio::test]
 async fn time_log_through_the_controller() {
