@@ -1800,7 +1800,7 @@ impl Watcher {
         let state = set.status.as_ref().map(|s| s.state);
         if self.seen_state.is_none() && state.is_none() {
             lines.push(WatchLine::Say(format!(
-                "actionset {name}: waiting for a controller to start it"
+                "actionset {name}: not started yet (waiting for a controller)"
             )));
             self.seen_state = Some(State::Pending);
         }
@@ -1879,13 +1879,15 @@ enum Sink {
 }
 
 impl Sink {
+    /// A spinner with the latest line and the time watched.
+    const SPIN: &str = "{spinner} {msg} ({elapsed})";
+    /// A bar, once a phase reports a percentage.
+    const BAR: &str = "{spinner} {msg} {wide_bar} {pos:>3}%";
+
     fn new() -> Sink {
         if std::io::stdout().is_terminal() {
             let pb = indicatif::ProgressBar::new(100);
-            let style =
-                indicatif::ProgressStyle::with_template("{spinner} {msg} {wide_bar} {pos:>3}%")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-            pb.set_style(style);
+            pb.set_style(Sink::style(Sink::SPIN));
             pb.enable_steady_tick(Duration::from_millis(120));
             Sink::Live(pb)
         } else {
@@ -1893,10 +1895,18 @@ impl Sink {
         }
     }
 
+    fn style(template: &str) -> indicatif::ProgressStyle {
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+    }
+
     fn emit(&self, l: WatchLine) -> Result<(), ClusterError> {
         match (self, l) {
             (Sink::Live(pb), WatchLine::Say(s)) => {
                 pb.println(&s);
+                // A new phase state: back to the spinner until it reports
+                // a percentage.
+                pb.set_style(Sink::style(Sink::SPIN));
                 pb.set_message(s);
                 Ok(())
             }
@@ -1909,6 +1919,7 @@ impl Sink {
                 },
             ) => {
                 if let Some(p) = percent {
+                    pb.set_style(Sink::style(Sink::BAR));
                     pb.set_position(p);
                 }
                 pb.set_message(format!("{what}: {text}"));
