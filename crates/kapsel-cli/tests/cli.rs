@@ -523,3 +523,85 @@ fn validate_warns_where_yaml_1_1_and_1_2_differ() {
         "{err}"
     );
 }
+
+/// The binary invoked as `kanctl` (a symlink) and as `kapsel kanctl` takes
+/// kanctl's command lines; `validate blueprint -f` needs no cluster.
+#[test]
+fn kanctl_entry_points() {
+    let dir = tempdir();
+    let kanctl = dir.join("kanctl");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kapsel"), &kanctl).unwrap();
+    let good = root().join("blueprints/postgresql.yaml");
+    let bad = dir.join("bad.yaml");
+    let text_of = std::fs::read_to_string(&good).unwrap();
+    std::fs::write(
+        &bad,
+        text_of.replacen("func: KubeTask", "func: KubeTaskk", 1),
+    )
+    .unwrap();
+    assert_ne!(
+        std::fs::read_to_string(&bad).unwrap(),
+        text_of,
+        "the fixture changed"
+    );
+    let run = |prog: &Path, pre: &[&str], args: &[&str]| {
+        Command::new(prog)
+            .args(pre)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let kapsel_bin = Path::new(env!("CARGO_BIN_EXE_kapsel"));
+    for (prog, pre) in [(kanctl.as_path(), &[][..]), (kapsel_bin, &["kanctl"][..])] {
+        let out = run(
+            prog,
+            pre,
+            &["validate", "blueprint", "-f", good.to_str().unwrap()],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let out = run(
+            prog,
+            pre,
+            &[
+                "validate",
+                "blueprint",
+                "-f",
+                bad.to_str().unwrap(),
+                "-v",
+                "v0.0.0",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("unknown function `KubeTaskk`"),
+            "{}",
+            text(&out.stderr)
+        );
+        // kanctl's flags, -o being --options.
+        let out = run(prog, pre, &["create", "actionset", "--help"]);
+        assert_eq!(out.status.code(), Some(0));
+        let help = text(&out.stdout);
+        for flag in [
+            "--namespacetargets",
+            "--deploymentconfig",
+            "-o, --options",
+            "-A, --name",
+            "--selector-namespace",
+            "--dry-run",
+        ] {
+            assert!(help.contains(flag), "{flag}: {help}");
+        }
+        // Usage errors exit 2 and name the flag.
+        let out = run(prog, pre, &["validate", "nothing", "-f", "x"]);
+        assert_eq!(out.status.code(), Some(2));
+        let out = run(prog, pre, &["validate", "profile"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            text(&out.stderr).contains("neither name nor filename specified"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
