@@ -641,20 +641,18 @@ pub async fn create(a: &ProfileCreateArgs) -> Result<ExitCode, ClusterError> {
     }
     schema_check(&planned.profile)?;
     if a.common.dry_run {
-        let mut text = String::new();
-        let json = a.common.output == Some(CreateOutput::Json);
-        let render = |v: &serde_json::Value| {
-            if json {
-                super::to_json(v)
-            } else {
-                super::to_yaml(v)
+        let mut docs: Vec<serde_json::Value> = planned.secret.iter().map(hidden).collect();
+        docs.push(profile_manifest(&planned.profile));
+        let mut text = if a.common.output == Some(CreateOutput::Json) {
+            // Several objects: kubectl's `List`.
+            super::to_json(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": docs}))?
+        } else {
+            let mut t = Vec::new();
+            for d in &docs {
+                t.push(super::to_yaml(d)?);
             }
+            t.join("---\n")
         };
-        if let Some(s) = &planned.secret {
-            text.push_str(&render(&hidden(s))?);
-            text.push_str(if json { "" } else { "---\n" });
-        }
-        text.push_str(&render(&profile_manifest(&planned.profile))?);
         if a.common.output == Some(CreateOutput::Name) {
             text = format!(
                 "{PROFILE_RESOURCE}/{}\n",
