@@ -1027,7 +1027,7 @@ pub async fn verify(c: &Cluster, set: &ActionSet) -> Result<Vec<String>, Cluster
             if found.is_none() {
                 add(
                     format!(
-                        "Blueprint {:?} not found in namespace {ns:?} (the ActionSet's: the controller reads Blueprints there)",
+                        "Blueprint {:?} not found in namespace {ns:?} (the ActionSet's, where the controller looks first; one in kapsel controller's own namespace is not checked: --skip-validation)",
                         a.blueprint
                     ),
                     &mut problems,
