@@ -721,7 +721,11 @@ async fn cli_profile_blueprint_actionset_and_kanctl() {
                     .is_empty()
             );
 
-            st.run.outputs.push(controller.log());
+            // For the suite's secret search too.
+            let log = controller.log();
+            kapsel_e2e::evidence::text("cli-controller-log", &log);
+            kapsel_e2e::evidence::text("cli-outputs", &st.run.outputs.join("\n"));
+            st.run.outputs.push(log);
             drop(controller);
             st.finish(&[]).await;
         })
