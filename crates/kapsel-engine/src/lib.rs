@@ -2,7 +2,8 @@
 //! phase, the way Kanister's controller does, on a [`Platform`].
 //!
 //! - [`runner::run_action`]: objects, phases in order, the defer phase always,
-//!   output artifacts; deadlines per phase and per action; cancellation.
+//!   output artifacts; deadlines per phase and per action; cancellation;
+//!   [`runner::run_defer_phase`]: the defer phase alone, after a takeover.
 //! - [`Function`] and [`Registry`]: the function library (every Kanister
 //!   function; those needing Kubernetes, CSI or RDS fail with an error naming
 //!   the platform), resolved at a version and checked against the catalog's
@@ -35,5 +36,5 @@ pub use platform::{
 };
 pub use runner::{
     ACTION_TIMEOUT_OPTION, ActionRequest, ActionResult, PHASE_TIMEOUT_OPTION, PhaseResult,
-    parse_duration, run_action,
+    parse_duration, run_action, run_defer_phase,
 };

@@ -164,15 +164,7 @@ pub async fn run_action(
 ) -> ActionResult {
     let mut redactor = Redactor::for_params(&req.params);
     let renderer = Renderer::kanister();
-    let namespace = req
-        .params
-        .object
-        .as_ref()
-        .and_then(|o| o.get("metadata"))
-        .and_then(|m| m.get("namespace"))
-        .and_then(|n| n.as_str())
-        .unwrap_or("default")
-        .to_string();
+    let namespace = object_namespace(req);
     let object = ObjectInfo::from_params(&req.params);
     let started = Instant::now();
     events.send(Event::ActionStarted {
@@ -294,48 +286,21 @@ pub async fn run_action(
     // 3. The defer phase, always.
     let mut defer_phase = None;
     if let Some(dp) = &req.action.defer_phase {
-        let mut pr = pending(dp);
-        events.send(Event::PhaseStarted {
-            phase: dp.name.clone(),
-            func: dp.func.clone(),
-            defer: true,
-        });
-        let t0 = Instant::now();
-        let objects = template_params(&req.params, &PhaseState::initial())
-            .map_err(|e| e.to_string())
-            .and_then(|initial| renderer.objects(dp, &initial, !req.params.time.is_empty()));
-        // Not cancellable by the action's token (it already fired, or may):
-        // the defer phase is the clean-up; its own deadline bounds it.
-        let never = CancellationToken::new();
-        let result = run_phase(
+        let pr = defer(
             req,
             dp,
-            objects,
             &mut state,
             &mut redactor,
             &renderer,
             platform,
             registry,
             events,
-            &never,
             &namespace,
             &object,
             phase_timeout,
-            true,
         )
         .await;
-        let (o, output, error) = settle(result);
-        pr.outcome = Some(o);
-        pr.output = output;
-        pr.error = error.map(|e| redactor.redact(&e));
-        pr.duration = t0.elapsed();
-        events.send(Event::PhaseEnded {
-            phase: dp.name.clone(),
-            outcome: o,
-            duration: pr.duration,
-            error: pr.error.clone(),
-            output: pr.output.clone(),
-        });
+        let o = pr.outcome.unwrap_or(Outcome::Failed);
         if o != Outcome::Complete && outcome == Outcome::Complete {
             outcome = Outcome::Failed;
             first_error = pr
@@ -372,6 +337,189 @@ pub async fn run_action(
         artifacts,
         error: first_error,
     }
+}
+
+/// The namespace of the action's object (`default` when it has none).
+fn object_namespace(req: &ActionRequest) -> String {
+    req.params
+        .object
+        .as_ref()
+        .and_then(|o| o.get("metadata"))
+        .and_then(|m| m.get("namespace"))
+        .and_then(|n| n.as_str())
+        .unwrap_or("default")
+        .to_string()
+}
+
+/// Runs the defer phase `dp` after the phases whose state is in `state`,
+/// with its events; not cancellable (it is the clean-up; its own deadline
+/// bounds it).
+#[allow(clippy::too_many_arguments)]
+async fn defer(
+    req: &ActionRequest,
+    dp: &BlueprintPhase,
+    state: &mut PhaseState,
+    redactor: &mut Redactor,
+    renderer: &Renderer,
+    platform: &dyn Platform,
+    registry: &Registry,
+    events: &EventSink,
+    namespace: &str,
+    object: &ObjectInfo,
+    phase_timeout: Option<Duration>,
+) -> PhaseResult {
+    let mut pr = pending(dp);
+    events.send(Event::PhaseStarted {
+        phase: dp.name.clone(),
+        func: dp.func.clone(),
+        defer: true,
+    });
+    let t0 = Instant::now();
+    let objects = template_params(&req.params, &PhaseState::initial())
+        .map_err(|e| e.to_string())
+        .and_then(|initial| renderer.objects(dp, &initial, !req.params.time.is_empty()));
+    let never = CancellationToken::new();
+    let result = run_phase(
+        req,
+        dp,
+        objects,
+        state,
+        redactor,
+        renderer,
+        platform,
+        registry,
+        events,
+        &never,
+        namespace,
+        object,
+        phase_timeout,
+        true,
+    )
+    .await;
+    let (o, output, error) = settle(result);
+    pr.outcome = Some(o);
+    pr.output = output;
+    pr.error = error.map(|e| redactor.redact(&e));
+    pr.duration = t0.elapsed();
+    events.send(Event::PhaseEnded {
+        phase: dp.name.clone(),
+        outcome: o,
+        duration: pr.duration,
+        error: pr.error.clone(),
+        output: pr.output.clone(),
+    });
+    pr
+}
+
+/// Runs only the action's defer phase, as if its phases had just ended:
+/// the phases named in `completed` are visible in `.Phases` with those
+/// outputs (and their `objects`' Secrets and ConfigMaps, read again; one
+/// that cannot be read is left out). For a controller that takes over an
+/// action interrupted by another controller's death: the interrupted phase
+/// cannot be resumed, the clean-up can run. Emits the defer phase's
+/// `PhaseStarted`/`PhaseEnded` events (no `ActionStarted`/`ActionEnded`).
+/// `None` when the action has no defer phase.
+pub async fn run_defer_phase(
+    req: &ActionRequest,
+    completed: &BTreeMap<String, Outputs>,
+    platform: &dyn Platform,
+    registry: &Registry,
+    events: &EventSink,
+) -> Option<PhaseResult> {
+    let dp = req.action.defer_phase.as_ref()?;
+    let mut redactor = Redactor::for_params(&req.params);
+    let renderer = Renderer::kanister();
+    let namespace = object_namespace(req);
+    let object = ObjectInfo::from_params(&req.params);
+    let failed = |e: String| {
+        let mut pr = pending(dp);
+        pr.outcome = Some(Outcome::Failed);
+        pr.error = Some(e);
+        Some(pr)
+    };
+    let phase_timeout = match req.phase_timeout {
+        Some(t) => Some(t),
+        None => match req
+            .params
+            .options
+            .as_ref()
+            .and_then(|o| o.get(PHASE_TIMEOUT_OPTION))
+            .map(|v| parse_duration(v))
+            .transpose()
+        {
+            Ok(t) => t,
+            Err(e) => return failed(format!("option {PHASE_TIMEOUT_OPTION}: {e}")),
+        },
+    };
+    if let Err(e) = registry.resolve(&dp.func, req.preferred_version.as_deref()) {
+        return failed(format!("phase {}: {e}", dp.name));
+    }
+    let mut state = PhaseState::initial();
+    if let Ok(initial) = template_params(&req.params, &PhaseState::initial()) {
+        for p in req.action.phases.iter() {
+            let Some(output) = completed.get(&p.name) else {
+                continue;
+            };
+            let objects = renderer
+                .objects(p, &initial, !req.params.time.is_empty())
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let mut pp = fetch_objects(&objects, platform, &mut redactor, &namespace)
+                .await
+                .unwrap_or_default();
+            pp.output = Some(output.clone().into_iter().collect());
+            state.phases.insert(p.name.clone(), build::phase(&pp, true));
+        }
+    }
+    Some(
+        defer(
+            req,
+            dp,
+            &mut state,
+            &mut redactor,
+            &renderer,
+            platform,
+            registry,
+            events,
+            &namespace,
+            &object,
+            phase_timeout,
+        )
+        .await,
+    )
+}
+
+/// Reads the Secrets and ConfigMaps a phase's `objects` name.
+async fn fetch_objects(
+    objects: &BTreeMap<String, ObjectReference>,
+    platform: &dyn Platform,
+    redactor: &mut Redactor,
+    namespace: &str,
+) -> Result<PhaseParams, String> {
+    let mut pp = PhaseParams::default();
+    for (key, r) in objects {
+        let ns = if r.namespace.is_empty() {
+            namespace
+        } else {
+            &r.namespace
+        };
+        if r.kind.eq_ignore_ascii_case("secret") {
+            let s = platform
+                .secret(ns, &r.name)
+                .await
+                .map_err(|e| format!("object {key}: {e}"))?;
+            redactor.add_secret(&s);
+            pp.secrets.insert(key.clone(), s);
+        } else if r.kind.eq_ignore_ascii_case("configmap") {
+            let c = platform
+                .config_map(ns, &r.name)
+                .await
+                .map_err(|e| format!("object {key}: {e}"))?;
+            pp.config_maps.insert(key.clone(), c);
+        }
+    }
+    Ok(pp)
 }
 
 fn pending(p: &BlueprintPhase) -> PhaseResult {
@@ -427,28 +575,9 @@ async fn run_phase(
 ) -> Result<Outputs, Stop> {
     let objects = objects.map_err(Stop::Failed)?.unwrap_or_default();
     // Fetch the phase's Secrets and ConfigMaps.
-    let mut pp = PhaseParams::default();
-    for (key, r) in &objects {
-        let ns = if r.namespace.is_empty() {
-            namespace
-        } else {
-            &r.namespace
-        };
-        if r.kind.eq_ignore_ascii_case("secret") {
-            let s = platform
-                .secret(ns, &r.name)
-                .await
-                .map_err(|e| Stop::Failed(format!("object {key}: {e}")))?;
-            redactor.add_secret(&s);
-            pp.secrets.insert(key.clone(), s);
-        } else if r.kind.eq_ignore_ascii_case("configmap") {
-            let c = platform
-                .config_map(ns, &r.name)
-                .await
-                .map_err(|e| Stop::Failed(format!("object {key}: {e}")))?;
-            pp.config_maps.insert(key.clone(), c);
-        }
-    }
+    let mut pp = fetch_objects(&objects, platform, redactor, namespace)
+        .await
+        .map_err(Stop::Failed)?;
     // Render args with this phase's Secrets visible but not its output.
     if defer {
         state.defer_phase = build::phase(&pp, false);

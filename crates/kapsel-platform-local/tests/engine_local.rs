@@ -482,3 +482,88 @@ actions:
     assert!(err.contains("not-a-version"), "{err}");
     assert!(res.phases[0].outcome.is_none());
 }
+
+/// A controller taking over an interrupted action runs only its defer
+/// phase, with the completed phases' outputs (and their objects) visible.
+#[tokio::test]
+async fn defer_phase_alone_sees_the_completed_phases() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("deferred");
+    let never = dir.path().join("never");
+    let platform = setup(dir.path());
+    let bp = format!(
+        r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata: {{name: t}}
+actions:
+  backup:
+    phases:
+    - func: KubeTask
+      name: scaleDown
+      objects:
+        settings: {{kind: ConfigMap, name: settings, namespace: db}}
+      args: {{image: x, command: [sh, -c, 'touch {never}']}}
+    - func: KubeTask
+      name: interrupted
+      args: {{image: x, command: [sh, -c, 'touch {never}']}}
+    deferPhase:
+      func: KubeTask
+      name: scaleUp
+      args:
+        image: x
+        command:
+        - sh
+        - -c
+        - 'echo "{{{{ .Phases.scaleDown.Output.replicas }}}} {{{{ .Phases.scaleDown.ConfigMaps.settings.Data.bucket }}}}" > {marker}; kando output done yes'
+"#,
+        marker = marker.display(),
+        never = never.display()
+    );
+    let req = request(&platform, &bp, "backup");
+    let completed = [(
+        "scaleDown".to_string(),
+        [("replicas".to_string(), serde_json::json!("3"))].into(),
+    )]
+    .into();
+    let (sink, mut rx) = EventSink::channel();
+    let pr =
+        kapsel_engine::run_defer_phase(&req, &completed, &platform, &Registry::builtin(), &sink)
+            .await
+            .unwrap();
+    drop(sink);
+    assert_eq!(pr.outcome, Some(Outcome::Complete), "{:?}", pr.error);
+    assert_eq!(pr.output.get("done"), Some(&serde_json::json!("yes")));
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap().trim(),
+        "3 backups"
+    );
+    assert!(!never.exists(), "no phase ran again");
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
+    assert!(matches!(
+        &events[0],
+        Event::PhaseStarted { phase, defer: true, .. } if phase == "scaleUp"
+    ));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::PhaseEnded { phase, outcome: Outcome::Complete, .. } if phase == "scaleUp"
+    )));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ActionStarted { .. } | Event::ActionEnded { .. }))
+    );
+
+    // no defer phase: nothing to run
+    let bp = "apiVersion: cr.kanister.io/v1alpha1\nkind: Blueprint\nmetadata: {name: t}\nactions:\n  backup:\n    phases:\n    - {func: KubeTask, name: a, args: {image: x, command: [true]}}\n";
+    let req = request(&platform, bp, "backup");
+    let (sink, _rx) = EventSink::channel();
+    assert!(
+        kapsel_engine::run_defer_phase(&req, &completed, &platform, &Registry::builtin(), &sink)
+            .await
+            .is_none()
+    );
+}
