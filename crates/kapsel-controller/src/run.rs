@@ -14,6 +14,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::leader::while_valid;
 use crate::status::{Key, now, update};
 use crate::{Ctx, Shared, resolve};
 
@@ -35,8 +36,16 @@ pub(crate) fn start(ctx: &Ctx, set: Arc<ActionSet>) {
     let store = ctx.store.clone();
     ctx.shared.tasks.spawn(async move {
         let watch = tokio::spawn(watch_deletion(store, key.clone(), cancel.clone()));
-        if let Err(e) = run_set(&shared, &key, &set, &cancel).await {
-            tracing::warn!(actionset = %key.name, namespace = %key.namespace, "{e}");
+        // The term ending (fencing) drops the run where it is: no
+        // deferPhase, no status write; the next leader recovers it.
+        match while_valid(&shared.term, run_set(&shared, &key, &set, &cancel)).await {
+            Some(Err(e)) => {
+                tracing::warn!(actionset = %key.name, namespace = %key.namespace, "{e}")
+            }
+            Some(Ok(())) => {}
+            None => {
+                tracing::error!(actionset = %key.name, namespace = %key.namespace, "aborted: this controller's leadership ended (the next leader recovers it)")
+            }
         }
         watch.abort();
         if let Ok(mut runs) = shared.runs.lock() {
@@ -108,13 +117,17 @@ async fn run_set(
 
     // 2. Claim: pending → running, on the API's current object.
     let mut claimed = false;
-    let Some(set) = update(&shared.client, key, |s| {
+    let Some(set) = update(shared, key, |s| {
         claimed = false;
         match s.status.as_mut() {
             Some(st) if st.state == State::Pending => {
                 st.state = State::Running;
                 st.progress.last_transition_time = Some(now());
                 claimed = true;
+                s.metadata.annotations.get_or_insert_default().insert(
+                    crate::CONTROLLER_ANNOTATION.to_string(),
+                    shared.config.identity.clone(),
+                );
                 true
             }
             _ => false,
@@ -140,7 +153,7 @@ async fn run_set(
                 let message = format!("action {} (spec.actions[{i}]): {e}", spec.name);
                 metrics.resolution(false);
                 tracing::warn!(actionset = %key.name, namespace = %key.namespace, "failed: {message}");
-                let done = update(&shared.client, key, |s| {
+                let done = update(shared, key, |s| {
                     let Some(st) = s.status.as_mut() else {
                         return false;
                     };
@@ -196,7 +209,16 @@ async fn run_set(
         });
         let (shared2, cancel) = (shared.clone(), cancel.clone());
         handles.push(tokio::spawn(async move {
-            let r = run_action(&req, &shared2.platform, &shared2.registry, &sink, &cancel).await;
+            let run = run_action(&req, &shared2.fenced, &shared2.registry, &sink, &cancel);
+            let r = while_valid(&shared2.term, run)
+                .await
+                .unwrap_or_else(|| ActionResult {
+                    outcome: Outcome::Cancelled,
+                    phases: Vec::new(),
+                    defer_phase: None,
+                    artifacts: Default::default(),
+                    error: Some("this controller's leadership ended".to_string()),
+                });
             (req, r)
         }));
     }
@@ -231,7 +253,7 @@ async fn run_set(
         );
     }
     final_status.progress.last_transition_time = Some(now());
-    let Some(done) = update(&shared.client, key, |s| {
+    let Some(done) = update(shared, key, |s| {
         let keep = s.status.as_ref().map(|st| st.progress.clone());
         let mut st = final_status.clone();
         if let Some(p) = keep {
@@ -283,7 +305,7 @@ async fn run_set(
 
 /// Applies the actions' phase starts and ends to the status as they come
 /// (those that arrived meanwhile in one write), with Kanister's events.
-async fn write_progress(
+pub(crate) async fn write_progress(
     shared: Arc<Shared>,
     key: Key,
     set: ActionSet,
@@ -346,7 +368,7 @@ async fn write_progress(
             .filter(|(_, e)| matches!(e, Event::PhaseStarted { .. } | Event::PhaseEnded { .. }))
             .collect();
         if !changes.is_empty() && !gone {
-            match update(&shared.client, &key, |s| {
+            match update(&shared, &key, |s| {
                 let Some(st) = s.status.as_mut() else {
                     return false;
                 };

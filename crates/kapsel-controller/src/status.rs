@@ -39,15 +39,20 @@ pub(crate) fn now() -> Time {
 
 /// get → `mutate` → replace, retried on conflicts. `mutate` returns
 /// whether to write. `Ok(None)`: the ActionSet is gone (deleted, or
-/// replaced by another with the same name).
+/// replaced by another with the same name), or this controller's
+/// leadership term has ended (then nothing is written: the next leader
+/// owns the ActionSet).
 pub(crate) async fn update(
-    client: &kube::Client,
+    shared: &Shared,
     key: &Key,
     mut mutate: impl FnMut(&mut ActionSet) -> bool,
 ) -> Result<Option<ActionSet>, kube::Error> {
-    let api: Api<ActionSet> = Api::namespaced(client.clone(), &key.namespace);
+    let api: Api<ActionSet> = Api::namespaced(shared.client.clone(), &key.namespace);
     let mut pause = Duration::from_millis(100);
     loop {
+        if !shared.term.valid() {
+            return Ok(None);
+        }
         let Some(mut set) = api.get_opt(&key.name).await? else {
             return Ok(None);
         };
@@ -56,6 +61,9 @@ pub(crate) async fn update(
         }
         if !mutate(&mut set) {
             return Ok(Some(set));
+        }
+        if !shared.term.valid() {
+            return Ok(None);
         }
         match api.replace(&key.name, &PostParams::default(), &set).await {
             Ok(s) => return Ok(Some(s)),
@@ -129,7 +137,7 @@ pub(crate) async fn initialise(shared: &Shared, set: &ActionSet) -> Result<(), R
         },
     };
     let mut wrote = false;
-    let written = update(&shared.client, &key, |s| {
+    let written = update(shared, &key, |s| {
         wrote = s.status.is_none();
         if !wrote {
             return false;

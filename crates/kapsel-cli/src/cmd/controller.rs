@@ -1,9 +1,9 @@
 //! `kapsel controller`: reconciles Kanister ActionSets in a cluster
 //! (crates/kapsel-controller, docs/controller.md) until Ctrl-C or SIGTERM,
 //! which cancel the running actions (their deferPhases run, their pods are
-//! deleted) before the process exits. Beside it: metrics and probes on
-//! `--metrics-addr`, the validating webhook on `--webhook-addr`
-//! (docs/webhook.md).
+//! deleted) before the process exits (and releases its Lease, with
+//! `--leader-elect`). Beside it: metrics and probes on `--metrics-addr`,
+//! the validating webhook on `--webhook-addr` (docs/webhook.md).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use clap::Args;
 use kapsel_controller::http::{ProbeServer, Telemetry};
+use kapsel_controller::leader::default_identity;
 use kapsel_controller::webhook::{self, WebhookOptions};
-use kapsel_controller::{Config, Scope};
+use kapsel_controller::{Config, LeaderConfig, Retention, Scope};
 use kapsel_platform_k8s::{ConnectOptions, KubePlatform};
 use tokio_util::sync::CancellationToken;
 
 use super::CliError;
+use super::run::parse_duration;
 
 /// `kapsel controller`.
 #[derive(Debug, Args)]
@@ -57,6 +59,42 @@ pub struct ControllerArgs {
     /// kubernetes.io/tls Secret mounts them; re-read when they change.
     #[arg(long, value_name = "DIR", default_value = webhook::DEFAULT_CERT_DIR)]
     pub webhook_cert_dir: PathBuf,
+    /// Take part in leader election on a Lease: only the holder works, the
+    /// others stand by and take over when it dies. For two or more
+    /// replicas (the Helm chart sets it).
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// The Lease's name.
+    #[arg(long, value_name = "NAME", default_value = "kapsel-controller")]
+    pub lease_name: String,
+    /// The Lease's namespace (default: the controller's own namespace).
+    #[arg(long, value_name = "NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// How long a Lease not renewed stays held, in whole seconds (at
+    /// least 3s). The leader renews every 2/15 of it and stops all work
+    /// when 2/3 of it passed without a renewal (15s: 2s and 10s).
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = lease_duration)]
+    pub lease_duration: Duration,
+    /// Delete ActionSets finished (complete or failed) longer than this
+    /// ago, e.g. 168h (default: keep them forever, as Kanister). The
+    /// annotation kapsel.dev/ttl-after-finished overrides it per ActionSet.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl_after_finished: Option<Duration>,
+    /// Keep at least the N most recently finished ActionSets of each
+    /// namespace and Blueprint+action, even past the TTL.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub keep_last: usize,
+}
+
+/// A lease duration: a duration of at least 3 whole seconds.
+fn lease_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(3) || d.subsec_nanos() != 0 {
+        return Err(format!(
+            "{s}: a lease duration is whole seconds, at least 3s (e.g. 15s)"
+        ));
+    }
+    Ok(d)
 }
 
 /// Runs the command.
@@ -129,11 +167,24 @@ pub fn run(a: ControllerArgs) -> Result<ExitCode, CliError> {
             tracing::info!("stopping: cancelling running actions (their deferPhases run)");
             stop.cancel();
         });
+        let identity = default_identity();
+        let leader = a.leader_elect.then(|| LeaderConfig {
+            lease_name: a.lease_name.clone(),
+            lease_namespace: a.lease_namespace.clone().unwrap_or_else(|| home.clone()),
+            identity: identity.clone(),
+            lease_duration: a.lease_duration,
+        });
         let config = Config {
             scope,
             concurrency: usize::from(a.concurrency),
             home_namespace: home,
             telemetry,
+            identity,
+            leader,
+            retention: Retention {
+                ttl: a.ttl_after_finished,
+                keep_last: a.keep_last,
+            },
         };
         let r = kapsel_controller::run(platform, config, shutdown).await;
         servers.cancel();
