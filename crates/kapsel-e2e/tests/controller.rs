@@ -12,7 +12,8 @@
 //! - Deleting a running ActionSet cancels it: its deferPhase runs (it
 //!   creates a ConfigMap), no pod is left.
 //! - A controller SIGKILLed while an ActionSet runs, then restarted: the
-//!   ActionSet ends `failed` with the restart reason, no pod is left.
+//!   ActionSet ends `failed` with the restart reason after its deferPhase
+//!   ran, no pod is left.
 //!
 //! - With `--concurrency 1`, a second ActionSet stays `pending` (a
 //!   `Queued` event) until the first ends.
@@ -27,6 +28,7 @@ use kapsel_e2e::actionsets::{
     ControllerProcess, actionset, actionsets, in_namespace, install_crds, reasons,
     time_log_round_trip, wait_state,
 };
+use kapsel_e2e::controller::{ControllerProcess, RESTART_REASON};
 use kapsel_e2e::flow::{Stage, kapsel_pods, no_kapsel_pods, prepare, rewrite_images};
 use kapsel_e2e::{Env, image, kapsel_bin, wait_until};
 use kube::api::{Api, DeleteParams, ListParams};
@@ -195,7 +197,13 @@ async fn controller_failures_cancellation_and_restart() {
         let controller = ControllerProcess::start(&bin, &ns, &log_file);
         let v = wait_state(&env, &ns, "killed", "failed", Duration::from_secs(60)).await;
         let msg = v["status"]["error"]["message"].as_str().unwrap_or_default();
-        assert!(msg.contains(kapsel_controller_reason()), "{msg}");
+        assert!(msg.contains(RESTART_REASON), "{msg}");
+        // its deferPhase ran after the restart
+        assert_eq!(
+            v["status"]["actions"][0]["deferPhase"]["state"], "complete",
+            "{v:#}"
+        );
+        assert!(cms.get_opt("deferred-2").await.unwrap().is_some());
         assert_eq!(v["status"]["actions"][0]["phases"][0]["state"], "failed");
         no_kapsel_pods(&env, &ns).await;
         eprintln!(
@@ -211,12 +219,6 @@ async fn controller_failures_cancellation_and_restart() {
         let _ = std::fs::remove_dir_all(&dir);
     })
     .await;
-}
-
-/// `kapsel_controller::RESTART_REASON` (the e2e crate does not link the
-/// controller).
-fn kapsel_controller_reason() -> &'static str {
-    "the controller stopped while this ActionSet was running"
 }
 
 #[tokio::test]
