@@ -49,6 +49,19 @@ impl ControllerProcess {
         identity: &str,
         args: &[&str],
     ) -> ControllerProcess {
+        ControllerProcess::spawn_env(bin, ns, log, identity, args, &[])
+    }
+
+    /// [`ControllerProcess::spawn`] with more environment variables
+    /// (`RUST_LOG` among them overrides `info`).
+    pub fn spawn_env(
+        bin: &Path,
+        ns: &str,
+        log: &Path,
+        identity: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> ControllerProcess {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -68,6 +81,7 @@ impl ControllerProcess {
         if !identity.is_empty() {
             cmd.env("POD_NAME", identity);
         }
+        cmd.envs(envs.iter().copied());
         let child = cmd.spawn().unwrap();
         ControllerProcess {
             child,
