@@ -239,8 +239,6 @@ async fn run_set(
     }
     // Every sink is gone: the writer ends after the last event.
     let _ = writer.await;
-    drop(permit);
-    drop(running);
     results.iter().for_each(|r| metrics.resolved(r));
 
     // 5. The end: state, error, phases with outputs, artifacts.
@@ -278,6 +276,10 @@ async fn run_set(
         return Ok(());
     };
     metrics.finished(final_status.state == State::Complete);
+    // The slots are given back once the status no longer says `running`:
+    // never more than --concurrency ActionSets show `running`.
+    drop(permit);
+    drop(running);
     if final_status.state == State::Complete {
         tracing::info!(actionset = %key.name, namespace = %key.namespace, "complete");
         shared

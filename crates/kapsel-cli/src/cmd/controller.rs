@@ -5,6 +5,7 @@
 //! `--leader-elect`). Beside it: metrics and probes on `--metrics-addr`,
 //! the validating webhook on `--webhook-addr` (docs/webhook.md).
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,6 +106,8 @@ pub fn run(a: ControllerArgs) -> Result<ExitCode, CliError> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // colours on a terminal only: not in a file or `kubectl logs`
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
