@@ -116,10 +116,13 @@ pub fn due(sets: &[Arc<ActionSet>], r: &Retention, now: Timestamp) -> Due {
             .push((at, set));
     }
     for ((namespace, what), mut members) in groups {
-        // newest first
+        // newest first; times are whole seconds: ties by creation, then
+        // name, newest or last first
+        let created = |s: &ActionSet| s.metadata.creation_timestamp.as_ref().map(|t| t.0);
         members.sort_by(|a, b| {
             b.0.cmp(&a.0)
-                .then_with(|| a.1.name_any().cmp(&b.1.name_any()))
+                .then_with(|| created(b.1).cmp(&created(a.1)))
+                .then_with(|| b.1.name_any().cmp(&a.1.name_any()))
         });
         for (at, set) in members.into_iter().skip(r.keep_last) {
             let uid = set.uid().unwrap_or_default();
@@ -278,6 +281,20 @@ mod tests {
         };
         let d = due(&sets, &r, at("2026-01-01T00:00:00Z"));
         assert_eq!(names(&d), ["a1", "a2"]);
+    }
+
+    #[test]
+    fn ties_keep_the_last_created() {
+        let sets = vec![
+            set("t1", "n", "bp", "complete", Some("2025-01-01T00:00:01Z")),
+            set("t2", "n", "bp", "complete", Some("2025-01-01T00:00:01Z")),
+        ];
+        let r = Retention {
+            ttl: Some(Duration::from_secs(1)),
+            keep_last: 1,
+        };
+        let d = due(&sets, &r, at("2026-01-01T00:00:00Z"));
+        assert_eq!(names(&d), ["t1"]);
     }
 
     #[test]

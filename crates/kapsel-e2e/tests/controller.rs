@@ -17,6 +17,10 @@
 //!
 //! - With `--concurrency 1`, a second ActionSet stays `pending` (a
 //!   `Queued` event) until the first ends.
+//! - With `--ttl-after-finished 5s --keep-last 2`, finished ActionSets past
+//!   their TTL are deleted but the last two of their Blueprint+action; one
+//!   annotated `kapsel.dev/ttl-after-finished: never` and a running one
+//!   stay.
 //!
 //! No secret value in any ActionSet status, event, pod or controller log.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -262,6 +266,89 @@ async fn concurrency_queues_actionsets_as_pending() {
         wait_state(&env, &ns, "second", "running", Duration::from_secs(60)).await;
         actionsets(&env, &ns)
             .delete("second", &DeleteParams::default())
+            .await
+            .unwrap();
+        no_kapsel_pods(&env, &ns).await;
+        drop(controller);
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
+}
+
+/// A quick Blueprint of our own: one short KubeTask.
+fn quick_blueprint(ns: &str) -> String {
+    serde_json::json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Blueprint",
+        "metadata": {"name": "quick", "namespace": ns},
+        "actions": {"quick": {"phases": [{"func": "KubeTask", "name": "echo", "args": {
+            "image": image("tools"), "namespace": "{{ .Namespace.Name }}",
+            "command": ["sh", "-c", "echo done"]}}]}}})
+    .to_string()
+}
+
+#[tokio::test]
+async fn retention_deletes_finished_actionsets_past_their_ttl() {
+    let test = "ctl-retention";
+    let Some(env) = Env::connect(test).await else {
+        return;
+    };
+    let bin = kapsel_bin().unwrap();
+    install_crds(&env, &bin).await;
+    env.run(move |env, ns| async move {
+        let dir = kapsel_e2e::flow::tempfile_dir();
+        let controller = ControllerProcess::spawn(
+            &bin,
+            &ns,
+            &dir.join("c.log"),
+            "",
+            &["--ttl-after-finished", "5s", "--keep-last", "2"],
+        );
+        env.apply(&ns, &quick_blueprint(&ns)).await.unwrap();
+        env.apply(&ns, &slow_blueprint(&ns)).await.unwrap();
+        let quick = serde_json::json!({"name": "quick", "blueprint": "quick",
+            "object": {"kind": "Namespace", "name": ns, "namespace": ns}});
+
+        // running the whole time: never deleted
+        env.apply(&ns, &actionset("running", &ns, slow_action(&ns, "1")))
+            .await
+            .unwrap();
+        // kept forever by its annotation
+        let mut kept: serde_json::Value =
+            serde_json::from_str(&actionset("annotated", &ns, quick.clone())).unwrap();
+        kept["metadata"]["annotations"] =
+            serde_json::json!({"kapsel.dev/ttl-after-finished": "never"});
+        env.apply(&ns, &kept.to_string()).await.unwrap();
+        wait_state(&env, &ns, "annotated", "complete", Duration::from_secs(120)).await;
+        // four of one Blueprint+action, one after the other
+        for n in 1..=4 {
+            let name = format!("r{n}");
+            env.apply(&ns, &actionset(&name, &ns, quick.clone()))
+                .await
+                .unwrap();
+            wait_state(&env, &ns, &name, "complete", Duration::from_secs(120)).await;
+        }
+        let api = actionsets(&env, &ns);
+        wait_until(
+            Duration::from_secs(90),
+            "r1 and r2 deleted past their TTL",
+            || async {
+                Ok(api.get_opt("r1").await?.is_none() && api.get_opt("r2").await?.is_none())
+            },
+        )
+        .await
+        .unwrap();
+        // past the TTL and another sweep: the last two, the annotated and
+        // the running ones are still there
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        for name in ["r3", "r4", "annotated", "running"] {
+            assert!(
+                api.get_opt(name).await.unwrap().is_some(),
+                "{name} was deleted:\n{}",
+                controller.log()
+            );
+        }
+        wait_state(&env, &ns, "running", "running", Duration::from_secs(5)).await;
+        assert!(controller.log().contains("deleted (retention)"));
+        api.delete("running", &DeleteParams::default())
             .await
             .unwrap();
         no_kapsel_pods(&env, &ns).await;
