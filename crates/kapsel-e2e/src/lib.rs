@@ -53,7 +53,6 @@ pub enum Error {
 }
 
 pub mod actionsets;
-pub mod controller;
 pub mod evidence;
 pub mod flow;
 pub mod pg;

@@ -29,10 +29,9 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kapsel_e2e::actionsets::{
-    ControllerProcess, actionset, actionsets, in_namespace, install_crds, reasons,
+    ControllerProcess, RESTART_REASON, actionset, actionsets, in_namespace, install_crds, reasons,
     time_log_round_trip, wait_state,
 };
-use kapsel_e2e::controller::{ControllerProcess, RESTART_REASON};
 use kapsel_e2e::flow::{Stage, kapsel_pods, no_kapsel_pods, prepare, rewrite_images};
 use kapsel_e2e::{Env, image, kapsel_bin, wait_until};
 use kube::api::{Api, DeleteParams, ListParams};

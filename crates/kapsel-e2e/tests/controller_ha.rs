@@ -23,9 +23,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kapsel_e2e::actionsets::{actionset, install_crds, wait_state};
-use kapsel_e2e::controller::{
-    ControllerProcess, RESTART_REASON, get_actionset, lease_holder, wait_finished,
+use kapsel_e2e::actionsets::{
+    ControllerProcess, RESTART_REASON, actionset, get_actionset, install_crds, lease_holder,
+    wait_finished, wait_state,
 };
 use kapsel_e2e::flow::{kapsel_pods, no_kapsel_pods, running_pod, sh_in};
 use kapsel_e2e::{Env, image, kapsel_bin, wait_until};

@@ -13,8 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kapsel_e2e::actionsets::{actionset, actionsets, install_crds};
-use kapsel_e2e::controller::ControllerProcess;
+use kapsel_e2e::actionsets::{ControllerProcess, actionset, actionsets, install_crds};
 use kapsel_e2e::flow::{no_kapsel_pods, running_pod, sh_in};
 use kapsel_e2e::{Env, image, kapsel_bin, wait_until};
 use kube::api::ListParams;

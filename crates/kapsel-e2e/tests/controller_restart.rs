@@ -17,8 +17,10 @@
 
 use std::time::{Duration, Instant};
 
-use kapsel_e2e::actionsets::{actionset, install_crds, wait_state};
-use kapsel_e2e::controller::{ControllerProcess, RESTART_REASON, get_actionset, wait_finished};
+use kapsel_e2e::actionsets::{
+    ControllerProcess, RESTART_REASON, actionset, get_actionset, install_crds, wait_finished,
+    wait_state,
+};
 use kapsel_e2e::flow::{no_kapsel_pods, running_pod, sh_in};
 use kapsel_e2e::{Env, image, kapsel_bin};
 use rand::{Rng, SeedableRng, rngs::StdRng};
