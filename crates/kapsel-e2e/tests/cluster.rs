@@ -125,6 +125,11 @@ async fn postgres_statefulset_storage_exec_logs_dns_and_restart() {
         // a pod in another namespace reaches it by its Service DNS name
         let client_ns = env.create_namespace().await.unwrap();
         let host = format!("my-release-postgresql.{ns}.svc.cluster.local");
+        // the password from a Secret, as a client should (no secret value
+        // in any pod spec of the suite: tests/zz_no_secrets.rs)
+        let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "pg"}, "stringData": {"password": "kapsel-pg-secret"}});
+        env.apply(&client_ns, &secret.to_string()).await.unwrap();
         let client_pod = serde_json::json!({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "psql-client"},
@@ -133,7 +138,7 @@ async fn postgres_statefulset_storage_exec_logs_dns_and_restart() {
                 "containers": [{
                     "name": "psql",
                     "image": image("tools"),
-                    "env": [{"name": "PGPASSWORD", "value": "kapsel-pg-secret"}],
+                    "env": [{"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "pg", "key": "password"}}}],
                     "command": ["psql", "-h", host, "-U", "postgres", "-tAc", "SELECT v FROM kapsel"],
                 }],
             },
@@ -278,13 +283,19 @@ async fn deployment_scales_one_zero_one() {
 }
 
 /// Run a one-shot pod from the tools image and return its logs.
-async fn run_tools_pod(env: &Env, ns: &str, name: &str, script: &str) -> String {
+async fn run_tools_pod(
+    env: &Env,
+    ns: &str,
+    name: &str,
+    script: &str,
+    vars: serde_json::Value,
+) -> String {
     let pod = serde_json::json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name},
         "spec": {
             "restartPolicy": "Never",
-            "containers": [{"name": "c", "image": image("tools"), "command": ["sh", "-c", script]}],
+            "containers": [{"name": "c", "image": image("tools"), "command": ["sh", "-c", script], "env": vars}],
         },
     });
     env.apply(ns, &pod.to_string()).await.unwrap();
@@ -314,11 +325,21 @@ async fn mariadb_mysql_and_redis_fixtures_serve_clients() {
         // are retried stay out of the log), then fails with its last error.
         let script = "set -e
             retry() { n=0; until \"$@\" 2>/tmp/retry.err; do n=$((n+1)); [ $n -lt 60 ] || { cat /tmp/retry.err >&2; return 1; }; sleep 1; done; }
-            retry mysql -h my-release-mariadb -uroot -pkapsel-maria-root -NBe 'SELECT 40+2'
-            retry mysql -h mysql-release -uroot -pkapsel-mysql-root -NBe 'SELECT 40+3'
-            retry redis-cli -a kapsel-redis-secret --no-auth-warning -h my-release-master SET k 44 >/dev/null
-            retry redis-cli -a kapsel-redis-secret --no-auth-warning -h my-release-master GET k";
-        let out = run_tools_pod(&env, &ns, "clients", script).await;
+            retry env MYSQL_PWD=\"$MARIA\" mysql -h my-release-mariadb -uroot -NBe 'SELECT 40+2'
+            retry env MYSQL_PWD=\"$MYSQL\" mysql -h mysql-release -uroot -NBe 'SELECT 40+3'
+            retry redis-cli --no-auth-warning -h my-release-master SET k 44 >/dev/null
+            retry redis-cli --no-auth-warning -h my-release-master GET k";
+        // the passwords from the charts' Secrets (no secret value in any pod
+        // spec of the suite: tests/zz_no_secrets.rs)
+        let key = |var: &str, secret: &str, key: &str| {
+            serde_json::json!({"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+        };
+        let vars = serde_json::json!([
+            key("MARIA", "my-release-mariadb", "mariadb-root-password"),
+            key("MYSQL", "mysql-release", "mysql-root-password"),
+            key("REDISCLI_AUTH", "my-release", "redis-password"),
+        ]);
+        let out = run_tools_pod(&env, &ns, "clients", script, vars).await;
         let lines: Vec<&str> = out.lines().map(str::trim).collect();
         assert_eq!(lines, ["42", "43", "44"], "client output: {out}");
     })
@@ -336,7 +357,14 @@ async fn pods_have_no_route_off_the_machine() {
     }
     env.run(|env, ns| async move {
         // inspect the routing table only: no packet is sent anywhere
-        let out = run_tools_pod(&env, &ns, "routes", "cat /proc/net/route").await;
+        let out = run_tools_pod(
+            &env,
+            &ns,
+            "routes",
+            "cat /proc/net/route",
+            serde_json::json!([]),
+        )
+        .await;
         let default_routes = out
             .lines()
             .skip(1)

@@ -407,7 +407,18 @@ async fn webhook_refuses(env: &Env, ns: &str, bin: &Path) {
         !cli.status.success(),
         "the CLI accepts the broken Blueprint"
     );
-    let out = kubectl_apply(&text);
+    // the Service reaches the new pod a moment after it is Ready (kube-proxy
+    // programs its rules then): until then the API server cannot call the
+    // webhook at all, which is not the webhook's answer
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let out = loop {
+        let out = kubectl_apply(&text);
+        let unreachable = String::from_utf8_lossy(&out.stderr).contains("failed calling webhook");
+        if !unreachable || std::time::Instant::now() > deadline {
+            break out;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success(),

@@ -234,7 +234,7 @@ fn rbac(v: &Values) -> Vec<Value> {
                 { "apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"] },
                 { "apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "create", "delete"] },
                 { "apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"] },
-                { "apiGroups": [""], "resources": ["pods/exec", "pods/attach"], "verbs": ["create"] },
+                { "apiGroups": [""], "resources": ["pods/exec", "pods/attach"], "verbs": ["get", "create"] },
                 { "apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "delete"] },
                 { "apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"] },
                 { "apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "list", "create", "delete"] },
