@@ -93,6 +93,41 @@ impl Controlled {
         via: Via,
         args: &[&str],
     ) -> Controlled {
+        // the CRDs first (server-side apply of `kapsel crds`, as
+        // `actionsets::install_crds`): a fresh cluster has none
+        let crds = Command::new(bin).arg("crds").output().unwrap();
+        assert!(crds.status.success(), "kapsel crds failed");
+        kubectl(
+            &[
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--field-manager",
+                crate::FIELD_MANAGER,
+                "-f",
+                "-",
+            ],
+            Some(&String::from_utf8(crds.stdout).unwrap()),
+        );
+        // the API serves a new CRD a moment after it is created
+        let t0 = Instant::now();
+        while !Command::new(testbed())
+            .args([
+                "kubectl",
+                "get",
+                "blueprints.cr.kanister.io,actionsets.cr.kanister.io,profiles.cr.kanister.io",
+                "-n",
+                ns,
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "the Kanister CRDs are not served after 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
         let log = dir.join("controller.log");
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(bin)
