@@ -12,6 +12,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use kapsel_repo::check::CheckOptions;
 use kapsel_repo::prune::PruneOptions;
 use kapsel_repo::restore::RestoreOptions;
+
+use crate::location::{Direction, Progress};
 use kapsel_repo::{BackupOptions, Id, RepoError, Repository, Snapshot, Source};
 use kapsel_storage::{Profile, StorageError, backend_from_profile};
 use object_store::path::Path as StorePath;
@@ -249,16 +251,19 @@ async fn run_async(cmd: DataCommand) -> Result<(), DataError> {
             dirs,
         } => {
             let repo = open(&common, true).await?;
+            let progress = Progress::start(Direction::Sent);
             let (sum, t) = repo
                 .backup_tree(
                     &dirs,
                     BackupOptions {
                         tags: tags.clone(),
                         host,
+                        progress: Some(progress.counts()),
                         ..Default::default()
                     },
                 )
                 .await?;
+            drop(progress);
             for s in &t.skipped {
                 eprintln!("kando: skipped {s}");
             }
@@ -284,15 +289,20 @@ async fn run_async(cmd: DataCommand) -> Result<(), DataError> {
                 return Err(DataError::NotATree(sid.to_hex()));
             }
             use std::os::unix::ffi::OsStrExt;
+            let progress = Progress::start(Direction::Received);
             let r = repo
                 .restore_tree(
                     &sid,
                     &snap,
                     &target,
                     subpath.as_ref().map(|p| p.as_os_str().as_bytes()),
-                    RestoreOptions::default(),
+                    RestoreOptions {
+                        progress: Some(progress.counts()),
+                        ..Default::default()
+                    },
                 )
                 .await?;
+            drop(progress);
             for s in &r.skipped {
                 eprintln!("kando: skipped {s}");
             }

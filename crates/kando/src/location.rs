@@ -225,58 +225,87 @@ fn snapshot_arg(s: &str) -> Result<String, LocationError> {
     Err(LocationError::SnapshotArg(s.into()))
 }
 
-/// Bytes moved so far, reported on stderr every [`PROGRESS_EVERY`] as
-/// `kando: progress <N> bytes` (a stable line format: `kapsel run`'s live
-/// view counts it as the phase's bytes moved). Nothing is printed for
-/// transfers that end sooner.
+/// A transfer's byte counts, reported on stderr every [`PROGRESS_EVERY`]
+/// as `kando: progress <N> bytes <sent|received>` followed by ` of <M>` when
+/// the total is known, and at its end as `kando: <sent|received> <N>
+/// bytes`. A stable line format: `kapsel run`'s live view and the
+/// controller's ActionSet status read it (kapsel_engine::progress).
 pub(crate) struct Progress {
-    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    counts: kapsel_repo::Progress,
+    direction: &'static str,
     stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Interval of kando's progress lines.
 pub(crate) const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Which way the bytes go, as the progress line says it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Direction {
+    /// To the repository.
+    Sent,
+    /// From the repository.
+    Received,
+}
+
+fn progress_line(c: &kapsel_repo::Progress, direction: &str) -> String {
+    match c.total() {
+        Some(t) => format!("kando: progress {} bytes {direction} of {t}", c.done()),
+        None => format!("kando: progress {} bytes {direction}", c.done()),
+    }
+}
+
 impl Progress {
-    pub(crate) fn start() -> Progress {
-        let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    pub(crate) fn start(direction: Direction) -> Progress {
+        let counts = kapsel_repo::Progress::new();
+        let direction = match direction {
+            Direction::Sent => "sent",
+            Direction::Received => "received",
+        };
         let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let b = bytes.clone();
-        std::thread::spawn(move || {
+        let c = counts.clone();
+        let thread = std::thread::spawn(move || {
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                 rx.recv_timeout(PROGRESS_EVERY)
             {
-                let n = b.load(std::sync::atomic::Ordering::Relaxed);
-                eprintln!("kando: progress {n} bytes");
+                eprintln!("{}", progress_line(&c, direction));
             }
         });
         Progress {
-            bytes,
+            counts,
+            direction,
             stop: Some(tx),
+            thread: Some(thread),
         }
     }
 
-    /// A counter to add to.
-    pub(crate) fn counter(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
-        self.bytes.clone()
+    /// The counts to add to (and to set the total of).
+    pub(crate) fn counts(&self) -> kapsel_repo::Progress {
+        self.counts.clone()
     }
 }
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        // Dropping the sender ends the reporting thread.
+        // Dropping the sender ends the reporting thread; the last line
+        // gives the final count.
         self.stop.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        eprintln!("kando: {} {} bytes", self.direction, self.counts.done());
     }
 }
 
-/// A reader or writer that counts the bytes through it.
+/// A reader that counts the bytes through it.
 pub(crate) struct Counted<T> {
     inner: T,
-    n: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    n: kapsel_repo::Progress,
 }
 
 impl<T> Counted<T> {
-    pub(crate) fn new(inner: T, n: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
+    pub(crate) fn new(inner: T, n: kapsel_repo::Progress) -> Self {
         Counted { inner, n }
     }
 }
@@ -284,21 +313,8 @@ impl<T> Counted<T> {
 impl<T: Read> Read for Counted<T> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let k = self.inner.read(buf)?;
-        self.n
-            .fetch_add(k as u64, std::sync::atomic::Ordering::Relaxed);
+        self.n.add(k as u64);
         Ok(k)
-    }
-}
-
-impl<T: std::io::Write> std::io::Write for Counted<T> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let k = self.inner.write(buf)?;
-        self.n
-            .fetch_add(k as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(k)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 
@@ -408,18 +424,24 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                     "stdin carries the data of `push -`: give --profile, or push a file".into(),
                 ));
             }
+            let progress = Progress::start(Direction::Sent);
             let reader: Box<dyn Read + Send> = if source == "-" {
                 Box::new(std::io::stdin())
             } else {
-                Box::new(std::fs::File::open(&source).map_err(|e| LocationError::Io {
+                let f = std::fs::File::open(&source).map_err(|e| LocationError::Io {
                     what: "cannot open",
                     path: source.clone(),
                     source: e,
-                })?)
+                })?;
+                if let Ok(m) = f.metadata()
+                    && m.is_file()
+                {
+                    progress.counts().set_total(m.len());
+                }
+                Box::new(f)
             };
             let repo = open(&common, true).await?;
-            let progress = Progress::start();
-            let reader = Counted::new(reader, progress.counter());
+            let reader = Counted::new(reader, progress.counts());
             let s = repo
                 .backup_stream(
                     reader,
@@ -474,16 +496,18 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                     .find(|(_, s)| s.paths.iter().any(|p| p == &common.path))
                     .ok_or_else(|| LocationError::NoSnapshot(common.path.clone()))?,
             };
-            let opts = RestoreOptions::default();
-            let progress = Progress::start();
+            let progress = Progress::start(Direction::Received);
+            let opts = RestoreOptions {
+                progress: Some(progress.counts()),
+                ..Default::default()
+            };
             if target == "-" {
                 let stdout = raw_stdout().map_err(|e| LocationError::Io {
                     what: "cannot write to",
                     path: "stdout".into(),
                     source: e,
                 })?;
-                let out =
-                    BufWriter::with_capacity(1 << 20, Counted::new(stdout, progress.counter()));
+                let out = BufWriter::with_capacity(1 << 20, stdout);
                 repo.restore_stream(&id, &snap, out, opts).await?;
             } else {
                 let io = |what: &'static str| {
@@ -497,7 +521,6 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                         .write(true)
                         .open(&target)
                         .map_err(io("cannot open"))?;
-                    let f = Counted::new(f, progress.counter());
                     repo.restore_stream(&id, &snap, BufWriter::with_capacity(1 << 20, f), opts)
                         .await?;
                 } else {
@@ -508,16 +531,13 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                         kapsel_repo::newfile::NewFile::create(std::path::Path::new(&target))
                             .map_err(io("cannot create"))?;
                     let f = nf.file().try_clone().map_err(io("cannot create"))?;
-                    let f = Counted::new(f, progress.counter());
                     repo.restore_stream(&id, &snap, BufWriter::with_capacity(1 << 20, f), opts)
                         .await?;
                     nf.commit_replacing()
                         .map_err(io("cannot put the pulled file at"))?;
                 }
             }
-            let n = progress
-                .counter()
-                .load(std::sync::atomic::Ordering::Relaxed);
+            let n = progress.counts().done();
             drop(progress);
             eprintln!(
                 "kando: pulled {n} bytes of {} (snapshot {})",

@@ -19,12 +19,35 @@ const PW: (&str, &str) = ("KAPSEL_REPO_PASSWORD", "data-pw");
 
 /// Run, require success, return the one JSON line of stdout.
 fn ok_json(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> serde_json::Value {
+    ok_json_stderr(args, env, stdin).0
+}
+
+/// [`ok_json`] and stderr.
+fn ok_json_stderr(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &[u8],
+) -> (serde_json::Value, String) {
     let out = kando(args, env, stdin);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{args:?}: {err}");
     let s = String::from_utf8(out.stdout).unwrap();
     assert_eq!(s.lines().count(), 1, "one JSON line expected: {s:?}");
-    serde_json::from_str(s.trim()).unwrap()
+    (serde_json::from_str(s.trim()).unwrap(), err)
+}
+
+/// The bytes of kando's last transfer line (`kando: sent|received N bytes`).
+fn transfer_line(stderr: &str, direction: &str) -> u64 {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with(&format!("kando: {direction} ")))
+        .collect();
+    assert_eq!(lines.len(), 1, "one `kando: {direction}` line: {stderr}");
+    lines[0]
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("malformed: {}", lines[0]))
 }
 
 /// Backup, restores (by id, by tag, a sub-path), stats, check, delete.
@@ -34,7 +57,7 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
     let root = src.path().join("d");
     let rs = root.to_str().unwrap();
     let p = profile;
-    let b = ok_json(
+    let (b, berr) = ok_json_stderr(
         &[
             "data",
             "backup",
@@ -60,10 +83,13 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
     let size = b["size"].as_u64().unwrap();
     assert!(size > 48 << 20, "{b}");
     assert!(b["phySize"].as_u64().unwrap() > 0);
+    // Its progress: every file byte counted as sent (kapsel_engine::progress
+    // reads this line into an ActionSet's status).
+    assert_eq!(transfer_line(&berr, "sent"), size);
 
     // Restore by id prefix: the tree under TARGET/<absolute path>.
     let out = tempfile::tempdir().unwrap();
-    let r = ok_json(
+    let (r, rerr) = ok_json_stderr(
         &[
             "data",
             "restore",
@@ -81,6 +107,7 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
     assert_eq!(r["snapshotID"], id.as_str());
     assert_eq!(r["fileCount"], 6);
     assert_eq!(r["size"].as_u64().unwrap(), size);
+    assert_eq!(transfer_line(&rerr, "received"), size);
     let restored = out.path().join(root.strip_prefix("/").unwrap());
     assert_eq!(describe(&restored), describe(&root));
 

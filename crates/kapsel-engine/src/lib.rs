@@ -11,6 +11,7 @@
 //! - [`Platform`]: where functions run (the local host, later Kubernetes).
 //! - [`Event`]: what happens, as a stream of typed events, redacted.
 //! - [`output`]: the phase-output marker parser.
+//! - [`progress`]: bytes a phase moves, from kando's progress lines.
 //! - [`actionset`]: requests from a Kanister ActionSet's actions and the
 //!   status Kanister writes for their results (`kapsel run --actionset` and
 //!   the controller share it).
@@ -25,6 +26,7 @@ pub mod launcher;
 pub mod output;
 pub mod platform;
 pub mod podspec;
+pub mod progress;
 pub mod runner;
 
 pub use event::{Event, EventSink, LogStream, Outcome};

@@ -51,6 +51,10 @@ pub struct BackupOptions {
     pub uploads: usize,
     /// How the backup's lock is kept (docs/format.md §10).
     pub lock_timing: LockTiming,
+    /// Counts the files' bytes as a tree backup reads them (the total is
+    /// their sizes at the walk). Stream backups leave it alone: their
+    /// caller sees the stream.
+    pub progress: Option<crate::Progress>,
 }
 
 /// What a backup did.

@@ -18,6 +18,7 @@ pub mod forget;
 pub mod format;
 pub mod lock;
 pub mod newfile;
+pub mod progress;
 pub mod prune;
 pub mod repair;
 mod repo;
@@ -29,6 +30,7 @@ pub use crypto::KdfParams;
 pub use error::{RepoError, Result};
 pub use format::Id;
 pub use lock::{LockInfo, LockKind, LockTiming};
+pub use progress::Progress;
 pub use repo::{
     ChunkerAlgorithm, ChunkerParams, Config, DEFAULT_ZSTD_LEVEL, Index, InitOptions, KeyFile,
     KeyInfo, Location, Repository, Snapshot, Source, StreamContent,

@@ -10,17 +10,23 @@ use crate::format::Id;
 use crate::repo::{Index, Plain, Repository, Snapshot, Source};
 
 /// Options for [`Repository::restore_stream`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RestoreOptions {
     /// Blobs fetched and decrypted at once (default 16: enough to keep
     /// every core and a remote store's latency busy; at most this many
     /// blobs, plus the writer's queue, are in memory).
     pub concurrency: usize,
+    /// Counts the bytes written as they are (the total is the snapshot's
+    /// size).
+    pub progress: Option<crate::Progress>,
 }
 
 impl Default for RestoreOptions {
     fn default() -> Self {
-        RestoreOptions { concurrency: 16 }
+        RestoreOptions {
+            concurrency: 16,
+            progress: None,
+        }
     }
 }
 
@@ -86,12 +92,19 @@ impl Repository {
         let pool = BufPool::default();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Plain>(8);
         let back = pool.clone();
+        let progress = opts.progress.clone();
+        if let Some(p) = &progress {
+            p.set_total(size);
+        }
         let writer_task = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, W)> {
             let mut w = writer;
             let mut n = 0u64;
             while let Some(b) = rx.blocking_recv() {
                 w.write_all(&b)?;
                 n += b.len() as u64;
+                if let Some(p) = &progress {
+                    p.add(b.len() as u64);
+                }
                 b.recycle(&back);
             }
             w.flush()?;

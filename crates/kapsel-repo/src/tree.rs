@@ -365,11 +365,17 @@ fn walk(
                 } else {
                     inodes.insert((md.dev(), md.ino()), rel.clone());
                     sources.push(p.clone());
-                    EntryKind::File { offset: 0, size: 0 }
+                    EntryKind::File {
+                        offset: 0,
+                        size: md.len(),
+                    }
                 }
             } else {
                 sources.push(p.clone());
-                EntryKind::File { offset: 0, size: 0 }
+                EntryKind::File {
+                    offset: 0,
+                    size: md.len(),
+                }
             }
         } else if ft.is_symlink() {
             let t = std::fs::read_link(&p).map_err(|e| io_at(&p, e))?;
@@ -416,6 +422,7 @@ struct ContentReader {
     cur: Option<(PathBuf, std::fs::File)>,
     sizes: Arc<Mutex<Vec<u64>>>,
     n: u64,
+    progress: Option<crate::Progress>,
 }
 
 impl Read for ContentReader {
@@ -436,6 +443,9 @@ impl Read for ContentReader {
                     .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
                 if k > 0 {
                     self.n += k as u64;
+                    if let Some(p) = &self.progress {
+                        p.add(k as u64);
+                    }
                     return Ok(k);
                 }
             }
@@ -477,12 +487,26 @@ impl Repository {
         })
         .await
         .map_err(|e| RepoError::Task(e.to_string()))??;
+        if let Some(p) = &opts.progress {
+            // The sizes at the walk (the bytes read may differ if a file
+            // changes meanwhile).
+            p.set_total(
+                entries
+                    .iter()
+                    .map(|e| match e.kind {
+                        EntryKind::File { size, .. } => size,
+                        _ => 0,
+                    })
+                    .sum(),
+            );
+        }
         let sizes: Arc<Mutex<Vec<u64>>> = Arc::default();
         let reader = ContentReader {
             sources: sources.into_iter(),
             cur: None,
             sizes: sizes.clone(),
             n: 0,
+            progress: opts.progress.clone(),
         };
         let mut session = self.begin_backup(&opts).await?;
         let streams = async {

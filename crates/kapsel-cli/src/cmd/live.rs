@@ -10,12 +10,13 @@
 //!
 //! Everything goes to stderr: stdout carries the resulting ActionSet.
 //! Bytes moved are counted from kando's own progress lines on a phase's
-//! output ([`Moved`]); only the live view shows them.
+//! output (`kapsel_engine::progress`); only the live view shows them.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kapsel_engine::progress::Transfers;
 use kapsel_engine::{Event, Outcome};
 
 use super::repo::progress::human_bytes;
@@ -215,47 +216,7 @@ impl Reporter {
 struct PhaseBar {
     bar: ProgressBar,
     label: String,
-    moved: Moved,
-}
-
-/// Bytes a phase moved, counted from kando's stderr lines (`kando: progress
-/// N bytes` while a transfer runs, `kando: pushed|pulled N bytes ...` when it
-/// ends): the engine itself does not know what a command transfers.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Moved {
-    done: u64,
-    current: u64,
-}
-
-impl Moved {
-    /// Takes one output line into account; whether it was a kando line.
-    pub fn line(&mut self, line: &str) -> bool {
-        let Some(rest) = line.trim_start().strip_prefix("kando: ") else {
-            return false;
-        };
-        let mut words = rest.split_whitespace();
-        let (Some(kind), Some(n), Some("bytes")) = (words.next(), words.next(), words.next())
-        else {
-            return false;
-        };
-        let Ok(n) = n.parse::<u64>() else {
-            return false;
-        };
-        match kind {
-            "progress" => self.current = n,
-            "pushed" | "pulled" => {
-                self.done += n;
-                self.current = 0;
-            }
-            _ => return false,
-        }
-        true
-    }
-
-    /// Bytes so far.
-    pub fn total(&self) -> u64 {
-        self.done + self.current
-    }
+    moved: Transfers,
 }
 
 /// The terminal view: one block per action (a header, its phases, the
@@ -355,7 +316,7 @@ impl ActionView {
                     PhaseBar {
                         bar,
                         label,
-                        moved: Moved::default(),
+                        moved: Transfers::default(),
                     },
                 );
                 self.lines.clear();
@@ -453,24 +414,6 @@ impl ActionView {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_moved_from_kando_lines() {
-        let mut m = Moved::default();
-        assert!(!m.line("pg_dump: dumping contents of table"));
-        assert!(!m.line("kando: progress lots bytes"));
-        assert!(m.line("kando: progress 1000 bytes"));
-        assert_eq!(m.total(), 1000);
-        assert!(m.line("kando: progress 5000 bytes"));
-        assert_eq!(m.total(), 5000);
-        assert!(m.line(
-            "kando: pushed 6000 bytes to /x as snapshot ab (1 new of 2 chunks, 10 bytes added)"
-        ));
-        assert_eq!(m.total(), 6000);
-        assert!(m.line("kando: progress 10 bytes"));
-        assert!(m.line("kando: pulled 20 bytes of /y (snapshot cd)"));
-        assert_eq!(m.total(), 6020);
-    }
 
     fn tag(index: usize, action: &str, object: &str) -> ActionTag {
         ActionTag {
