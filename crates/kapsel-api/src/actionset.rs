@@ -155,6 +155,12 @@ pub struct ActionSetStatus {
     /// Progress.
     #[serde(default, skip_serializing_if = "ActionProgress::is_empty")]
     pub progress: ActionProgress,
+    /// Kubernetes-style conditions (a Kapsel addition; Kanister writes none):
+    /// `Running` (with reason `Queued` while waiting for a slot), then
+    /// `Complete` or `Failed`, so that `kubectl wait
+    /// --for=condition=Complete` works.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
 }
 
 /// `status.error`.

@@ -29,11 +29,13 @@
 //! ActionSet's namespace first, then the controller's (kanister#1522).
 //! docs/controller.md.
 
+mod conditions;
 mod events;
 mod fence;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+mod progress;
 mod recover;
 mod resolve;
 pub mod retention;

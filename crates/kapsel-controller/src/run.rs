@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::leader::while_valid;
+use crate::progress::{self, Track, Tracks};
 use crate::status::{Key, now, update};
 use crate::{Ctx, Shared, resolve};
 
@@ -91,18 +92,18 @@ async fn run_set(
     // 1. Slots. The ActionSet stays `pending` while it waits.
     if shared.slots.available_permits() < n {
         tracing::info!(actionset = %key.name, namespace = %key.namespace, "queued: waiting for {n} free slot(s) of {}", shared.config.concurrency);
-        shared
-            .recorder
-            .normal(
-                set,
-                "Queued",
-                "Queued",
-                &format!(
-                    "Waiting for {n} free slot(s): {} actions run at most at once (--concurrency)",
-                    shared.config.concurrency
-                ),
-            )
-            .await;
+        let note = format!(
+            "Waiting for {n} free slot(s): {} actions run at most at once (--concurrency)",
+            shared.config.concurrency
+        );
+        // Shown in status too: condition Running=False, reason Queued.
+        update(shared, key, |s| {
+            let was = s.status.as_ref().map(|st| st.conditions.clone());
+            crate::conditions::queued(s, &note);
+            s.status.as_ref().map(|st| st.conditions.clone()) != was
+        })
+        .await?;
+        shared.recorder.normal(set, "Queued", "Queued", &note).await;
     }
     let metrics = shared.config.telemetry.metrics.clone();
     let queued = metrics.queued(set.spec.actions.len());
@@ -267,6 +268,10 @@ async fn run_set(
             .iter()
             .map(|(spec, r)| action_status(spec, r))
             .collect();
+        if let Some(old) = s.status.as_ref() {
+            keep_phase_progress(&mut st, old);
+        }
+        progress::refresh_total(&mut st);
         s.status = Some(st);
         true
     })
@@ -306,7 +311,8 @@ async fn run_set(
 }
 
 /// Applies the actions' phase starts and ends to the status as they come
-/// (those that arrived meanwhile in one write), with Kanister's events.
+/// (those that arrived meanwhile in one write), with Kanister's events,
+/// and a running phase's bytes every [`progress::WRITE_EVERY`].
 pub(crate) async fn write_progress(
     shared: Arc<Shared>,
     key: Key,
@@ -314,7 +320,22 @@ pub(crate) async fn write_progress(
     mut rx: mpsc::UnboundedReceiver<(usize, Event)>,
 ) {
     let mut gone = false;
-    while let Some(first) = rx.recv().await {
+    let mut tracks = Tracks::new();
+    let mut tick = tokio::time::interval(progress::WRITE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let first = tokio::select! {
+            e = rx.recv() => match e {
+                Some(e) => e,
+                None => break,
+            },
+            _ = tick.tick() => {
+                if !gone && tracks.values().any(|t| t.changed) {
+                    gone = write_status(&shared, &key, &mut tracks, &[]).await;
+                }
+                continue;
+            }
+        };
         let mut batch = vec![first];
         while let Ok(e) = rx.try_recv() {
             batch.push(e);
@@ -328,18 +349,21 @@ pub(crate) async fn write_progress(
                 .map(|a| a.name.as_str())
                 .unwrap_or_default();
             match e {
-                Event::PhaseStarted { phase, defer, .. } => notes.push((
-                    if *defer {
-                        "Started deferPhase"
-                    } else {
-                        "Started Phase"
-                    },
-                    format!("{action}/{phase}"),
-                    format!(
-                        "Executing {} {phase}",
-                        if *defer { "deferPhase" } else { "phase" }
-                    ),
-                )),
+                Event::PhaseStarted { phase, defer, .. } => {
+                    tracks.insert((*i, phase.clone()), Track::new());
+                    notes.push((
+                        if *defer {
+                            "Started deferPhase"
+                        } else {
+                            "Started Phase"
+                        },
+                        format!("{action}/{phase}"),
+                        format!(
+                            "Executing {} {phase}",
+                            if *defer { "deferPhase" } else { "phase" }
+                        ),
+                    ))
+                }
                 Event::PhaseEnded {
                     phase,
                     outcome: Outcome::Complete,
@@ -360,6 +384,9 @@ pub(crate) async fn write_progress(
                     ));
                 }
                 Event::Log { phase, line, .. } => {
+                    if let Some(t) = tracks.get_mut(&(*i, phase.clone())) {
+                        t.line(line);
+                    }
                     tracing::info!(actionset = %key.name, namespace = %key.namespace, action, phase = %phase, "{line}");
                 }
                 _ => {}
@@ -370,25 +397,76 @@ pub(crate) async fn write_progress(
             .filter(|(_, e)| matches!(e, Event::PhaseStarted { .. } | Event::PhaseEnded { .. }))
             .collect();
         if !changes.is_empty() && !gone {
-            match update(&shared, &key, |s| {
-                let Some(st) = s.status.as_mut() else {
-                    return false;
-                };
-                for (i, e) in &changes {
-                    apply(st, *i, e);
-                }
-                true
-            })
-            .await
-            {
-                Ok(Some(_)) => {}
-                Ok(None) => gone = true,
-                Err(e) => tracing::warn!(actionset = %key.name, "writing progress: {e}"),
+            gone = write_status(&shared, &key, &mut tracks, &changes).await;
+        }
+        for (i, e) in &changes {
+            if let Event::PhaseEnded { phase, .. } = e {
+                tracks.remove(&(*i, phase.clone()));
             }
         }
         if !gone {
             for (reason, action, note) in notes {
                 shared.recorder.normal(&set, reason, &action, &note).await;
+            }
+        }
+    }
+}
+
+/// Writes phase starts and ends and the tracked phases' bytes; whether the
+/// ActionSet is gone.
+async fn write_status(
+    shared: &Shared,
+    key: &Key,
+    tracks: &mut Tracks,
+    changes: &[&(usize, Event)],
+) -> bool {
+    let r = update(shared, key, |s| {
+        let Some(st) = s.status.as_mut() else {
+            return false;
+        };
+        for (i, e) in changes {
+            apply(st, *i, e, tracks);
+        }
+        for ((i, phase), t) in tracks.iter() {
+            if t.changed
+                && let Some(a) = st.actions.get_mut(*i)
+            {
+                let defer = !a.phases.iter().any(|p| &p.name == phase);
+                if let Some(p) = phase_mut(a, phase, defer)
+                    && p.state == State::Running
+                {
+                    p.progress = t.progress(false);
+                }
+            }
+        }
+        progress::refresh_total(st);
+        true
+    })
+    .await;
+    match r {
+        Ok(Some(_)) => {
+            tracks.values_mut().for_each(|t| t.changed = false);
+            false
+        }
+        Ok(None) => true,
+        Err(e) => {
+            tracing::warn!(actionset = %key.name, "writing progress: {e}");
+            false
+        }
+    }
+}
+
+/// The phases' progress as written while they ran.
+pub(crate) fn keep_phase_progress(st: &mut ActionSetStatus, old: &ActionSetStatus) {
+    for (a, o) in st.actions.iter_mut().zip(&old.actions) {
+        for p in a.phases.iter_mut().chain(a.defer_phase.as_mut()) {
+            if let Some(q) = o
+                .phases
+                .iter()
+                .chain(o.defer_phase.as_ref())
+                .find(|q| q.name == p.name)
+            {
+                p.progress = q.progress.clone();
             }
         }
     }
@@ -403,7 +481,7 @@ fn set_phase(set: &ActionSet, i: usize, phase: &str) -> Option<usize> {
 }
 
 /// One phase start or end applied to the status.
-fn apply(st: &mut ActionSetStatus, i: usize, e: &Event) {
+fn apply(st: &mut ActionSetStatus, i: usize, e: &Event, tracks: &Tracks) {
     let Some(a) = st.actions.get_mut(i) else {
         return;
     };
@@ -411,6 +489,7 @@ fn apply(st: &mut ActionSetStatus, i: usize, e: &Event) {
         Event::PhaseStarted { phase, defer, .. } => {
             if let Some(p) = phase_mut(a, phase, *defer) {
                 p.state = State::Running;
+                p.progress = progress::plain(false);
             }
             st.progress.running_phase = phase.clone();
             st.progress.last_transition_time = Some(now());
@@ -426,6 +505,20 @@ fn apply(st: &mut ActionSetStatus, i: usize, e: &Event) {
                 p.state = outcome_state(Some(*outcome));
                 if !output.is_empty() {
                     p.output = Some(output.clone().into_iter().collect());
+                }
+                // A failed phase keeps the percent it had reached.
+                let done = *outcome == Outcome::Complete;
+                match tracks.get(&(i, phase.clone())) {
+                    Some(t) => {
+                        let mut q = t.progress(done);
+                        if !done {
+                            q.progress_percent = p.progress.progress_percent.clone();
+                            q.estimated_time_seconds = 0;
+                        }
+                        p.progress = q;
+                    }
+                    None if done => p.progress = progress::plain(true),
+                    None => {}
                 }
             }
             st.progress.last_transition_time = Some(now());

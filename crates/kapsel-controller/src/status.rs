@@ -62,6 +62,7 @@ pub(crate) async fn update(
         if !mutate(&mut set) {
             return Ok(Some(set));
         }
+        crate::conditions::refresh(&mut set);
         if !shared.term.valid() {
             return Ok(None);
         }
@@ -135,6 +136,7 @@ pub(crate) async fn initialise(shared: &Shared, set: &ActionSet) -> Result<(), R
             last_transition_time: Some(now()),
             ..Default::default()
         },
+        conditions: Vec::new(),
     };
     let mut wrote = false;
     let written = update(shared, &key, |s| {

@@ -290,7 +290,34 @@ pub async fn time_log_round_trip(env: &Env, ns: &str, st: &Stage) {
     env.apply(&ns, &actionset("backup", &ns, action("backup", None)))
         .await
         .unwrap();
+    // The conditions serve `kubectl wait` (it exits non-zero on its
+    // timeout, which then fails here).
+    let waited = tokio::task::spawn_blocking({
+        let ns = ns.clone();
+        move || {
+            crate::via::kubectl_output(
+                &[
+                    "wait",
+                    "-n",
+                    &ns,
+                    "--for=condition=Complete",
+                    "--timeout=300s",
+                    "actionsets.cr.kanister.io/backup",
+                ],
+                None,
+            )
+        }
+    })
+    .await
+    .unwrap();
     let backup = wait_state(env, &ns, "backup", "complete", Duration::from_secs(300)).await;
+    assert!(
+        waited.status.success(),
+        "kubectl wait --for=condition=Complete failed on a complete ActionSet: {}{} (conditions: {:#})",
+        String::from_utf8_lossy(&waited.stdout),
+        String::from_utf8_lossy(&waited.stderr),
+        backup["status"]["conditions"]
+    );
     eprintln!(
         "backup ActionSet complete in {:.1}s",
         t0.elapsed().as_secs_f64()
@@ -299,6 +326,36 @@ pub async fn time_log_round_trip(env: &Env, ns: &str, st: &Stage) {
     let a = &status["actions"][0];
     assert_eq!(a["phases"][0]["name"], "backupToS3");
     assert_eq!(a["phases"][0]["state"], "complete");
+    // Progress: the pushed log's bytes, counted by kando in the pod.
+    let size = before.len() as i64;
+    let p = &a["phases"][0]["progress"];
+    assert_eq!(p["progressPercent"], "100", "{p:#}");
+    let sent = p["sizeUploadedB"].as_i64().unwrap_or(0);
+    assert!(
+        sent >= size && p["estimatedUploadSizeB"].as_i64() == Some(sent),
+        "the phase's progress must count the pushed file ({size}+ bytes): {p:#}"
+    );
+    assert_eq!(status["progress"]["percentCompleted"], "100");
+    assert_eq!(status["progress"]["sizeUploadedB"].as_i64(), Some(sent));
+    let conditions: Vec<(String, String)> = status["conditions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    (
+                        c["type"].as_str().unwrap_or_default().to_string(),
+                        c["status"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        conditions,
+        [("Running", "False"), ("Complete", "True")].map(|(a, b)| (a.to_string(), b.to_string())),
+        "{:#}",
+        status["conditions"]
+    );
     assert!(
         a["phases"][0]["output"]["backupID"]
             .as_str()
@@ -363,6 +420,11 @@ pub async fn time_log_round_trip(env: &Env, ns: &str, st: &Stage) {
             ("bringupPod", "complete")
         ]
         .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let p = &restore["status"]["actions"][0]["phases"][1]["progress"];
+    assert!(
+        p["sizeDownloadedB"].as_i64().unwrap_or(0) >= sent && p["progressPercent"] == "100",
+        "the restore phase's progress must count the pulled file ({sent} bytes): {p:#}"
     );
     let pod = running_pod(env, &ns, "app=time-logger").await;
     let after = log(pod).await;

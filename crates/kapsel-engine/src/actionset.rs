@@ -180,5 +180,6 @@ pub fn set_status(actions: &[(&ActionSpec, &ActionResult)]) -> ActionSetStatus {
         actions: actions.iter().map(|(s, r)| action_status(s, r)).collect(),
         error: ErrorStatus { message },
         progress: Default::default(),
+        conditions: Vec::new(),
     }
 }

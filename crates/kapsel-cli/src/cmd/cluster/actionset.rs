@@ -1429,6 +1429,20 @@ pub fn describe_text(set: &ActionSet, events: &[Event], now: chrono::DateTime<Ut
         if !prog.is_empty() {
             line(&mut s, "Progress", &prog.join(", "));
         }
+        if !st.conditions.is_empty() {
+            s.push_str("Conditions:\n");
+            for c in &st.conditions {
+                let mut text = format!("  {}={} ({})", c.type_, c.status, c.reason);
+                if !c.message.is_empty() && c.message != st.error.message {
+                    text.push_str(&format!(": {}", c.message));
+                }
+                text.push_str(&format!(
+                    ", {} ago\n",
+                    table::age(table::chrono_time(&c.last_transition_time.0), now)
+                ));
+                s.push_str(&text);
+            }
+        }
     }
     s.push_str("Actions:\n");
     let failed_phase = status
@@ -2328,6 +2342,22 @@ mod tests {
             st.state = State::Failed;
             st.actions[0].phases[0].state = State::Failed;
             st.error.message = "Failed to execute phase backupToS3: exit 1".into();
+            let cond = |type_: &str, status: &str, reason: &str, message: &str| {
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                    type_: type_.into(),
+                    status: status.into(),
+                    reason: reason.into(),
+                    message: message.into(),
+                    last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t(
+                        "2026-01-01T11:59:00Z",
+                    )),
+                    observed_generation: Some(1),
+                }
+            };
+            st.conditions = vec![
+                cond("Running", "False", "Failed", &st.error.message),
+                cond("Failed", "True", "Failed", &st.error.message),
+            ];
         }
         vec![done, running, new, failed]
     }
