@@ -11,8 +11,11 @@
 //!
 //! `kubectl wait --for=condition=Complete actionset/<name>` therefore waits
 //! for success and `--for=condition=Failed` for failure. A condition's
-//! `lastTransitionTime` changes only when its status does;
-//! `observedGeneration` is the ActionSet's `metadata.generation`.
+//! `lastTransitionTime` changes only when its status does. No
+//! `observedGeneration`: without a status subresource (Kanister's CRD has
+//! none) every status write bumps `metadata.generation` itself, so the
+//! value would be stale the moment it is written, and `kubectl wait`
+//! ignores conditions whose `observedGeneration` is behind.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kapsel_api::{ActionSet, ActionSetStatus, State};
@@ -25,14 +28,7 @@ pub(crate) const QUEUED: &str = "Queued";
 /// The longest condition message kept (the API allows 32768 bytes).
 const MESSAGE_LIMIT: usize = 4096;
 
-fn put(
-    conditions: &mut Vec<Condition>,
-    generation: Option<i64>,
-    type_: &str,
-    status: bool,
-    reason: &str,
-    message: &str,
-) {
+fn put(conditions: &mut Vec<Condition>, type_: &str, status: bool, reason: &str, message: &str) {
     let status = if status { "True" } else { "False" };
     let mut message = message.to_string();
     if message.len() > MESSAGE_LIMIT {
@@ -51,7 +47,6 @@ fn put(
             }
             c.reason = reason.to_string();
             c.message = message;
-            c.observed_generation = generation;
         }
         None => conditions.push(Condition {
             type_: type_.to_string(),
@@ -59,28 +54,26 @@ fn put(
             reason: reason.to_string(),
             message,
             last_transition_time: now(),
-            observed_generation: generation,
+            observed_generation: None,
         }),
     }
 }
 
 /// Marks a `pending` ActionSet as queued with `message`.
 pub(crate) fn queued(set: &mut ActionSet, message: &str) {
-    let generation = set.metadata.generation;
     if let Some(st) = set.status.as_mut()
         && st.state == State::Pending
     {
-        set_running(st, generation, false, QUEUED, message);
+        set_running(st, false, QUEUED, message);
     }
 }
 
-fn set_running(st: &mut ActionSetStatus, g: Option<i64>, on: bool, reason: &str, message: &str) {
-    put(&mut st.conditions, g, "Running", on, reason, message);
+fn set_running(st: &mut ActionSetStatus, on: bool, reason: &str, message: &str) {
+    put(&mut st.conditions, "Running", on, reason, message);
 }
 
 /// Brings the conditions in line with the state.
 pub(crate) fn refresh(set: &mut ActionSet) {
-    let generation = set.metadata.generation;
     let Some(st) = set.status.as_mut() else {
         return;
     };
@@ -91,7 +84,7 @@ pub(crate) fn refresh(set: &mut ActionSet) {
                 .iter()
                 .any(|c| c.type_ == "Running" && c.reason == QUEUED);
             if !queued {
-                set_running(st, generation, false, "Pending", "waiting to start");
+                set_running(st, false, "Pending", "waiting to start");
             }
         }
         State::Running => {
@@ -99,13 +92,12 @@ pub(crate) fn refresh(set: &mut ActionSet) {
                 "" => "running".to_string(),
                 p => format!("running phase {p}"),
             };
-            set_running(st, generation, true, "Running", &message);
+            set_running(st, true, "Running", &message);
         }
         State::Complete => {
-            set_running(st, generation, false, "Completed", "every action completed");
+            set_running(st, false, "Completed", "every action completed");
             put(
                 &mut st.conditions,
-                generation,
                 "Complete",
                 true,
                 "Completed",
@@ -114,15 +106,8 @@ pub(crate) fn refresh(set: &mut ActionSet) {
         }
         State::Failed => {
             let message = st.error.message.clone();
-            set_running(st, generation, false, "Failed", &message);
-            put(
-                &mut st.conditions,
-                generation,
-                "Failed",
-                true,
-                "Failed",
-                &message,
-            );
+            set_running(st, false, "Failed", &message);
+            put(&mut st.conditions, "Failed", true, "Failed", &message);
         }
     }
 }
@@ -156,7 +141,7 @@ mod tests {
         refresh(&mut s);
         let c = get(&s, "Running").unwrap();
         assert_eq!((c.status.as_str(), c.reason.as_str()), ("False", QUEUED));
-        assert_eq!(c.observed_generation, Some(3));
+        assert_eq!(c.observed_generation, None);
 
         let st = s.status.as_mut().unwrap();
         st.state = State::Running;

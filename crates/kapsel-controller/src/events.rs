@@ -13,6 +13,7 @@
 //! therefore names the action and phase, so that each phase gets its own
 //! event. A failure to record an event is logged, never fatal.
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kapsel_api::ActionSet;
 use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -48,6 +49,20 @@ impl Events {
         action: &str,
         note: &str,
     ) {
+        self.publish_on(&set.object_ref(&()), None, type_, reason, action, note)
+            .await;
+    }
+
+    /// Records one event on `regarding`, `related` to another object.
+    async fn publish_on(
+        &self,
+        regarding: &ObjectReference,
+        related: Option<ObjectReference>,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: &str,
+    ) {
         let mut note = note.to_string();
         if note.len() > NOTE_LIMIT {
             let mut cut = NOTE_LIMIT - 3;
@@ -66,10 +81,44 @@ impl Events {
             reason: reason.chars().take(128).collect(),
             note: Some(note),
             action,
-            secondary: None,
+            secondary: related,
         };
-        if let Err(e) = self.recorder.publish(&ev, &set.object_ref(&())).await {
+        if let Err(e) = self.recorder.publish(&ev, regarding).await {
             tracing::warn!(reason, "recording an event: {e}");
+        }
+    }
+
+    /// The same event on the ActionSet and on its action's target object
+    /// (`kubectl describe deployment ...` shows what Kanister's actions did
+    /// to it): there the note names the ActionSet, which is also the
+    /// event's related object. Recording on the target needs `create` on
+    /// events in its namespace; without it the event is logged as not
+    /// recorded and the action goes on.
+    pub async fn with_target(
+        &self,
+        set: &ActionSet,
+        target: Option<&ObjectReference>,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        note: &str,
+    ) {
+        self.publish(set, type_, reason, action, note).await;
+        if let Some(t) = target {
+            let name = format!(
+                "{}/{}",
+                set.metadata.namespace.as_deref().unwrap_or_default(),
+                set.metadata.name.as_deref().unwrap_or_default()
+            );
+            self.publish_on(
+                t,
+                Some(set.object_ref(&())),
+                type_,
+                reason,
+                action,
+                &format!("ActionSet {name}: {note}"),
+            )
+            .await;
         }
     }
 
@@ -81,8 +130,20 @@ impl Events {
 
     /// Warning `ActionSetFailed Action: <action>` with `note`.
     pub async fn failed(&self, set: &ActionSet, action: &str, note: &str) {
-        self.publish(
+        self.failed_with_target(set, None, action, note).await;
+    }
+
+    /// [`Events::failed`], also on the action's target object.
+    pub async fn failed_with_target(
+        &self,
+        set: &ActionSet,
+        target: Option<&ObjectReference>,
+        action: &str,
+        note: &str,
+    ) {
+        self.with_target(
             set,
+            target,
             EventType::Warning,
             &format!("ActionSetFailed Action: {action}"),
             action,
@@ -90,4 +151,22 @@ impl Events {
         )
         .await;
     }
+}
+
+/// The target object's reference, from the parameters the engine renders
+/// with (`.Object`: apiVersion, kind, name, namespace and uid as read from
+/// the cluster). `None` for objects that have none of these (a kind the
+/// platform resolves without reading the object).
+pub(crate) fn target_of(req: &kapsel_engine::ActionRequest) -> Option<ObjectReference> {
+    let o = req.params.object.as_ref()?;
+    let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(str::to_string);
+    let meta = o.get("metadata");
+    Some(ObjectReference {
+        api_version: text(o.get("apiVersion")),
+        kind: text(o.get("kind")),
+        name: Some(text(meta.and_then(|m| m.get("name")))?),
+        namespace: text(meta.and_then(|m| m.get("namespace"))),
+        uid: text(meta.and_then(|m| m.get("uid"))),
+        ..Default::default()
+    })
 }

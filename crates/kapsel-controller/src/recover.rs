@@ -128,7 +128,13 @@ async fn recover(shared: &Arc<Shared>, key: &Key) -> Result<(), kube::Error> {
     // 3. The deferPhases not yet ended.
     let mut notes = Vec::new();
     let (tx, rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_progress(shared.clone(), key.clone(), set.clone(), rx));
+    let writer = tokio::spawn(write_progress(
+        shared.clone(),
+        key.clone(),
+        set.clone(),
+        Vec::new(),
+        rx,
+    ));
     let actions = set
         .status
         .as_ref()

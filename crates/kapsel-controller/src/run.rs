@@ -7,13 +7,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kapsel_api::{ActionSet, ActionSetStatus, ErrorStatus, Phase, State};
 use kapsel_engine::actionset::{action_status, outcome_state, set_status};
 use kapsel_engine::{ActionRequest, ActionResult, Event, EventSink, Outcome, run_action};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::events::target_of;
 use crate::leader::while_valid;
 use crate::progress::{self, Track, Tracks};
 use crate::status::{Key, now, update};
@@ -189,11 +192,14 @@ async fn run_set(
     // 4. The actions side by side; one writer applies their events.
     let (tx, rx) = mpsc::unbounded_channel::<(usize, Event)>();
     let mut handles = Vec::new();
+    let targets: Vec<Option<ObjectReference>> = requests.iter().map(target_of).collect();
     for (i, req) in requests.into_iter().enumerate() {
         shared
             .recorder
-            .normal(
+            .with_target(
                 &set,
+                targets[i].as_ref(),
+                EventType::Normal,
                 "Started Action",
                 &req.name,
                 &format!("Executing action {}", req.name),
@@ -224,7 +230,13 @@ async fn run_set(
         }));
     }
     drop(tx);
-    let writer = tokio::spawn(write_progress(shared.clone(), key.clone(), set.clone(), rx));
+    let writer = tokio::spawn(write_progress(
+        shared.clone(),
+        key.clone(),
+        set.clone(),
+        targets.clone(),
+        rx,
+    ));
     let mut results: Vec<ActionResult> = Vec::new();
     for (h, spec) in handles.into_iter().zip(&set.spec.actions) {
         results.push(match h.await {
@@ -298,11 +310,16 @@ async fn run_set(
             .await;
     } else {
         tracing::warn!(actionset = %key.name, namespace = %key.namespace, "failed: {}", final_status.error.message);
-        for (spec, r) in &pairs {
+        for (i, (spec, r)) in pairs.iter().enumerate() {
             if let Some(e) = &r.error {
                 shared
                     .recorder
-                    .failed(&done, &spec.name, &format!("Failed to execute phase: {e}"))
+                    .failed_with_target(
+                        &done,
+                        targets.get(i).and_then(Option::as_ref),
+                        &spec.name,
+                        &format!("Failed to execute phase: {e}"),
+                    )
                     .await;
             }
         }
@@ -317,6 +334,7 @@ pub(crate) async fn write_progress(
     shared: Arc<Shared>,
     key: Key,
     set: ActionSet,
+    targets: Vec<Option<ObjectReference>>,
     mut rx: mpsc::UnboundedReceiver<(usize, Event)>,
 ) {
     let mut gone = false;
@@ -352,6 +370,7 @@ pub(crate) async fn write_progress(
                 Event::PhaseStarted { phase, defer, .. } => {
                     tracks.insert((*i, phase.clone()), Track::new());
                     notes.push((
+                        *i,
                         if *defer {
                             "Started deferPhase"
                         } else {
@@ -371,6 +390,7 @@ pub(crate) async fn write_progress(
                 } => {
                     let defer = set_phase(&set, *i, phase).is_none();
                     notes.push((
+                        *i,
                         if defer {
                             "Ended deferPhase"
                         } else {
@@ -405,8 +425,12 @@ pub(crate) async fn write_progress(
             }
         }
         if !gone {
-            for (reason, action, note) in notes {
-                shared.recorder.normal(&set, reason, &action, &note).await;
+            for (i, reason, action, note) in notes {
+                let target = targets.get(i).and_then(Option::as_ref);
+                shared
+                    .recorder
+                    .with_target(&set, target, EventType::Normal, reason, &action, &note)
+                    .await;
             }
         }
     }

@@ -384,6 +384,14 @@ pub async fn time_log_round_trip(env: &Env, ns: &str, st: &Stage) {
     ] {
         assert!(r.iter().any(|x| x == want), "no {want:?} event: {r:?}");
     }
+    // The same reasons on the target object (a Kapsel addition).
+    let r = reasons(env, &ns, "time-logger").await;
+    for want in ["Started Action", "Started Phase", "Ended Phase"] {
+        assert!(
+            r.iter().any(|x| x == want),
+            "no {want:?} event on the Deployment: {r:?}"
+        );
+    }
 
     // destroy the data, restore with the backup's artifacts
     sh_in(
