@@ -8,6 +8,10 @@
 //!   complete, with artifacts and complete phases in the status and
 //!   Kanister's events → data destroyed → restore with the backup's
 //!   artifacts (as `kanctl --from`) → data back → delete → nothing in S3.
+//!   The status shows the phases' bytes (kando's progress lines), the
+//!   conditions serve `kubectl wait`, the events are also on the Deployment.
+//! - A phase's bytes while it still runs: a KubeTask that pushes 20 MB then
+//!   waits for a marker the test creates once the status shows them.
 //! - An ActionSet naming a missing Blueprint fails within seconds, naming it.
 //! - Deleting a running ActionSet cancels it: its deferPhase runs (it
 //!   creates a ConfigMap), no pod is left.
@@ -61,6 +65,7 @@ async fn time_log_through_the_controller() {
             let controller = ControllerProcess::start(&p.bin, &ns, &log_file);
 
             time_log_round_trip(&env, &ns, &st).await;
+            progress_while_a_phase_runs(&env, &ns).await;
 
             // no secret in any ActionSet, nor in the controller's log
             for o in actionsets(&env, &ns)
@@ -76,6 +81,77 @@ async fn time_log_through_the_controller() {
             st.finish(&[]).await;
         })
         .await;
+}
+
+/// A phase's bytes in the status while it still runs: a KubeTask pushes
+/// 20 MB with kando (Profile `s3-profile`), then waits for a marker file
+/// that the test creates only once the status shows every byte sent
+/// (`progressPercent` 99 while running, as kando knew the total), so the
+/// test observes the running phase without relying on timing; then 100.
+async fn progress_while_a_phase_runs(env: &Env, ns: &str) {
+    const SIZE: i64 = 20_000_000;
+    let bp = serde_json::json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Blueprint",
+        "metadata": {"name": "push", "namespace": ns},
+        "actions": {"push": {"phases": [{"func": "KubeTask", "name": "push", "args": {
+            "image": image("tools"), "namespace": "{{ .Namespace.Name }}",
+            "command": ["sh", "-c", format!(
+                "head -c {SIZE} /dev/urandom > /tmp/d && \
+                 kando location push --profile '{{{{ toJson .Profile }}}}' --path progress-test /tmp/d && \
+                 while [ ! -e /tmp/go ]; do sleep 0.2; done")]}}]}}})
+    .to_string();
+    env.apply(ns, &bp).await.unwrap();
+    let action = serde_json::json!({"name": "push", "blueprint": "push",
+        "object": {"kind": "Namespace", "name": ns, "namespace": ns},
+        "profile": {"kind": "Profile", "name": "s3-profile", "namespace": ns}});
+    env.apply(ns, &actionset("push", ns, action)).await.unwrap();
+    let last = std::sync::Mutex::new(serde_json::Value::Null);
+    wait_until(
+        Duration::from_secs(180),
+        "the running phase's progress to show every byte sent",
+        || {
+            let last = &last;
+            async move {
+                let v = serde_json::to_value(actionsets(env, ns).get("push").await?).unwrap();
+                let st = &v["status"];
+                assert_ne!(st["state"], "failed", "{st:#}");
+                let phase = &st["actions"][0]["phases"][0];
+                let hit = phase["state"] == "running"
+                    && phase["progress"]["sizeUploadedB"].as_i64() == Some(SIZE);
+                *last.lock().unwrap() = st.clone();
+                Ok(hit)
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}: last status {:#}", last.lock().unwrap()));
+    let seen = last.into_inner().unwrap();
+    let phase = &seen["actions"][0]["phases"][0]["progress"];
+    assert_eq!(
+        phase["estimatedUploadSizeB"].as_i64(),
+        Some(SIZE),
+        "{phase:#}"
+    );
+    assert_eq!(phase["progressPercent"], "99", "{phase:#}");
+    assert_eq!(seen["progress"]["sizeUploadedB"].as_i64(), Some(SIZE));
+    assert_eq!(seen["progress"]["runningPhase"], "push");
+    let running = seen["conditions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["type"] == "Running"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (running["status"].as_str(), running["message"].as_str()),
+        (Some("True"), Some("running phase push")),
+        "{running:#}"
+    );
+    let pods = kapsel_pods(env, ns).await;
+    assert_eq!(pods.len(), 1, "one task pod: {pods:?}");
+    kapsel_e2e::flow::sh_in(env, ns, &pods[0], None, "touch /tmp/go").await;
+    let done = wait_state(env, ns, "push", "complete", Duration::from_secs(120)).await;
+    let phase = &done["status"]["actions"][0]["phases"][0]["progress"];
+    assert_eq!(phase["progressPercent"], "100", "{phase:#}");
+    assert_eq!(phase["sizeUploadedB"].as_i64(), Some(SIZE));
+    assert_eq!(done["status"]["progress"]["percentCompleted"], "100");
 }
 
 /// A Blueprint of our own: a long KubeTask, and a deferPhase that creates
