@@ -263,16 +263,44 @@ pub struct Stage {
 
 impl Stage {
     /// From now on, [`Stage::act`] runs each action as an ActionSet made
-    /// `via` kubectl or `kapsel actionset create`, reconciled by a `kapsel
-    /// controller` started here on the test's namespace (docs: `via.rs`).
+    /// `via` kubectl or `kapsel actionset create`, reconciled by a
+    /// controller watching the test's namespace (docs: `via.rs`): for
+    /// Kanister-format ActionSets (`kubectl apply`) the in-cluster one that
+    /// charts/kapsel installs, as a Kanister user would switch; for `kapsel
+    /// actionset create` a `kapsel controller --kubeconfig` process (the
+    /// laptop's way). Without Helm on the testbed, a process for both (said
+    /// on stderr).
     pub fn through_controller(&mut self, via: crate::via::Via) {
-        self.controller = Some(crate::via::Controlled::start(
-            &self.run.bin,
-            &self.run.kubeconfig,
-            &self.ns,
-            &self.run.dir,
-            via,
-        ));
+        use crate::via::{Controlled, Via};
+        let installed = match via {
+            Via::KubectlApply => {
+                let c = Controlled::install(&self.run.bin, &self.run.kubeconfig, &self.ns, via);
+                if c.is_none() {
+                    eprintln!(
+                        "note: no Helm on the testbed: the controller runs as a process, not from charts/kapsel"
+                    );
+                }
+                c
+            }
+            Via::ActionsetCreate => None,
+        };
+        self.controller = Some(installed.unwrap_or_else(|| {
+            Controlled::start(
+                &self.run.bin,
+                &self.run.kubeconfig,
+                &self.ns,
+                &self.run.dir,
+                via,
+            )
+        }));
+    }
+
+    /// Lets the controller (if any) act on objects in `other` too: a
+    /// migration's target namespace (docs: `via::Controlled::reach`).
+    pub fn reach(&mut self, other: &str) {
+        if let Some(c) = self.controller.as_mut() {
+            c.reach(other);
+        }
     }
 
     /// Starts SeaweedFS and writes the Profile, from Kanister's example

@@ -25,23 +25,136 @@ pub enum Via {
     ActionsetCreate,
 }
 
-/// `kapsel controller` for one test namespace, and how its ActionSets are
+/// The controller for one test namespace, and how its ActionSets are
 /// made.
 pub struct Controlled {
     /// How ActionSets are made.
     pub via: Via,
-    child: Child,
-    log: PathBuf,
+    backend: Backend,
     /// ActionSet names by the file their status was written to.
     names: Vec<(String, String)>,
     count: usize,
 }
 
+/// Where the controller runs.
+enum Backend {
+    /// `kapsel controller --kubeconfig` as a child process (a laptop's way).
+    Process { child: Child, log: PathBuf },
+    /// charts/kapsel `helm install`ed in its own namespace `ctl`, watching
+    /// `namespaces` (the test's first): the in-cluster controller from the
+    /// testbed's `kapsel` image, as users install it.
+    Chart {
+        helm: PathBuf,
+        kubeconfig: PathBuf,
+        release: String,
+        ctl: String,
+        namespaces: Vec<String>,
+    },
+}
+
 impl Drop for Controlled {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.backend {
+            Backend::Process { child, .. } => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Backend::Chart {
+                helm,
+                kubeconfig,
+                release,
+                ctl,
+                ..
+            } => {
+                let _ = Command::new(&*helm)
+                    .arg("--kubeconfig")
+                    .arg(&*kubeconfig)
+                    .args([
+                        "uninstall",
+                        release,
+                        "-n",
+                        ctl,
+                        "--wait",
+                        "--timeout",
+                        "120s",
+                    ])
+                    .output();
+                let _ = kubectl_output(&["delete", "namespace", ctl, "--wait=false"], None);
+            }
+        }
     }
+}
+
+/// The CRDs (server-side apply of `kapsel crds`, as
+/// `actionsets::install_crds`; a fresh cluster has none), waited for until
+/// served in `ns`.
+fn install_crds(bin: &Path, ns: &str) {
+    // the CRDs first (server-side apply of `kapsel crds`, as
+    // `actionsets::install_crds`): a fresh cluster has none
+    let crds = Command::new(bin).arg("crds").output().unwrap();
+    assert!(crds.status.success(), "kapsel crds failed");
+    kubectl(
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager",
+            crate::FIELD_MANAGER,
+            "-f",
+            "-",
+        ],
+        Some(&String::from_utf8(crds.stdout).unwrap()),
+    );
+    // the API serves a new CRD a moment after it is created
+    let t0 = Instant::now();
+    while !Command::new(testbed())
+        .args([
+            "kubectl",
+            "get",
+            "blueprints.cr.kanister.io,actionsets.cr.kanister.io,profiles.cr.kanister.io",
+            "-n",
+            ns,
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the Kanister CRDs are not served after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Helm (`KAPSEL_HELM`, else the testbed's build), if there is one.
+pub fn helm_path() -> Option<PathBuf> {
+    if let Some(h) = std::env::var_os("KAPSEL_HELM") {
+        return Some(PathBuf::from(h));
+    }
+    let out = Command::new(testbed()).arg("helm-path").output().ok()?;
+    out.status
+        .success()
+        .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string()))
+}
+
+fn chart() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../charts/kapsel")
+}
+
+/// `helm --kubeconfig KUBECONFIG ARGS`; panics with its output on failure.
+fn helm_run(helm: &Path, kubeconfig: &Path, args: &[String]) {
+    let out = Command::new(helm)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn testbed() -> PathBuf {
@@ -84,6 +197,92 @@ impl Controlled {
         Controlled::start_with(bin, kubeconfig, ns, dir, via, &[])
     }
 
+    /// Installs charts/kapsel with Helm (release and namespace named after
+    /// `ns`), watching `ns`, and waits for its Deployment; `None` when the
+    /// testbed has no Helm.
+    pub fn install(bin: &Path, kubeconfig: &Path, ns: &str, via: Via) -> Option<Controlled> {
+        let helm = helm_path()?;
+        install_crds(bin, ns);
+        let suffix = &ns[ns.len().saturating_sub(8)..];
+        let (release, ctl) = (format!("via-{suffix}"), format!("{ns}-kapsel"));
+        let (repo, tag) = image("kapsel")
+            .rsplit_once(':')
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .unwrap();
+        let c = Controlled {
+            via,
+            backend: Backend::Chart {
+                helm: helm.clone(),
+                kubeconfig: kubeconfig.to_path_buf(),
+                release: release.clone(),
+                ctl: ctl.clone(),
+                namespaces: vec![ns.to_string()],
+            },
+            names: Vec::new(),
+            count: 0,
+        };
+        helm_run(
+            &helm,
+            kubeconfig,
+            &[
+                "install".into(),
+                release,
+                chart().to_string_lossy().into_owned(),
+                "-n".into(),
+                ctl,
+                "--create-namespace".into(),
+                "--set".into(),
+                format!("watch.namespaces={{{ns}}}"),
+                "--set".into(),
+                format!("toolsImage={}", image("tools")),
+                "--set".into(),
+                format!("image.repository={repo}"),
+                "--set".into(),
+                format!("image.tag={tag}"),
+                "--set".into(),
+                "logLevel=info".into(),
+                "--wait".into(),
+                "--timeout".into(),
+                "180s".into(),
+            ],
+        );
+        Some(c)
+    }
+
+    /// Lets the controller act on objects in `other` too (a migration's
+    /// target namespace): for the chart, `helm upgrade` adding it to
+    /// `watch.namespaces` (the chart grants rights where it watches), as an
+    /// operator would; a process has the kubeconfig's rights already.
+    pub fn reach(&mut self, other: &str) {
+        if let Backend::Chart {
+            helm,
+            kubeconfig,
+            release,
+            ctl,
+            namespaces,
+        } = &mut self.backend
+        {
+            namespaces.push(other.to_string());
+            helm_run(
+                helm,
+                kubeconfig,
+                &[
+                    "upgrade".into(),
+                    release.clone(),
+                    chart().to_string_lossy().into_owned(),
+                    "-n".into(),
+                    ctl.clone(),
+                    "--reuse-values".into(),
+                    "--set".into(),
+                    format!("watch.namespaces={{{}}}", namespaces.join(",")),
+                    "--wait".into(),
+                    "--timeout".into(),
+                    "180s".into(),
+                ],
+            );
+        }
+    }
+
     /// [`Controlled::start`] with more arguments (`--metrics-addr ...`).
     pub fn start_with(
         bin: &Path,
@@ -93,41 +292,7 @@ impl Controlled {
         via: Via,
         args: &[&str],
     ) -> Controlled {
-        // the CRDs first (server-side apply of `kapsel crds`, as
-        // `actionsets::install_crds`): a fresh cluster has none
-        let crds = Command::new(bin).arg("crds").output().unwrap();
-        assert!(crds.status.success(), "kapsel crds failed");
-        kubectl(
-            &[
-                "apply",
-                "--server-side",
-                "--force-conflicts",
-                "--field-manager",
-                crate::FIELD_MANAGER,
-                "-f",
-                "-",
-            ],
-            Some(&String::from_utf8(crds.stdout).unwrap()),
-        );
-        // the API serves a new CRD a moment after it is created
-        let t0 = Instant::now();
-        while !Command::new(testbed())
-            .args([
-                "kubectl",
-                "get",
-                "blueprints.cr.kanister.io,actionsets.cr.kanister.io,profiles.cr.kanister.io",
-                "-n",
-                ns,
-            ])
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
-            assert!(
-                t0.elapsed() < Duration::from_secs(60),
-                "the Kanister CRDs are not served after 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        install_crds(bin, ns);
         let log = dir.join("controller.log");
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(bin)
@@ -145,8 +310,7 @@ impl Controlled {
             .unwrap();
         Controlled {
             via,
-            child,
-            log,
+            backend: Backend::Process { child, log },
             names: Vec::new(),
             count: 0,
         }
@@ -154,7 +318,25 @@ impl Controlled {
 
     /// The controller's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        match &self.backend {
+            Backend::Process { log, .. } => std::fs::read_to_string(log).unwrap_or_default(),
+            Backend::Chart { ctl, .. } => {
+                let out = kubectl_output(
+                    &[
+                        "logs",
+                        "-n",
+                        ctl,
+                        "-l",
+                        "app.kubernetes.io/name=kapsel",
+                        "-c",
+                        "controller",
+                        "--tail=-1",
+                    ],
+                    None,
+                );
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            }
+        }
     }
 
     /// The address of the first log line `<what> listening on ADDR`

@@ -159,6 +159,7 @@ async fn postgres_round_trip(case: PgCase) {
                 .await
                 .unwrap();
             pg::postgres_ready(&env, &other).await;
+            st.reach(&other);
             let target = format!("statefulset/{other}/my-release-postgresql");
             st.act(
                 "restore",
