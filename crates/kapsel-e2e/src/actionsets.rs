@@ -191,6 +191,27 @@ pub fn actionset(name: &str, ns: &str, action: serde_json::Value) -> String {
     .to_string()
 }
 
+/// A Blueprint `name` in `ns` whose action `name` is one KubeTask phase
+/// `phase` running `script` (sh -c) in the tools image; `artifacts`, if
+/// any, are its `outputArtifacts`.
+pub fn task_blueprint(
+    ns: &str,
+    name: &str,
+    phase: &str,
+    script: &str,
+    artifacts: Option<serde_json::Value>,
+) -> String {
+    let mut action = serde_json::json!({"phases": [{"func": "KubeTask", "name": phase, "args": {
+        "image": crate::image("tools"), "namespace": "{{ .Namespace.Name }}",
+        "command": ["sh", "-c", script]}}]});
+    if let Some(a) = artifacts {
+        action["outputArtifacts"] = a;
+    }
+    serde_json::json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Blueprint",
+        "metadata": {"name": name, "namespace": ns}, "actions": {name: action}})
+    .to_string()
+}
+
 /// Waits until the ActionSet's state is `state`; returns it. Fails early
 /// when it reaches another final state.
 pub async fn wait_state(

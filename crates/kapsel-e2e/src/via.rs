@@ -1,6 +1,9 @@
 //! The Blueprint tests' actions run through the controller instead of
-//! `kapsel run`: [`crate::flow::Stage::through_controller`] starts `kapsel
-//! controller` on the test's namespace, and from then on each
+//! `kapsel run`: [`crate::flow::Stage::through_controller`] installs
+//! charts/kapsel with Helm watching the test's namespace (for
+//! Kanister-format ActionSets: the in-cluster controller a Kanister user
+//! switches to) or starts a `kapsel controller --kubeconfig` process (for
+//! `kapsel actionset create`), and from then on each
 //! [`crate::flow::Stage::act`] creates an ActionSet — a Kanister-format
 //! ActionSet given to `kubectl apply`, or `kapsel actionset create` with
 //! kanctl's flags — waits for it to end, and writes it where `kapsel run -w`
@@ -378,10 +381,13 @@ impl Controlled {
         let bp: Value = serde_saphyr::from_str(&blueprint).unwrap();
         let bp_name = bp["metadata"]["name"].as_str().unwrap().to_string();
         kubectl(&["apply", "-n", ns, "-f", "-"], Some(&blueprint));
-        let profile: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("profile.yaml")).unwrap())
-                .unwrap();
-        kubectl(&["apply", "-f", "-"], Some(&profile.to_string()));
+        // The Profile, if the test has one (a CSI Blueprint needs none).
+        let profile: Option<Value> = std::fs::read_to_string(dir.join("profile.yaml"))
+            .ok()
+            .map(|t| serde_json::from_str(&t).unwrap());
+        if let Some(p) = &profile {
+            kubectl(&["apply", "-f", "-"], Some(&p.to_string()));
+        }
 
         let parts: Vec<&str> = object.split('/').collect();
         let (kind, obj_ns, obj_name) = match parts.as_slice() {
@@ -421,9 +427,11 @@ impl Controlled {
         match self.via {
             Via::KubectlApply => {
                 let mut a = json!({"name": action, "blueprint": bp_name,
-                    "object": {"kind": kind, "name": obj_name, "namespace": obj_ns},
-                    "profile": {"kind": "Profile", "name": profile["metadata"]["name"],
-                        "namespace": profile["metadata"]["namespace"]}});
+                    "object": {"kind": kind, "name": obj_name, "namespace": obj_ns}});
+                if let Some(p) = &profile {
+                    a["profile"] = json!({"kind": "Profile", "name": p["metadata"]["name"],
+                        "namespace": p["metadata"]["namespace"]});
+                }
                 if !secrets.is_empty() {
                     a["secrets"] = Value::Object(secrets);
                 }
@@ -459,8 +467,10 @@ impl Controlled {
                 cmd.args(["actionset", "create", "--kubeconfig"])
                     .arg(kubeconfig)
                     .args(["-n", ns, "-a", action, "-b", &bp_name, "-A", &name])
-                    .args(["-p", profile["metadata"]["name"].as_str().unwrap()])
                     .args([flag, &target]);
+                if let Some(p) = &profile {
+                    cmd.args(["-p", p["metadata"]["name"].as_str().unwrap()]);
+                }
                 for (k, v) in &secrets {
                     cmd.args([
                         "-s",

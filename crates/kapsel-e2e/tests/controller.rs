@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kapsel_e2e::actionsets::{
     ControllerProcess, RESTART_REASON, actionset, actionsets, in_namespace, install_crds, reasons,
-    time_log_round_trip, wait_state,
+    task_blueprint, time_log_round_trip, wait_state,
 };
 use kapsel_e2e::flow::{Stage, kapsel_pods, no_kapsel_pods, prepare, rewrite_images};
 use kapsel_e2e::{Env, image, kapsel_bin, wait_until};
@@ -90,15 +90,12 @@ async fn time_log_through_the_controller() {
 /// test observes the running phase without relying on timing; then 100.
 async fn progress_while_a_phase_runs(env: &Env, ns: &str) {
     const SIZE: i64 = 20_000_000;
-    let bp = serde_json::json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Blueprint",
-        "metadata": {"name": "push", "namespace": ns},
-        "actions": {"push": {"phases": [{"func": "KubeTask", "name": "push", "args": {
-            "image": image("tools"), "namespace": "{{ .Namespace.Name }}",
-            "command": ["sh", "-c", format!(
-                "head -c {SIZE} /dev/urandom > /tmp/d && \
-                 kando location push --profile '{{{{ toJson .Profile }}}}' --path progress-test /tmp/d && \
-                 while [ ! -e /tmp/go ]; do sleep 0.2; done")]}}]}}})
-    .to_string();
+    let script = format!(
+        "head -c {SIZE} /dev/urandom > /tmp/d && \
+         kando location push --profile '{{{{ toJson .Profile }}}}' --path progress-test /tmp/d && \
+         while [ ! -e /tmp/go ]; do sleep 0.2; done"
+    );
+    let bp = task_blueprint(ns, "push", "push", &script, None);
     env.apply(ns, &bp).await.unwrap();
     let action = serde_json::json!({"name": "push", "blueprint": "push",
         "object": {"kind": "Namespace", "name": ns, "namespace": ns},
@@ -350,16 +347,6 @@ async fn concurrency_queues_actionsets_as_pending() {
     .await;
 }
 
-/// A quick Blueprint of our own: one short KubeTask.
-fn quick_blueprint(ns: &str) -> String {
-    serde_json::json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Blueprint",
-        "metadata": {"name": "quick", "namespace": ns},
-        "actions": {"quick": {"phases": [{"func": "KubeTask", "name": "echo", "args": {
-            "image": image("tools"), "namespace": "{{ .Namespace.Name }}",
-            "command": ["sh", "-c", "echo done"]}}]}}})
-    .to_string()
-}
-
 #[tokio::test]
 async fn retention_deletes_finished_actionsets_past_their_ttl() {
     let test = "ctl-retention";
@@ -377,7 +364,12 @@ async fn retention_deletes_finished_actionsets_past_their_ttl() {
             "",
             &["--ttl-after-finished", "5s", "--keep-last", "2"],
         );
-        env.apply(&ns, &quick_blueprint(&ns)).await.unwrap();
+        env.apply(
+            &ns,
+            &task_blueprint(&ns, "quick", "echo", "echo done", None),
+        )
+        .await
+        .unwrap();
         env.apply(&ns, &slow_blueprint(&ns)).await.unwrap();
         let quick = serde_json::json!({"name": "quick", "blueprint": "quick",
             "object": {"kind": "Namespace", "name": ns, "namespace": ns}});

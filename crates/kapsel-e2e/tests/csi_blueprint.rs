@@ -1,5 +1,6 @@
-//! Kanister's csi-snapshot Blueprint, unchanged, through `kapsel run
-//! --kubeconfig` on the testbed's CSI hostpath driver: CreateCSISnapshot
+//! Kanister's csi-snapshot Blueprint, unchanged, through the controller
+//! that charts/kapsel installs (Kanister-format ActionSets, `kubectl
+//! apply`; `kapsel_e2e::via`) on the testbed's CSI hostpath driver: CreateCSISnapshot
 //! while a writer appends numbered lines to the volume → the volume's data
 //! destroyed → restore (ScaleWorkload 0, KubeOps delete of the PVC,
 //! RestoreCSISnapshot, ScaleWorkload 1) gives back a gap-free prefix of the
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kapsel_e2e::run::Run;
+use kapsel_e2e::via::{Controlled, Via};
 use kapsel_e2e::{Env, image, kanister_examples, kapsel_bin, wait_until};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 
@@ -142,14 +144,21 @@ async fn csi_snapshot_backup_restore_delete() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(
             examples.join("csi-snapshot/csi-snapshot-blueprint.yaml"),
-            dir.path().join("bp.yaml"),
+            dir.path().join("blueprint.yaml"),
         )
         .unwrap();
-        let mut run = Run {
-            dir: dir.path().to_path_buf(),
-            kubeconfig: PathBuf::from(std::env::var_os("KUBECONFIG").unwrap()),
-            bin: kapsel_bin().unwrap(),
-            outputs: Vec::new(),
+        let (bin, kubeconfig) = (
+            kapsel_bin().unwrap(),
+            PathBuf::from(std::env::var_os("KUBECONFIG").unwrap()),
+        );
+        // Through the controller the chart installs, from Kanister-format
+        // ActionSets (a `kapsel controller` process without Helm).
+        let mut ctl = Controlled::install(&bin, &kubeconfig, &ns, Via::KubectlApply)
+            .unwrap_or_else(|| {
+                Controlled::start(&bin, &kubeconfig, &ns, dir.path(), Via::KubectlApply)
+            });
+        let mut act = |what: (&str, &str, &str), args: &[&str]| {
+            ctl.act(&bin, &kubeconfig, &ns, dir.path(), what, args)
         };
         env.apply(&ns, &workload()).await.unwrap();
         let pod = writer_pod(&env, &ns).await;
@@ -162,21 +171,11 @@ async fn csi_snapshot_backup_restore_delete() {
         let before = lines(&env, &ns, &pod).await.len();
 
         let object = format!("deployment/{ns}/writer");
-        run.ok(
-            "backup",
-            &[
-                "-b",
-                "bp.yaml",
-                "-a",
-                "backup",
-                "-o",
-                &object,
-                "-w",
-                "backup.yaml",
-            ],
+        let backup = act(("backup", &object, "backup.yaml"), &[]);
+        assert!(
+            backup.contains("\"snapshotContent\":\"snapcontent-"),
+            "{backup}"
         );
-        let backup = std::fs::read_to_string(run.file("backup.yaml")).unwrap();
-        assert!(backup.contains("snapshotContent: snapcontent-"), "{backup}");
         let vs_api = snapshot_api("VolumeSnapshot");
         let snaps: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), &ns, &vs_api);
         let listed = snaps.list(&ListParams::default()).await.unwrap().items;
@@ -198,18 +197,9 @@ async fn csi_snapshot_backup_restore_delete() {
         .await
         .unwrap();
 
-        run.ok(
-            "restore",
-            &[
-                "-b",
-                "bp.yaml",
-                "-a",
-                "restore",
-                "--from",
-                "backup.yaml",
-                "-w",
-                "restore.yaml",
-            ],
+        act(
+            ("restore", &object, "restore.yaml"),
+            &["--from", "backup.yaml"],
         );
         let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(env.client.clone(), &ns);
         let pvc = pvcs.get("data").await.unwrap();
@@ -236,10 +226,12 @@ async fn csi_snapshot_backup_restore_delete() {
             numbers.len()
         );
 
-        run.ok(
-            "delete",
-            &["-b", "bp.yaml", "-a", "delete", "--from", "backup.yaml"],
+        act(
+            ("delete", &object, "delete.yaml"),
+            &["--from", "backup.yaml"],
         );
+        kapsel_e2e::evidence::text("csi-controller-log", &ctl.log());
+        drop(ctl);
         assert!(snaps.get_opt(&snap_name).await.unwrap().is_none());
         let vsc_api = snapshot_api("VolumeSnapshotContent");
         let contents: Api<DynamicObject> = Api::all_with(env.client.clone(), &vsc_api);

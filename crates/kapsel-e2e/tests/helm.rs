@@ -27,7 +27,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kapsel_e2e::actionsets::{
-    actionset, actionsets, in_namespace, install_crds, time_log_round_trip, wait_state,
+    actionset, actionsets, in_namespace, install_crds, task_blueprint, time_log_round_trip,
+    wait_state,
 };
 use kapsel_e2e::flow::{Stage, prepare, rewrite_images};
 use kapsel_e2e::{Env, image, kapsel_bin, skip};
@@ -44,22 +45,12 @@ fn chart() -> PathBuf {
 
 /// Helm (`KAPSEL_HELM`, else the testbed's build); `None` after saying why.
 fn helm(test: &str) -> Option<PathBuf> {
-    if let Some(h) = std::env::var_os("KAPSEL_HELM") {
-        return Some(PathBuf::from(h));
-    }
-    let out = Command::new(repo().join("testbed/testbed"))
-        .arg("helm-path")
-        .output()
-        .ok()?;
-    if out.status.success() {
-        return Some(PathBuf::from(
-            String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        ));
+    if let Some(h) = kapsel_e2e::via::helm_path() {
+        return Some(h);
     }
     assert!(
         !kapsel_e2e::required(),
-        "Helm is not built (testbed/testbed up builds it): {}",
-        String::from_utf8_lossy(&out.stderr)
+        "Helm is not built (testbed/testbed up builds it)"
     );
     skip(test, "Helm is not built (testbed/testbed up builds it)");
     None
@@ -551,18 +542,6 @@ async fn helm_install_runs_actionsets_and_uninstall_leaves_only_the_crds() {
         .await;
 }
 
-/// A one-phase KubeTask Blueprint with an output artifact.
-fn echo_blueprint(ns: &str) -> String {
-    serde_json::json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Blueprint",
-        "metadata": {"name": "echo", "namespace": ns},
-        "actions": {"echo": {
-            "outputArtifacts": {"said": {"keyValue": {"word": "{{ .Phases.say.Output.word }}"}}},
-            "phases": [{"func": "KubeTask", "name": "say", "args": {
-                "image": image("tools"), "namespace": "{{ .Namespace.Name }}",
-                "command": ["sh", "-c", "kando output word hello"]}}]}}})
-    .to_string()
-}
-
 #[tokio::test]
 async fn kapsel_install_then_uninstall() {
     let test = "kapsel-install";
@@ -599,7 +578,10 @@ async fn kapsel_install_then_uninstall() {
         let cert = secrets.get(&cert_name).await.unwrap().data;
 
         webhook_refuses(&env, &ns, &bin).await;
-        env.apply(&ns, &echo_blueprint(&ns)).await.unwrap();
+        let said =
+            serde_json::json!({"said": {"keyValue": {"word": "{{ .Phases.say.Output.word }}"}}});
+        let bp = task_blueprint(&ns, "echo", "say", "kando output word hello", Some(said));
+        env.apply(&ns, &bp).await.unwrap();
         let action = serde_json::json!({"name": "echo", "blueprint": "echo",
             "object": {"kind": "Namespace", "name": ns, "namespace": ns}});
         env.apply(&ns, &actionset("echo-1", &ns, action))
