@@ -20,7 +20,8 @@
 //!   ran, no pod is left.
 //!
 //! - With `--concurrency 1`, a second ActionSet stays `pending` (a
-//!   `Queued` event) until the first ends.
+//!   `Queued` event, condition `Running=False` reason `Queued`) until the
+//!   first ends.
 //! - With `--ttl-after-finished 5s --keep-last 2`, finished ActionSets past
 //!   their TTL are deleted but the last two of their Blueprint+action; one
 //!   annotated `kapsel.dev/ttl-after-finished: never` and a running one
@@ -330,12 +331,31 @@ async fn concurrency_queues_actionsets_as_pending() {
             v["status"]["progress"]["runningPhase"],
             serde_json::Value::Null
         );
+        // shown as queued in the status (written before the event)
+        let running = |v: &serde_json::Value| {
+            v["status"]["conditions"]
+                .as_array()
+                .and_then(|a| a.iter().find(|c| c["type"] == "Running"))
+                .map(|c| (c["status"].clone(), c["reason"].clone()))
+        };
+        assert_eq!(
+            running(&v),
+            Some(("False".into(), "Queued".into())),
+            "{:#}",
+            v["status"]
+        );
         // the first ends (deleted): the second starts
         actionsets(&env, &ns)
             .delete("first", &DeleteParams::default())
             .await
             .unwrap();
-        wait_state(&env, &ns, "second", "running", Duration::from_secs(60)).await;
+        let v = wait_state(&env, &ns, "second", "running", Duration::from_secs(60)).await;
+        assert_eq!(
+            running(&v),
+            Some(("True".into(), "Running".into())),
+            "{:#}",
+            v["status"]
+        );
         actionsets(&env, &ns)
             .delete("second", &DeleteParams::default())
             .await
