@@ -30,15 +30,7 @@ const MESSAGE_LIMIT: usize = 4096;
 
 fn put(conditions: &mut Vec<Condition>, type_: &str, status: bool, reason: &str, message: &str) {
     let status = if status { "True" } else { "False" };
-    let mut message = message.to_string();
-    if message.len() > MESSAGE_LIMIT {
-        let mut cut = MESSAGE_LIMIT - 3;
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message.truncate(cut);
-        message.push_str("...");
-    }
+    let message = crate::events::shortened(message, MESSAGE_LIMIT);
     match conditions.iter_mut().find(|c| c.type_ == type_) {
         Some(c) => {
             if c.status != status {

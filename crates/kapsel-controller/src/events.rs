@@ -21,6 +21,21 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 /// The events API allows notes up to 1 kB.
 const NOTE_LIMIT: usize = 1000;
 
+/// `text` cut to at most `limit` bytes (on a character boundary), ending
+/// in `...` when cut.
+pub(crate) fn shortened(text: &str, limit: usize) -> String {
+    let mut t = text.to_string();
+    if t.len() > limit {
+        let mut cut = limit.saturating_sub(3);
+        while !t.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        t.truncate(cut);
+        t.push_str("...");
+    }
+    t
+}
+
 /// The recorder.
 #[derive(Clone)]
 pub(crate) struct Events {
@@ -63,15 +78,7 @@ impl Events {
         action: &str,
         note: &str,
     ) {
-        let mut note = note.to_string();
-        if note.len() > NOTE_LIMIT {
-            let mut cut = NOTE_LIMIT - 3;
-            while !note.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            note.truncate(cut);
-            note.push_str("...");
-        }
+        let note = shortened(note, NOTE_LIMIT);
         let mut action: String = action.chars().take(128).collect();
         if action.is_empty() {
             action = reason.to_string();
