@@ -129,6 +129,32 @@ fn install_crds(bin: &Path, ns: &str) {
     }
 }
 
+/// Waits (at most 120 s) until the webhook for `ns` answers: a server-side
+/// dry run of an ActionSet goes through admission; any answer but a failed
+/// webhook call (accepted, or refused with a diagnostic) will do. `helm
+/// --wait` returns once the new pod is ready, but the Service's endpoints
+/// may still point at the old one for a moment after an upgrade.
+fn wait_webhook(ns: &str) {
+    let probe = json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "ActionSet",
+        "metadata": {"name": "webhook-probe", "namespace": ns},
+        "spec": {"actions": [{"name": "probe", "blueprint": "probe",
+            "object": {"kind": "Namespace", "name": ns, "namespace": ns}}]}})
+    .to_string();
+    let t0 = Instant::now();
+    loop {
+        let out = kubectl_output(&["apply", "--dry-run=server", "-f", "-"], Some(&probe));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.success() || !err.contains("failed calling webhook") {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the controller's webhook does not answer after 120 s: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Helm (`KAPSEL_HELM`, else the testbed's build), if there is one.
 pub fn helm_path() -> Option<PathBuf> {
     if let Some(h) = std::env::var_os("KAPSEL_HELM") {
@@ -249,6 +275,7 @@ impl Controlled {
                 "180s".into(),
             ],
         );
+        wait_webhook(ns);
         Some(c)
     }
 
@@ -283,6 +310,7 @@ impl Controlled {
                     "180s".into(),
                 ],
             );
+            wait_webhook(&namespaces[0]);
         }
     }
 
