@@ -40,11 +40,9 @@ impl Track {
         }
     }
 
-    /// Takes an output line; whether it moved the counts.
-    pub fn line(&mut self, line: &str) -> bool {
-        let moved = self.transfers.line(line);
-        self.changed |= moved;
-        moved
+    /// Takes an output line (a kando line marks the track changed).
+    pub fn line(&mut self, line: &str) {
+        self.changed |= self.transfers.line(line);
     }
 
     /// The phase's progress now (`done`: it completed).
