@@ -451,6 +451,15 @@ fn endpoint_url(endpoint: &str) -> String {
     }
 }
 
+/// Whether a service account key JSON has a non-empty `private_key`.
+fn has_private_key(key: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(key).is_ok_and(|v| {
+        v.get("private_key")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|k| !k.trim().is_empty())
+    })
+}
+
 /// The blob service URL for an Azure storage account.
 ///
 /// - no endpoint: the account's public endpoint in the Secret's
@@ -702,11 +711,27 @@ pub fn backend_with_policy(p: &Profile, policy: &NetworkPolicy) -> Result<Backen
             let (_project, key) = p.gcs_credentials()?;
             let mut b = object_store::gcp::GoogleCloudStorageBuilder::new()
                 .with_bucket_name(&loc.bucket)
-                .with_service_account_key(key)
                 .with_retry(policy.retry_config())
                 .with_client_options(
                     policy.client_options(p.skip_ssl_verify, loc.endpoint.starts_with("http://")),
                 );
+            if has_private_key(&key) {
+                b = b.with_service_account_key(key);
+            } else if !loc.endpoint.is_empty() {
+                // An emulator (fake-gcs-server...) at the Profile's endpoint
+                // takes a key without a private key: no OAuth token is
+                // fetched, requests carry an empty bearer (what
+                // object_store's `disable_oauth` does).
+                b = b.with_credentials(Arc::new(object_store::StaticCredentialProvider::new(
+                    object_store::gcp::GcpCredential {
+                        bearer: String::new(),
+                    },
+                )));
+            } else {
+                return Err(p.no_credentials(
+                    "the service account key has no private_key (only an emulator, at Location.endpoint, takes a key without one)",
+                ));
+            }
             if !loc.endpoint.is_empty() {
                 b = b.with_base_url(&endpoint_url(&loc.endpoint));
             }
@@ -901,6 +926,69 @@ mod tests {
             backend_from_profile(&none),
             Err(StorageError::NoCredentials { .. })
         ));
+    }
+
+    /// A GCS Profile with `key` as the key pair's Secret, at `endpoint`.
+    fn gcs_profile(key: &str, endpoint: &str) -> Profile {
+        let j = serde_json::json!({"Location":{"type":"gcs","bucket":"b","endpoint":endpoint},
+            "Credential":{"Type":"keyPair","KeyPair":{"ID":"proj","Secret":key}}})
+        .to_string();
+        Profile::from_json(&j).unwrap()
+    }
+
+    #[test]
+    fn gcs_emulator_and_real_keys() {
+        // An emulator: a key without a private key at an endpoint builds
+        // (no token is fetched; requests carry an empty bearer).
+        let emu = r#"{"type":"service_account","project_id":"proj","client_email":"e@x"}"#;
+        let b = backend_from_profile(&gcs_profile(emu, "http://127.0.0.1:4443")).unwrap();
+        assert!(
+            b.description.contains("http://127.0.0.1:4443"),
+            "{}",
+            b.description
+        );
+        let empty = r#"{"private_key":"","private_key_id":"","client_email":""}"#;
+        backend_from_profile(&gcs_profile(empty, "http://127.0.0.1:4443")).unwrap();
+        // Without an endpoint such a key is refused, saying why.
+        let e = backend_from_profile(&gcs_profile(emu, ""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no private_key") && e.contains("endpoint"),
+            "{e}"
+        );
+        // A real key (a throwaway RSA key made here) builds, with or without
+        // an endpoint: object_store parses the PEM key when it builds.
+        let pem = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ])
+            .output()
+            .expect("openssl makes the throwaway RSA key");
+        assert!(pem.status.success(), "openssl genpkey failed");
+        let pem = String::from_utf8(pem.stdout).unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem:.40}");
+        let real = serde_json::json!({"type":"service_account","project_id":"proj",
+            "private_key_id":"0123abcd","private_key":pem,
+            "client_email":"kapsel@proj.iam.gserviceaccount.com"})
+        .to_string();
+        backend_from_profile(&gcs_profile(&real, "")).unwrap();
+        backend_from_profile(&gcs_profile(&real, "https://storage.example.org")).unwrap();
+        // A key whose private key is not a key fails to build, and the
+        // error does not show the key.
+        let bad = real.replace(
+            pem.lines().nth(3).unwrap(),
+            "SECRETVALUESECRETVALUESECRETVALUESECRETVALUESECRETVALUE",
+        );
+        let e = backend_from_profile(&gcs_profile(&bad, ""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gcs") && !e.contains("SECRETVALUE"), "{e}");
+        assert!(!e.contains(pem.lines().nth(5).unwrap()), "{e}");
     }
 
     #[test]
