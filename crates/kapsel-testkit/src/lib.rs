@@ -4,8 +4,9 @@
 //!
 //! - [`skip`]: the one way a test says it was skipped (a server or tool is
 //!   missing): straight to stderr, or a failure when `KAPSEL_*_TESTS=1`.
-//! - [`objstore`]: SeaweedFS (S3) and Azurite (Azure Blob) on 127.0.0.1, and
-//!   the Profiles that point at them or at a directory.
+//! - [`objstore`]: SeaweedFS (S3), Azurite (Azure Blob) and fake-gcs-server
+//!   (GCS) on 127.0.0.1, and the Profiles that point at them or at a
+//!   directory.
 //! - [`db`]: PostgreSQL, MariaDB, Redis and etcd from the host's packages.
 //! - [`tree`]: a directory tree with every file type, and its description
 //!   for comparing a restore with the original.

