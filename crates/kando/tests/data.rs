@@ -3,14 +3,19 @@
 //! (the contract is docs/kando.md): a tree with every file
 //! type round trips byte- and metadata-exact through a filesystem Profile,
 //! and through S3 (SeaweedFS started by the test; skipped loudly without
-//! `weed` unless KAPSEL_S3_TESTS=1).
+//! `weed` unless KAPSEL_S3_TESTS=1), Azure (Azurite) and GCS
+//! (fake-gcs-server, which serves reads and deletes only: the backup is
+//! written through a filesystem Profile and copied in).
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kapsel_testkit::tree::{describe, make_tree};
-use support::{azure_profile, fs_profile, s3_profile, start_azurite, start_weed};
+use support::{
+    GCS_BUCKET, azure_profile, fs_profile, gcs_profile, gcs_upload_tree, s3_profile, start_azurite,
+    start_fake_gcs, start_weed,
+};
 
 /// kando with no password in its environment but what `env` gives.
 use support::kando_clean as kando;
@@ -50,8 +55,18 @@ fn transfer_line(stderr: &str, direction: &str) -> u64 {
         .unwrap_or_else(|| panic!("malformed: {}", lines[0]))
 }
 
-/// Backup, restores (by id, by tag, a sub-path), stats, check, delete.
-fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
+/// A tree backed up under `apps/db`: its snapshot id and size, and the
+/// source tree (kept until dropped).
+struct Backup {
+    id: String,
+    size: u64,
+    root: PathBuf,
+    _src: tempfile::TempDir,
+}
+
+/// Back up the test tree under `apps/db` through `profile` (tags `nightly`
+/// and `x`, host `pod-1`).
+fn backup(profile: &str) -> Backup {
     let src = tempfile::tempdir().unwrap();
     make_tree(src.path());
     let root = src.path().join("d");
@@ -86,6 +101,20 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
     // Its progress: every file byte counted as sent (kapsel_engine::progress
     // reads this line into an ActionSet's status).
     assert_eq!(transfer_line(&berr, "sent"), size);
+    Backup {
+        id,
+        size,
+        root,
+        _src: src,
+    }
+}
+
+/// What only reads the repository of [`backup`] through `profile`:
+/// restores (by id prefix, by tag with `--secrets-stdin`, a sub-path),
+/// stats, check (healthy, wrong password, missing repository) and the
+/// errors of bad ids and paths.
+fn reads(profile: &str, b: &Backup) {
+    let (p, id, size, root) = (profile, b.id.as_str(), b.size, &b.root);
 
     // Restore by id prefix: the tree under TARGET/<absolute path>.
     let out = tempfile::tempdir().unwrap();
@@ -104,12 +133,12 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
         &[PW],
         b"",
     );
-    assert_eq!(r["snapshotID"], id.as_str());
+    assert_eq!(r["snapshotID"], id);
     assert_eq!(r["fileCount"], 6);
     assert_eq!(r["size"].as_u64().unwrap(), size);
     assert_eq!(transfer_line(&rerr, "received"), size);
     let restored = out.path().join(root.strip_prefix("/").unwrap());
-    assert_eq!(describe(&restored), describe(&root));
+    assert_eq!(describe(&restored), describe(root));
 
     // Restore by tag, with secrets on stdin (the password inside).
     let secrets = serde_json::json!({
@@ -136,7 +165,7 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
         &[],
         secrets.as_bytes(),
     );
-    assert_eq!(r["snapshotID"], id.as_str());
+    assert_eq!(r["snapshotID"], id);
     assert_eq!(
         describe(&target)[&b"deeper"[..]],
         describe(&sub)[&b"deeper"[..]]
@@ -154,7 +183,7 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
             "--path",
             "apps/db",
             "--id",
-            &id,
+            id,
         ],
         &[PW],
         b"",
@@ -172,7 +201,7 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
             "--path",
             "apps/db",
             "--id",
-            &id,
+            id,
             "--mode",
             "raw-data",
         ],
@@ -247,7 +276,7 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
             "--path",
             "../up",
             "--id",
-            &id,
+            id,
         ],
     ] {
         let o = kando(&args, &[PW], b"");
@@ -256,7 +285,15 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
         assert!(!o.stderr.is_empty());
         assert!(!Path::new("/tmp/never-created-kando").exists());
     }
+}
 
+/// Backup, restores (by id, by tag, a sub-path), stats, check, delete.
+fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
+    let b = backup(profile);
+    reads(profile, &b);
+    let (p, id, root) = (profile, b.id.as_str(), &b.root);
+    let rs = root.to_str().unwrap();
+    let out2 = tempfile::tempdir().unwrap();
     // Delete by tag with space reclaimed at once.
     let d = ok_json(
         &[
@@ -284,7 +321,7 @@ fn round_trip(profile: &str, corrupt_dir: Option<&Path>) {
             "--path",
             "apps/db",
             "--id",
-            &id,
+            id,
             out2.path().to_str().unwrap(),
         ],
         &[PW],
@@ -362,4 +399,40 @@ fn tree_round_trip_azure() {
         return;
     };
     round_trip(&azure_profile(az.port, "kapsel-test", "trees"), None);
+}
+
+/// The reads of the tree round trip against GCS (fake-gcs-server), then
+/// the delete of the whole data repository that Kanister's LocationDelete
+/// does. fake-gcs-server has no XML API upload (tests/gcs.rs), so the backup
+/// is written through a filesystem Profile and its objects copied into the
+/// bucket with fake-gcs-server's JSON upload.
+#[test]
+fn tree_round_trip_gcs() {
+    let Some(g) = start_fake_gcs() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let b = backup(&fs_profile(d.path(), "trees"));
+    let n = gcs_upload_tree(g.port, GCS_BUCKET, d.path(), "");
+    let p = gcs_profile(g.port, GCS_BUCKET, "trees");
+    reads(&p, &b);
+    // LocationDelete of the artifact's prefix: every object of the data
+    // repository (list, delete), the config last.
+    let out = kando(
+        &["location", "delete", "--profile", &p, "--path", "apps/db"],
+        &[PW],
+        b"",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "deleted the data repository at apps/db ({n} objects)"
+        )),
+        "{err}"
+    );
+    let c = ok_json(
+        &["data", "check", "--profile", &p, "--path", "apps/db"],
+        &[PW],
+        b"",
+    );
+    assert_eq!(c["repoUnavailable"], true);
 }

@@ -1,8 +1,8 @@
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 //! Shared support for kando's storage tests: a seeded stream generator,
 //! `kando` runners, the acceptance round trips, and a seeded
-//! fault-injecting HTTP proxy. The servers (SeaweedFS, Azurite) and Profiles
-//! are kapsel-testkit's, re-exported here.
+//! fault-injecting HTTP proxy. The servers (SeaweedFS, Azurite,
+//! fake-gcs-server) and Profiles are kapsel-testkit's, re-exported here.
 //!
 //! Every server is real; a missing server skips the test loudly unless the
 //! matching `KAPSEL_*_TESTS=1` is set, which makes it a failure (CI sets them).
@@ -16,8 +16,9 @@ use std::time::Instant;
 pub use kapsel_testkit::fixtures::b64;
 pub use kapsel_testkit::net::http;
 pub use kapsel_testkit::objstore::{
-    AZ_ACCOUNT, AZ_KEY, Server, azure_profile, azure_secret_profile, fs_profile, s3_profile,
-    start_azurite, start_weed,
+    AZ_ACCOUNT, AZ_KEY, GCS_BUCKET, GCS_EMULATOR_KEY, Server, azure_profile, azure_secret_profile,
+    fs_profile, gcs_profile, gcs_secret_profile, gcs_upload, gcs_upload_tree, s3_profile,
+    start_azurite, start_fake_gcs, start_weed,
 };
 
 /// The test password for every repository the tests create.
@@ -362,6 +363,115 @@ pub fn max_chunk(profile: &str) -> usize {
     open_repo(&rt, profile).config().chunker.max as usize
 }
 
+/// The small cases of the round trips: `(path, bytes, chunks)` for 0 B,
+/// 1 B, exactly one maximal chunk (a chunk boundary at the end of the
+/// stream) and two maximal chunks, `max` being the repository's maximum
+/// chunk size.
+fn small_cases(max: usize) -> [(&'static str, Vec<u8>, u64); 4] {
+    [
+        ("/rt/empty", Vec::new(), 0),
+        ("/rt/one", vec![0x5a_u8], 1),
+        ("/rt/boundary", vec![0u8; max], 1),
+        ("/rt/two-boundaries", vec![0u8; 2 * max], 2),
+    ]
+}
+
+/// A source of a stream, made anew for each read of it.
+type Source = fn() -> Box<dyn Read + Send>;
+
+/// The 1 GiB streams of the round trips: `(path, source)`, random then
+/// highly compressible.
+fn gib_cases() -> [(&'static str, Source); 2] {
+    [
+        ("/rt/random", || Box::new(Stream::new(64, 1 << 30))),
+        ("/rt/compressible", || Box::new(Compressible::new(1 << 30))),
+    ]
+}
+
+/// The read half of [`roundtrips`], for a store Kapsel reads through a
+/// Profile that the test cannot write through (fake-gcs-server serves no
+/// object upload to object_store's GCS client): the same streams are pushed
+/// through `write_profile` (a filesystem one), `copy` puts that
+/// repository's objects where `read_profile` finds them, and every stream
+/// is pulled back through `read_profile` and compared; a path never pushed
+/// is refused, naming it.
+pub fn pull_roundtrips(write_profile: &str, copy: impl FnOnce(), read_profile: &str, label: &str) {
+    let t = Instant::now();
+    let out = kando(
+        &[
+            "location",
+            "push",
+            "-p",
+            write_profile,
+            "-s",
+            "/rt/first",
+            "-",
+        ],
+        b"first",
+    );
+    ok(&out, &format!("{label} first push"));
+    let max = max_chunk(write_profile);
+    let mut want: Vec<(&str, u64, blake3::Hash)> = vec![("/rt/first", 5, blake3::hash(b"first"))];
+    for (path, bytes, chunks) in small_cases(max) {
+        let out = kando(
+            &["location", "push", "-p", write_profile, "-s", path, "-"],
+            &bytes,
+        );
+        ok(&out, &format!("{label} push {path}"));
+        assert_eq!(pushed_chunks(&out).1, chunks, "{label} {path}: chunk count");
+        want.push((path, bytes.len() as u64, blake3::hash(&bytes)));
+    }
+    for (path, source) in gib_cases() {
+        let (n, h) = hash_stream(source());
+        let out = push_reader(
+            &["location", "push", "-p", write_profile, "-s", path, "-"],
+            source(),
+            &[],
+        );
+        ok(&out, &format!("{label} push 1 GiB {path}"));
+        want.push((path, n, h));
+    }
+    let pushed = t.elapsed();
+    copy();
+    let copied = t.elapsed();
+    for (path, len, hash) in want {
+        let (st, err, n, got) = pull_hash(
+            &["location", "pull", "-p", read_profile, "-s", path, "-"],
+            &[],
+        );
+        assert!(st.success(), "{label} pull {path}: {err}");
+        assert_eq!(
+            (n, got),
+            (len, hash),
+            "{label}: {path} restored differently"
+        );
+    }
+    let out = kando(
+        &[
+            "location",
+            "pull",
+            "-p",
+            read_profile,
+            "-s",
+            "/rt/never",
+            "-",
+        ],
+        b"",
+    );
+    assert!(
+        !out.status.success(),
+        "{label}: pull of a path never pushed"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/rt/never"), "{label}: {err}");
+    eprintln!(
+        "{label} pull round trips: pushes {:.1} s, copy {:.1} s, pulls {:.1} s",
+        pushed.as_secs_f64(),
+        (copied - pushed).as_secs_f64(),
+        (t.elapsed() - copied).as_secs_f64()
+    );
+}
+
 /// The acceptance round trips through `kando location push/pull/delete` at
 /// `profile`: 0 B, 1 B, exactly one maximal chunk (a chunk boundary at the
 /// end of the stream), two maximal chunks, 1 GiB of random data and 1 GiB of
@@ -376,12 +486,7 @@ pub fn roundtrips(profile: &str, label: &str) {
     );
     ok(&out, &format!("{label} first push"));
     let max = max_chunk(profile);
-    for (path, bytes, chunks) in [
-        ("/rt/empty", Vec::new(), 0),
-        ("/rt/one", vec![0x5a_u8], 1),
-        ("/rt/boundary", vec![0u8; max], 1),
-        ("/rt/two-boundaries", vec![0u8; 2 * max], 2),
-    ] {
+    for (path, bytes, chunks) in small_cases(max) {
         let out = kando(
             &["location", "push", "-p", profile, "-s", path, "-"],
             &bytes,
@@ -399,14 +504,8 @@ pub fn roundtrips(profile: &str, label: &str) {
     }
     // 1 GiB random and 1 GiB highly compressible, streamed both ways.
     let len = 1u64 << 30;
-    for (path, compressible) in [("/rt/random", false), ("/rt/compressible", true)] {
-        let source = || -> Box<dyn Read + Send> {
-            if compressible {
-                Box::new(Compressible::new(len))
-            } else {
-                Box::new(Stream::new(64, len))
-            }
-        };
+    for (path, source) in gib_cases() {
+        let compressible = path == "/rt/compressible";
         let (_, want) = hash_stream(source());
         let out = push_reader(
             &["location", "push", "-p", profile, "-s", path, "-"],
