@@ -1,6 +1,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 //! Test helpers: repositories in memory or on disk, deterministic streams.
 
+pub mod counting;
 pub mod gate;
 
 use std::io::{Read, Write};
