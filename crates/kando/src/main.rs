@@ -155,7 +155,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match run(cli) {
+    let r = run(cli);
+    report_peak_rss();
+    match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A repository that `kando data check` found damaged exits 1
@@ -172,6 +174,24 @@ fn main() -> ExitCode {
             }
             ExitCode::from(code)
         }
+    }
+}
+
+/// With `KAPSEL_REPORT_PEAK_RSS=1`, print the process's peak resident
+/// memory (`VmHWM`) as `kando: peak RSS <KiB> KiB` on stderr: how the tests
+/// and benchmarks check the memory bound of the process itself.
+fn report_peak_rss() {
+    if std::env::var_os("KAPSEL_REPORT_PEAK_RSS").is_none_or(|v| v != "1") {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    match status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    {
+        Some(kib) => eprintln!("kando: peak RSS {kib} KiB"),
+        None => eprintln!("kando: peak RSS unknown (no VmHWM in /proc/self/status)"),
     }
 }
 
