@@ -395,6 +395,25 @@ fn gib_cases() -> [(&'static str, Source); 2] {
 /// repository's objects where `read_profile` finds them, and every stream
 /// is pulled back through `read_profile` and compared; a path never pushed
 /// is refused, naming it.
+/// kando's switch for printing its own peak RSS at exit.
+pub const REPORT_RSS: &str = "KAPSEL_REPORT_PEAK_RSS";
+
+/// The mover's memory bound (issue 13): a push or pull of any size peaks
+/// below 128 MiB, as the process itself measures it (`VmHWM`, printed by
+/// `KAPSEL_REPORT_PEAK_RSS=1`).
+pub fn peak_rss_below(stderr: &str, what: &str) {
+    let kib: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("kando: peak RSS "))
+        .and_then(|v| v.strip_suffix(" KiB"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{what}: kando did not report its peak RSS:\n{stderr}"));
+    assert!(
+        kib < 128 * 1024,
+        "{what}: peak RSS {kib} KiB, the bound is 128 MiB"
+    );
+}
+
 pub fn pull_roundtrips(write_profile: &str, copy: impl FnOnce(), read_profile: &str, label: &str) {
     let t = Instant::now();
     let out = kando(
@@ -437,9 +456,10 @@ pub fn pull_roundtrips(write_profile: &str, copy: impl FnOnce(), read_profile: &
     for (path, len, hash) in want {
         let (st, err, n, got) = pull_hash(
             &["location", "pull", "-p", read_profile, "-s", path, "-"],
-            &[],
+            &[(REPORT_RSS, "1")],
         );
         assert!(st.success(), "{label} pull {path}: {err}");
+        peak_rss_below(&err, &format!("{label} pull {path}"));
         assert_eq!(
             (n, got),
             (len, hash),
@@ -510,9 +530,13 @@ pub fn roundtrips(profile: &str, label: &str) {
         let out = push_reader(
             &["location", "push", "-p", profile, "-s", path, "-"],
             source(),
-            &[],
+            &[(REPORT_RSS, "1")],
         );
         ok(&out, &format!("{label} push 1 GiB {path}"));
+        peak_rss_below(
+            &String::from_utf8_lossy(&out.stderr),
+            &format!("{label} push 1 GiB {path}"),
+        );
         let (new, total) = pushed_chunks(&out);
         let added = pushed_added_bytes(&out);
         if compressible {
@@ -521,9 +545,12 @@ pub fn roundtrips(profile: &str, label: &str) {
             assert_eq!(new, total, "{label}: random data has no duplicate chunks");
             assert!(added >= len, "{label}: {path} added only {added} bytes");
         }
-        let (st, err, n, got) =
-            pull_hash(&["location", "pull", "-p", profile, "-s", path, "-"], &[]);
+        let (st, err, n, got) = pull_hash(
+            &["location", "pull", "-p", profile, "-s", path, "-"],
+            &[(REPORT_RSS, "1")],
+        );
         assert!(st.success(), "{label} pull 1 GiB {path}: {err}");
+        peak_rss_below(&err, &format!("{label} pull 1 GiB {path}"));
         assert_eq!(
             (n, got),
             (len, want),
