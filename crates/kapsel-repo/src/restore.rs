@@ -6,9 +6,9 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
+use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{GetOptions, GetResultPayload, ObjectStore};
-use futures::{Stream, StreamExt, TryStreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::backup::BufPool;
@@ -171,7 +171,11 @@ impl Repository {
             .buffered(opts.concurrency.max(1));
         let mut blobs = Box::pin(
             fetched
-                .map_ok(|f| futures::stream::iter((0..f.order.len()).map(move |k| Ok::<_, RepoError>((f.clone(), k)))))
+                .map_ok(|f| {
+                    futures::stream::iter(
+                        (0..f.order.len()).map(move |k| Ok::<_, RepoError>((f.clone(), k))),
+                    )
+                })
                 .try_flatten()
                 .map(|r| {
                     let pool = &pool;
@@ -318,11 +322,18 @@ fn group_runs<'a>(
 /// The ranged reads that cover `sorted` (entries in pack order): blobs at
 /// most `max_gap` apart share a read, as long as the read's unused bytes
 /// stay below its used ones. Each read lists the entries it covers.
-fn plan_reads(sorted: &[usize], entries: &[BlobEntry], max_gap: u64) -> Vec<(Range<u64>, Vec<usize>)> {
+fn plan_reads(
+    sorted: &[usize],
+    entries: &[BlobEntry],
+    max_gap: u64,
+) -> Vec<(Range<u64>, Vec<usize>)> {
     let mut reads: Vec<(Range<u64>, Vec<usize>, u64)> = Vec::new();
     for &i in sorted {
         let e = &entries[i];
-        let (start, end) = (u64::from(e.offset), u64::from(e.offset) + u64::from(e.length));
+        let (start, end) = (
+            u64::from(e.offset),
+            u64::from(e.offset) + u64::from(e.length),
+        );
         if let Some((r, members, used)) = reads.last_mut()
             && start >= r.end
             && start - r.end <= max_gap
@@ -411,11 +422,7 @@ impl Repository {
         Ok(Fetched {
             entries: g.entries,
             order: g.order,
-            pieces: uses
-                .into_iter()
-                .zip(pieces)
-                .map(|piece| Mutex::new(piece))
-                .collect(),
+            pieces: uses.into_iter().zip(pieces).map(Mutex::new).collect(),
             pack: p.to_string(),
             budget: Arc::new(permit),
         })

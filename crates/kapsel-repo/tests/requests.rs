@@ -22,8 +22,7 @@ async fn restore_with(repo: &Repository, id: &str, opts: RestoreOptions) -> Vec<
     repo.restore_stream(&sid, &snap, sink.clone(), opts)
         .await
         .unwrap();
-    let v = sink.0.lock().unwrap().clone();
-    v
+    sink.0.lock().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,7 +58,10 @@ async fn a_restore_reads_each_pack_once_not_each_blob() {
     // A second stream: the first with 4 regions of 256 KiB rewritten. It
     // uses the first one's packs in long runs, interrupted 4 times.
     let mut second = data.clone();
-    for (i, at) in [1usize << 20, 5 << 20, 9 << 20, 13 << 20].into_iter().enumerate() {
+    for (i, at) in [1usize << 20, 5 << 20, 9 << 20, 13 << 20]
+        .into_iter()
+        .enumerate()
+    {
         second[at..at + (256 << 10)].copy_from_slice(&random_bytes(100 + i as u64, 256 << 10));
     }
     let s2 = backup(&repo, &second, "/second").await;
@@ -76,7 +78,10 @@ async fn a_restore_reads_each_pack_once_not_each_blob() {
         s2.packs,
         s2.chunks
     );
-    assert!(bytes2 <= second.len() as u64 * 12 / 10, "{bytes2} bytes read");
+    assert!(
+        bytes2 <= second.len() as u64 * 12 / 10,
+        "{bytes2} bytes read"
+    );
 
     // One blob at a time (a budget smaller than a pack) still restores
     // everything, in order.
@@ -102,5 +107,9 @@ async fn repeated_blobs_and_empty_streams_restore() {
     assert_eq!(got.len(), data.len());
     assert!(got == data, "the zeros stream differs");
     let e = backup(&repo, &[], "/empty").await;
-    assert!(restore_with(&repo, &e.snapshot, RestoreOptions::default()).await.is_empty());
+    assert!(
+        restore_with(&repo, &e.snapshot, RestoreOptions::default())
+            .await
+            .is_empty()
+    );
 }

@@ -74,11 +74,7 @@ impl ObjectStore for Counting {
     }
     async fn get_ranges(&self, l: &Path, r: &[Range<u64>]) -> Result<Vec<Bytes>> {
         let b = self.inner.get_ranges(l, r).await?;
-        self.count(
-            l,
-            r.len() as u64,
-            b.iter().map(|b| b.len() as u64).sum(),
-        );
+        self.count(l, r.len() as u64, b.iter().map(|b| b.len() as u64).sum());
         Ok(b)
     }
     fn delete_stream(
