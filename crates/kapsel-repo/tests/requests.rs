@@ -45,9 +45,11 @@ async fn a_restore_reads_each_pack_once_not_each_blob() {
     let got = restore_with(&repo, &first.snapshot, RestoreOptions::default()).await;
     assert!(got == data, "the restored stream differs");
     let (reads, bytes) = counting.take();
-    // One read per data pack, plus the meta blobs' (their own packs).
+    // About one read per pack: a pack's blobs are consecutive in the stream
+    // but for a few at its edges (workers finish chunks out of order), which
+    // split a run. Per blob it would be ~14 times as many.
     assert!(
-        reads <= first.packs + 1,
+        reads <= first.packs * 3 / 2 + 2,
         "{reads} pack reads for {} packs and {} blobs",
         first.packs,
         first.chunks
@@ -72,7 +74,7 @@ async fn a_restore_reads_each_pack_once_not_each_blob() {
     // Each rewritten region splits at most two runs of old packs and adds
     // its own new packs.
     assert!(
-        reads2 <= first.packs + s2.packs + 2 * 4 + 1,
+        reads2 <= (first.packs + s2.packs) * 3 / 2 + 2 * 4 + 2,
         "{reads2} pack reads: first packs {}, new packs {}, {} blobs",
         first.packs,
         s2.packs,
