@@ -533,6 +533,20 @@ fn split_timestamp(line: &str) -> (&str, &str) {
     }
 }
 
+/// A log timestamp as a string that sorts in time order. The kubelet writes
+/// RFC 3339 with nanoseconds and trailing zeros trimmed (`...:01.5Z` is
+/// later than `...:01.123Z` but sorts before it as text): the fraction is
+/// padded to nine digits.
+fn ts_order_key(ts: &str) -> String {
+    let Some(body) = ts.strip_suffix('Z') else {
+        return ts.to_string();
+    };
+    match body.split_once('.') {
+        Some((secs, frac)) => format!("{secs}.{frac:0<9}Z"),
+        None => format!("{body}.000000000Z"),
+    }
+}
+
 impl RunningPod {
     async fn create(
         p: &KubePlatform,
@@ -706,11 +720,12 @@ impl RunningPod {
             while let Some(line) = lines.next().await {
                 let Ok(line) = line else { break };
                 let (ts, rest) = split_timestamp(&line);
-                if reopen > 0 && !ts.is_empty() && ts <= last_ts.as_str() {
+                let key = ts_order_key(ts);
+                if reopen > 0 && !ts.is_empty() && key <= last_ts {
                     continue;
                 }
                 if !ts.is_empty() {
-                    last_ts = ts.to_string();
+                    last_ts = key;
                 }
                 let mut data = rest.as_bytes().to_vec();
                 data.push(b'\n');
@@ -944,5 +959,33 @@ impl KubePlatform {
             }
             Err(e) => tracing::debug!("cannot look for leftover pods in {namespace}: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_timestamps_order_as_times_not_text() {
+        // The kubelet trims trailing zeros: as text, .12 (earlier) sorts
+        // after .123 (later), since 'Z' > '3'.
+        let (a, b) = ("2026-12-07T17:40:01.12Z", "2026-12-07T17:40:01.123Z");
+        assert!(a > b);
+        assert!(ts_order_key(a) < ts_order_key(b));
+        assert!(ts_order_key("2026-12-07T17:40:01Z") < ts_order_key(a));
+        assert!("2026-12-07T17:40:01Z" > a);
+        assert!(
+            ts_order_key("2026-12-07T17:40:01.999999999Z") < ts_order_key("2026-12-07T17:40:02Z")
+        );
+        assert_eq!(
+            ts_order_key("2026-12-07T17:40:01.123456789Z"),
+            "2026-12-07T17:40:01.123456789Z"
+        );
+        let (ts, rest) = split_timestamp("2026-12-07T17:40:01.5Z kando: sent 5 bytes");
+        assert_eq!(
+            (ts_order_key(ts).as_str(), rest),
+            ("2026-12-07T17:40:01.500000000Z", "kando: sent 5 bytes")
+        );
     }
 }
