@@ -914,9 +914,17 @@ S3_KEY, S3_SECRET = "KBENCHKEY", "kbench-secret-not-secret"
 
 
 def loopback_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port p on 127.0.0.1 with p + 10000 free too (SeaweedFS puts each service's gRPC there)."""
+    for _ in range(200):
+        p = random.randrange(11000, 30000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", p))
+                b.bind(("127.0.0.1", p + 10000))
+            return p
+        except OSError:
+            continue
+    raise BenchError("no free port pair on 127.0.0.1")
 
 
 class Seaweed:
