@@ -298,26 +298,6 @@ impl Drop for Progress {
     }
 }
 
-/// A reader that counts the bytes through it.
-pub(crate) struct Counted<T> {
-    inner: T,
-    n: kapsel_repo::Progress,
-}
-
-impl<T> Counted<T> {
-    pub(crate) fn new(inner: T, n: kapsel_repo::Progress) -> Self {
-        Counted { inner, n }
-    }
-}
-
-impl<T: Read> Read for Counted<T> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let k = self.inner.read(buf)?;
-        self.n.add(k as u64);
-        Ok(k)
-    }
-}
-
 /// Standard output as a plain file for a binary stream: no line buffering
 /// (std's `Stdout` scans every write for newlines), and, when it is a pipe,
 /// a 1 MiB pipe buffer instead of 64 KiB, so both ends of the pipe wake up
@@ -441,13 +421,13 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                 Box::new(f)
             };
             let repo = open(&common, true).await?;
-            let reader = Counted::new(reader, progress.counts());
             let s = repo
                 .backup_stream(
                     reader,
                     BackupOptions {
                         paths: vec![common.path.clone()],
                         tags: vec!["kando".into()],
+                        progress: Some(progress.counts()),
                         ..Default::default()
                     },
                 )

@@ -51,9 +51,12 @@ pub struct BackupOptions {
     pub uploads: usize,
     /// How the backup's lock is kept (docs/format.md §10).
     pub lock_timing: LockTiming,
-    /// Counts the files' bytes as a tree backup reads them (the total is
-    /// their sizes at the walk). Stream backups leave it alone: their
-    /// caller sees the stream.
+    /// Counts the source's bytes as the store acknowledges them: a chunk
+    /// counts once the PUT of the pack that holds it has returned, or at
+    /// once when the repository already holds it (or another chunk of this
+    /// backup carries the same bytes). A tree backup sets the total to the
+    /// files' sizes at the walk; a stream backup leaves the total to its
+    /// caller, which may know the stream's length.
     pub progress: Option<crate::Progress>,
 }
 
@@ -118,7 +121,8 @@ struct SealedBlob {
     bytes: Vec<u8>,
 }
 
-type WorkerResult = Result<(u64, Id, Option<SealedBlob>)>;
+/// A chunk's sequence number, id, length and, when new, its sealed blob.
+type WorkerResult = Result<(u64, Id, u32, Option<SealedBlob>)>;
 
 /// A free list of byte buffers, so that steady-state backups allocate no
 /// large buffers at all: with glibc's per-thread arenas and its dynamic mmap
@@ -395,6 +399,8 @@ fn seal_blob_into(
 pub(crate) struct Packer {
     buf: Vec<u8>,
     entries: Vec<BlobEntry>,
+    /// Source bytes that count as stored once this pack's upload returns.
+    carried: u64,
 }
 
 impl Packer {
@@ -406,6 +412,7 @@ impl Packer {
         Packer {
             buf,
             entries: Vec::new(),
+            carried: 0,
         }
     }
     /// Append a sealed blob (offset and length are set here).
@@ -423,6 +430,10 @@ impl Packer {
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+    /// Count `n` source bytes as stored when this pack is.
+    pub(crate) fn carry(&mut self, n: u64) {
+        self.carried += n;
+    }
 }
 
 /// Uploads packs with bounded concurrency and remembers what they hold.
@@ -439,6 +450,8 @@ pub(crate) struct Uploader {
     pub(crate) uploaded: Vec<Id>,
     pub(crate) packs: u64,
     pub(crate) pack_bytes: u64,
+    /// Told the source bytes of each pack whose upload returned.
+    progress: Option<crate::Progress>,
 }
 
 impl Uploader {
@@ -455,7 +468,14 @@ impl Uploader {
             uploaded: Vec::new(),
             packs: 0,
             pack_bytes: 0,
+            progress: None,
         }
+    }
+
+    /// Report the bytes that packs carry (see [`Packer::carry`]) to `p`.
+    pub(crate) fn with_progress(mut self, p: Option<crate::Progress>) -> Self {
+        self.progress = p;
+        self
     }
 
     /// An empty packer on a recycled buffer.
@@ -490,7 +510,12 @@ impl Uploader {
             .map_err(|e| RepoError::Task(e.to_string()))?;
         self.reap()?;
         let fresh = self.packer();
-        let Packer { buf, mut entries } = std::mem::replace(packer, fresh);
+        let Packer {
+            buf,
+            mut entries,
+            carried,
+        } = std::mem::replace(packer, fresh);
+        let progress = self.progress.clone();
         entries.shuffle(&mut rand::rng());
         let repo = self.repo.clone();
         let pool = self.pool.clone();
@@ -511,6 +536,9 @@ impl Uploader {
                 pool.put(Vec::from(m));
             }
             r.map_err(|e| RepoError::store(&p, e))?;
+            if let Some(progress) = progress {
+                progress.add(carried);
+            }
             drop(permit);
             Ok((id, entries, n))
         });
@@ -672,7 +700,8 @@ impl Repository {
         } else {
             opts.workers
         };
-        let uploader = Uploader::new(self, if opts.uploads == 0 { 2 } else { opts.uploads });
+        let uploader = Uploader::new(self, if opts.uploads == 0 { 2 } else { opts.uploads })
+            .with_progress(opts.progress.clone());
         Ok(Session {
             lock: Some(lock),
             used_packs: HashSet::new(),
@@ -742,6 +771,8 @@ impl Repository {
                 let mut zbuf = Vec::new();
                 while let Ok((seq, chunk)) = rx.recv() {
                     let data = chunk.bytes();
+                    // A chunk is at most ChunkerParams::max (<= 8 MiB) long.
+                    let len = data.len() as u32;
                     let id = key.blob_id(data);
                     let new = !index.blobs.contains_key(&id)
                         && claimed.lock().map(|mut c| c.insert(id)).unwrap_or(true);
@@ -756,7 +787,7 @@ impl Repository {
                         )
                     });
                     drop(chunk);
-                    if tx.blocking_send(Ok((seq, id, blob))).is_err() {
+                    if tx.blocking_send(Ok((seq, id, len, blob))).is_err() {
                         break;
                     }
                 }
@@ -774,17 +805,23 @@ impl Repository {
 
         let result: Result<()> = async {
             while let Some(r) = res_rx.recv().await {
-                let (seq, id, blob) = r?;
-                if blob.is_none()
-                    && let Some(l) = s.index.blobs.get(&id)
-                {
-                    s.used_packs.insert(l.pack);
+                let (seq, id, len, blob) = r?;
+                if blob.is_none() {
+                    if let Some(l) = s.index.blobs.get(&id) {
+                        s.used_packs.insert(l.pack);
+                    }
+                    // Already stored, or carried by a pack of this backup
+                    // (counted here rather than twice).
+                    if let Some(p) = &s.uploader.progress {
+                        p.add(u64::from(len));
+                    }
                 }
                 if let Some(b) = blob {
                     s.sum.new_chunks += 1;
                     s.sum.added_bytes += b.bytes.len() as u64;
                     s.unindexed_blobs += 1;
                     s.data_packer.push(b.entry, &b.bytes);
+                    s.data_packer.carry(u64::from(len));
                     sealed_pool.put(b.bytes);
                     if s.data_packer.bytes() >= pack_size {
                         s.uploader.upload(&mut s.data_packer).await?;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes moved so far and, once known, how many are expected. Clones share
-/// the counts. Tree backups count the files' bytes as they are read (the
-/// expected total is the files' sizes at the walk); restores count the
-/// bytes written (the expected total is the snapshot's size).
+/// the counts. Backups count the source's bytes as the store acknowledges
+/// the packs that hold them (a tree backup's expected total is the files'
+/// sizes at the walk); restores count the bytes written (the expected
+/// total is the snapshot's size).
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
     done: Arc<AtomicU64>,

@@ -422,7 +422,6 @@ struct ContentReader {
     cur: Option<(PathBuf, std::fs::File)>,
     sizes: Arc<Mutex<Vec<u64>>>,
     n: u64,
-    progress: Option<crate::Progress>,
 }
 
 impl Read for ContentReader {
@@ -443,9 +442,6 @@ impl Read for ContentReader {
                     .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
                 if k > 0 {
                     self.n += k as u64;
-                    if let Some(p) = &self.progress {
-                        p.add(k as u64);
-                    }
                     return Ok(k);
                 }
             }
@@ -506,7 +502,6 @@ impl Repository {
             cur: None,
             sizes: sizes.clone(),
             n: 0,
-            progress: opts.progress.clone(),
         };
         let mut session = self.begin_backup(&opts).await?;
         let streams = async {

@@ -508,3 +508,79 @@ async fn a_policy_of_zeros_is_refused_unless_allowed() {
     assert_eq!(d.iter().filter(|x| !x.keep).count(), 2);
     assert!(repo.snapshots().await.unwrap().is_empty());
 }
+
+/// A backup's progress counts the bytes whose pack the store has
+/// acknowledged, not the bytes read: while the first pack's PUT is held,
+/// nothing counts though more than a pack has been read; a second backup of
+/// the same bytes (nothing to upload) counts them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_counts_bytes_the_store_acknowledged() {
+    let (store, _) = mem_repo(small_opts()).await;
+    let gate = common::gate::Gate::new(store.clone());
+    gate.arm(common::gate::Op::Put, "/data/", 1);
+    let repo =
+        kapsel_repo::Repository::open(gate.clone(), object_store::path::Path::from("repo"), PW)
+            .await
+            .unwrap();
+    // 4 MiB of random bytes: 16 packs of 256 KiB.
+    let data = random_bytes(7, 4 << 20);
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let progress = kapsel_repo::Progress::new();
+    let opts = || BackupOptions {
+        paths: vec!["/p".into()],
+        // One upload at a time: the held PUT holds the backup.
+        uploads: 1,
+        progress: Some(progress.clone()),
+        ..Default::default()
+    };
+    let reader = CountingReader {
+        inner: std::io::Cursor::new(data.clone()),
+        n: read.clone(),
+    };
+    let r = repo.clone();
+    let o = opts();
+    let first = tokio::spawn(async move { r.backup_stream(reader, o).await });
+    gate.reached().await;
+    let n = read.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        n >= 256 * 1024,
+        "a whole pack was read before its PUT ({n} bytes)"
+    );
+    assert_eq!(
+        progress.done(),
+        0,
+        "nothing is acknowledged while the first PUT is held"
+    );
+    gate.release();
+    let s = first.await.unwrap().unwrap();
+    assert_eq!(progress.done(), data.len() as u64);
+    assert!(s.packs > 1);
+
+    let again = kapsel_repo::Progress::new();
+    let s2 = repo
+        .backup_stream(
+            std::io::Cursor::new(data.clone()),
+            BackupOptions {
+                progress: Some(again.clone()),
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(s2.new_chunks, 0);
+    assert_eq!(again.done(), data.len() as u64);
+}
+
+struct CountingReader<R> {
+    inner: R,
+    n: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n
+            .fetch_add(k as u64, std::sync::atomic::Ordering::SeqCst);
+        Ok(k)
+    }
+}
