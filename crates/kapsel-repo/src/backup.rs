@@ -97,6 +97,9 @@ pub(crate) struct Session {
     sum: BackupSummary,
     unindexed_blobs: usize,
     workers: usize,
+    /// Whether the stream being stored counts in the progress (a tree's
+    /// listing does not: only the files' bytes do).
+    pub(crate) counted: bool,
 }
 
 impl Session {
@@ -717,6 +720,7 @@ impl Repository {
             uploader,
             unindexed_blobs: 0,
             workers,
+            counted: true,
         })
     }
 
@@ -812,7 +816,7 @@ impl Repository {
                     }
                     // Already stored, or carried by a pack of this backup
                     // (counted here rather than twice).
-                    if let Some(p) = &s.uploader.progress {
+                    if let Some(p) = s.uploader.progress.as_ref().filter(|_| s.counted) {
                         p.add(u64::from(len));
                     }
                 }
@@ -821,7 +825,9 @@ impl Repository {
                     s.sum.added_bytes += b.bytes.len() as u64;
                     s.unindexed_blobs += 1;
                     s.data_packer.push(b.entry, &b.bytes);
-                    s.data_packer.carry(u64::from(len));
+                    if s.counted {
+                        s.data_packer.carry(u64::from(len));
+                    }
                     sealed_pool.put(b.bytes);
                     if s.data_packer.bytes() >= pack_size {
                         s.uploader.upload(&mut s.data_packer).await?;

@@ -530,6 +530,8 @@ impl Repository {
                 )));
             }
             let tree_bytes = encode_tree(&entries);
+            // The listing is not part of the bytes the progress counts.
+            session.counted = false;
             let tree = self
                 .store_stream(&mut session, std::io::Cursor::new(tree_bytes), None)
                 .await?;
