@@ -377,14 +377,19 @@ impl Repository {
             .acquire_many_owned(kib)
             .await
             .map_err(|e| RepoError::Task(e.to_string()))?;
-        // One buffer for the whole group, allocated here on a runtime
-        // thread: buffers of megabytes allocated on the many blocking
-        // threads (as object_store's file reads do) fragment the heap until
-        // RSS is several times the budget.
-        let mut buf = Vec::with_capacity(usize::try_from(total).unwrap_or(usize::MAX));
-        for (r, members) in &reads {
-            let before = buf.len() as u64;
-            buf = match read_range_into(self.store.as_ref(), &p, r.clone(), buf).await {
+        // The reads run at once (a remote store's latency is paid once per
+        // group, not once per read), each into its own buffer allocated here
+        // on a runtime thread: buffers of megabytes allocated on the many
+        // blocking threads (as object_store's file reads do) fragment the
+        // heap until RSS is several times the budget.
+        let bufs = futures::future::join_all(reads.iter().map(|(r, _)| {
+            let buf = Vec::with_capacity(usize::try_from(r.end - r.start).unwrap_or(usize::MAX));
+            read_range_into(self.store.as_ref(), &p, r.clone(), buf)
+        }))
+        .await;
+        let mut pieces: Vec<Option<BytesMut>> = vec![None; g.entries.len()];
+        for ((r, members), got) in reads.iter().zip(bufs) {
+            let buf = match got {
                 Ok(b) => b,
                 Err(RangeFail::Store(err)) => {
                     // Named by the read's last blob: if the pack is shorter
@@ -398,14 +403,11 @@ impl Repository {
                 }
                 Err(RangeFail::Io(e)) => return Err(RepoError::Task(e.to_string())),
             };
-            debug_assert_eq!(buf.len() as u64 - before, r.end - r.start);
-        }
-        // A vector's bytes convert without a copy (they are not shared).
-        let mut rest = bytes::Bytes::from(buf)
-            .try_into_mut()
-            .unwrap_or_else(|b| BytesMut::from(&b[..]));
-        let mut pieces: Vec<Option<BytesMut>> = vec![None; g.entries.len()];
-        for (r, members) in &reads {
+            debug_assert_eq!(buf.len() as u64, r.end - r.start);
+            // A vector's bytes convert without a copy (they are not shared).
+            let mut rest = bytes::Bytes::from(buf)
+                .try_into_mut()
+                .unwrap_or_else(|b| BytesMut::from(&b[..]));
             let mut at = r.start;
             for &i in members {
                 let e = &g.entries[i];
@@ -413,7 +415,6 @@ impl Repository {
                 pieces[i] = Some(rest.split_to(e.length as usize));
                 at = u64::from(e.offset) + u64::from(e.length);
             }
-            let _tail = rest.split_to((r.end - at) as usize);
         }
         let mut uses = vec![0u32; g.entries.len()];
         for &i in &g.order {
@@ -525,7 +526,7 @@ async fn read_range_into(
     };
     let n = buf.len() as u64 - start;
     if n != want {
-        return Err(RangeFail::Short(r.start + n - r.start));
+        return Err(RangeFail::Short(n));
     }
     Ok(buf)
 }
