@@ -19,14 +19,14 @@ use crate::repo::{Index, Location, Plain, Repository, Snapshot, Source, open_sea
 /// Options for [`Repository::restore_stream`].
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
-    /// Reads in flight and blobs opened (decrypted, decompressed, checked)
-    /// at once (default 16: enough to keep every core and a remote store's
-    /// latency busy).
+    /// Groups of blobs (see `read_ahead`) fetched at once, each with all
+    /// its ranged reads in flight, within the read-ahead budget (default
+    /// 16); blobs are opened (decrypted, decompressed, checked) two per
+    /// core at a time, never more than this.
     pub concurrency: usize,
     /// Bytes of packs fetched but not yet written out, at most (default
-    /// 32 MiB): the restore's memory bound, with `concurrency` opened
-    /// blobs and the writer's queue. Reads are a quarter of it, up to
-    /// 16 MiB.
+    /// 32 MiB): the restore's memory bound, with the opened blobs and the
+    /// writer's queue. Groups are a quarter of it, up to 16 MiB.
     pub read_ahead: u64,
     /// Blobs of one pack separated by at most this many unused bytes are
     /// fetched with one ranged read (default 1 MiB: reading that much costs
@@ -109,7 +109,7 @@ impl Repository {
         // Decompressed blobs live in recycled buffers: the writer hands each
         // back once written (steady state allocates none).
         let pool = BufPool::default();
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Opened>(8);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Opened>(4);
         let back = pool.clone();
         let progress = opts.progress.clone();
         if let Some(p) = &progress {
@@ -118,7 +118,12 @@ impl Repository {
         let writer_task = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, W)> {
             let mut w = writer;
             let mut n = 0u64;
-            while let Some(Opened { plain: b, budget }) = rx.blocking_recv() {
+            while let Some(Opened {
+                plain: b,
+                budget,
+                decoded,
+            }) = rx.blocking_recv()
+            {
                 w.write_all(&b)?;
                 n += b.len() as u64;
                 if let Some(p) = &progress {
@@ -126,6 +131,7 @@ impl Repository {
                 }
                 b.recycle(&back);
                 drop(budget);
+                drop(decoded);
             }
             w.flush()?;
             Ok((n, w))
@@ -156,6 +162,14 @@ impl Repository {
         // `read_ahead` bytes of them at once; blobs are then opened in
         // stream order, `concurrency` at a time.
         let limits = Limits::new(&opts);
+        // Decompressed bytes not yet written, at most DECODED_KIB (blobs of
+        // merged chunks are up to 8 MiB each; others at most 1 MiB).
+        let decoded = Arc::new(Semaphore::new(DECODED_KIB as usize));
+        // Opening is CPU work: two per core keep every core busy without
+        // holding more decompressed blobs than that.
+        let opens = std::thread::available_parallelism()
+            .map_or(4, |n| n.get() * 2)
+            .min(opts.concurrency.max(1));
         let budget = Arc::new(Semaphore::new(limits.budget_kib as usize));
         let fetched = group_runs(lists, limits)
             .map(|g| {
@@ -179,14 +193,15 @@ impl Repository {
                 .try_flatten()
                 .map(|r| {
                     let pool = &pool;
+                    let decoded = decoded.clone();
                     async move {
                         let (f, k) = r?;
-                        self.open_fetched(&f, k, pool)
+                        self.open_fetched(&f, k, pool, decoded)
                             .await
                             .map_err(|e| fail(e.to_string()))
                     }
                 })
-                .buffered(opts.concurrency.max(1)),
+                .buffered(opens),
         );
         let mut result = Ok(());
         while let Some(b) = blobs.next().await {
@@ -377,15 +392,20 @@ impl Repository {
             .acquire_many_owned(kib)
             .await
             .map_err(|e| RepoError::Task(e.to_string()))?;
-        // The reads run at once (a remote store's latency is paid once per
-        // group, not once per read), each into its own buffer allocated here
+        // The reads run at once, up to READS_PER_GROUP (a remote store's
+        // latency is paid once per group, not once per read), each into its
+        // own buffer allocated here
         // on a runtime thread: buffers of megabytes allocated on the many
         // blocking threads (as object_store's file reads do) fragment the
         // heap until RSS is several times the budget.
-        let bufs = futures::future::join_all(reads.iter().map(|(r, _)| {
+        let bufs: Vec<_> = futures::stream::iter(reads.iter().map(|(r, _)| {
             let buf = Vec::with_capacity(usize::try_from(r.end - r.start).unwrap_or(usize::MAX));
             read_range_into(self.store.as_ref(), &p, r.clone(), buf)
         }))
+        // A group of many small blobs (a tree of small files) may need
+        // hundreds of reads: each is a connection or an open file.
+        .buffered(READS_PER_GROUP)
+        .collect()
         .await;
         let mut pieces: Vec<Option<BytesMut>> = vec![None; g.entries.len()];
         for ((r, members), got) in reads.iter().zip(bufs) {
@@ -435,9 +455,17 @@ impl Repository {
         f: &Arc<Fetched>,
         k: usize,
         pool: &crate::backup::BufPool,
+        decoded: Arc<Semaphore>,
     ) -> Result<Opened> {
         let i = f.order[k] as usize;
         let e = f.entries[i];
+        // Blobs are opened in stream order and the semaphore is fair, so the
+        // next blob to write always gets its share.
+        let kib = e.raw_length.div_ceil(1024).clamp(1, DECODED_KIB);
+        let decoded = decoded
+            .acquire_many_owned(kib)
+            .await
+            .map_err(|err| RepoError::Task(err.to_string()))?;
         let sealed = {
             let mut slot = f.pieces[i]
                 .lock()
@@ -461,7 +489,11 @@ impl Repository {
         // A blob stored uncompressed is a slice of the group's buffer: the
         // buffer, and so its share of the budget, lives until it is written.
         let budget = matches!(plain, Plain::Slice(_)).then(|| f.budget.clone());
-        Ok(Opened { plain, budget })
+        Ok(Opened {
+            plain,
+            budget,
+            decoded,
+        })
     }
 }
 
@@ -470,7 +502,15 @@ struct Opened {
     plain: Plain,
     /// The budget share of the buffer `plain` is a slice of, if it is one.
     budget: Option<Arc<OwnedSemaphorePermit>>,
+    /// Its share of the decompressed bytes' budget.
+    decoded: OwnedSemaphorePermit,
 }
+
+/// Ranged reads of one group in flight at once.
+const READS_PER_GROUP: usize = 8;
+
+/// KiB of opened blobs a restore holds at most: two merged chunks.
+const DECODED_KIB: u32 = 16 << 10;
 
 /// Why [`read_range_into`] failed.
 enum RangeFail {

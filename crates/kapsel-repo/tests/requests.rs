@@ -100,11 +100,16 @@ async fn a_restore_reads_each_pack_once_not_each_blob() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_blobs_and_empty_streams_restore() {
     let (_, repo) = mem_repo(small_opts()).await;
-    // Zeros: one blob referenced thousands of times (longer than a group's
-    // reference list), then some random bytes, then zeros again.
+    // Zeros (merged into identical chunks), then one random MiB repeated a
+    // hundred times (a few blobs referenced thousands of times, more than a
+    // group's reference list holds), then zeros again.
     let mut data = vec![0u8; 300 << 20];
-    data[100 << 20..101 << 20].copy_from_slice(&random_bytes(3, 1 << 20));
+    let block = random_bytes(3, 1 << 20);
+    for k in 100..200 {
+        data[k << 20..(k + 1) << 20].copy_from_slice(&block);
+    }
     let s = backup(&repo, &data, "/zeros").await;
+    assert!(s.chunks > 4096 && s.new_chunks < 100, "{s:?}");
     let got = restore_with(&repo, &s.snapshot, RestoreOptions::default()).await;
     assert_eq!(got.len(), data.len());
     assert!(got == data, "the zeros stream differs");
