@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use kapsel_repo::check::CheckOptions;
 use kapsel_repo::prune::PruneOptions;
-use kapsel_repo::restore::RestoreOptions;
 
 use crate::location::{Direction, Progress};
 use kapsel_repo::{BackupOptions, Id, RepoError, Repository, Snapshot, Source};
@@ -290,16 +289,14 @@ async fn run_async(cmd: DataCommand) -> Result<(), DataError> {
             }
             use std::os::unix::ffi::OsStrExt;
             let progress = Progress::start(Direction::Received);
+            let opts = crate::location::restore_options(progress.counts())?;
             let r = repo
                 .restore_tree(
                     &sid,
                     &snap,
                     &target,
                     subpath.as_ref().map(|p| p.as_os_str().as_bytes()),
-                    RestoreOptions {
-                        progress: Some(progress.counts()),
-                        ..Default::default()
-                    },
+                    opts,
                 )
                 .await?;
             drop(progress);

@@ -138,6 +138,14 @@ pub enum LocationError {
         help("give a whole number from -7 to 22 (1 when unset), or unset it")
     )]
     CompressionLevel(String),
+    #[error("{ENV_READ_AHEAD}={0:?} is not a size from 1MiB to 1024MiB")]
+    #[diagnostic(
+        code(kando::read_ahead),
+        help(
+            "e.g. KAPSEL_READ_AHEAD=64MiB (32MiB when unset): a pull's or restore's memory for data fetched ahead"
+        )
+    )]
+    ReadAhead(String),
     #[error("{ENV_CHUNK_SIZE}: {0}")]
     #[diagnostic(
         code(kando::chunk_size),
@@ -152,6 +160,40 @@ pub(crate) const ENV_COMPRESSION_LEVEL: &str = "KAPSEL_COMPRESSION_LEVEL";
 
 /// The average chunk size of a repository kando creates (kept in its config).
 pub(crate) const ENV_CHUNK_SIZE: &str = "KAPSEL_CHUNK_SIZE";
+
+/// Bytes of packs a pull or restore fetches ahead of what it has written
+/// (`RestoreOptions::read_ahead`): its memory bound, and on a store far
+/// away its speed.
+pub(crate) const ENV_READ_AHEAD: &str = "KAPSEL_READ_AHEAD";
+
+/// Options for a pull or restore: the read-ahead from [`ENV_READ_AHEAD`].
+pub(crate) fn restore_options(
+    progress: kapsel_repo::Progress,
+) -> Result<RestoreOptions, LocationError> {
+    let mut o = RestoreOptions {
+        progress: Some(progress),
+        ..Default::default()
+    };
+    if let Ok(v) = std::env::var(ENV_READ_AHEAD) {
+        o.read_ahead = parse_size(&v)
+            .filter(|n| (1 << 20..=1 << 30).contains(n))
+            .ok_or(LocationError::ReadAhead(v))?;
+    }
+    Ok(o)
+}
+
+/// `64MiB`, `512KiB` or a number of bytes.
+fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("MiB") {
+        (n, 1u64 << 20)
+    } else if let Some(n) = t.strip_suffix("KiB") {
+        (n, 1u64 << 10)
+    } else {
+        (t, 1)
+    };
+    num.trim().parse::<u64>().ok()?.checked_mul(mult)
+}
 
 /// Options for a repository kando creates on first use.
 pub(crate) fn init_options() -> Result<InitOptions, LocationError> {
@@ -477,10 +519,7 @@ async fn run_async(cmd: LocationCommand) -> Result<(), LocationError> {
                     .ok_or_else(|| LocationError::NoSnapshot(common.path.clone()))?,
             };
             let progress = Progress::start(Direction::Received);
-            let opts = RestoreOptions {
-                progress: Some(progress.counts()),
-                ..Default::default()
-            };
+            let opts = restore_options(progress.counts())?;
             if target == "-" {
                 let stdout = raw_stdout().map_err(|e| LocationError::Io {
                     what: "cannot write to",

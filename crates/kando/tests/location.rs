@@ -537,3 +537,49 @@ fn a_killed_pull_leaves_no_partial_file() {
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("dump")]);
 }
+
+/// `KAPSEL_READ_AHEAD` bounds what a pull fetches ahead: the smallest budget
+/// still restores every byte (groups shrink to fit it); a value out of
+/// range is refused before a target file appears.
+#[test]
+fn read_ahead_of_a_pull() {
+    let d = tempfile::tempdir().unwrap();
+    let p = profile(d.path());
+    let input = data(8 << 20, 3);
+    let out = kando(
+        &["location", "push", "-p", &p, "-s", "/ra", "-"],
+        &[PW],
+        &input,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = kando(
+        &["location", "pull", "-p", &p, "-s", "/ra", "-"],
+        &[PW, ("KAPSEL_READ_AHEAD", "1MiB")],
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stdout == input, "the pulled bytes differ");
+    let target = d.path().join("out.bin");
+    for bad in ["512KiB", "2048MiB", "lots"] {
+        let out = kando(
+            &[
+                "location",
+                "pull",
+                "-p",
+                &p,
+                "-s",
+                "/ra",
+                target.to_str().unwrap(),
+            ],
+            &[PW, ("KAPSEL_READ_AHEAD", bad)],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("KAPSEL_READ_AHEAD") && err.contains(bad),
+            "{err}"
+        );
+        assert!(!target.exists(), "{bad}: a target file appeared");
+    }
+}
