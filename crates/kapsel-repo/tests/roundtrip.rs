@@ -29,11 +29,13 @@ async fn round_trips_edge_sizes() {
         assert_eq!(s.size, n as u64);
         assert_eq!(restore(&repo, &s.snapshot).await.unwrap(), data, "size {n}");
     }
-    // Exactly one maximal chunk then the rest: a chunk boundary at max.
-    let data = vec![0u8; 2 * max];
+    // Zeros: no cut before max, and compressible enough to be merged: max-size
+    // chunks merge into chunks of the merge minimum (4 × max here: a cut
+    // after every chunk once that is reached), all identical.
+    let data = vec![0u8; 16 * max];
     let s = backup(&repo, &data, "/zeros").await;
-    assert_eq!(s.chunks, 2);
-    assert_eq!(s.new_chunks, 1, "two identical max-size chunks dedup");
+    assert_eq!(s.chunks, 4);
+    assert_eq!(s.new_chunks, 1, "identical merged chunks dedup");
     assert_eq!(restore(&repo, &s.snapshot).await.unwrap(), data);
     let r = repo
         .check(CheckOptions {
@@ -440,4 +442,51 @@ async fn gib_stream_round_trip_on_disk() {
         .await
         .unwrap();
     assert!(r.is_ok(), "{:?}", r.errors);
+}
+
+/// Rows like a pg_dump's `COPY` data (~60x compressible).
+fn dump_rows(from: u64, n: u64) -> Vec<u8> {
+    let mut v = Vec::new();
+    for aid in from..from + n {
+        v.extend_from_slice(format!("{aid}\t{}\t0\t{:84}\n", 1 + aid / 100_000, "").as_bytes());
+    }
+    v
+}
+
+/// Highly compressible data is stored in merged chunks (4-8 × the maximum
+/// chunk here), content-defined: an edit in the middle adds only the few
+/// merged chunks around it, the rest deduplicates. Random data is not
+/// merged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressible_runs_merge_and_still_deduplicate() {
+    let (_, repo) = mem_repo(small_opts()).await;
+    let max = 64 * 1024u64;
+    let data = dump_rows(1, 200_000);
+    let n = data.len() as u64;
+    let a = backup(&repo, &data, "/dump").await;
+    assert!(
+        a.chunks <= n / (4 * max) + 1 && a.chunks >= n / (8 * max),
+        "{} bytes in {} chunks",
+        n,
+        a.chunks
+    );
+    let mut edited = data.clone();
+    let mid = edited.len() / 2;
+    edited[mid..mid + 7].copy_from_slice(b"EDITED!");
+    let b = backup(&repo, &edited, "/dump").await;
+    assert!(
+        b.new_chunks <= 3,
+        "an edit added {} of {} chunks",
+        b.new_chunks,
+        b.chunks
+    );
+    assert!(restore(&repo, &a.snapshot).await.unwrap() == data);
+    assert!(restore(&repo, &b.snapshot).await.unwrap() == edited);
+
+    let random = random_bytes(9, 4 << 20);
+    let r = backup(&repo, &random, "/random").await;
+    assert!(
+        r.chunks >= 4 * (4 << 20) / (4 * max),
+        "random data merged: {r:?}"
+    );
 }

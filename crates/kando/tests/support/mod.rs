@@ -365,14 +365,20 @@ pub fn max_chunk(profile: &str) -> usize {
 
 /// The small cases of the round trips: `(path, bytes, chunks)` for 0 B,
 /// 1 B, exactly one maximal chunk (a chunk boundary at the end of the
-/// stream) and two maximal chunks, `max` being the repository's maximum
+/// stream), two and sixteen maximal chunks, `max` being the repository's maximum
 /// chunk size.
-fn small_cases(max: usize) -> [(&'static str, Vec<u8>, u64); 4] {
+///
+/// Zeros have no cut point before `max` and compress far more than 8x, so
+/// their max-size chunks are merged (docs/format.md §5): two of them into
+/// one chunk below the merge minimum (4 × max), sixteen into four chunks
+/// of that minimum (zeros satisfy the merge cut at once).
+fn small_cases(max: usize) -> [(&'static str, Vec<u8>, u64); 5] {
     [
         ("/rt/empty", Vec::new(), 0),
         ("/rt/one", vec![0x5a_u8], 1),
         ("/rt/boundary", vec![0u8; max], 1),
-        ("/rt/two-boundaries", vec![0u8; 2 * max], 2),
+        ("/rt/two-boundaries", vec![0u8; 2 * max], 1),
+        ("/rt/merged", vec![0u8; 16 * max], 4),
     ]
 }
 
