@@ -1072,17 +1072,36 @@ class S3Restic(Restic):
 
 
 class S3Rustic(Rustic):
+    """rustic's S3 goes through opendal, configured by a profile file (`-P`), not by flags or env."""
+
     def __init__(self, exe: str, work: Path, endpoint: str, prefix: str):
         super().__init__(exe, work)
         self.endpoint, self.prefix = endpoint, prefix
+        self.profile = self.work / "s3"
 
     def env(self):
-        return dict(super().env(), RUSTIC_REPOSITORY="opendal:s3", OPENDAL_BUCKET="kbench", OPENDAL_ROOT=f"/{self.prefix}",
-                    OPENDAL_ENDPOINT=self.endpoint, OPENDAL_REGION="us-east-1", OPENDAL_ACCESS_KEY_ID=S3_KEY,
-                    OPENDAL_SECRET_ACCESS_KEY=S3_SECRET, OPENDAL_ENABLE_VIRTUAL_HOST_STYLE="false")
+        e = super().env()
+        e.pop("RUSTIC_REPOSITORY", None)  # would override the profile's repository
+        return e
+
+    def _p(self, cmd: list) -> list:
+        return [cmd[0], "-P", str(self.profile), *cmd[1:]]
+
+    def init(self):
+        self.profile.with_suffix(".toml").write_text(
+            f'[repository]\nrepository = "opendal:s3"\n\n[repository.options]\nbucket = "kbench"\nroot = "/{self.prefix}"\n'
+            f'endpoint = "{self.endpoint}"\nregion = "us-east-1"\naccess_key_id = "{S3_KEY}"\n'
+            f'secret_access_key = "{S3_SECRET}"\nenable_virtual_host_style = "false"\n')
+        sh(self._p([self.exe, "init"]), env=self.env())
+
+    def backup_stream(self, name):
+        return self._p(super().backup_stream(name))
+
+    def restore_stream(self, snap, name):
+        return self._p(super().restore_stream(snap, name))
 
     def restore_file(self, snap, name, target: Path):
-        return [self.exe, "restore", snap, str(target)]
+        return self._p([self.exe, "restore", snap, str(target)])
 
 
 class S3Kopia(Kopia):
