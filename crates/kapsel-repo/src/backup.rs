@@ -287,7 +287,9 @@ impl Merger {
         file_end: bool,
         out: &mut impl FnMut(Chunk) -> bool,
     ) -> Result<bool> {
-        if !self.mergeable(c.bytes()) {
+        // A chunk that ends a file with no run open would be merged alone:
+        // hand it on without probing (a tree of small files is mostly such).
+        if (file_end && self.cur.is_none()) || !self.mergeable(c.bytes()) {
             return Ok(self.flush(out) && out(Chunk::Ref(c)));
         }
         let n = c.end - c.start;
