@@ -444,15 +444,6 @@ async fn gib_stream_round_trip_on_disk() {
     assert!(r.is_ok(), "{:?}", r.errors);
 }
 
-/// Rows like a pg_dump's `COPY` data (~60x compressible).
-fn dump_rows(from: u64, n: u64) -> Vec<u8> {
-    let mut v = Vec::new();
-    for aid in from..from + n {
-        v.extend_from_slice(format!("{aid}\t{}\t0\t{:84}\n", 1 + aid / 100_000, "").as_bytes());
-    }
-    v
-}
-
 /// Highly compressible data is stored in merged chunks (4-8 × the maximum
 /// chunk here), content-defined: an edit in the middle adds only the few
 /// merged chunks around it, the rest deduplicates. Random data is not

@@ -4,6 +4,8 @@
 //! sub-path restore; 50,000 small files. (The S3 round trip of the same
 //! tree runs through the kando binary in crates/kando/tests/data.rs.)
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -341,4 +343,37 @@ async fn a_failed_restore_leaves_no_partial_file() {
         }
     }
     assert!(present.len() < files.len());
+}
+
+/// Merged chunks (docs/format.md §5) end at a file's end, as chunks do: a
+/// new file ahead of two large compressible ones adds its own chunk and the
+/// listing's, and the other files' merged chunks deduplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_chunks_end_with_their_file() {
+    let src = scratch();
+    let root = src.path().join("dumps");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("b.sql"), common::dump_rows(1, 100_000)).unwrap();
+    std::fs::write(root.join("c.sql"), common::dump_rows(500_000, 100_000)).unwrap();
+    let repo_dir = scratch();
+    let repo = fs_repo(repo_dir.path()).await;
+    let (first, _) = repo
+        .backup_tree(std::slice::from_ref(&root), bopts())
+        .await
+        .unwrap();
+    // Two files of ~10 MB at merged sizes of 4-8 MiB, plus the listing.
+    assert!(first.chunks <= 7, "{first:?}");
+    std::fs::write(root.join("a.sql"), common::dump_rows(900_000, 20_000)).unwrap();
+    let (second, t2) = repo
+        .backup_tree(std::slice::from_ref(&root), bopts())
+        .await
+        .unwrap();
+    assert!(second.new_chunks <= 2, "{second:?}");
+    let (sid, snap) = repo.find_snapshot(&t2.snapshot).await.unwrap();
+    let out = scratch();
+    repo.restore_tree(&sid, &snap, out.path(), None, RestoreOptions::default())
+        .await
+        .unwrap();
+    let restored = out.path().join(root.strip_prefix("/").unwrap());
+    assert_eq!(describe(&restored), describe(&root));
 }

@@ -44,6 +44,15 @@ pub async fn mem_repo(opts: InitOptions) -> (Arc<dyn ObjectStore>, Repository) {
     (store, repo)
 }
 
+/// Rows like a pg_dump's `COPY` data (~60x compressible: merged chunks).
+pub fn dump_rows(from: u64, n: u64) -> Vec<u8> {
+    let mut v = Vec::new();
+    for aid in from..from + n {
+        v.extend_from_slice(format!("{aid}\t{}\t0\t{:84}\n", 1 + aid / 100_000, "").as_bytes());
+    }
+    v
+}
+
 /// xorshift64* bytes.
 pub fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
     let mut g = Gen::new(seed, 0);
