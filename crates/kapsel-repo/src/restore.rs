@@ -160,7 +160,7 @@ impl Repository {
         // Consecutive blobs of one pack are fetched together (one ranged
         // read per run of nearby blobs, not one per blob), at most
         // `read_ahead` bytes of them at once; blobs are then opened in
-        // stream order, `concurrency` at a time.
+        // stream order, `opens` at a time.
         let limits = Limits::new(&opts);
         // Decompressed bytes not yet written, at most DECODED_KIB (blobs of
         // merged chunks are up to 8 MiB each; others at most 1 MiB).
@@ -394,10 +394,10 @@ impl Repository {
             .map_err(|e| RepoError::Task(e.to_string()))?;
         // The reads run at once, up to READS_PER_GROUP (a remote store's
         // latency is paid once per group, not once per read), each into its
-        // own buffer allocated here
-        // on a runtime thread: buffers of megabytes allocated on the many
-        // blocking threads (as object_store's file reads do) fragment the
-        // heap until RSS is several times the budget.
+        // own buffer allocated here on a runtime thread: buffers of
+        // megabytes allocated on the many blocking threads (as
+        // object_store's file reads do) fragment the heap until RSS is
+        // several times the budget.
         let bufs: Vec<_> = futures::stream::iter(reads.iter().map(|(r, _)| {
             let buf = Vec::with_capacity(usize::try_from(r.end - r.start).unwrap_or(usize::MAX));
             read_range_into(self.store.as_ref(), &p, r.clone(), buf)
