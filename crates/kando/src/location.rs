@@ -175,24 +175,11 @@ pub(crate) fn restore_options(
         ..Default::default()
     };
     if let Ok(v) = std::env::var(ENV_READ_AHEAD) {
-        o.read_ahead = parse_size(&v)
+        o.read_ahead = kapsel_repo::parse_size(&v)
             .filter(|n| (1 << 20..=1 << 30).contains(n))
             .ok_or(LocationError::ReadAhead(v))?;
     }
     Ok(o)
-}
-
-/// `64MiB`, `512KiB` or a number of bytes.
-fn parse_size(s: &str) -> Option<u64> {
-    let t = s.trim();
-    let (num, mult) = if let Some(n) = t.strip_suffix("MiB") {
-        (n, 1u64 << 20)
-    } else if let Some(n) = t.strip_suffix("KiB") {
-        (n, 1u64 << 10)
-    } else {
-        (t, 1)
-    };
-    num.trim().parse::<u64>().ok()?.checked_mul(mult)
 }
 
 /// Options for a repository kando creates on first use.

@@ -33,7 +33,7 @@ pub use lock::{LockInfo, LockKind, LockTiming};
 pub use progress::Progress;
 pub use repo::{
     ChunkerAlgorithm, ChunkerParams, Config, DEFAULT_ZSTD_LEVEL, Index, InitOptions, KeyFile,
-    KeyInfo, Location, Repository, Snapshot, Source, StreamContent,
+    KeyInfo, Location, Repository, Snapshot, Source, StreamContent, parse_size,
 };
 
 /// Hooks for tests of crash and concurrency behaviour (not a stable API).

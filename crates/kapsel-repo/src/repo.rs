@@ -53,25 +53,27 @@ impl Default for ChunkerParams {
     }
 }
 
+/// A size written `64MiB`, `512KiB` or as a number of bytes (surrounding
+/// spaces allowed); `None` when it is none of these or overflows.
+pub fn parse_size(size: &str) -> Option<u64> {
+    let t = size.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("MiB") {
+        (n, 1u64 << 20)
+    } else if let Some(n) = t.strip_suffix("KiB") {
+        (n, 1u64 << 10)
+    } else {
+        (t, 1)
+    };
+    num.trim().parse::<u64>().ok()?.checked_mul(mult)
+}
+
 impl ChunkerParams {
     /// Parameters for an average chunk size given as `256KiB`, `2MiB` or a
     /// number of bytes: a power of two from 64 KiB to 2 MiB; chunks range
     /// from a quarter to four times it (the default's proportions). The
     /// error says what is accepted.
     pub fn with_average(size: &str) -> std::result::Result<ChunkerParams, String> {
-        let t = size.trim();
-        let (num, mult) = if let Some(n) = t.strip_suffix("MiB") {
-            (n, 1u64 << 20)
-        } else if let Some(n) = t.strip_suffix("KiB") {
-            (n, 1u64 << 10)
-        } else {
-            (t, 1)
-        };
-        let avg = num
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| n.checked_mul(mult))
+        let avg = parse_size(size)
             .filter(|a| a.is_power_of_two() && (64 << 10..=2 << 20).contains(a))
             .ok_or_else(|| {
                 format!(
